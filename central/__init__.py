@@ -1,0 +1,1 @@
+"""Central service: event ingest, lanes, officer commands, review, statistics."""

@@ -1,0 +1,259 @@
+"""Lane and central configuration: TOML files validated at start-up, overridable by environment.
+
+A file is parsed, then environment variables are laid over it, then the result is validated
+with pydantic. Overrides name the path of a field below the root, separated by double
+underscores: ``EGATE_LANE__CAMERA__FPS=15`` sets ``[camera] fps`` of a lane configuration,
+``EGATE_CENTRAL__DATABASE__URL=...`` the central database. Values are read as TOML literals
+when they parse as one (``15``, ``true``, ``["de", "en"]``), otherwise as plain strings.
+
+Any problem raises :class:`ConfigError` whose message names the file, the field, the value and
+the reason, so an operator can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gate.errors import EgateError
+
+LANE_ENV_PREFIX = "EGATE_LANE__"
+CENTRAL_ENV_PREFIX = "EGATE_CENTRAL__"
+
+
+class ConfigError(EgateError):
+    """The configuration cannot be used; the message names the field and the reason."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- lane
+
+
+class LaneIdentity(_Section):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] = "lane-1"
+    """Stable lane identifier used in every event (letters, digits, '.', '_', '-')."""
+    name: str = "Lane 1"
+    site: str = "SIM"
+    direction: Literal["arrival", "departure", "both"] = "arrival"
+    languages: list[str] = Field(default_factory=lambda: ["en", "fr", "de", "es"])
+
+
+class CentralLink(_Section):
+    url: str = "http://127.0.0.1:8600"
+    token: str = ""
+    outbox_path: Path = Path("var/lane-outbox.sqlite")
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+class DocReaderConfig(_Section):
+    kind: Literal["simulator", "serial", "image"] = "simulator"
+    port: str = "loop://"
+    """Any pyserial URL: /dev/ttyUSB0, socket://host:port, rfc2217://host:port, loop://."""
+    framing: Literal["desko", "3m"] = "desko"
+    baudrate: Annotated[int, Field(gt=0)] = 9600
+
+
+class ChipReaderConfig(_Section):
+    kind: Literal["simulator", "pcsc"] = "simulator"
+    reader_pattern: str = ""
+    """Case-insensitive substring of the PC/SC reader name; empty takes the first reader."""
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+    prefer_pace: bool = True
+
+
+class CameraConfig(_Section):
+    source: str = "simulator"
+    """'simulator', a device index ('0'), a video file, or an RTSP/HTTP URL."""
+    width: Annotated[int, Field(gt=0, le=8192)] = 640
+    height: Annotated[int, Field(gt=0, le=8192)] = 480
+    fps: Annotated[float, Field(gt=0, le=240)] = 15.0
+
+
+class GateControllerConfig(_Section):
+    kind: Literal["simulator", "serial", "modbus"] = "simulator"
+    port: str = "loop://"
+    baudrate: Annotated[int, Field(gt=0)] = 115200
+    heartbeat_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    safe_state: Literal["closed", "open"] = "closed"
+    """What the controller does when the host goes silent (see docs/gate-protocol.md)."""
+
+
+class FaceConfig(_Section):
+    models_dir: Path = Path("models/cache")
+    threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.363
+    """Cosine similarity at or above which live face and chip portrait match."""
+    threads: Annotated[int, Field(ge=1, le=64)] = 2
+    frames_to_fuse: Annotated[int, Field(ge=1, le=32)] = 3
+
+
+class PolicyConfig(_Section):
+    accepted_document_types: list[str] = Field(default_factory=lambda: ["P"])
+    eligible_nationalities: list[str] = Field(default_factory=list)
+    """ICAO codes allowed to use the gate; empty allows every nationality."""
+    minimum_age_years: Annotated[int, Field(ge=0, le=120)] = 12
+    require_chip_authentication: bool = False
+    watchlist_path: Path | None = None
+
+    @field_validator("eligible_nationalities")
+    @classmethod
+    def _codes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not (1 <= len(code) <= 3 and code.replace("<", "").isalpha() and code.isupper()):
+                raise ValueError(f"{code!r} is not an ICAO 9303 nationality code (e.g. 'DEU')")
+        return value
+
+
+class TrustConfig(_Section):
+    store_path: Path = Path("var/trust")
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class LaneConfig(_Section):
+    lane: LaneIdentity = LaneIdentity()
+    central: CentralLink = CentralLink()
+    docreader: DocReaderConfig = DocReaderConfig()
+    chip: ChipReaderConfig = ChipReaderConfig()
+    camera: CameraConfig = CameraConfig()
+    gatectl: GateControllerConfig = GateControllerConfig()
+    face: FaceConfig = FaceConfig()
+    policy: PolicyConfig = PolicyConfig()
+    trust: TrustConfig = TrustConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+
+# --------------------------------------------------------------------------- central
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8600
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:///var/central.sqlite"
+    """SQLAlchemy URL: sqlite:///path (default) or postgresql+psycopg://user@host/db."""
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite:// or postgresql(+psycopg)://")
+        return value
+
+
+class RetentionConfig(_Section):
+    transaction_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    portrait_hours: Annotated[int, Field(ge=0, le=720)] = 24
+
+
+class CentralConfig(_Section):
+    server: ServerConfig = ServerConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    retention: RetentionConfig = RetentionConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+
+# --------------------------------------------------------------------------- loading
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+KINDS: dict[str, tuple[type[BaseModel], str]] = {
+    "lane": (LaneConfig, LANE_ENV_PREFIX),
+    "central": (CentralConfig, CENTRAL_ENV_PREFIX),
+}
+
+
+def _literal(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_env(data: dict[str, Any], env: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    """Return a copy of ``data`` with every ``PREFIX<A>__<B>=value`` laid over it."""
+    merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for name in sorted(env):
+        if not name.startswith(prefix):
+            continue
+        path = [part.lower() for part in name[len(prefix) :].split("__")]
+        if not all(path):
+            raise ConfigError(f"environment variable {name}: empty field name in the path")
+        node = merged
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"environment variable {name}: {part!r} is not a section")
+            node = child
+        node[path[-1]] = _literal(env[name])
+    return merged
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(root)"
+        if err["type"] == "extra_forbidden":
+            reason = "unknown option (check the spelling against config/*.toml)"
+        else:
+            reason = err["msg"]
+        lines.append(f"  field {field} = {err.get('input')!r}: {reason}")
+    return "\n".join(lines)
+
+
+def load(
+    model: type[ConfigT],
+    path: Path | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    env_prefix: str = "",
+) -> ConfigT:
+    """Load ``path`` (or only defaults when None), apply overrides and validate."""
+    data: dict[str, Any] = {}
+    source = str(path) if path else "(defaults)"
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if env_prefix:
+        data = apply_env(data, os.environ if env is None else env, env_prefix)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def detect_kind(path: Path) -> str:
+    """'lane' or 'central', from the sections a file has."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return "lane"  # load() reports the precise problem
+    return "central" if {"server", "database"} & data.keys() else "lane"
+
+
+def load_lane(path: Path | None, env: Mapping[str, str] | None = None) -> LaneConfig:
+    return load(LaneConfig, path, env=env, env_prefix=LANE_ENV_PREFIX)
+
+
+def load_central(path: Path | None, env: Mapping[str, str] | None = None) -> CentralConfig:
+    return load(CentralConfig, path, env=env, env_prefix=CENTRAL_ENV_PREFIX)

@@ -1,0 +1,1 @@
+"""Hardware simulator: the device side of every driver, synthetic passports, scenarios."""
