@@ -1,0 +1,192 @@
+"""Find the MRZ in a page image: long, parallel, evenly spaced text lines.
+
+Works on a down-scaled copy (long side about 1000 px). Dark strokes are isolated with a
+morphological black-hat, joined along the reading direction with a horizontal closing, and every
+resulting blob that is long and thin is a line candidate. Collinear pieces (a line cut by a glare
+spot) are merged, then 2 or 3 parallel lines of similar length at a regular spacing form an MRZ
+candidate. The image is searched as given and turned by 90 degrees (pages come in any quarter
+turn, with up to about 10 degrees of skew); upside-down is decided later by the recogniser.
+
+Coordinates returned are in the full-resolution image.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+WORK_SIDE = 1000
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One text line in full-resolution pixel coordinates."""
+
+    center: tuple[float, float]
+    angle: float  # radians, direction of the long axis, in (-pi/2, pi/2]
+    length: float
+    thickness: float
+
+
+@dataclass(frozen=True)
+class MrzRegion:
+    lines: tuple[TextLine, ...]  # ordered along the perpendicular axis
+    angle: float  # common long-axis direction (radians)
+    score: float
+
+
+def _line_from_points(points: np.ndarray) -> TextLine:
+    (cx, cy), (w, h), deg = cv2.minAreaRect(points.astype(np.float32))
+    angle = math.radians(deg)
+    if w < h:
+        w, h = h, w
+        angle += math.pi / 2
+    angle = math.atan2(math.sin(angle), math.cos(angle))
+    if angle <= -math.pi / 2:
+        angle += math.pi
+    elif angle > math.pi / 2:
+        angle -= math.pi
+    return TextLine((float(cx), float(cy)), angle, float(w), float(h))
+
+
+def _angle_diff(a: float, b: float) -> float:
+    d = (a - b) % math.pi
+    return min(d, math.pi - d)
+
+
+def _blobs(gray: np.ndarray, join: int) -> list[np.ndarray]:
+    """Point sets (x, y) of long thin blobs in ``gray``."""
+    blackhat = cv2.morphologyEx(
+        gray, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (11, 11))
+    )
+    level, _ = cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    level = float(min(max(level, 18.0), 70.0))
+    _, mask = cv2.threshold(blackhat, level, 255, cv2.THRESH_BINARY)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, join), np.uint8))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    for contour in contours:
+        if len(contour) < 4:
+            continue
+        (_, _), (w, h), _ = cv2.minAreaRect(contour)
+        long_side, short_side = max(w, h), max(min(w, h), 1.0)
+        if long_side >= 40 and long_side / short_side >= 4.0:
+            out.append(contour.reshape(-1, 2).astype(np.float32))
+    return out
+
+
+def _merge_collinear(pieces: list[np.ndarray]) -> list[np.ndarray]:
+    merged = list(pieces)
+    changed = True
+    while changed:
+        changed = False
+        lines = [_line_from_points(p) for p in merged]
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                a, b = lines[i], lines[j]
+                if _angle_diff(a.angle, b.angle) > math.radians(4):
+                    continue
+                thick = max(a.thickness, b.thickness)
+                if min(a.thickness, b.thickness) < 0.5 * thick:
+                    continue
+                ux, uy = math.cos(a.angle), math.sin(a.angle)
+                dx, dy = b.center[0] - a.center[0], b.center[1] - a.center[1]
+                across = abs(-uy * dx + ux * dy)
+                along = abs(ux * dx + uy * dy) - (a.length + b.length) / 2
+                if across < 0.4 * thick and along < 2.5 * thick:
+                    merged[i] = np.vstack([merged[i], merged[j]])
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return merged
+
+
+def _groups(lines: list[TextLine]) -> list[tuple[list[int], float]]:
+    """Candidate MRZ groups (indices ordered across the lines) with a score."""
+    out: list[tuple[list[int], float]] = []
+    seen: set[tuple[int, ...]] = set()
+    for i, seed in enumerate(lines):
+        if seed.length / max(seed.thickness, 1.0) < 12:
+            continue
+        ux, uy = math.cos(seed.angle), math.sin(seed.angle)
+        members: list[tuple[float, int]] = [(0.0, i)]
+        for j, other in enumerate(lines):
+            if j == i or _angle_diff(seed.angle, other.angle) > math.radians(3):
+                continue
+            ratio = other.length / seed.length
+            if not 0.8 <= ratio <= 1.25:
+                continue
+            if not 0.65 <= other.thickness / seed.thickness <= 1.5:
+                continue
+            dx, dy = other.center[0] - seed.center[0], other.center[1] - seed.center[1]
+            along = ux * dx + uy * dy
+            across = -uy * dx + ux * dy
+            if abs(along) > 0.12 * seed.length:
+                continue
+            if abs(across) > 2 * 2.6 * seed.thickness:
+                continue
+            members.append((across, j))
+        members.sort()
+        # keep a chain of consecutive lines, each 1.2-2.6 thicknesses apart
+        best: list[int] = []
+        for start in range(len(members)):
+            chain = [members[start]]
+            for nxt in members[start + 1 :]:
+                gap = nxt[0] - chain[-1][0]
+                if 1.2 * seed.thickness <= gap <= 2.6 * seed.thickness:
+                    chain.append(nxt)
+            if len(chain) > len(best) and any(idx == i for _, idx in chain):
+                best = [idx for _, idx in chain]
+        if len(best) < 2:
+            continue
+        best = best[:3] if len(best) <= 3 else best[:3]
+        key = tuple(sorted(best))
+        if key in seen:
+            continue
+        seen.add(key)
+        mean_len = float(np.mean([lines[k].length for k in best]))
+        aspect = mean_len / float(np.mean([lines[k].thickness for k in best]))
+        out.append((best, mean_len * min(aspect, 60.0) * (1.0 + 0.1 * len(best))))
+    out.sort(key=lambda item: -item[1])
+    return out
+
+
+def find_mrz(gray: np.ndarray, max_candidates: int = 3) -> list[MrzRegion]:
+    """MRZ candidates in a grayscale image, best first (empty when none is found)."""
+    if gray.ndim != 2 or gray.size == 0:
+        return []
+    h, w = gray.shape
+    scale = min(1.0, WORK_SIDE / float(max(h, w)))
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    sh, _ = small.shape
+    regions: list[MrzRegion] = []
+    for turned, join in ((False, 15), (True, 15), (False, 27), (True, 27)):
+        img = cv2.rotate(small, cv2.ROTATE_90_CLOCKWISE) if turned else small
+        pieces = _merge_collinear(_blobs(img, join))
+        full_pieces = []
+        for pts in pieces:
+            if turned:  # rotated (x', y') -> original (y', H-1-x')
+                pts = np.stack([pts[:, 1], sh - 1 - pts[:, 0]], axis=1)
+            full_pieces.append(pts / scale)
+        lines = [_line_from_points(p) for p in full_pieces]
+        for members, score in _groups(lines):
+            chosen = [lines[k] for k in members]
+            weights = np.array([ln.length for ln in chosen])
+            ref = chosen[0].angle
+            # average the directions relative to the first line (angles are modulo pi)
+            rel = []
+            for ln in chosen:
+                d = (ln.angle - ref + math.pi / 2) % math.pi - math.pi / 2
+                rel.append(d)
+            angle = ref + float(np.average(rel, weights=weights))
+            ux, uy = math.cos(angle), math.sin(angle)
+            ordered = sorted(chosen, key=lambda ln: -uy * ln.center[0] + ux * ln.center[1])
+            regions.append(MrzRegion(tuple(ordered), angle, score))
+    regions.sort(key=lambda r: -r.score)
+    return regions[:max_candidates]

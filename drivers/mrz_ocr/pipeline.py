@@ -1,0 +1,325 @@
+"""Read the MRZ from a page image: locate, cut into cells, classify, decode with the MRZ layout
+and the check digits, then hand the lines to the MRZ layer (gate.mrz) for parsing and repair.
+
+    result = read_image("page.jpg")       # or a numpy BGR/grey array, or encoded bytes
+    result.found, result.lines, result.confidence, result.to_dict()
+
+Never raises on a readable image without an MRZ: ``found`` is False and ``message`` says
+"no MRZ found". Unreadable input (not an image) raises :class:`ImageError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from drivers.mrz_ocr import layout as lay
+from drivers.mrz_ocr.locate import MrzRegion, find_mrz
+from drivers.mrz_ocr.recognise import ALPHABET, Classifier, load_classifier
+from drivers.mrz_ocr.segment import line_cells, warp_line
+from gate.errors import EgateError
+from gate.mrz.checkdigit import check_digit
+
+NO_MRZ = "no MRZ found"
+_INDEX = {c: i for i, c in enumerate(ALPHABET)}
+
+
+class ImageError(EgateError):
+    """The input could not be decoded as an image."""
+
+
+@dataclass
+class Decoded:
+    lines: list[str]
+    confidence: list[list[float]]
+    layout: str
+    score: float  # mean log-probability of the chosen characters
+    checks_ok: bool
+    corrections: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OcrResult:
+    found: bool
+    message: str
+    lines: list[str]
+    confidence: list[list[float]]
+    layout: str | None
+    checks_ok: bool
+    corrections: list[str]
+    parsed: Any  # gate.mrz MrzResult when the MRZ layer is available
+    candidates: list[Any]
+    timings: dict[str, float]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        valid: bool | None = self.checks_ok if self.found else False
+        if self.parsed is not None:
+            to_dict = getattr(self.parsed, "to_dict", None)
+            parsed = to_dict() if callable(to_dict) else {}
+            fields = dict(parsed.get("fields", {})) if isinstance(parsed, dict) else {}
+            valid = bool(getattr(self.parsed, "valid", valid))
+        elif self.found:
+            fields = _basic_fields(self.lines, self.layout)
+        candidates = []
+        for cand in self.candidates:
+            candidates.append(
+                {
+                    "lines": list(getattr(cand, "lines", [])),
+                    "score": float(getattr(cand, "score", 0.0)),
+                    "changes": [str(c) for c in getattr(cand, "changes", [])],
+                }
+            )
+        return {
+            "found": self.found,
+            "message": self.message,
+            "format": self.layout,
+            "lines": self.lines,
+            "valid": valid,
+            "fields": fields,
+            "confidence": [[round(c, 4) for c in row] for row in self.confidence],
+            "corrections": self.corrections,
+            "candidates": candidates,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
+    """A grayscale uint8 array from a path, encoded bytes or an array (BGR, BGRA or grey)."""
+    if isinstance(source, np.ndarray):
+        img = source
+    else:
+        if isinstance(source, (str, Path)):
+            try:
+                data = Path(source).read_bytes()
+            except OSError as exc:
+                raise ImageError(f"cannot read image file {source}: {exc}") from exc
+        else:
+            data = bytes(source)
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise ImageError(
+                f"{source if isinstance(source, (str, Path)) else 'the given bytes'} is not a "
+                "decodable image (JPEG, PNG, TIFF, BMP...)"
+            )
+    if img.dtype != np.uint8:
+        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
+    elif img.ndim == 3 and img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    elif img.ndim == 3:
+        img = img[..., 0]
+    if img.ndim != 2 or min(img.shape) < 8:
+        raise ImageError(f"image of shape {img.shape} is too small or not a picture")
+    return np.ascontiguousarray(img)
+
+
+def _region_logprobs(
+    gray: np.ndarray, region: MrzRegion, flip: bool, model: Classifier
+) -> tuple[list[np.ndarray], int] | None:
+    order = list(region.lines[::-1] if flip else region.lines)
+    allowed = (30,) if len(order) == 3 else (36, 44)
+    results = []
+    for line in order:
+        strip = warp_line(gray, line, region.angle, flip=flip)
+        cells = line_cells(strip, allowed)
+        if cells is None:
+            return None
+        results.append(cells)
+    counts = [c.features.shape[0] for c in results]
+    length = max(set(counts), key=counts.count)
+    if any(c != length for c in counts):
+        return None
+    return [model.log_probs(c.features) for c in results], length
+
+
+def _decode(logps: list[np.ndarray], layout: lay.Layout) -> Decoded:
+    lines: list[list[str]] = []
+    conf: list[list[float]] = []
+    masked_all: list[np.ndarray] = []
+    for row, lp in enumerate(logps):
+        masks = np.array([lay.allowed_mask(a) for a in layout.allowed[row]], dtype=bool)
+        masked = np.where(masks, lp, -np.inf)
+        masked = masked - np.logaddexp.reduce(masked, axis=1, keepdims=True)
+        masked_all.append(masked)
+        best = masked.argmax(axis=1)
+        lines.append([ALPHABET[int(i)] for i in best])
+        conf.append([float(np.exp(masked[i, b])) for i, b in enumerate(best)])
+    corrections: list[str] = []
+    ok = True
+    for check in layout.checks:
+        fixed = _fix_check(lines, masked_all, check, corrections)
+        ok = ok and fixed
+    texts = ["".join(r) for r in lines]
+    for row, text in enumerate(texts):
+        for i, ch in enumerate(text):
+            conf[row][i] = float(np.exp(masked_all[row][i, _INDEX[ch]]))
+    score = float(np.mean([math.log(max(c, 1e-9)) for row in conf for c in row]))
+    return Decoded(texts, conf, layout.name, score, ok, corrections)
+
+
+def _check_passes(lines: list[list[str]], check: lay.Check) -> bool:
+    data = "".join("".join(lines[r][s:e]) for r, s, e in check.spans)
+    digit = lines[check.digit[0]][check.digit[1]]
+    if check.may_be_filler and digit == "<" and set(data) <= {"<"}:
+        return True
+    if check.name == "document_number" and digit == "<" and check.digit == (0, 14):
+        return True  # TD1 long document number: the check digit sits in the optional field
+    return digit.isdigit() and check_digit(data) == digit
+
+
+def _fix_check(
+    lines: list[list[str]],
+    logps: list[np.ndarray],
+    check: lay.Check,
+    corrections: list[str],
+    max_alternatives: int = 3,
+) -> bool:
+    """Make ``check`` pass with the cheapest one or two substitutions among the classifier's
+    next-best characters; leaves the lines alone when no such change exists."""
+    if _check_passes(lines, check):
+        return True
+    positions = [(r, i) for r, s, e in check.spans for i in range(s, e)]
+    positions.append(check.digit)
+    options: list[tuple[float, int, int, str]] = []
+    for r, i in positions:
+        lp = logps[r][i]
+        current = lp[_INDEX[lines[r][i]]]
+        for k in np.argsort(-lp)[: max_alternatives + 1]:
+            ch = ALPHABET[int(k)]
+            if ch != lines[r][i] and np.isfinite(lp[k]):
+                options.append((float(current - lp[k]), r, i, ch))
+    options.sort()
+    options = options[:24]
+    best: tuple[float, list[tuple[int, int, str]]] | None = None
+    for size in (1, 2):
+        for combo in itertools.combinations(options, size):
+            cells = {(r, i) for _, r, i, _ in combo}
+            if len(cells) < size:
+                continue
+            cost = sum(c for c, _, _, _ in combo)
+            if best is not None and cost >= best[0]:
+                continue
+            saved = [(r, i, lines[r][i]) for _, r, i, _ in combo]
+            for _, r, i, ch in combo:
+                lines[r][i] = ch
+            if _check_passes(lines, check):
+                best = (cost, [(r, i, ch) for _, r, i, ch in combo])
+            for r, i, ch in saved:
+                lines[r][i] = ch
+        if best is not None:
+            break
+    if best is None:
+        return False
+    for r, i, ch in best[1]:
+        corrections.append(f"line {r + 1} position {i + 1}: {lines[r][i]}->{ch} ({check.name})")
+        lines[r][i] = ch
+    return True
+
+
+def _mrz_layer() -> tuple[Any, Any]:
+    try:
+        from gate import mrz as mrz_layer
+    except ImportError:  # pragma: no cover - the package always exists
+        return None, None
+    return getattr(mrz_layer, "parse", None), getattr(mrz_layer, "repair", None)
+
+
+def read_image(
+    source: str | Path | bytes | np.ndarray,
+    *,
+    today: dt.date | None = None,
+    model: Classifier | None = None,
+    max_candidates: int = 5,
+) -> OcrResult:
+    """Read the MRZ of one page image. See the module docstring."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    gray = load_image(source)
+    timings["load"] = time.perf_counter() - started
+    model = model or load_classifier()
+    t = time.perf_counter()
+    regions = find_mrz(gray)
+    timings["locate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    best: Decoded | None = None
+    for region in regions:
+        for flip in (False, True):
+            got = _region_logprobs(gray, region, flip, model)
+            if got is None:
+                continue
+            logps, length = got
+            first = ALPHABET[int(logps[0][0].argmax())]
+            layout = lay.layout_for(len(logps), length, first)
+            if layout is None:
+                continue
+            decoded = _decode(logps, layout)
+            rank = (decoded.checks_ok, decoded.score)
+            if best is None or rank > (best.checks_ok, best.score):
+                best = decoded
+        if best is not None and best.checks_ok and best.score > math.log(0.8):
+            break
+    timings["recognise"] = time.perf_counter() - t
+    if best is None:
+        return OcrResult(
+            False, NO_MRZ, [], [], None, False, [], None, [], timings,
+            time.perf_counter() - started,
+        )  # fmt: skip
+    t = time.perf_counter()
+    parse, repair = _mrz_layer()
+    parsed: Any = None
+    candidates: list[Any] = []
+    if parse is not None:
+        try:
+            parsed = parse(best.lines, today=today)
+        except EgateError:
+            parsed = None
+        if repair is not None and (parsed is None or not getattr(parsed, "valid", False)):
+            try:
+                candidates = list(repair(best.lines, today=today, max_candidates=max_candidates))
+            except EgateError:
+                candidates = []
+    timings["parse"] = time.perf_counter() - t
+    return OcrResult(
+        True,
+        "MRZ read" if best.checks_ok else "MRZ read; check digits do not all agree",
+        best.lines,
+        best.confidence,
+        best.layout,
+        best.checks_ok,
+        best.corrections,
+        parsed,
+        candidates,
+        timings,
+        time.perf_counter() - started,
+    )
+
+
+def _basic_fields(lines: list[str], layout: str | None) -> dict[str, str]:
+    """The BAC fields straight from the lines (used when the MRZ layer is not available)."""
+    if not lines:
+        return {}
+    if layout == "TD1" and len(lines) == 3:
+        return {
+            "document_number": lines[0][5:14].rstrip("<"),
+            "date_of_birth": lines[1][0:6],
+            "date_of_expiry": lines[1][8:14],
+        }
+    if len(lines) == 2:
+        return {
+            "document_number": lines[1][0:9].rstrip("<"),
+            "date_of_birth": lines[1][13:19],
+            "date_of_expiry": lines[1][21:27],
+        }
+    return {}
