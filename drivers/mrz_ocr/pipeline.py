@@ -185,6 +185,7 @@ def _fix_check(
     check: lay.Check,
     corrections: list[str],
     max_alternatives: int = 3,
+    max_cost: float = 5.0,
 ) -> bool:
     """Make ``check`` pass with the cheapest one or two substitutions among the classifier's
     next-best characters; leaves the lines alone when no such change exists."""
@@ -198,8 +199,9 @@ def _fix_check(
         current = lp[_INDEX[lines[r][i]]]
         for k in np.argsort(-lp)[: max_alternatives + 1]:
             ch = ALPHABET[int(k)]
-            if ch != lines[r][i] and np.isfinite(lp[k]):
-                options.append((float(current - lp[k]), r, i, ch))
+            cost = float(current - lp[k])
+            if ch != lines[r][i] and np.isfinite(lp[k]) and cost <= max_cost:
+                options.append((cost, r, i, ch))
     options.sort()
     options = options[:24]
     best: tuple[float, list[tuple[int, int, str]]] | None = None

@@ -66,9 +66,10 @@ def ink_map(strip: np.ndarray) -> np.ndarray:
     bg = cv2.GaussianBlur(bg, (0, 0), 3).astype(np.float32) + 1.0
     ink = 1.0 - strip.astype(np.float32) / bg
     ink = np.clip(ink, 0.0, 1.0)
-    top = float(np.percentile(ink, 99.5))
-    if top > 0.05:
-        ink = np.clip(ink / top, 0.0, 1.0)
+    # local contrast: strokes under a glare spot or in shadow reach the same level
+    local = cv2.dilate(ink, np.ones((CHAR_H, 2 * CHAR_H), np.uint8))
+    local = cv2.GaussianBlur(local, (0, 0), CHAR_H / 2.0)
+    ink = np.clip(ink / np.maximum(local, 0.08), 0.0, 1.0)
     return ink
 
 
@@ -102,7 +103,7 @@ def _columns(binary: np.ndarray) -> list[tuple[float, float, float, float]]:
 
 def _fit_grid(
     centers: np.ndarray, allowed: tuple[int, ...]
-) -> tuple[float, float, int] | None:
+) -> tuple[float, float, int, int, int] | None:
     if len(centers) < 8:
         return None
     gaps = np.diff(centers)
@@ -125,11 +126,23 @@ def _fit_grid(
         origin, pitch = float(sol[0]), float(sol[1])
         idx = np.round((centers - origin) / pitch)
     lo, hi = int(idx.min()), int(idx.max())
-    if hi - lo + 1 > n:
-        return None
-    # when the fitted run is short of n cells the missing ones are at the far end
-    start = origin + lo * pitch
-    return start, pitch, n
+    return origin, pitch, n, lo, hi
+
+
+def _place(
+    origin: float, pitch: float, n: int, lo: int, hi: int, counts: dict[int, int], middle: float
+) -> float:
+    """x of the first cell: choose which n consecutive grid positions hold the line, preferring
+    the window with most ink columns, then the one centred on the located line."""
+    best: tuple[int, float] | None = None
+    chosen = float(lo)
+    for first in range(min(lo, hi - n + 1), max(lo, hi - n + 1) + 1):
+        inside = sum(v for k, v in counts.items() if first <= k < first + n)
+        centre = origin + (first + (n - 1) / 2.0) * pitch
+        key = (inside, -abs(centre - middle))
+        if best is None or key > best:
+            best, chosen = key, float(first)
+    return origin + chosen * pitch
 
 
 def line_cells(strip: np.ndarray, allowed: tuple[int, ...]) -> LineCells | None:
@@ -143,7 +156,12 @@ def line_cells(strip: np.ndarray, allowed: tuple[int, ...]) -> LineCells | None:
     fit = _fit_grid(centers, allowed)
     if fit is None:
         return None
-    start, pitch, n = fit
+    origin, pitch, n, lo, hi = fit
+    idx = np.round((centers - origin) / pitch).astype(int)
+    counts: dict[int, int] = {}
+    for k in idx:
+        counts[int(k)] = counts.get(int(k), 0) + 1
+    start = _place(origin, pitch, n, lo, hi, counts, strip.shape[1] / 2.0)
     y_mid = float(np.median([c[3] for c in cols]))
     feats = np.zeros((n, N_FEATURES), dtype=np.float32)
     half = 0.5 * pitch
