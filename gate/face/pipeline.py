@@ -1,0 +1,138 @@
+"""The face pipeline: detect -> align -> embed -> compare, on onnxruntime sessions.
+
+:class:`FaceEngine` holds the two sessions (thread count from configuration) and is the only
+part that runs models; everything it returns is plain data. It has no clock, camera or file
+access of its own: callers pass decoded frames or portrait bytes in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gate.config import FaceConfig
+from gate.face import models
+from gate.face.align import align
+from gate.face.detect import DEFAULT_SCORE_THRESHOLD, Detection, YuNet
+from gate.face.embed import Embedding, SFace
+from gate.face.errors import NoFaceError
+from gate.face.match import MatchResult, compare
+from gate.face.portrait import Image, decode_portrait, enhance, needs_enhancement
+from gate.face.quality import Quality, QualityThresholds, assess
+from gate.face.runtime import make_session
+
+
+@dataclass(frozen=True)
+class FaceObservation:
+    """What one image says about its main face (the largest), and how many faces it has."""
+
+    faces: list[Detection]
+    primary: Detection | None
+    embedding: Embedding | None
+    quality: Quality | None
+    enhanced: list[str] = field(default_factory=list)
+    """Enhancement steps applied before detection ('small', 'low_contrast'), if any."""
+
+    @property
+    def face_count(self) -> int:
+        return len(self.faces)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: FaceObservation
+    b: FaceObservation
+    result: MatchResult | None
+    """None when either image has no face."""
+
+
+def primary_face(faces: list[Detection]) -> Detection | None:
+    """The face to verify: the largest (closest to the camera)."""
+    return max(faces, key=lambda d: d.area) if faces else None
+
+
+class FaceEngine:
+    def __init__(
+        self,
+        models_dir: Path | str,
+        *,
+        threads: int = 2,
+        threshold: float = FaceConfig().threshold,
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+        quality_thresholds: QualityThresholds | None = None,
+    ) -> None:
+        self.threshold = threshold
+        self.quality_thresholds = quality_thresholds or QualityThresholds()
+        self.detector = YuNet(
+            make_session(models.model_path(models_dir, "yunet"), threads),
+            score_threshold=score_threshold,
+        )
+        self.embedder = SFace(make_session(models.model_path(models_dir, "sface"), threads))
+
+    @classmethod
+    def from_config(cls, face: FaceConfig) -> FaceEngine:
+        return cls(face.models_dir, threads=face.threads, threshold=face.threshold)
+
+    # ------------------------------------------------------------------ steps
+
+    def detect(self, image: Image) -> list[Detection]:
+        return self.detector.detect(image)
+
+    def embed(self, image: Image, detection: Detection) -> tuple[Embedding, Image]:
+        crop = align(image, detection.landmarks)
+        return self.embedder.embed(crop), crop
+
+    def observe(self, image: Image, *, enhance_if_needed: bool = False) -> FaceObservation:
+        """Detect every face, then align, embed and assess the largest.
+
+        With ``enhance_if_needed`` (stills and portraits, not live frames) a small or
+        low-contrast image is enhanced first, and an image without a detected face is tried
+        once more enhanced.
+        """
+        steps: list[str] = []
+        work = image
+        if enhance_if_needed:
+            reasons = needs_enhancement(image)
+            if reasons:
+                work, steps = enhance(image, reasons)
+        faces = self.detect(work)
+        if not faces and enhance_if_needed and not steps:
+            retry, steps = enhance(image, ["low_contrast"])
+            faces = self.detect(retry)
+            work = retry if faces else image
+            steps = steps if faces else []
+        main = primary_face(faces)
+        if main is None:
+            return FaceObservation(faces=[], primary=None, embedding=None, quality=None)
+        embedding, crop = self.embed(work, main)
+        height, width = work.shape[:2]
+        quality = assess(main, crop, (width, height), self.quality_thresholds)
+        return FaceObservation(faces, main, embedding, quality, steps)
+
+    def observe_portrait(self, data: bytes) -> FaceObservation:
+        """A DG2 portrait (JPEG / JPEG 2000 bytes) decoded safely, enhanced when needed."""
+        return self.observe(decode_portrait(data), enhance_if_needed=True)
+
+    def compare_observations(self, a: FaceObservation, b: FaceObservation) -> Comparison:
+        if a.embedding is None or b.embedding is None:
+            return Comparison(a, b, None)
+        return Comparison(a, b, compare(a.embedding, b.embedding, self.threshold))
+
+    def compare_images(self, image_a: Image, image_b: Image) -> Comparison:
+        return self.compare_observations(
+            self.observe(image_a, enhance_if_needed=True),
+            self.observe(image_b, enhance_if_needed=True),
+        )
+
+    def require_embedding(self, observation: FaceObservation, what: str) -> Embedding:
+        if observation.embedding is None:
+            raise NoFaceError(f"no face found in {what}: use an image showing one face frontally")
+        return observation.embedding
+
+
+def embeddings_matrix(observations: list[FaceObservation]) -> np.ndarray:
+    """Stack the embeddings of observations that have one (rows), for batch scoring."""
+    rows = [o.embedding for o in observations if o.embedding is not None]
+    return np.stack(rows) if rows else np.zeros((0, 128), dtype=np.float32)
