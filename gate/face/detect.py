@@ -1,7 +1,8 @@
 """Face detection with YuNet (2023mar), decoded here in numpy.
 
-The model takes a 1x3x640x640 float BGR tensor (0..255, no normalisation) and returns, for each
-stride s in 8/16/32 and each cell (row r, column c) of the (640/s) x (640/s) grid, row-major:
+The model takes a 1x3xHxW float BGR tensor (0..255, no normalisation; H and W multiples of 32,
+see :mod:`gate.face.onnxgraph` for freeing the declared 640x640) and returns, for each stride s
+in 8/16/32 and each cell (row r, column c) of the (H/s) x (W/s) grid, row-major:
 
 - ``cls_s``, ``obj_s``: class and objectness probabilities (already through a sigmoid);
   the face score is sqrt(cls * obj) with both clamped to [0, 1];
@@ -28,6 +29,8 @@ from gate.face.errors import ImageError, InferenceError
 from gate.face.types import FloatArray, Image
 
 INPUT_SIZE = 640
+"""Longest side of the detector input; images are scaled to it (up or down)."""
+ALIGN = 32
 STRIDES = (8, 16, 32)
 DEFAULT_SCORE_THRESHOLD = 0.7
 DEFAULT_NMS_IOU = 0.3
@@ -80,7 +83,7 @@ def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> list[int
 def decode(
     outputs: Mapping[str, npt.NDArray[Any]],
     *,
-    input_size: int = INPUT_SIZE,
+    input_size: tuple[int, int] = (INPUT_SIZE, INPUT_SIZE),
     score_threshold: float = DEFAULT_SCORE_THRESHOLD,
     nms_iou: float = DEFAULT_NMS_IOU,
     scale: float = 1.0,
@@ -88,14 +91,17 @@ def decode(
 ) -> list[Detection]:
     """Turn raw YuNet outputs (by name) into detections, best score first.
 
-    Coordinates are divided by ``scale`` (the factor the image was resized by) and boxes are
+    ``input_size`` is the (width, height) of the tensor given to the model. Coordinates are
+    divided by ``scale`` (the factor the image was resized by) and boxes are
     clipped to ``limit`` (original width, height) when given.
     """
     all_boxes: list[FloatArray] = []
     all_scores: list[FloatArray] = []
     all_kps: list[FloatArray] = []
+    in_w, in_h = input_size
     for stride in STRIDES:
-        cells = input_size // stride
+        cols, rows = in_w // stride, in_h // stride
+        cells = cols * rows
         try:
             cls = np.asarray(outputs[f"cls_{stride}"], dtype=np.float32).reshape(-1)
             obj = np.asarray(outputs[f"obj_{stride}"], dtype=np.float32).reshape(-1)
@@ -103,17 +109,17 @@ def decode(
             kps = np.asarray(outputs[f"kps_{stride}"], dtype=np.float32).reshape(-1, 10)
         except (KeyError, ValueError) as exc:
             raise InferenceError(f"YuNet output for stride {stride} is malformed: {exc}") from None
-        if cls.size != cells * cells:
+        if not cls.size == obj.size == len(bbox) == len(kps) == cells:
             raise InferenceError(
-                f"YuNet stride {stride}: {cls.size} cells, expected {cells * cells} for a "
-                f"{input_size}x{input_size} input"
+                f"YuNet stride {stride}: {cls.size} cells, expected {cells} for a "
+                f"{in_w}x{in_h} input"
             )
         score = np.sqrt(np.clip(cls, 0.0, 1.0) * np.clip(obj, 0.0, 1.0))
         idx = np.nonzero(score >= score_threshold)[0]
         if idx.size == 0:
             continue
-        row = (idx // cells).astype(np.float32)
-        col = (idx % cells).astype(np.float32)
+        row = (idx // cols).astype(np.float32)
+        col = (idx % cols).astype(np.float32)
         b = bbox[idx]
         cx = (col + b[:, 0]) * stride
         cy = (row + b[:, 1]) * stride
@@ -149,8 +155,9 @@ def decode(
     return detections
 
 
-def letterbox(image: Image, size: int = INPUT_SIZE) -> tuple[FloatArray, float]:
-    """Resize so the longer side is ``size``, pad right/bottom with black; NCHW float32 BGR."""
+def prepare(image: Image, max_side: int = INPUT_SIZE) -> tuple[FloatArray, float]:
+    """Scale so the longer side is ``max_side``, pad right/bottom with black to multiples of
+    32; return the NCHW float32 BGR tensor and the scale factor."""
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     elif image.ndim != 3 or image.shape[2] not in (3, 4):
@@ -160,20 +167,22 @@ def letterbox(image: Image, size: int = INPUT_SIZE) -> tuple[FloatArray, float]:
     height, width = image.shape[:2]
     if height < 1 or width < 1:
         raise ImageError("the image is empty (0 pixels)")
-    scale = size / max(height, width)
+    scale = max_side / max(height, width)
     if scale != 1.0:
-        new_w = max(1, min(size, round(width * scale)))
-        new_h = max(1, min(size, round(height * scale)))
+        new_w = max(1, min(max_side, round(width * scale)))
+        new_h = max(1, min(max_side, round(height * scale)))
         interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
         image = cv2.resize(image, (new_w, new_h), interpolation=interp)
-    canvas = np.zeros((size, size, 3), dtype=np.uint8)
-    canvas[: image.shape[0], : image.shape[1]] = image
-    blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
+    pad_h = -(-image.shape[0] // ALIGN) * ALIGN
+    pad_w = -(-image.shape[1] // ALIGN) * ALIGN
+    blob = np.zeros((1, 3, pad_h, pad_w), dtype=np.float32)
+    blob[0, :, : image.shape[0], : image.shape[1]] = image.transpose(2, 0, 1)
     return blob, scale
 
 
 class YuNet:
-    """YuNet detector on an onnxruntime session (see :func:`gate.face.runtime.make_session`)."""
+    """YuNet detector on an onnxruntime session (see :func:`gate.face.runtime.make_session`)
+    of the model with freed input shape (:func:`gate.face.onnxgraph.free_shapes`)."""
 
     def __init__(
         self,
@@ -181,8 +190,10 @@ class YuNet:
         *,
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         nms_iou: float = DEFAULT_NMS_IOU,
+        max_side: int = INPUT_SIZE,
     ) -> None:
         self.session = session
+        self.max_side = max_side
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self._input = session.get_inputs()[0].name
@@ -197,10 +208,11 @@ class YuNet:
 
     def detect(self, image: Image) -> list[Detection]:
         """All faces in a BGR image, best score first."""
-        blob, scale = letterbox(image)
+        blob, scale = prepare(image, self.max_side)
         height, width = image.shape[:2]
         return decode(
             self.raw(blob),
+            input_size=(blob.shape[3], blob.shape[2]),
             score_threshold=self.score_threshold,
             nms_iou=self.nms_iou,
             scale=scale,

@@ -129,6 +129,21 @@ def model_path(models_dir: Path | str, key: str) -> Path:
     return path
 
 
+def model_bytes(models_dir: Path | str, key: str) -> bytes:
+    """The content of model ``key``, read once and verified (size and sha256) in memory."""
+    spec = MODELS[key]
+    path = resolve_models_dir(models_dir) / spec.filename
+    if not path.is_file():
+        raise ModelMissingError(
+            f"model {spec.filename} is missing from {path.parent}: {FETCH_HINT}"
+        )
+    data = path.read_bytes()
+    if len(data) != spec.size or hashlib.sha256(data).hexdigest() != spec.sha256:
+        verify_file(path, spec)  # raises with the precise reason
+        raise ModelCorruptError(f"model {path} changed while it was read: {FETCH_HINT}")
+    return data
+
+
 def status(models_dir: Path | str) -> dict[str, str]:
     """Per model: 'ok', or the reason it cannot be used."""
     out: dict[str, str] = {}

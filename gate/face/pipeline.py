@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from gate.config import FaceConfig
-from gate.face import models
+from gate.face import models, onnxgraph
 from gate.face.align import align
 from gate.face.detect import DEFAULT_SCORE_THRESHOLD, Detection, YuNet
 from gate.face.embed import Embedding, SFace
@@ -65,11 +65,13 @@ class FaceEngine:
     ) -> None:
         self.threshold = threshold
         self.quality_thresholds = quality_thresholds or QualityThresholds()
+        yunet = onnxgraph.free_shapes(models.model_bytes(models_dir, "yunet"))
+        sface, _ = onnxgraph.strip_initializer_inputs(models.model_bytes(models_dir, "sface"))
         self.detector = YuNet(
-            make_session(models.model_path(models_dir, "yunet"), threads),
+            make_session(yunet, threads, name=models.YUNET.filename),
             score_threshold=score_threshold,
         )
-        self.embedder = SFace(make_session(models.model_path(models_dir, "sface"), threads))
+        self.embedder = SFace(make_session(sface, threads, name=models.SFACE.filename))
 
     @classmethod
     def from_config(cls, face: FaceConfig) -> FaceEngine:
