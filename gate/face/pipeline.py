@@ -101,13 +101,13 @@ class FaceEngine:
                 work, steps = enhance(image, reasons)
         faces = self.detect(work)
         if not faces and enhance_if_needed and not steps:
-            retry, steps = enhance(image, ["low_contrast"])
+            retry, retry_steps = enhance(image, ["low_contrast"])
             faces = self.detect(retry)
-            work = retry if faces else image
-            steps = steps if faces else []
+            if faces:
+                work, steps = retry, retry_steps
         main = primary_face(faces)
         if main is None:
-            return FaceObservation(faces=[], primary=None, embedding=None, quality=None)
+            return FaceObservation([], None, None, None, steps)
         embedding, crop = self.embed(work, main)
         height, width = work.shape[:2]
         quality = assess(main, crop, (width, height), self.quality_thresholds)
