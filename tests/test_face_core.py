@@ -220,3 +220,24 @@ def test_detection_properties() -> None:
     d = Detection((0, 0, 10, 20), 0.9, tuple((float(x), float(y)) for x, y in ARCFACE_TEMPLATE))
     assert d.area == 200
     assert d.inter_eye == pytest.approx(35.24, abs=0.01)
+
+
+def test_prelu_decomposition_rewires_nodes() -> None:
+    node = b"".join(
+        [
+            onnxgraph._string(1, "x"),
+            onnxgraph._string(1, "slope"),
+            onnxgraph._string(2, "y"),
+            onnxgraph._string(4, "PRelu"),
+        ]
+    )
+    other = onnxgraph._string(1, "y") + onnxgraph._string(2, "z") + onnxgraph._string(4, "Relu")
+    model = _field(7, _field(1, node) + _field(1, other))
+    rewritten, count = onnxgraph.decompose_prelu(model)
+    assert count == 1
+    graph = next(rewritten[v:e] for n, _, _, v, e in onnxgraph.fields(rewritten) if n == 7)
+    nodes = [graph[v:e] for n, _, _, v, e in onnxgraph.fields(graph) if n == 1]
+    ops = [onnxgraph._strings(n, 4)[0] for n in nodes]
+    assert ops == ["Relu", "Sub", "Mul", "Add", "Relu"]
+    assert onnxgraph._strings(nodes[3], 2) == ["y"]  # same output name as the PRelu
+    assert "slope" in onnxgraph._strings(nodes[2], 1)

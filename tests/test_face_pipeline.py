@@ -16,11 +16,13 @@ import pytest
 
 from gate.cli import main
 from gate.config import FaceConfig
+from gate.face import models, onnxgraph
 from gate.face.align import align
 from gate.face.detect import prepare
 from gate.face.liveness import LivenessObservation, MotionLiveness
 from gate.face.pipeline import FaceEngine, primary_face
 from gate.face.portrait import decode_portrait, load_image_file
+from gate.face.runtime import make_session
 from tests.conftest import require_testdata
 from tests.face_helpers import require_models
 
@@ -99,6 +101,23 @@ def test_detector_agrees_with_opencv_yunet(engine: FaceEngine) -> None:
             assert np.allclose(face.box, clipped, atol=2.0)  # we clip boxes to the image
             assert np.allclose(face.landmark_array, row[4:14].reshape(5, 2), atol=2.0)
             assert face.score == pytest.approx(float(row[14]), abs=0.01)
+
+
+def test_rewritten_models_compute_the_same_as_the_files(engine: FaceEngine) -> None:
+    """The in-memory speed rewrites (gate.face.onnxgraph) change no result."""
+    directory = FaceConfig().models_dir
+    rng = np.random.default_rng(5)
+    sface = models.model_bytes(directory, "sface")
+    x = rng.uniform(0, 255, (1, 3, 112, 112)).astype(np.float32)
+    original = make_session(sface, 1).run(None, {"data": x})[0]
+    fast = make_session(onnxgraph.fast_sface(sface), 1).run(None, {"data": x})[0]
+    assert np.allclose(original, fast, atol=1e-4)
+    yunet = models.model_bytes(directory, "yunet")
+    x = rng.uniform(0, 255, (1, 3, 640, 640)).astype(np.float32)
+    original = make_session(yunet, 1).run(None, {"input": x})
+    freed = make_session(onnxgraph.free_shapes(yunet), 1).run(None, {"input": x})
+    for a, b in zip(original, freed, strict=True):
+        assert np.allclose(a, b, atol=1e-4)
 
 
 def test_face_count_for_anti_tailgating(engine: FaceEngine) -> None:

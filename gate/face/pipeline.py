@@ -66,7 +66,7 @@ class FaceEngine:
         self.threshold = threshold
         self.quality_thresholds = quality_thresholds or QualityThresholds()
         yunet = onnxgraph.free_shapes(models.model_bytes(models_dir, "yunet"))
-        sface, _ = onnxgraph.strip_initializer_inputs(models.model_bytes(models_dir, "sface"))
+        sface = onnxgraph.fast_sface(models.model_bytes(models_dir, "sface"))
         self.detector = YuNet(
             make_session(yunet, threads, name=models.YUNET.filename),
             score_threshold=score_threshold,
