@@ -5,6 +5,7 @@ testdata/faces."""
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 from collections.abc import Iterator
@@ -33,7 +34,9 @@ def engine() -> Iterator[FaceEngine]:
     yield FaceEngine(FaceConfig().models_dir, threads=1)
 
 
+@functools.cache
 def deepface(name: str) -> np.ndarray:
+    """A deepface photo, longer side 800 px (read once per test process; do not modify)."""
     image = load_image_file(require_testdata("faces", "deepface", name))
     scale = 800 / max(image.shape[:2])  # smaller originals keep the test fast
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -225,3 +228,18 @@ def test_small_portrait_is_enhanced_without_crashing(engine: FaceEngine) -> None
     assert "small" in obs.enhanced
     image = decode_portrait((blocks / "ISO19794_Test1_Face.jpg").read_bytes())
     assert align(image, [[10, 10], [30, 10], [20, 20], [12, 30], [28, 30]]).shape == (112, 112, 3)
+
+
+def test_live_frames_fused_against_a_portrait(engine: FaceEngine) -> None:
+    portrait = engine.observe(deepface("img1.jpg"), enhance_if_needed=True)
+    samples = []
+    for index, name in enumerate(("img2.jpg", "img11.jpg", "img4.jpg")):
+        frame = cv2.resize(deepface(name), (640, 480))
+        observation, sample = engine.sample(frame, index)
+        assert observation.face_count >= 1 and sample is not None
+        samples.append(sample)
+    assert engine.verify(portrait, samples, k=2).match
+    impostor = engine.observe(deepface("img3.jpg"))
+    assert not engine.verify(impostor, samples, k=2).match
+    _, none = engine.sample(np.zeros((480, 640, 3), np.uint8))
+    assert none is None

@@ -18,10 +18,12 @@ from gate.face.align import align
 from gate.face.detect import DEFAULT_SCORE_THRESHOLD, Detection, YuNet
 from gate.face.embed import Embedding, SFace
 from gate.face.errors import NoFaceError
+from gate.face.fuse import FrameSample, fuse
 from gate.face.match import MatchResult, compare
-from gate.face.portrait import Image, decode_portrait, enhance, needs_enhancement
+from gate.face.portrait import decode_portrait, enhance, needs_enhancement
 from gate.face.quality import Quality, QualityThresholds, assess
 from gate.face.runtime import make_session
+from gate.face.types import Image
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,19 @@ class FaceEngine:
             self.observe(image_a, enhance_if_needed=True),
             self.observe(image_b, enhance_if_needed=True),
         )
+
+    def sample(self, frame: Image, index: int = 0) -> tuple[FaceObservation, FrameSample | None]:
+        """A live frame: its observation (face count for anti-tailgating, quality guidance
+        for the traveller screen) and, when it has a face, the sample to fuse."""
+        observation = self.observe(frame)
+        if observation.embedding is None or observation.quality is None:
+            return observation, None
+        return observation, FrameSample(observation.embedding, observation.quality, index)
+
+    def verify(self, portrait: FaceObservation, samples: list[FrameSample], k: int) -> MatchResult:
+        """Chip portrait against the fused best ``k`` live samples."""
+        reference = self.require_embedding(portrait, "the chip portrait")
+        return compare(reference, fuse(samples, k), self.threshold)
 
     def require_embedding(self, observation: FaceObservation, what: str) -> Embedding:
         if observation.embedding is None:
