@@ -16,8 +16,10 @@ from gate.mrz.model import (
     mask_document_number,
 )
 from gate.mrz.parser import parse
+from gate.mrz.repair import CONFUSION_SETS, bac_keys, repair
 
 __all__ = [
+    "CONFUSION_SETS",
     "BacKey",
     "Candidate",
     "CheckResult",
@@ -25,7 +27,9 @@ __all__ = [
     "MrzFields",
     "MrzIssue",
     "MrzResult",
+    "bac_keys",
     "check_digit",
     "mask_document_number",
     "parse",
+    "repair",
 ]
