@@ -245,8 +245,8 @@ def fetch(
             done[key] = "present"
         except ModelMissingError:
             todo.append(spec)
-        except ModelCorruptError as exc:
-            progress(f"{spec.filename}: {exc.args[0].split(':')[1].strip()}; fetching it again")
+        except ModelCorruptError:
+            progress(f"{spec.filename}: wrong size or sha256 (corrupt); fetching it again")
             todo.append(spec)
     if not todo:
         return done

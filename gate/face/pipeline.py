@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from gate.config import FaceConfig
 from gate.face import models, onnxgraph
 from gate.face.align import align
@@ -147,9 +145,3 @@ class FaceEngine:
         if observation.embedding is None:
             raise NoFaceError(f"no face found in {what}: use an image showing one face frontally")
         return observation.embedding
-
-
-def embeddings_matrix(observations: list[FaceObservation]) -> np.ndarray:
-    """Stack the embeddings of observations that have one (rows), for batch scoring."""
-    rows = [o.embedding for o in observations if o.embedding is not None]
-    return np.stack(rows) if rows else np.zeros((0, 128), dtype=np.float32)
