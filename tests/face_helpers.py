@@ -10,9 +10,9 @@ from gate.config import FaceConfig
 from gate.face import models
 
 
-def require_models() -> str:
+def require_models(directory: str | None = None) -> str:
     """The models directory; skip (fail under CI=true) when the models are not fetched."""
-    directory = FaceConfig().models_dir
+    directory = directory or str(FaceConfig().models_dir)
     problems = {k: v for k, v in models.status(directory).items() if v != "ok"}
     if problems:
         message = (

@@ -148,3 +148,16 @@ def test_cli_verify_reports_missing_models(
     assert main(["models", "verify", "--dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "missing" in out and "egate models fetch" in out
+
+
+def test_model_tests_skip_without_models_but_fail_under_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.face_helpers import require_models
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="egate models fetch"):
+        require_models(str(tmp_path))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="egate models fetch"):
+        require_models(str(tmp_path))

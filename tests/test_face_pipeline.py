@@ -20,6 +20,7 @@ from gate.config import FaceConfig
 from gate.face import models, onnxgraph
 from gate.face.align import align
 from gate.face.detect import prepare
+from gate.face.errors import ImageError
 from gate.face.liveness import LivenessObservation, MotionLiveness
 from gate.face.pipeline import FaceEngine, primary_face
 from gate.face.portrait import decode_portrait, load_image_file
@@ -185,6 +186,32 @@ def test_still_photo_in_front_of_the_camera_is_not_live(engine: FaceEngine) -> N
         assert face is not None
         observations.append(LivenessObservation(face.landmark_array))
     assert not MotionLiveness().evaluate(observations).live
+
+
+def test_photo_moved_in_front_of_the_camera_is_not_live(engine: FaceEngine) -> None:
+    image = deepface("img5.jpg")
+    height, width = image.shape[:2]
+    rng = np.random.default_rng(11)
+    observations = []
+    for _ in range(6):
+        matrix = cv2.getRotationMatrix2D(
+            (width / 2, height / 2), rng.uniform(-8, 8), rng.uniform(0.9, 1.1)
+        )
+        matrix[:, 2] += rng.uniform(-20, 20, 2)
+        face = primary_face(engine.detect(cv2.warpAffine(image, matrix, (width, height))))
+        assert face is not None
+        observations.append(LivenessObservation(face.landmark_array))
+    result = MotionLiveness().evaluate(observations)
+    assert not result.live, result.measures
+
+
+def test_grey_and_bgra_frames_are_accepted(engine: FaceEngine) -> None:
+    image = deepface("img1.jpg")
+    grey = engine.observe(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), enhance_if_needed=True)
+    bgra = engine.observe(cv2.cvtColor(image, cv2.COLOR_BGR2BGRA))
+    assert grey.face_count == 1 and bgra.face_count == 1
+    with pytest.raises(ImageError):
+        engine.observe(np.zeros((10, 10, 3), np.float32))
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:

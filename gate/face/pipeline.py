@@ -10,12 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from gate.config import FaceConfig
 from gate.face import models, onnxgraph
 from gate.face.align import align
 from gate.face.detect import DEFAULT_SCORE_THRESHOLD, Detection, YuNet
 from gate.face.embed import Embedding, SFace
-from gate.face.errors import NoFaceError
+from gate.face.errors import ImageError, NoFaceError
 from gate.face.fuse import FrameSample, fuse
 from gate.face.match import MatchResult, compare
 from gate.face.portrait import decode_portrait, enhance, needs_enhancement
@@ -46,6 +49,19 @@ class Comparison:
     b: FaceObservation
     result: MatchResult | None
     """None when either image has no face."""
+
+
+def as_bgr(image: Image) -> Image:
+    """A 3-channel BGR view of a grey, BGR or BGRA uint8 frame."""
+    if image.dtype != np.uint8:
+        raise ImageError(f"expected an 8-bit image, got {image.dtype}")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    raise ImageError(f"expected a grey, BGR or BGRA image, got an array of shape {image.shape}")
 
 
 def primary_face(faces: list[Detection]) -> Detection | None:
@@ -93,6 +109,7 @@ class FaceEngine:
         low-contrast image is enhanced first, and an image without a detected face is tried
         once more enhanced.
         """
+        image = as_bgr(image)
         steps: list[str] = []
         work = image
         if enhance_if_needed:
