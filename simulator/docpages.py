@@ -166,7 +166,7 @@ def _text_font_path() -> str:
 def _mrz_font_size(pitch_px: float, path: str) -> int:
     probe = _font(path, 100)
     advance = probe.getlength("A") / 100.0
-    return max(6, int(round(pitch_px / advance)))
+    return max(6, round(pitch_px / advance))
 
 
 def draw_mrz(
@@ -200,7 +200,7 @@ def render_page(
     rng = rng if rng is not None else np.random.default_rng(0)
     width_mm, height_mm, _, _ = FORMATS[identity.doc_format]
     ppmm = dpi / 25.4
-    width, height = int(round(width_mm * ppmm)), int(round(height_mm * ppmm))
+    width, height = round(width_mm * ppmm), round(height_mm * ppmm)
     # tinted background with a fine guilloche-like pattern
     tint = np.array(rng.integers(200, 250, size=3), dtype=np.float32)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32) / ppmm
@@ -232,7 +232,9 @@ def render_page(
     title = _font(text_path, max(8, int(4.0 * ppmm)))
     label = _font(text_path, max(6, int(1.6 * ppmm)))
     value = _font(text_path, max(7, int(2.6 * ppmm)))
-    draw.text((int(0.35 * width), int(2.5 * ppmm)), "UTOPIA  PASSPORT", font=title, fill=(30, 30, 60))
+    draw.text(
+        (int(0.35 * width), int(2.5 * ppmm)), "UTOPIA  PASSPORT", font=title, fill=(30, 30, 60)
+    )
     fields = [
         ("Surname / Nom", identity.surname.replace("<", " ")),
         ("Given names / Prénoms", identity.given_names.replace("<", " ")),
@@ -304,11 +306,9 @@ def degrade(image: np.ndarray, spec: Degradation, rng: np.random.Generator) -> n
         full = np.vstack([matrix, [0, 0, 1]]) @ shear
         full[0, 2] += (nw - w) / 2
         full[1, 2] += (nh - h) / 2
-        img = cv2.warpAffine(
-            img, full[:2], (nw, nh), flags=cv2.INTER_LINEAR, borderValue=bg
-        )
+        img = cv2.warpAffine(img, full[:2], (nw, nh), flags=cv2.INTER_LINEAR, borderValue=bg)
         h, w = img.shape[:2]
-    out = img.astype(np.float32)
+    out: np.ndarray = img.astype(np.float32)
     if spec.light_gradient:
         gx = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :]
         gy = np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
@@ -319,17 +319,18 @@ def degrade(image: np.ndarray, spec: Degradation, rng: np.random.Generator) -> n
         cx, cy = float(rng.uniform(0, w)), float(rng.uniform(0, h))
         radius = float(rng.uniform(0.04, 0.12)) * max(h, w)
         yy, xx = np.ogrid[0:h, 0:w]
-        spot = np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * radius**2))).astype(np.float32)
-        out += spot[..., None] * float(rng.uniform(60, 140))
+        spot = np.exp(-((np.square(xx - cx) + np.square(yy - cy)) / (2 * radius**2)))
+        out = out + np.asarray(spot, np.float32)[..., None] * float(rng.uniform(60, 140))
     if spec.blur:
         out = cv2.GaussianBlur(out, (0, 0), spec.blur)
     if spec.noise:
         out += rng.normal(0.0, spec.noise, size=out.shape).astype(np.float32)
-    result = np.clip(out, 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(out, 0, 255).astype(np.uint8)
     if spec.jpeg_quality is not None:
         ok, buf = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, int(spec.jpeg_quality)])
-        if ok:
-            result = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        back = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if back is not None:
+            result = back
     return result
 
 

@@ -66,7 +66,11 @@ def _td3_like(length: int, visa: bool) -> Layout:
             (27, 28, DIGITS),
             (28, opt_end, ALNUM),
         ]
-        + ([] if visa else [(length - 2, length - 1, DIGIT_OR_FILLER), (length - 1, length, DIGITS)]),
+        + (
+            []
+            if visa
+            else [(length - 2, length - 1, DIGIT_OR_FILLER), (length - 1, length, DIGITS)]
+        ),
     )
     checks = [
         Check("document_number", ((1, 0, 9),), (1, 9)),
@@ -75,9 +79,7 @@ def _td3_like(length: int, visa: bool) -> Layout:
     ]
     if not visa and length == 44:
         checks.append(Check("personal_number", ((1, 28, 42),), (1, 42), may_be_filler=True))
-        checks.append(
-            Check("composite", ((1, 0, 10), (1, 13, 20), (1, 21, 43)), (1, 43))
-        )
+        checks.append(Check("composite", ((1, 0, 10), (1, 13, 20), (1, 21, 43)), (1, 43)))
     elif not visa:
         checks.append(Check("composite", ((1, 0, 10), (1, 13, 20), (1, 21, 35)), (1, 35)))
     name = {(44, False): "TD3", (36, False): "TD2", (44, True): "MRVA", (36, True): "MRVB"}[

@@ -145,7 +145,7 @@ def _groups(lines: list[TextLine]) -> list[tuple[list[int], float]]:
                 best = [idx for _, idx in chain]
         if len(best) < 2:
             continue
-        best = best[:3] if len(best) <= 3 else best[:3]
+        best = best[:3]
         key = tuple(sorted(best))
         if key in seen:
             continue

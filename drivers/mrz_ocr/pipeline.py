@@ -26,6 +26,7 @@ from drivers.mrz_ocr.locate import MrzRegion, find_mrz
 from drivers.mrz_ocr.recognise import ALPHABET, Classifier, load_classifier
 from drivers.mrz_ocr.segment import line_cells, warp_line
 from gate.errors import EgateError
+from gate.mrz import Candidate, MrzResult, parse, repair
 from gate.mrz.checkdigit import check_digit
 
 NO_MRZ = "no MRZ found"
@@ -55,40 +56,29 @@ class OcrResult:
     layout: str | None
     checks_ok: bool
     corrections: list[str]
-    parsed: Any  # gate.mrz MrzResult when the MRZ layer is available
-    candidates: list[Any]
+    parsed: MrzResult | None
+    candidates: list[Candidate]
     timings: dict[str, float]
     seconds: float
 
+    @property
+    def valid(self) -> bool:
+        return bool(self.parsed is not None and self.parsed.valid)
+
     def to_dict(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
-        valid: bool | None = self.checks_ok if self.found else False
-        if self.parsed is not None:
-            to_dict = getattr(self.parsed, "to_dict", None)
-            parsed = to_dict() if callable(to_dict) else {}
-            fields = dict(parsed.get("fields", {})) if isinstance(parsed, dict) else {}
-            valid = bool(getattr(self.parsed, "valid", valid))
-        elif self.found:
-            fields = _basic_fields(self.lines, self.layout)
-        candidates = []
-        for cand in self.candidates:
-            candidates.append(
-                {
-                    "lines": list(getattr(cand, "lines", [])),
-                    "score": float(getattr(cand, "score", 0.0)),
-                    "changes": [str(c) for c in getattr(cand, "changes", [])],
-                }
-            )
+        parsed = self.parsed.to_dict() if self.parsed is not None else None
         return {
             "found": self.found,
             "message": self.message,
             "format": self.layout,
             "lines": self.lines,
-            "valid": valid,
-            "fields": fields,
+            "valid": self.valid,
+            "fields": parsed["fields"] if parsed else {},
+            "checks": parsed["checks"] if parsed else {},
+            "bac_key": parsed["bac_key"] if parsed else None,
             "confidence": [[round(c, 4) for c in row] for row in self.confidence],
             "corrections": self.corrections,
-            "candidates": candidates,
+            "candidates": [c.to_dict() for c in self.candidates],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "seconds": round(self.seconds, 4),
         }
@@ -96,6 +86,7 @@ class OcrResult:
 
 def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
     """A grayscale uint8 array from a path, encoded bytes or an array (BGR, BGRA or grey)."""
+    img: np.ndarray
     if isinstance(source, np.ndarray):
         img = source
     else:
@@ -106,14 +97,20 @@ def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
                 raise ImageError(f"cannot read image file {source}: {exc}") from exc
         else:
             data = bytes(source)
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if img is None:
+        decoded: np.ndarray | None = cv2.imdecode(
+            np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED
+        )
+        if decoded is None:
             raise ImageError(
                 f"{source if isinstance(source, (str, Path)) else 'the given bytes'} is not a "
                 "decodable image (JPEG, PNG, TIFF, BMP...)"
             )
+        img = decoded
+    if img.size == 0 or img.dtype.kind not in "uif" or img.ndim not in (2, 3):
+        raise ImageError(f"array of shape {img.shape} and type {img.dtype} is not an image")
     if img.dtype != np.uint8:
-        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        lo, hi = float(img.min()), float(img.max())
+        img = ((img.astype(np.float64) - lo) * (255.0 / max(hi - lo, 1e-9))).astype(np.uint8)
     if img.ndim == 3 and img.shape[2] == 4:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
     elif img.ndim == 3 and img.shape[2] == 3:
@@ -230,14 +227,6 @@ def _fix_check(
     return True
 
 
-def _mrz_layer() -> tuple[Any, Any]:
-    try:
-        from gate import mrz as mrz_layer
-    except ImportError:  # pragma: no cover - the package always exists
-        return None, None
-    return getattr(mrz_layer, "parse", None), getattr(mrz_layer, "repair", None)
-
-
 def read_image(
     source: str | Path | bytes | np.ndarray,
     *,
@@ -279,19 +268,8 @@ def read_image(
             time.perf_counter() - started,
         )  # fmt: skip
     t = time.perf_counter()
-    parse, repair = _mrz_layer()
-    parsed: Any = None
-    candidates: list[Any] = []
-    if parse is not None:
-        try:
-            parsed = parse(best.lines, today=today)
-        except EgateError:
-            parsed = None
-        if repair is not None and (parsed is None or not getattr(parsed, "valid", False)):
-            try:
-                candidates = list(repair(best.lines, today=today, max_candidates=max_candidates))
-            except EgateError:
-                candidates = []
+    parsed = parse(best.lines, today=today)
+    candidates = repair(best.lines, today=today, max_candidates=max_candidates)
     timings["parse"] = time.perf_counter() - t
     return OcrResult(
         True,
@@ -306,22 +284,3 @@ def read_image(
         timings,
         time.perf_counter() - started,
     )
-
-
-def _basic_fields(lines: list[str], layout: str | None) -> dict[str, str]:
-    """The BAC fields straight from the lines (used when the MRZ layer is not available)."""
-    if not lines:
-        return {}
-    if layout == "TD1" and len(lines) == 3:
-        return {
-            "document_number": lines[0][5:14].rstrip("<"),
-            "date_of_birth": lines[1][0:6],
-            "date_of_expiry": lines[1][8:14],
-        }
-    if len(lines) == 2:
-        return {
-            "document_number": lines[1][0:9].rstrip("<"),
-            "date_of_birth": lines[1][13:19],
-            "date_of_expiry": lines[1][21:27],
-        }
-    return {}

@@ -30,12 +30,10 @@ class LineCells:
     columns_found: int
 
 
-def warp_line(
-    gray: np.ndarray, line: TextLine, angle: float, *, flip: bool = False
-) -> np.ndarray:
+def warp_line(gray: np.ndarray, line: TextLine, angle: float, *, flip: bool = False) -> np.ndarray:
     """The upright strip (STRIP_H high) of ``line`` read along ``angle`` (radians)."""
     s = CHAR_H / max(line.thickness, 1.0)
-    width = int(round((line.length + 1.5 * line.thickness) * s))
+    width = round((line.length + 1.5 * line.thickness) * s)
     width = max(16, min(width, 4000))
     ux, uy = math.cos(angle), math.sin(angle)
     if flip:
@@ -198,7 +196,7 @@ def glyph_features(
     h, w = crop.shape
     side = max(h, w)
     scale = (GLYPH - 2) / side
-    nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     small = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA)
     canvas = np.zeros((GLYPH, GLYPH), dtype=np.float32)
     oy, ox = (GLYPH - nh) // 2, (GLYPH - nw) // 2

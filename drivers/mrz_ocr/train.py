@@ -44,9 +44,9 @@ def render_strip(text: str, rng: np.random.Generator, font_path: str) -> np.ndar
     """A degraded upright strip of ``text`` scaled like the reader's warp (CHAR_H high glyphs)."""
     pitch = float(rng.uniform(11.0, 36.0))
     probe = _font(font_path, 100)
-    size = max(6, int(round(pitch / (probe.getlength("A") / 100.0))))
+    size = max(6, round(pitch / (probe.getlength("A") / 100.0)))
     font = _font(font_path, size)
-    small = _font(font_path, max(5, int(round(size * 0.8))))
+    small = _font(font_path, max(5, round(size * 0.8)))
     cap_h = size * 0.72
     width = int(pitch * (len(text) + 2))
     height = int(cap_h * 3)
@@ -60,13 +60,13 @@ def render_strip(text: str, rng: np.random.Generator, font_path: str) -> np.ndar
         f = small if (smallcaps and ch.isalpha() and rng.random() < 0.5) else font
         jitter = float(rng.normal(0, 0.02 * pitch))
         draw.text((pitch * (i + 1) + jitter, base_y), ch, font=f, fill=ink, anchor="ls")
-    arr = np.asarray(img).astype(np.float32)
+    arr: np.ndarray = np.asarray(img).astype(np.float32)
     weight = rng.random()
     if weight < 0.15:
         arr = cv2.erode(arr, np.ones((2, 2), np.uint8))
     elif weight < 0.3:
         arr = cv2.dilate(arr, np.ones((2, 2), np.uint8))
-    h, w = arr.shape
+    _h, w = arr.shape
     ramp = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
     arr *= 1.0 - float(rng.uniform(0, 0.35)) * ramp
     if rng.random() < 0.25:
@@ -78,12 +78,13 @@ def render_strip(text: str, rng: np.random.Generator, font_path: str) -> np.ndar
     if sigma:
         arr = cv2.GaussianBlur(arr, (0, 0), sigma)
     arr += rng.normal(0, float(rng.uniform(0, 14)), size=arr.shape).astype(np.float32)
-    out = np.clip(arr, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(arr, 0, 255).astype(np.uint8)
     if rng.random() < 0.8:
         q = int(rng.integers(35, 95))
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, q])
-        if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+        back = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else None
+        if back is not None:
+            out = back
     # the reader's warp: line thickness estimate (with error) -> CHAR_H, small residual angle
     thickness = cap_h * float(rng.uniform(0.9, 1.2))
     s = CHAR_H / thickness
