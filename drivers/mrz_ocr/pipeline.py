@@ -30,6 +30,7 @@ from gate.mrz import Candidate, MrzResult, parse, repair
 from gate.mrz.checkdigit import check_digit
 
 NO_MRZ = "no MRZ found"
+_GOOD_SCORE = math.log(0.8)  # mean per-character probability that ends the search early
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 
 
@@ -98,7 +99,7 @@ def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
         else:
             data = bytes(source)
         decoded: np.ndarray | None = cv2.imdecode(
-            np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED
+            np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE
         )
         if decoded is None:
             raise ImageError(
@@ -259,7 +260,9 @@ def read_image(
             rank = (decoded.checks_ok, decoded.score)
             if best is None or rank > (best.checks_ok, best.score):
                 best = decoded
-        if best is not None and best.checks_ok and best.score > math.log(0.8):
+            if best.checks_ok and best.score > _GOOD_SCORE:
+                break
+        if best is not None and best.checks_ok and best.score > _GOOD_SCORE:
             break
     timings["recognise"] = time.perf_counter() - t
     if best is None:

@@ -1,0 +1,61 @@
+"""``egate mrz read IMAGE [--json]``: read the MRZ of a page image (drivers.mrz_ocr)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gate.cli.mrz_cmd import mrz_group
+
+
+def register(subparsers: Any) -> None:
+    read = mrz_group(subparsers).add_parser(
+        "read",
+        help="read the MRZ of a page image (JPEG/PNG, any orientation); exit 0 when valid",
+        description="Locate and read the MRZ of a document page image, then parse and repair "
+        "it with the MRZ layer. Exit 0 when the MRZ is valid, 1 when read but not valid or "
+        "not found, 2 when the file is not an image.",
+    )
+    read.add_argument("image", type=Path, help="page image file")
+    read.add_argument("--json", action="store_true", help="print JSON")
+    read.add_argument(
+        "--today",
+        type=datetime.date.fromisoformat,
+        default=None,
+        help="reference date for centuries and expiry (YYYY-MM-DD; default: today)",
+    )
+    read.add_argument("--candidates", type=int, default=5, metavar="N", help="repair candidates")
+    read.set_defaults(func=_read)
+
+
+def _read(args: argparse.Namespace) -> int:
+    from drivers.mrz_ocr.pipeline import read_image
+
+    result = read_image(args.image, today=args.today, max_candidates=args.candidates)
+    data = result.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    elif not result.found:
+        print(f"{args.image}: {result.message}", file=sys.stderr)
+    else:
+        for line in result.lines:
+            print(line)
+        fields = data["fields"]
+        print(
+            f"format {data['format']}  valid {data['valid']}  document "
+            f"{fields.get('document_number_masked', '?')}  birth {fields.get('date_of_birth')}  "
+            f"expiry {fields.get('date_of_expiry')}  ({data['seconds']:.3f} s)"
+        )
+        low = [
+            f"line {r + 1} pos {i + 1} ({c:.2f})"
+            for r, row in enumerate(result.confidence)
+            for i, c in enumerate(row)
+            if c < 0.6
+        ]
+        if low:
+            print("low confidence: " + ", ".join(low[:10]))
+    return 0 if result.valid else 1
