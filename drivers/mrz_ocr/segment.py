@@ -21,6 +21,7 @@ CHAR_H = 32
 STRIP_H = 2 * CHAR_H
 GLYPH = 16
 N_FEATURES = GLYPH * GLYPH + 3
+MAX_GRID_RESIDUAL = 0.1  # median distance of column centres from the grid, in pitches
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,11 @@ def _fit_grid(
         origin, pitch = float(sol[0]), float(sol[1])
         idx = np.round((centers - origin) / pitch)
     lo, hi = int(idx.min()), int(idx.max())
+    # fixed-pitch print sits on the grid; proportional text does not
+    residual = float(np.median(np.abs(centers - (origin + pitch * idx)))) / pitch
+    collisions = len(idx) - len(set(idx.tolist()))
+    if residual > MAX_GRID_RESIDUAL or collisions > 0.15 * n:
+        return None
     return origin, pitch, n, lo, hi
 
 
