@@ -163,3 +163,8 @@ def _read(port: Any) -> bytes:
     waiting = getattr(port, "in_waiting", 0) or 1
     data = port.read(min(int(waiting), 4096))
     return bytes(data or b"")
+
+
+def from_config(cfg: Any) -> SerialDocReader:
+    """A reader for a ``[docreader]`` section with ``kind = "serial"`` (gate.config)."""
+    return SerialDocReader(cfg.port, framing=cfg.framing, baudrate=cfg.baudrate)
