@@ -31,6 +31,8 @@ from gate.mrz.checkdigit import check_digit
 
 NO_MRZ = "no MRZ found"
 _GOOD_SCORE = math.log(0.8)  # mean per-character probability that ends the search early
+_MIN_SCORE = math.log(0.35)  # below this, and with failing checks, it is not an MRZ
+MAX_CORRECTIONS = 3
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 
 
@@ -164,6 +166,8 @@ def _decode(logps: list[np.ndarray], layout: lay.Layout) -> Decoded:
         for i, ch in enumerate(text):
             conf[row][i] = float(np.exp(masked_all[row][i, _INDEX[ch]]))
     score = float(np.mean([math.log(max(c, 1e-9)) for row in conf for c in row]))
+    # a few corrections are OCR slips; many mean the check digits were forced onto noise
+    ok = ok and len(corrections) <= MAX_CORRECTIONS
     return Decoded(texts, conf, layout.name, score, ok, corrections)
 
 
@@ -265,6 +269,8 @@ def read_image(
         if best is not None and best.checks_ok and best.score > _GOOD_SCORE:
             break
     timings["recognise"] = time.perf_counter() - t
+    if best is not None and not best.checks_ok and best.score < _MIN_SCORE:
+        best = None
     if best is None:
         return OcrResult(
             False, NO_MRZ, [], [], None, False, [], None, [], timings,
