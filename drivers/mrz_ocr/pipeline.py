@@ -32,6 +32,7 @@ from gate.mrz.checkdigit import check_digit
 NO_MRZ = "no MRZ found"
 _GOOD_SCORE = math.log(0.8)  # mean per-character probability that ends the search early
 _MIN_SCORE = math.log(0.35)  # below this, and with failing checks, it is not an MRZ
+_CONSISTENT_SCORE = math.log(0.6)  # below this, passing checks are not trusted
 MAX_CORRECTIONS = 3
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 
@@ -126,13 +127,13 @@ def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
 
 
 def _region_logprobs(
-    gray: np.ndarray, region: MrzRegion, flip: bool, model: Classifier
+    gray: np.ndarray, region: MrzRegion, flip: bool, model: Classifier, extend: bool = False
 ) -> tuple[list[np.ndarray], int] | None:
     order = list(region.lines[::-1] if flip else region.lines)
     allowed = (30,) if len(order) == 3 else (36, 44)
     results = []
     for line in order:
-        strip = warp_line(gray, line, region.angle, flip=flip)
+        strip = warp_line(gray, line, region.angle, flip=flip, extend=extend)
         cells = line_cells(strip, allowed)
         if cells is None:
             return None
@@ -167,7 +168,7 @@ def _decode(logps: list[np.ndarray], layout: lay.Layout) -> Decoded:
             conf[row][i] = float(np.exp(masked_all[row][i, _INDEX[ch]]))
     score = float(np.mean([math.log(max(c, 1e-9)) for row in conf for c in row]))
     # a few corrections are OCR slips; many mean the check digits were forced onto noise
-    ok = ok and len(corrections) <= MAX_CORRECTIONS
+    ok = ok and len(corrections) <= MAX_CORRECTIONS and score >= _CONSISTENT_SCORE
     return Decoded(texts, conf, layout.name, score, ok, corrections)
 
 
@@ -250,22 +251,22 @@ def read_image(
     timings["locate"] = time.perf_counter() - t
     t = time.perf_counter()
     best: Decoded | None = None
-    for region in regions:
-        for flip in (False, True):
-            got = _region_logprobs(gray, region, flip, model)
-            if got is None:
-                continue
-            logps, length = got
-            first = ALPHABET[int(logps[0][0].argmax())]
-            layout = lay.layout_for(len(logps), length, first)
-            if layout is None:
-                continue
-            decoded = _decode(logps, layout)
-            rank = (decoded.checks_ok, decoded.score)
-            if best is None or rank > (best.checks_ok, best.score):
-                best = decoded
-            if best.checks_ok and best.score > _GOOD_SCORE:
-                break
+    attempts = [(r, f, e) for r in regions for e in (False, True) for f in (False, True)]
+    for region, flip, extend in attempts:
+        if extend and best is not None and best.checks_ok:
+            continue  # the plain strip already read consistently
+        got = _region_logprobs(gray, region, flip, model, extend)
+        if got is None:
+            continue
+        logps, length = got
+        first = ALPHABET[int(logps[0][0].argmax())]
+        layout = lay.layout_for(len(logps), length, first)
+        if layout is None:
+            continue
+        decoded = _decode(logps, layout)
+        rank = (decoded.checks_ok, decoded.score)
+        if best is None or rank > (best.checks_ok, best.score):
+            best = decoded
         if best is not None and best.checks_ok and best.score > _GOOD_SCORE:
             break
     timings["recognise"] = time.perf_counter() - t

@@ -31,10 +31,15 @@ class LineCells:
     columns_found: int
 
 
-def warp_line(gray: np.ndarray, line: TextLine, angle: float, *, flip: bool = False) -> np.ndarray:
-    """The upright strip (STRIP_H high) of ``line`` read along ``angle`` (radians)."""
+def warp_line(
+    gray: np.ndarray, line: TextLine, angle: float, *, flip: bool = False, extend: bool = False
+) -> np.ndarray:
+    """The upright strip (STRIP_H high) of ``line`` read along ``angle`` (radians). With
+    ``extend`` the strip reaches as far as a full 44-character line could on either side (for
+    lines the locator saw only in part, e.g. under glare)."""
     s = CHAR_H / max(line.thickness, 1.0)
-    width = round((line.length + 1.5 * line.thickness) * s)
+    extra = max(0.0, 44 * 1.15 * line.thickness - line.length) if extend else 0.0
+    width = round((line.length + 1.5 * line.thickness + 2 * extra) * s)
     width = max(16, min(width, 4000))
     ux, uy = math.cos(angle), math.sin(angle)
     if flip:
