@@ -20,7 +20,15 @@ from typing import Protocol
 import numpy as np
 
 from drivers.docreader.framing import Framing, encode
-from simulator.docpages import compose_mrz, random_identity
+from simulator.docpages import (
+    Degradation,
+    Identity,
+    compose_mrz,
+    degrade,
+    random_degradation,
+    random_identity,
+    render_page,
+)
 
 
 @dataclass
@@ -71,3 +79,18 @@ def serve(port: WritablePort, chunks: Iterable[bytes], *, pause: float = 0.0) ->
         port.write(chunk)
         if pause:
             time.sleep(pause)
+
+
+@dataclass
+class PageScanner:
+    """The camera-type document reader: what its camera sees of a synthetic passport's data
+    page (rendered with simulator.docpages, degraded like a real capture unless told not to)."""
+
+    rng: np.random.Generator
+    dpi: float = 300.0
+    degradation: Degradation | None = None
+
+    def scan(self, identity: Identity) -> np.ndarray:
+        clean, _ = render_page(identity, dpi=self.dpi, rng=self.rng)
+        spec = self.degradation if self.degradation is not None else random_degradation(self.rng)
+        return degrade(clean, spec, self.rng)

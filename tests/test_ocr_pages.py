@@ -129,3 +129,13 @@ def test_encoded_bytes_and_colour_inputs_agree() -> None:
     bgra = cv2.cvtColor(page.image, cv2.COLOR_BGR2BGRA)
     assert read_image(png.tobytes()).lines == page.lines
     assert read_image(bgra).lines == page.lines
+
+
+def test_camera_type_simulated_reader_feeds_the_ocr() -> None:
+    from simulator.docpages import compose_mrz, random_identity
+    from simulator.docreader import PageScanner
+
+    rng = np.random.default_rng(31)
+    identity = random_identity(rng, "TD3")
+    image = PageScanner(rng, dpi=250.0).scan(identity)
+    assert read_image(image).lines == compose_mrz(identity)
