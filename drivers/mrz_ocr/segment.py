@@ -123,6 +123,15 @@ def _fit_grid(
     n = min(allowed, key=lambda a: abs(a - estimate))
     if abs(n - estimate) > 0.2 * n:
         return None
+    if len(centers) >= n - 1 and abs(span / (n - 1) - pitch) < 0.1 * pitch:
+        pitch = span / (n - 1)  # every column seen: the ends fix the pitch best
+    else:
+        # grow the fit from the start so a small pitch error cannot add up along the line
+        for upto in (len(centers) // 4, len(centers) // 2):
+            head = centers[: max(upto, 3)]
+            k = np.round((head - head[0]) / pitch)
+            if k[-1] > 0:
+                pitch = float(np.polyfit(k, head, 1)[0])
     idx = np.round((centers - centers[0]) / pitch)
     for _ in range(2):
         a_mat = np.stack([np.ones_like(idx), idx], axis=1)

@@ -1,6 +1,6 @@
 """Train the MRZ character classifier, deterministically, from rendered OCR-B glyphs.
 
-    python -m drivers.mrz_ocr.train [--out models/mrz_ocrb_mlp.npz] [--strips 1500] [--seed 7]
+    python -m drivers.mrz_ocr.train [--out models/mrz_ocrb_mlp.npz] [--strips 6000] [--seed 7]
 
 Random MRZ-like lines are drawn at a fixed pitch in OCR-B (mostly) and two other monospaced
 fonts (so that slightly different MRZ printing still reads), with random resolution, small-cap
@@ -132,7 +132,7 @@ def make_dataset(strips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(
-    x: np.ndarray, y: np.ndarray, seed: int, hidden: int = 192, epochs: int = 30
+    x: np.ndarray, y: np.ndarray, seed: int, hidden: int = 256, epochs: int = 30
 ) -> Classifier:
     rng = np.random.default_rng(seed)
     n, d = x.shape
@@ -180,7 +180,7 @@ def train(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
-    parser.add_argument("--strips", type=int, default=1500)
+    parser.add_argument("--strips", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=30)
     args = parser.parse_args(argv)
