@@ -172,6 +172,11 @@ def _decode(logps: list[np.ndarray], layout: lay.Layout) -> Decoded:
     return Decoded(texts, conf, layout.name, score, ok, corrections)
 
 
+def _rank(decoded: Decoded) -> tuple[bool, int, float]:
+    """Consistent readings first, then those needing fewer corrections, then confidence."""
+    return (decoded.checks_ok, -len(decoded.corrections), decoded.score)
+
+
 def _check_passes(lines: list[list[str]], check: lay.Check) -> bool:
     data = "".join("".join(lines[r][s:e]) for r, s, e in check.spans)
     digit = lines[check.digit[0]][check.digit[1]]
@@ -264,10 +269,10 @@ def read_image(
         if layout is None:
             continue
         decoded = _decode(logps, layout)
-        rank = (decoded.checks_ok, decoded.score)
-        if best is None or rank > (best.checks_ok, best.score):
+        if best is None or _rank(decoded) > _rank(best):
             best = decoded
-        if best is not None and best.checks_ok and best.score > _GOOD_SCORE:
+        # both reading directions are always compared before stopping early
+        if flip and best.checks_ok and best.score > _GOOD_SCORE:
             break
     timings["recognise"] = time.perf_counter() - t
     if best is not None and not best.checks_ok and best.score < _MIN_SCORE:
