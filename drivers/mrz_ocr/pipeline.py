@@ -162,6 +162,8 @@ def _decode(logps: list[np.ndarray], layout: lay.Layout) -> Decoded:
     for check in layout.checks:
         fixed = _fix_check(lines, masked_all, check, corrections)
         ok = ok and fixed
+    # a later fix (the composite) may touch a field an earlier check protects
+    ok = ok and all(_check_passes(lines, check) for check in layout.checks)
     texts = ["".join(r) for r in lines]
     for row, text in enumerate(texts):
         for i, ch in enumerate(text):
