@@ -31,6 +31,7 @@ from gate.mrz.checkdigit import check_digit
 
 NO_MRZ = "no MRZ found"
 _GOOD_SCORE = math.log(0.8)  # mean per-character probability that ends the search early
+_SURE_SCORE = math.log(0.9)  # ... and that, uncorrected, ends it before the other direction
 _MIN_SCORE = math.log(0.35)  # below this, and with failing checks, it is not an MRZ
 _CONSISTENT_SCORE = math.log(0.6)  # below this, passing checks are not trusted
 MAX_CORRECTIONS = 3
@@ -273,7 +274,10 @@ def read_image(
         decoded = _decode(logps, layout)
         if best is None or _rank(decoded) > _rank(best):
             best = decoded
-        # both reading directions are always compared before stopping early
+        # the other reading direction is skipped only after a reading that needed no
+        # correction at all; otherwise both directions are compared before stopping early
+        if not flip and best.checks_ok and not best.corrections and best.score > _SURE_SCORE:
+            break
         if flip and best.checks_ok and best.score > _GOOD_SCORE:
             break
     timings["recognise"] = time.perf_counter() - t

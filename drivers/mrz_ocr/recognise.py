@@ -32,8 +32,11 @@ class Classifier:
 
     def log_probs(self, features: np.ndarray) -> np.ndarray:
         """(n, 37) natural-log class probabilities in ALPHABET order."""
-        hidden = np.maximum(features.astype(np.float32) @ self.w1 + self.b1, 0.0)
-        logits = hidden @ self.w2 + self.b2
+        # einsum without BLAS: these products are tiny, and a multi-threaded BLAS on a busy
+        # machine spends 100x longer waking its threads than computing (measured 16 ms vs 0.4)
+        x = features.astype(np.float32)
+        hidden = np.maximum(np.einsum("ij,jk->ik", x, self.w1, optimize=False) + self.b1, 0.0)
+        logits = np.einsum("ij,jk->ik", hidden, self.w2, optimize=False) + self.b2
         logits = logits - logits.max(axis=1, keepdims=True)
         return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
 
