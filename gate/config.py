@@ -113,6 +113,16 @@ class PolicyConfig(_Section):
 
 class TrustConfig(_Section):
     store_path: Path = Path("var/trust")
+    master_list_roots: list[Path] = Field(default_factory=list)
+    """Certificates (DER/PEM) that may sign CSCA master lists; a list is refused otherwise."""
+    validity_model: Literal["shell", "chain"] = "shell"
+    """shell: DSC and CSCA valid at verification time; chain: DSC valid when the SOD was signed
+    (signing-time attribute, else DSC not-before) and CSCA valid when the DSC was issued."""
+    require_crl: bool = False
+    """Fail passive authentication when no CRL of the issuing CSCA is in the store."""
+    expiry_warning_days: Annotated[int, Field(ge=0, le=3650)] = 90
+    strict_sod: bool = False
+    """Reject EF.SOD with trailing bytes or the id-data eContent type (some states use it)."""
 
 
 class LoggingConfig(_Section):

@@ -1,0 +1,409 @@
+"""Passive authentication (ICAO 9303-11 section 5.1): is the chip's data what the issuing
+state signed?
+
+Pure function of the chip files, the trust store and the verification time:
+1. parse EF.SOD;
+2. hash every data group read and compare with the SOD;
+3. verify the SignerInfo: messageDigest = hash(LDSSecurityObject), content-type attribute,
+   signature over the signed attributes with the Document Signer (DSC) key;
+4. find the CSCA (or link certificate) in the trust store whose key verifies the DSC;
+5. validity of DSC and CSCA by the configured model, revocation of the DSC by stored CRLs;
+6. issuing state of DG1 = country of DSC = country of CSCA;
+7. DG1 equals the MRZ used to open the chip; the document has not expired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from asn1crypto import x509
+
+from gate.emrtd import certs, trust
+from gate.emrtd.countries import alpha2
+from gate.emrtd.docauth_errors import (
+    CertificateError,
+    DataGroupError,
+    SodError,
+    UnsupportedAlgorithmError,
+)
+from gate.emrtd.sod import Sod, parse_sod
+from gate.emrtd.verdict import DataGroupResult, Verdict
+
+
+@dataclass(frozen=True)
+class PaPolicy:
+    """How strict passive authentication is (see [trust] in config/lane.toml)."""
+
+    validity_model: Literal["shell", "chain"] = "shell"
+    require_crl: bool = False
+    strict_sod: bool = False
+    check_country: bool = True
+
+
+# --------------------------------------------------------------------------- DG1
+
+
+def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, value start, value end) of the BER-TLV at ``pos`` (definite lengths)."""
+    if pos >= len(data):
+        raise DataGroupError("truncated TLV")
+    tag = data[pos]
+    pos += 1
+    if tag & 0x1F == 0x1F:
+        while True:
+            if pos >= len(data):
+                raise DataGroupError("truncated TLV tag")
+            tag = (tag << 8) | data[pos]
+            pos += 1
+            if not data[pos - 1] & 0x80:
+                break
+    if pos >= len(data):
+        raise DataGroupError("truncated TLV length")
+    length = data[pos]
+    pos += 1
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 3 or pos + count > len(data):
+            raise DataGroupError("unsupported or truncated TLV length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    if pos + length > len(data):
+        raise DataGroupError(f"TLV value of {length} bytes runs past the end of the data")
+    return tag, pos, pos + length
+
+
+def dg1_mrz(dg1: bytes) -> str:
+    """The MRZ string in DG1 (tag 61 containing 5F1F)."""
+    tag, start, end = _tlv(dg1, 0)
+    if tag != 0x61:
+        raise DataGroupError(f"DG1 starts with tag {tag:X}, expected 61")
+    pos = start
+    while pos < end:
+        inner, vstart, vend = _tlv(dg1, pos)
+        if inner == 0x5F1F:
+            try:
+                text = dg1[vstart:vend].decode("ascii")
+            except UnicodeDecodeError as exc:
+                raise DataGroupError("DG1 MRZ is not ASCII") from exc
+            if len(text) not in (88, 72, 90):
+                raise DataGroupError(f"DG1 MRZ has {len(text)} characters (88, 72 or 90 expected)")
+            return text
+        pos = vend
+    raise DataGroupError("DG1 has no MRZ data element (tag 5F1F)")
+
+
+@dataclass(frozen=True)
+class MrzFields:
+    issuing_state: str
+    document_number: str
+    date_of_expiry: date | None
+
+
+def mrz_fields(mrz: str) -> MrzFields:
+    """The few MRZ fields passive authentication needs (TD1, TD2 and TD3 layouts)."""
+    if len(mrz) == 90:  # TD1: 3 x 30
+        number, expiry = mrz[5:14], mrz[30 + 8 : 30 + 14]
+    elif len(mrz) == 72:  # TD2: 2 x 36
+        number, expiry = mrz[36:45], mrz[36 + 21 : 36 + 27]
+    elif len(mrz) == 88:  # TD3: 2 x 44
+        number, expiry = mrz[44:53], mrz[44 + 21 : 44 + 27]
+    else:
+        raise DataGroupError(f"MRZ of {len(mrz)} characters is neither TD1, TD2 nor TD3")
+    return MrzFields(mrz[2:5], number.replace("<", ""), _yymmdd(expiry))
+
+
+def _yymmdd(text: str) -> date | None:
+    if not text.isdigit():
+        return None
+    yy, mm, dd = int(text[:2]), int(text[2:4]), int(text[4:])
+    try:
+        # Expiry dates are at most a few decades after issue: 70..99 read as 19xx.
+        return date(1900 + yy if yy >= 70 else 2000 + yy, mm, dd)
+    except ValueError:
+        return None
+
+
+def normalize_mrz(text: str) -> str:
+    return "".join(text.split()).upper()
+
+
+def mask(number: str) -> str:
+    return number[:2] + "*" * max(0, len(number) - 4) + number[-2:] if len(number) > 4 else "****"
+
+
+# --------------------------------------------------------------------------- PA
+
+
+def _moment(at: datetime | date) -> datetime:
+    if isinstance(at, datetime):
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return datetime(at.year, at.month, at.day, 12, tzinfo=UTC)
+
+
+def passive_authenticate(
+    sod_bytes: bytes,
+    data_groups: Mapping[int, bytes],
+    store: trust.TrustStore,
+    *,
+    at: datetime | date,
+    mrz: str | None = None,
+    policy: PaPolicy | None = None,
+) -> Verdict:
+    """The verdict for one document. Never raises for hostile input: every problem becomes a
+    finding with a reason code."""
+    policy = policy or PaPolicy()
+    moment = _moment(at)
+    verdict = Verdict(checked_at=moment.isoformat())
+    try:
+        sod = parse_sod(sod_bytes, strict=policy.strict_sod)
+    except SodError as exc:
+        verdict.add("PA_SOD_MALFORMED", f"{exc} [{exc.code}]")
+        return verdict
+    verdict.sod_hash_algorithm = sod.hash_algorithm
+    for warning in sod.warnings:
+        verdict.add("PA_SOD_WARNING", warning)
+
+    hashes_ok = _check_data_groups(sod, data_groups, verdict)
+    signature_ok = _check_signature(sod, verdict)
+    chain_ok = _check_chain(sod, store, moment, policy, verdict)
+    country_ok = _check_document(sod, data_groups, mrz, moment, policy, verdict)
+    if hashes_ok and signature_ok and chain_ok and country_ok:
+        verdict.add(
+            "PA_OK",
+            f"{len(verdict.data_groups)} data group(s) match, SOD signed by "
+            f"{verdict.chain[0].subject if verdict.chain else '?'}",
+        )
+    return verdict
+
+
+def _check_data_groups(sod: Sod, data_groups: Mapping[int, bytes], verdict: Verdict) -> bool:
+    ok = True
+    for number in sorted(data_groups):
+        content = data_groups[number]
+        actual = certs.digest(sod.hash_algorithm, content)
+        expected = sod.dg_hashes.get(number)
+        if expected is None:
+            verdict.data_groups.append(DataGroupResult(number, "not_in_sod", None, actual.hex()))
+            verdict.add("PA_DG_NOT_IN_SOD", f"DG{number} was read but EF.SOD has no hash for it")
+            ok = False
+        elif expected != actual:
+            verdict.data_groups.append(
+                DataGroupResult(number, "mismatch", expected.hex(), actual.hex())
+            )
+            verdict.add(
+                "PA_DG_HASH_MISMATCH",
+                f"DG{number}: {sod.hash_algorithm} {actual.hex()[:16]}... differs from the "
+                f"signed {expected.hex()[:16]}...: the data group was altered or belongs to "
+                "another document",
+            )
+            ok = False
+        else:
+            verdict.data_groups.append(DataGroupResult(number, "match", expected.hex(), actual.hex()))
+    for number in sorted(set(sod.dg_hashes) - set(data_groups)):
+        verdict.data_groups.append(
+            DataGroupResult(number, "not_read", sod.dg_hashes[number].hex(), None)
+        )
+    return ok
+
+
+def _check_signature(sod: Sod, verdict: Verdict) -> bool:
+    dsc = sod.signer_certificate
+    if dsc is None:
+        verdict.add(
+            "PA_DSC_MISSING",
+            "EF.SOD embeds no certificate matching its SignerInfo; the signature cannot be checked",
+        )
+        return False
+    verdict.chain.append(certs.summarize(dsc))
+    try:
+        if sod.signed_attributes is not None:
+            if sod.content_type_attribute != sod.econtent_type:
+                verdict.add(
+                    "PA_SIGNATURE_INVALID",
+                    f"signed content-type attribute {sod.content_type_attribute} differs from "
+                    f"the eContent type {sod.econtent_type}",
+                )
+                return False
+            if sod.message_digest_attribute != certs.digest(sod.digest_algorithm, sod.econtent):
+                verdict.add(
+                    "PA_SIGNATURE_INVALID",
+                    "the signed messageDigest does not match the LDSSecurityObject: the list of "
+                    "data-group hashes was changed after signing",
+                )
+                return False
+            signed = sod.signed_attributes
+        else:
+            signed = sod.econtent
+        ok = certs.verify_signature(
+            certs.cert_public_key(dsc),
+            sod.signature_algorithm,
+            sod.signature,
+            signed,
+            digest_hint=sod.digest_algorithm,
+        )
+    except UnsupportedAlgorithmError as exc:
+        verdict.add("PA_ALGORITHM_UNSUPPORTED", f"SOD signature: {exc}")
+        return False
+    except CertificateError as exc:
+        verdict.add("PA_SIGNATURE_INVALID", f"DSC public key unusable: {exc}")
+        return False
+    if not ok:
+        verdict.add(
+            "PA_SIGNATURE_INVALID",
+            f"the SOD signature ({sod.signature_algorithm['algorithm'].native}) does not verify "
+            f"with the key of DSC {dsc.subject.human_friendly}",
+        )
+    return ok
+
+
+def _find_csca(
+    dsc: x509.Certificate, store: trust.TrustStore
+) -> tuple[x509.Certificate | None, str | None]:
+    unsupported = None
+    for candidate in store.issuers_of(dsc):
+        try:
+            if certs.verify_certificate(dsc, certs.cert_public_key(candidate)):
+                return candidate, None
+        except CertificateError as exc:
+            unsupported = str(exc)
+    return None, unsupported
+
+
+def _check_chain(
+    sod: Sod, store: trust.TrustStore, moment: datetime, policy: PaPolicy, verdict: Verdict
+) -> bool:
+    dsc = sod.signer_certificate
+    if dsc is None:
+        return False
+    csca, problem = _find_csca(dsc, store)
+    if csca is None:
+        aki = certs.authority_key_identifier(dsc)
+        verdict.add(
+            "PA_CSCA_UNKNOWN",
+            f"no trusted CSCA verifies DSC {dsc.subject.human_friendly}: missing CSCA is "
+            f"'{dsc.issuer.human_friendly}'"
+            + (f" (key id {aki.hex()})" if aki else "")
+            + (f"; {problem}" if problem else "")
+            + "; import the country's CSCA or master list with 'egate trust import'",
+        )
+        return False
+    verdict.chain.append(certs.summarize(csca))
+    ok = True
+    entry = store.entry_for(csca)
+    if entry is not None and entry.kind == "link":
+        for issuer in store.issuers_of(csca):
+            if issuer.dump() != csca.dump() and certs.is_self_issued(issuer):
+                verdict.chain.append(certs.summarize(issuer))
+                break
+
+    if policy.validity_model == "shell":
+        checks = [("DSC", dsc, moment), ("CSCA", csca, moment)]
+    else:
+        signed_at = (
+            _moment(datetime.fromisoformat(sod.signing_time))
+            if sod.signing_time
+            else certs.not_before(dsc)
+        )
+        checks = [("DSC", dsc, signed_at), ("CSCA", csca, certs.not_before(dsc))]
+    for label, cert, when in checks:
+        if when > certs.not_after(cert):
+            verdict.add(
+                "PA_CERT_EXPIRED",
+                f"{label} {cert.subject.human_friendly} (serial {cert.serial_number:x}) expired "
+                f"on {certs.not_after(cert).date()}, checked at {when.date()} "
+                f"({policy.validity_model} model)",
+            )
+            ok = False
+        elif when < certs.not_before(cert):
+            verdict.add(
+                "PA_CERT_NOT_YET_VALID",
+                f"{label} {cert.subject.human_friendly} is valid only from "
+                f"{certs.not_before(cert).date()}, checked at {when.date()}",
+            )
+            ok = False
+
+    crls = []
+    for lst in store.crls_for(csca):
+        try:
+            if certs.verify_signature(
+                certs.cert_public_key(csca),
+                lst["signature_algorithm"],
+                bytes(lst["signature"].native),
+                lst["tbs_cert_list"].dump(),
+            ):
+                crls.append(lst)
+        except CertificateError:
+            continue
+    revoked = any(dsc.serial_number in trust.revoked_serials(lst) for lst in crls)
+    if revoked:
+        verdict.add(
+            "PA_CERT_REVOKED",
+            f"DSC {dsc.subject.human_friendly} serial {dsc.serial_number:x} is on the CRL of "
+            f"{csca.subject.human_friendly}",
+        )
+        ok = False
+    elif not crls:
+        detail = f"no CRL of {csca.subject.human_friendly} in the trust store"
+        verdict.add("PA_CRL_MISSING", detail)
+        if policy.require_crl:
+            verdict.add("PA_CERT_REVOKED", detail + "; policy requires one (require_crl)")
+            ok = False
+
+    dsc_country = certs.country_of(dsc.subject) or certs.country_of(dsc.issuer)
+    csca_country = certs.country_of(csca.subject)
+    if policy.check_country and dsc_country and csca_country and dsc_country != csca_country:
+        verdict.add(
+            "PA_COUNTRY_MISMATCH",
+            f"DSC country {dsc_country} differs from CSCA country {csca_country}",
+        )
+        ok = False
+    return ok
+
+
+def _check_document(
+    sod: Sod,
+    data_groups: Mapping[int, bytes],
+    mrz: str | None,
+    moment: datetime,
+    policy: PaPolicy,
+    verdict: Verdict,
+) -> bool:
+    dg1 = data_groups.get(1)
+    if dg1 is None:
+        verdict.add("DG1_MISSING", "DG1 not supplied: issuing state, MRZ and expiry unchecked")
+        return True
+    try:
+        chip_mrz = dg1_mrz(dg1)
+        fields = mrz_fields(chip_mrz)
+    except DataGroupError as exc:
+        verdict.add("PA_DG_HASH_MISMATCH", f"DG1 cannot be read: {exc}")
+        return False
+    verdict.issuing_state = fields.issuing_state.replace("<", "")
+    ok = True
+    if mrz is not None and normalize_mrz(mrz) != chip_mrz:
+        verdict.add(
+            "MRZ_DG1_MISMATCH",
+            f"the printed MRZ differs from DG1 (document {mask(fields.document_number)}): "
+            "the data page or the chip was replaced",
+        )
+    if fields.date_of_expiry is None:
+        verdict.add("DOCUMENT_EXPIRED", "DG1 date of expiry is not a valid date")
+    elif fields.date_of_expiry < moment.date():
+        verdict.add(
+            "DOCUMENT_EXPIRED", f"document expired on {fields.date_of_expiry.isoformat()}"
+        )
+    dsc = sod.signer_certificate
+    if policy.check_country and dsc is not None:
+        state = alpha2(fields.issuing_state)
+        dsc_country = certs.country_of(dsc.subject) or certs.country_of(dsc.issuer)
+        if state is not None and dsc_country and state != dsc_country:
+            verdict.add(
+                "PA_COUNTRY_MISMATCH",
+                f"issuing state {fields.issuing_state} ({state}) differs from the DSC country "
+                f"{dsc_country}",
+            )
+            ok = False
+    return ok
