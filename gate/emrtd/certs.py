@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
-from asn1crypto import algos, core, keys, pem, x509
+from asn1crypto import algos, keys, pem, x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
@@ -96,9 +95,7 @@ def load_certificates(data: bytes, *, source: str = "input") -> list[x509.Certif
     """Every certificate in DER or PEM ``data`` (a PEM file may hold several)."""
     try:
         if pem.detect(data):
-            return [
-                _load_der(der, source) for kind, _h, der in pem.unarmor(data, multiple=True)
-            ]
+            return [_load_der(der, source) for kind, _h, der in pem.unarmor(data, multiple=True)]
     except ValueError as exc:
         raise CertificateParseError(f"{source}: PEM armour is broken ({exc})") from exc
     return [_load_der(data, source)]
@@ -292,7 +289,9 @@ def _rsa_numbers(info: keys.PublicKeyInfo) -> rsa.RSAPublicNumbers:
     if not raw:
         raise CertificateParseError("RSA public key is empty")
     parsed = keys.RSAPublicKey.load(raw[1:])
-    return rsa.RSAPublicNumbers(int(parsed["public_exponent"].native), int(parsed["modulus"].native))
+    return rsa.RSAPublicNumbers(
+        int(parsed["public_exponent"].native), int(parsed["modulus"].native)
+    )
 
 
 def public_key(info: keys.PublicKeyInfo) -> PublicKey:
@@ -428,7 +427,3 @@ def verify_certificate(cert: x509.Certificate, issuer_key: PublicKey) -> bool:
 
 def cert_public_key(cert: x509.Certificate) -> PublicKey:
     return public_key(cert.public_key)
-
-
-def as_any(value: Any) -> core.Any:
-    return core.Any.load(value.dump())

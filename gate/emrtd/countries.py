@@ -3,7 +3,8 @@ countryName of CSCA and Document Signer certificates).
 
 ISO 3166-1 pairs, plus the ICAO 9303-3 specials: ``D`` for Germany, the British
 nationality categories (GBD, GBN, GBO, GBP, GBS), ``RKS`` (Kosovo, certificates use XK) and
-EUE (European Union laissez-passer, no single state).
+EUE (European Union laissez-passer, no single state). ``UTO`` (Utopia, the
+ICAO 9303 specimen state) maps to the unassigned ``UT`` used by the test PKI in simulator/.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SSD SS ESP ES LKA LK SDN SD SUR SR SJM SJ SWE SE CHE CH SYR SY TWN TW TJK TJ TZA
 TLS TL TGO TG TKL TK TON TO TTO TT TUN TN TUR TR TKM TM TCA TC TUV TV UGA UG UKR UA ARE AE
 GBR GB USA US UMI UM URY UY UZB UZ VUT VU VEN VE VNM VN VGB VG VIR VI WLF WF ESH EH YEM YE
 ZMB ZM ZWE ZW
-D DE GBD GB GBN GB GBO GB GBP GB GBS GB RKS XK
+D DE GBD GB GBN GB GBO GB GBP GB GBS GB RKS XK UTO UT
 """
 
 _tokens = _PAIRS.split()

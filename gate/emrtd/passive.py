@@ -170,7 +170,8 @@ def passive_authenticate(
     signature_ok = _check_signature(sod, verdict)
     chain_ok = _check_chain(sod, store, moment, policy, verdict)
     country_ok = _check_document(sod, data_groups, mrz, moment, policy, verdict)
-    if hashes_ok and signature_ok and chain_ok and country_ok:
+    failed = any(f.severity == "fail" for f in verdict.findings)
+    if hashes_ok and signature_ok and chain_ok and country_ok and not failed:
         verdict.add(
             "PA_OK",
             f"{len(verdict.data_groups)} data group(s) match, SOD signed by "
@@ -201,7 +202,9 @@ def _check_data_groups(sod: Sod, data_groups: Mapping[int, bytes], verdict: Verd
             )
             ok = False
         else:
-            verdict.data_groups.append(DataGroupResult(number, "match", expected.hex(), actual.hex()))
+            verdict.data_groups.append(
+                DataGroupResult(number, "match", expected.hex(), actual.hex())
+            )
     for number in sorted(set(sod.dg_hashes) - set(data_groups)):
         verdict.data_groups.append(
             DataGroupResult(number, "not_read", sod.dg_hashes[number].hex(), None)
@@ -392,9 +395,7 @@ def _check_document(
     if fields.date_of_expiry is None:
         verdict.add("DOCUMENT_EXPIRED", "DG1 date of expiry is not a valid date")
     elif fields.date_of_expiry < moment.date():
-        verdict.add(
-            "DOCUMENT_EXPIRED", f"document expired on {fields.date_of_expiry.isoformat()}"
-        )
+        verdict.add("DOCUMENT_EXPIRED", f"document expired on {fields.date_of_expiry.isoformat()}")
     dsc = sod.signer_certificate
     if policy.check_country and dsc is not None:
         state = alpha2(fields.issuing_state)

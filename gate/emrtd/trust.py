@@ -385,9 +385,10 @@ def detect_kind(data: bytes) -> str:
         pass
     try:
         lst = crl.CertificateList.load(der)
-        if "revoked_certificates" in lst["tbs_cert_list"] and lst["tbs_cert_list"][
-            "this_update"
-        ].native:
+        if (
+            "revoked_certificates" in lst["tbs_cert_list"]
+            and lst["tbs_cert_list"]["this_update"].native
+        ):
             return "crl"
     except _PARSE_ERRORS:
         pass
@@ -424,9 +425,7 @@ def verify_master_list(
         econtent_type = signed["encap_content_info"]["content_type"].dotted
         econtent = bytes(signed["encap_content_info"]["content"])
         signer = signed["signer_infos"][0]
-        embedded = [
-            c.chosen for c in (signed["certificates"] or []) if c.name == "certificate"
-        ]
+        embedded = [c.chosen for c in (signed["certificates"] or []) if c.name == "certificate"]
     except _PARSE_ERRORS as exc:
         raise MasterListError(f"{source}: not a CMS SignedData master list ({exc})") from exc
     if econtent_type != OID_CSCA_MASTER_LIST:

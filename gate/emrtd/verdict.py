@@ -86,10 +86,8 @@ class Verdict:
 
     @property
     def passive_ok(self) -> bool:
-        return "PA_OK" in self.codes and not any(
-            f.severity == "fail" and f.code.startswith(("PA_", "MRZ_", "DOCUMENT_"))
-            for f in self.findings
-        )
+        """PA_OK is recorded only when no passive-authentication check failed."""
+        return "PA_OK" in self.codes
 
     @property
     def ok(self) -> bool:

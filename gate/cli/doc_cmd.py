@@ -1,0 +1,120 @@
+"""``egate doc verify``: passive authentication of chip files against a trust store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from gate.emrtd.docauth_errors import DocAuthError
+from gate.emrtd.passive import PaPolicy, passive_authenticate
+from gate.emrtd.trust import TrustStore
+from gate.errors import EgateError
+
+
+class DocCommandError(EgateError):
+    """Bad arguments to ``egate doc``."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("doc", help="verify travel-document chip data")
+    sub = parser.add_subparsers(dest="doc_command", metavar="ACTION", required=True)
+    verify = sub.add_parser(
+        "verify",
+        help="passive authentication: DG hashes, SOD signature, DSC->CSCA chain, MRZ, expiry",
+    )
+    verify.add_argument("--sod", type=Path, required=True, help="EF.SOD file")
+    verify.add_argument(
+        "--dg",
+        action="append",
+        default=[],
+        metavar="N=FILE",
+        help="a data group file, e.g. --dg 1=DG1.bin (repeatable)",
+    )
+    verify.add_argument(
+        "--trust",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="trust store directory, or a CSCA certificate file (repeatable)",
+    )
+    verify.add_argument("--mrz", help="the MRZ read from the data page (lines may be joined)")
+    verify.add_argument("--at", help="verification date YYYY-MM-DD (default: today)")
+    verify.add_argument("--validity-model", choices=["shell", "chain"], default="shell")
+    verify.add_argument("--require-crl", action="store_true")
+    verify.add_argument("--strict", action="store_true", help="strict EF.SOD parsing")
+    verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    verify.set_defaults(func=_verify)
+
+
+def _dg_args(values: list[str]) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    for value in values:
+        number, sep, file = value.partition("=")
+        if not sep or not number.strip().upper().removeprefix("DG").isdigit():
+            raise DocCommandError(f"--dg {value!r}: expected N=FILE, e.g. --dg 1=DG1.bin")
+        n = int(number.strip().upper().removeprefix("DG"))
+        if not 1 <= n <= 16:
+            raise DocCommandError(f"--dg {value!r}: data group numbers run from 1 to 16")
+        out[n] = _read(Path(file))
+    return out
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DocCommandError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _store(paths: list[Path]) -> TrustStore:
+    store = TrustStore()
+    now = datetime.now(UTC)
+    for path in paths:
+        if path.is_dir():
+            loaded = TrustStore.load(path)
+            store.entries.update(loaded.entries)
+            store._certs.update(loaded._certs)
+            store._crls.update(loaded._crls)
+        else:
+            report = store.import_bytes(_read(path), source=path.name, now=now)
+            for reason in report.rejected:
+                raise DocCommandError(f"--trust {path}: {reason}")
+    return store
+
+
+def _verify(args: argparse.Namespace) -> int:
+    try:
+        at = date.fromisoformat(args.at) if args.at else datetime.now(UTC).date()
+    except ValueError as exc:
+        raise DocCommandError(f"--at {args.at!r}: expected YYYY-MM-DD") from exc
+    try:
+        store = _store(args.trust)
+    except DocAuthError as exc:
+        raise DocCommandError(f"trust store: {exc}") from exc
+    verdict = passive_authenticate(
+        _read(args.sod),
+        _dg_args(args.dg),
+        store,
+        at=at,
+        mrz=args.mrz,
+        policy=PaPolicy(
+            validity_model=args.validity_model,
+            require_crl=args.require_crl,
+            strict_sod=args.strict,
+        ),
+    )
+    if args.json:
+        print(json.dumps(verdict.to_dict(), indent=2))
+    else:
+        print("PASSED" if verdict.passive_ok else "FAILED", "passive authentication")
+        for f in verdict.findings:
+            print(f"  {f.severity:4} {f.code}: {f.detail}")
+        for i, c in enumerate(verdict.chain):
+            print(f"  chain[{i}] {c.subject} serial {c.serial} {c.not_before}..{c.not_after}")
+        for d in verdict.data_groups:
+            print(f"  DG{d.number}: {d.status}")
+    return 0 if verdict.passive_ok else 1
