@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
         action="append",
         required=True,
         metavar="PATH",
-        help="trust store directory, or a CSCA certificate file (repeatable)",
+        help="trust store directory, or a CSCA/link certificate file taken as trusted (repeatable)",
     )
     verify.add_argument("--mrz", help="the MRZ read from the data page (lines may be joined)")
     verify.add_argument("--at", help="verification date YYYY-MM-DD (default: today)")
@@ -80,7 +80,7 @@ def _store(paths: list[Path]) -> TrustStore:
             store._certs.update(loaded._certs)
             store._crls.update(loaded._crls)
         else:
-            report = store.import_bytes(_read(path), source=path.name, now=now)
+            report = store.import_bytes(_read(path), source=path.name, now=now, anchor=True)
             for reason in report.rejected:
                 raise DocCommandError(f"--trust {path}: {reason}")
     return store

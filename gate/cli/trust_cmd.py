@@ -31,6 +31,12 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="certificate allowed to sign master lists (repeatable; adds to the config's)",
     )
+    imp.add_argument(
+        "--anchor",
+        action="store_true",
+        help="trust these certificates even when they are link certificates whose issuer is "
+        "not in the store (you vouch for them)",
+    )
     imp.add_argument("--json", action="store_true", help="print the import report as JSON")
     imp.set_defaults(func=_import)
 
@@ -69,7 +75,11 @@ def _import(args: argparse.Namespace) -> int:
     for file in args.files:
         try:
             report = store.import_bytes(
-                file.read_bytes(), source=file.name, now=now, master_list_roots=roots
+                file.read_bytes(),
+                source=file.name,
+                now=now,
+                master_list_roots=roots,
+                anchor=args.anchor,
             )
         except (DocAuthError, OSError) as exc:
             failed = True

@@ -253,18 +253,32 @@ class TrustStore:
         source: str,
         now: datetime,
         master_list_roots: Iterable[x509.Certificate] = (),
+        anchor: bool = False,
     ) -> ImportReport:
-        """Import a master list, certificate(s) (DER/PEM) or a CRL, recognised by content."""
+        """Import a master list, certificate(s) (DER/PEM) or a CRL, recognised by content.
+
+        ``anchor``: the operator vouches for these certificates, so a link certificate is
+        accepted even when the CSCA that signed it is not in the store."""
         kind = detect_kind(data)
         if kind == "master_list":
             return self._import_master_list(data, source, now, list(master_list_roots))
         if kind == "crl":
             return self._import_crl(data, source, now)
-        return self._import_certificates(data, source, now)
+        return self._import_certificates(data, source, now, anchor)
 
-    def _import_certificates(self, data: bytes, source: str, now: datetime) -> ImportReport:
+    def _import_certificates(
+        self, data: bytes, source: str, now: datetime, anchor: bool = False
+    ) -> ImportReport:
         report = ImportReport(source=source, kind="certificate")
         batch = certs.load_certificates(data, source=source)
+        if anchor:
+            for cert in batch:
+                kind = self._classify(cert) or "link"
+                if self.add_certificate(cert, kind=kind, source=source, now=now):
+                    report.added.append(_fp(cert.dump()))
+                else:
+                    report.duplicates += 1
+            return report
         pending = list(batch)
         # Self-issued first; link certificates may depend on certificates of the same batch.
         for _ in range(len(pending) + 1):
