@@ -425,7 +425,7 @@ def curve_oid(kind: KeyKind) -> str:
 
 
 @dataclass(frozen=True)
-class TestPki:
+class CountryPki:
     """One country's PKI with a DSC of every kind the benchmark and tests need."""
 
     country: str
@@ -442,7 +442,7 @@ class TestPki:
         return (self.csca_rsa, self.csca_ec_explicit)
 
 
-def make_test_pki(now: datetime, country: str = "UT") -> TestPki:
+def make_test_pki(now: datetime, country: str = "UT") -> CountryPki:
     """A CSCA with RSA-3072 and one with EXPLICIT brainpoolP256r1 parameters, and DSCs."""
     csca_rsa = make_csca("rsa3072", country=country, now=now, serial=1)
     csca_bp = make_csca(
@@ -453,7 +453,7 @@ def make_test_pki(now: datetime, country: str = "UT") -> TestPki:
         serial=2,
         common_name=f"CSCA {country} test brainpool explicit",
     )
-    return TestPki(
+    return CountryPki(
         country=country,
         csca_rsa=csca_rsa,
         csca_ec_explicit=csca_bp,

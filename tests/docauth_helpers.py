@@ -41,12 +41,12 @@ def inside_validity(*items: Any) -> datetime:
 
 
 @lru_cache(maxsize=1)
-def test_pki() -> pki.TestPki:
+def shared_pki() -> pki.CountryPki:
     return pki.make_test_pki(NOW)
 
 
 def pki_store() -> trust.TrustStore:
     store = trust.TrustStore()
-    for csca in test_pki().cscas:
+    for csca in shared_pki().cscas:
         store.import_bytes(csca.der, source="test-csca", now=NOW)
     return store

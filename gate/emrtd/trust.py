@@ -305,9 +305,7 @@ class TrustStore:
     def _classify(self, cert: x509.Certificate) -> str | None:
         """'csca' when self-signed, 'link' when a stored CSCA signed it, else None."""
         try:
-            if certs.is_self_issued(cert) and certs.verify_certificate(
-                cert, certs.cert_public_key(cert)
-            ):
+            if _self_signed(cert):
                 return "csca"
             for issuer in self.issuers_of(cert):
                 if certs.verify_certificate(cert, certs.cert_public_key(issuer)):
@@ -372,12 +370,21 @@ class TrustStore:
             except (DocAuthError, *_PARSE_ERRORS) as exc:
                 report.rejected.append(f"unreadable certificate in master list: {exc}")
                 continue
-            kind = "csca" if certs.is_self_issued(cert) else "link"
+            kind = "csca" if _self_signed(cert) else "link"
             if self.add_certificate(cert, kind=kind, source=source, now=now):
                 report.added.append(_fp(cert.dump()))
             else:
                 report.duplicates += 1
         return report
+
+
+def _self_signed(cert: x509.Certificate) -> bool:
+    try:
+        return certs.is_self_issued(cert) and certs.verify_certificate(
+            cert, certs.cert_public_key(cert)
+        )
+    except CertificateError:
+        return False
 
 
 def detect_kind(data: bytes) -> str:
