@@ -70,9 +70,7 @@ def test_synthetic_master_list_round_trip() -> None:
     assert {store.entries[i].kind for i in report.added} == {"csca"}
     other = pki.make_csca("p256", country="XX", now=NOW)
     with pytest.raises(MasterListError):
-        trust.TrustStore().import_bytes(
-            ml, source="ut.ml", now=NOW, master_list_roots=[other.cert]
-        )
+        trust.TrustStore().import_bytes(ml, source="ut.ml", now=NOW, master_list_roots=[other.cert])
 
 
 def test_link_certificates_need_their_issuer() -> None:
