@@ -1,0 +1,374 @@
+"""Chip Authentication (ICAO 9303-11 section 6.2, BSI TR-03110), reader side. Pure.
+
+DG14 holds ChipAuthenticationPublicKeyInfo (the chip's static DH or ECDH key) and, since
+CA v2, ChipAuthenticationInfo naming the cipher. The reader makes an ephemeral key pair on the
+same domain parameters, sends its public key (MSE:Set KAT for 3DES; MSE:Set AT + GENERAL
+AUTHENTICATE for AES), and both sides derive new secure-messaging keys from the shared secret
+with the 9303-11 KDF (:func:`gate.emrtd.kdf.derive_key`); the send-sequence counter restarts
+at zero. A successful secure-messaging read with the new keys proves the chip holds the
+private key. CA counts only when passive authentication passed (the key is trusted via SOD).
+
+The elliptic-curve arithmetic is done here in Python, so every prime curve works, also those
+that ``cryptography`` lacks (brainpoolP224r1 of the BSI reference passport) and explicitly
+encoded ones. The reader's key is ephemeral and used once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from asn1crypto import core, keys, parser
+
+from gate.emrtd import certs
+from gate.emrtd.curves import BY_NAME, CurveParams
+from gate.emrtd.docauth_errors import ChipAuthError, UnknownCurveError
+from gate.emrtd.kdf import ENC, MAC, Cipher, derive_key
+
+OID_PK_DH = "0.4.0.127.0.7.2.2.1.1"
+OID_PK_ECDH = "0.4.0.127.0.7.2.2.1.2"
+OID_CA_DH = "0.4.0.127.0.7.2.2.3.1"
+OID_CA_ECDH = "0.4.0.127.0.7.2.2.3.2"
+OID_STANDARDIZED_DOMAIN = "0.4.0.127.0.7.1.2"
+CA_CIPHERS: dict[str, Cipher] = {"1": "3DES", "2": "AES-128", "3": "AES-192", "4": "AES-256"}
+# BSI TR-03110-3 table 4: standardized domain parameter ids of the EC curves.
+STANDARD_CURVES = {
+    8: "secp192r1",
+    10: "secp224r1",
+    11: "brainpoolP224r1",
+    12: "secp256r1",
+    13: "brainpoolP256r1",
+    14: "brainpoolP320r1",
+    15: "secp384r1",
+    16: "brainpoolP384r1",
+    17: "brainpoolP512r1",
+    18: "secp521r1",
+}
+_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
+
+
+class SecurityInfo(core.Sequence):
+    _fields = [  # noqa: RUF012 (asn1crypto's declarative API)
+        ("protocol", core.ObjectIdentifier),
+        ("required_data", core.Any),
+        ("optional_data", core.Any, {"optional": True}),
+    ]
+
+
+class SecurityInfos(core.SetOf):
+    _child_spec = SecurityInfo
+
+
+class _AnySequence(core.SequenceOf):
+    _child_spec = core.Any
+
+
+class _AlgorithmIdentifier(core.Sequence):
+    _fields = [  # noqa: RUF012
+        ("algorithm", core.ObjectIdentifier),
+        ("parameters", core.Any, {"optional": True}),
+    ]
+
+
+class _Spki(core.Sequence):
+    """SubjectPublicKeyInfo without asn1crypto's algorithm table (PKCS#3 DH is not in it)."""
+
+    _fields = [  # noqa: RUF012
+        ("algorithm", _AlgorithmIdentifier),
+        ("public_key", core.OctetBitString),
+    ]
+
+
+# --------------------------------------------------------------------------- EC arithmetic
+
+Point = tuple[int, int] | None
+
+
+def _add(c: CurveParams, p1: Point, p2: Point) -> Point:
+    if p1 is None:
+        return p2
+    if p2 is None:
+        return p1
+    x1, y1 = p1
+    x2, y2 = p2
+    if x1 == x2:
+        if (y1 + y2) % c.p == 0:
+            return None
+        lam = (3 * x1 * x1 + c.a) * pow(2 * y1, -1, c.p) % c.p
+    else:
+        lam = (y2 - y1) * pow(x2 - x1, -1, c.p) % c.p
+    x3 = (lam * lam - x1 - x2) % c.p
+    return x3, (lam * (x1 - x3) - y1) % c.p
+
+
+def scalar_mult(c: CurveParams, k: int, point: Point) -> Point:
+    result: Point = None
+    addend = point
+    while k:
+        if k & 1:
+            result = _add(c, result, addend)
+        addend = _add(c, addend, addend)
+        k >>= 1
+    return result
+
+
+def decode_point(c: CurveParams, data: bytes) -> tuple[int, int]:
+    size = c.byte_length
+    if len(data) != 1 + 2 * size or data[0] != 4:
+        raise ChipAuthError(f"EC point of {len(data)} bytes is not an uncompressed point")
+    x = int.from_bytes(data[1 : 1 + size], "big")
+    y = int.from_bytes(data[1 + size :], "big")
+    if x >= c.p or y >= c.p or (y * y - x * x * x - c.a * x - c.b) % c.p:
+        raise ChipAuthError("EC public key is not a point on the curve")
+    return x, y
+
+
+def encode_point(c: CurveParams, point: Point) -> bytes:
+    if point is None:
+        raise ChipAuthError("point at infinity")
+    size = c.byte_length
+    return b"\x04" + point[0].to_bytes(size, "big") + point[1].to_bytes(size, "big")
+
+
+# --------------------------------------------------------------------------- DG14
+
+
+@dataclass(frozen=True)
+class DhDomain:
+    p: int
+    g: int
+    q: int | None
+
+    @property
+    def byte_length(self) -> int:
+        return (self.p.bit_length() + 7) // 8
+
+
+@dataclass(frozen=True)
+class ChipAuthKey:
+    """The chip's static key from a ChipAuthenticationPublicKeyInfo."""
+
+    kind: str  # "ecdh" or "dh"
+    key_id: int | None
+    curve: CurveParams | None = None
+    point: bytes | None = None
+    dh: DhDomain | None = None
+    y: int | None = None
+
+
+@dataclass(frozen=True)
+class ChipAuthInfo:
+    oid: str
+    kind: str
+    cipher: Cipher
+    version: int
+    key_id: int | None
+
+
+@dataclass(frozen=True)
+class Dg14:
+    keys: tuple[ChipAuthKey, ...]
+    infos: tuple[ChipAuthInfo, ...]
+    aa_signature_oid: str | None
+    protocols: tuple[str, ...] = field(default=())
+
+
+def _int(value: core.Any) -> int:
+    return int(core.Integer.load(value.dump()).native)
+
+
+def parse_dg14(dg14: bytes) -> Dg14:
+    """The chip-authentication and active-authentication parts of DG14 (tag 6E)."""
+    try:
+        class_, _method, tag, _header, contents, _trailer = parser.parse(dg14)
+        if class_ != 1 or tag != 14:
+            raise ChipAuthError(f"DG14 must start with tag 6E, found {dg14[:1].hex()}")
+        infos = SecurityInfos.load(bytes(contents))
+        found_keys: list[ChipAuthKey] = []
+        found_infos: list[ChipAuthInfo] = []
+        aa_oid = None
+        protocols = []
+        for info in infos:
+            oid = info["protocol"].dotted
+            protocols.append(oid)
+            optional = info["optional_data"]
+            key_id = _int(optional) if optional.native is not None else None
+            if oid in (OID_PK_DH, OID_PK_ECDH):
+                found_keys.append(_parse_key(info["required_data"].dump(), key_id))
+            elif oid.rsplit(".", 1)[0] in (OID_CA_DH, OID_CA_ECDH):
+                cipher = CA_CIPHERS.get(oid.rsplit(".", 1)[1])
+                if cipher is None:
+                    raise ChipAuthError(f"unknown chip authentication protocol {oid}")
+                version = _int(info["required_data"])
+                if version not in (1, 2):
+                    raise ChipAuthError(f"ChipAuthenticationInfo {oid} has version {version}")
+                kind = "dh" if oid.startswith(OID_CA_DH) else "ecdh"
+                found_infos.append(ChipAuthInfo(oid, kind, cipher, version, key_id))
+            elif oid == "2.23.136.1.1.5":
+                if optional.native is not None:
+                    aa_oid = core.ObjectIdentifier.load(optional.dump()).dotted
+    except ChipAuthError:
+        raise
+    except (*_ERRORS, UnknownCurveError) as exc:
+        raise ChipAuthError(f"DG14 cannot be decoded ({exc})") from exc
+    return Dg14(tuple(found_keys), tuple(found_infos), aa_oid, tuple(protocols))
+
+
+def _parse_key(spki_der: bytes, key_id: int | None) -> ChipAuthKey:
+    info = _Spki.load(spki_der)
+    algo = info["algorithm"]["algorithm"].dotted
+    raw = bytes(info["public_key"].native)
+    params = info["algorithm"]["parameters"]
+    if algo == "1.2.840.10045.2.1":  # id-ecPublicKey
+        domain = keys.ECDomainParameters.load(params.dump())
+        curve = _curve(domain)
+        decode_point(curve, raw)
+        return ChipAuthKey("ecdh", key_id, curve=curve, point=raw)
+    if algo == OID_STANDARDIZED_DOMAIN:
+        number = _int(core.Any.load(params.dump()))
+        name = STANDARD_CURVES.get(number)
+        if name is None:
+            raise ChipAuthError(f"standardized domain parameters {number} are not supported")
+        curve = BY_NAME[name]
+        decode_point(curve, raw)
+        return ChipAuthKey("ecdh", key_id, curve=curve, point=raw)
+    if algo in ("1.2.840.10046.2.1", "1.2.840.113549.1.3.1"):  # X9.42 dhpublicnumber, PKCS#3
+        items = list(_AnySequence.load(params.dump()))
+        p, g = _int(items[0]), _int(items[1])
+        q = _int(items[2]) if algo == "1.2.840.10046.2.1" and len(items) > 2 else None
+        y = int(core.Integer.load(raw).native)
+        if not 1 < y < p - 1:
+            raise ChipAuthError("DH public key is out of range")
+        return ChipAuthKey("dh", key_id, dh=DhDomain(p, g, q), y=y)
+    raise ChipAuthError(f"chip authentication key algorithm {algo} is not supported")
+
+
+def _curve(domain: keys.ECDomainParameters) -> CurveParams:
+    try:
+        return certs.curve_from_parameters(domain)
+    except UnknownCurveError:
+        if domain.name != "specified":
+            raise
+    spec = domain.chosen
+    p = int(spec["field_id"]["parameters"].native)
+    base = bytes(spec["base"].native)
+    size = (p.bit_length() + 7) // 8
+    if len(base) != 1 + 2 * size or base[0] != 4:
+        raise ChipAuthError("explicit EC base point must be uncompressed")
+    return CurveParams(
+        name="explicit",
+        p=p,
+        a=int.from_bytes(spec["curve"]["a"].native, "big"),
+        b=int.from_bytes(spec["curve"]["b"].native, "big"),
+        gx=int.from_bytes(base[1 : 1 + size], "big"),
+        gy=int.from_bytes(base[1 + size :], "big"),
+        n=int(spec["order"].native),
+        h=int(spec["cofactor"].native or 1),
+    )
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    n = len(value)
+    if n < 0x80:
+        return bytes([tag, n]) + value
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(body)]) + body + value
+
+
+def _apdu(header: bytes, data: bytes, le: bool) -> bytes:
+    if len(data) <= 255:
+        return header + bytes([len(data)]) + data + (b"\x00" if le else b"")
+    return header + b"\x00" + len(data).to_bytes(2, "big") + data + (b"\x00\x00" if le else b"")
+
+
+def _oid_bytes(dotted: str) -> bytes:
+    return bytes(core.ObjectIdentifier(dotted).contents)
+
+
+@dataclass(frozen=True)
+class CaStep:
+    """What the reader sends and the keys secure messaging restarts with (SSC = 0)."""
+
+    commands: tuple[bytes, ...]
+    cipher: Cipher
+    ks_enc: bytes = field(repr=False)
+    ks_mac: bytes = field(repr=False)
+    ephemeral_public: bytes
+
+
+def select(dg14: Dg14, key_id: int | None = None) -> tuple[ChipAuthKey, ChipAuthInfo | None]:
+    """The key (and its protocol info) to use: the given key id or the first usable one."""
+    candidates = [k for k in dg14.keys if key_id is None or k.key_id == key_id]
+    if not candidates:
+        raise ChipAuthError("DG14 has no chip authentication public key")
+    key = candidates[0]
+    infos = [
+        i
+        for i in dg14.infos
+        if i.kind == key.kind and (key.key_id is None or i.key_id in (None, key.key_id))
+    ]
+    return key, (infos[0] if infos else None)
+
+
+def session_keys(shared_secret: bytes, cipher: Cipher) -> tuple[bytes, bytes]:
+    return derive_key(shared_secret, ENC, cipher), derive_key(shared_secret, MAC, cipher)
+
+
+def start(dg14: Dg14, *, key_id: int | None = None, ephemeral_secret: int | None = None) -> CaStep:
+    """Reader side of chip authentication for the chosen DG14 key.
+
+    ``ephemeral_secret`` (the reader's private scalar/exponent) is for tests; by default a
+    fresh one comes from :mod:`secrets`."""
+    key, info = select(dg14, key_id)
+    cipher: Cipher = info.cipher if info else "3DES"
+    if key.kind == "ecdh":
+        assert key.curve is not None and key.point is not None
+        curve = key.curve
+        d = ephemeral_secret or (secrets.randbelow(curve.n - 2) + 1)
+        public = encode_point(curve, scalar_mult(curve, d, (curve.gx, curve.gy)))
+        shared = scalar_mult(curve, d * curve.h, decode_point(curve, key.point))
+        if shared is None:
+            raise ChipAuthError("ECDH gave the point at infinity: bad chip key")
+        secret = shared[0].to_bytes(curve.byte_length, "big")
+    else:
+        assert key.dh is not None and key.y is not None
+        dom = key.dh
+        x = ephemeral_secret or (secrets.randbelow((dom.q or dom.p) - 3) + 2)
+        public = pow(dom.g, x, dom.p).to_bytes(dom.byte_length, "big")
+        secret = pow(key.y, x, dom.p).to_bytes(dom.byte_length, "big")
+    ks_enc, ks_mac = session_keys(secret, cipher)
+    ref = (
+        _tlv(0x84, key.key_id.to_bytes(max(1, (key.key_id.bit_length() + 7) // 8), "big"))
+        if (key.key_id is not None)
+        else b""
+    )
+    if cipher == "3DES":
+        commands: tuple[bytes, ...] = (
+            _apdu(b"\x00\x22\x41\xa6", _tlv(0x91, public) + ref, le=False),
+        )
+    else:
+        assert info is not None
+        commands = (
+            _apdu(b"\x00\x22\x41\xa4", _tlv(0x80, _oid_bytes(info.oid)) + ref, le=False),
+            _apdu(b"\x00\x86\x00\x00", _tlv(0x7C, _tlv(0x80, public)), le=True),
+        )
+    return CaStep(commands, cipher, ks_enc, ks_mac, public)
+
+
+def chip_side_secret(key: ChipAuthKey, private: int, reader_public: bytes) -> bytes:
+    """The chip's view of the shared secret (for the simulator's virtual chip)."""
+    if key.kind == "ecdh":
+        assert key.curve is not None
+        curve = key.curve
+        shared = scalar_mult(curve, private * curve.h, decode_point(curve, reader_public))
+        if shared is None:
+            raise ChipAuthError("reader public key gives the point at infinity")
+        return shared[0].to_bytes(curve.byte_length, "big")
+    assert key.dh is not None
+    y = int.from_bytes(reader_public, "big")
+    if not 1 < y < key.dh.p - 1:
+        raise ChipAuthError("reader DH public key is out of range")
+    return pow(y, private, key.dh.p).to_bytes(key.dh.byte_length, "big")
