@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gate.emrtd import passive, trust  # noqa: E402
-from simulator import pki  # noqa: E402
+from gate.emrtd import passive, trust
+from simulator import pki
 
 MRZ = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F3401159ZE184226B<<<<<10"
 TARGET_MS = 15.0

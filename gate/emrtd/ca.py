@@ -192,7 +192,10 @@ def parse_dg14(dg14: bytes) -> Dg14:
             oid = info["protocol"].dotted
             protocols.append(oid)
             optional = info["optional_data"]
-            key_id = _int(optional) if optional.native is not None else None
+            has_optional = optional.native is not None
+            key_id = (
+                _int(optional) if has_optional and oid.startswith("0.4.0.127.0.7.2.2.") else None
+            )
             if oid in (OID_PK_DH, OID_PK_ECDH):
                 found_keys.append(_parse_key(info["required_data"].dump(), key_id))
             elif oid.rsplit(".", 1)[0] in (OID_CA_DH, OID_CA_ECDH):
@@ -204,9 +207,8 @@ def parse_dg14(dg14: bytes) -> Dg14:
                     raise ChipAuthError(f"ChipAuthenticationInfo {oid} has version {version}")
                 kind = "dh" if oid.startswith(OID_CA_DH) else "ecdh"
                 found_infos.append(ChipAuthInfo(oid, kind, cipher, version, key_id))
-            elif oid == "2.23.136.1.1.5":
-                if optional.native is not None:
-                    aa_oid = core.ObjectIdentifier.load(optional.dump()).dotted
+            elif oid == "2.23.136.1.1.5" and optional.native is not None:
+                aa_oid = core.ObjectIdentifier.load(optional.dump()).dotted
     except ChipAuthError:
         raise
     except (*_ERRORS, UnknownCurveError) as exc:

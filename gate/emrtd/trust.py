@@ -273,8 +273,8 @@ class TrustStore:
         batch = certs.load_certificates(data, source=source)
         if anchor:
             for cert in batch:
-                kind = self._classify(cert) or "link"
-                if self.add_certificate(cert, kind=kind, source=source, now=now):
+                anchor_kind = self._classify(cert) or "link"
+                if self.add_certificate(cert, kind=anchor_kind, source=source, now=now):
                     report.added.append(_fp(cert.dump()))
                 else:
                     report.duplicates += 1

@@ -1,0 +1,299 @@
+"""Synthetic ePassports: complete chip images signed by the test PKI, and bad variants.
+
+A :class:`ChipImage` holds every elementary file by name (``EF.COM``, ``EF.CardAccess``,
+``EF.SOD``, ``DG1``, ``DG2``, ``DG14``, ``DG15``) plus the chip's private keys, which the
+virtual chip uses to answer INTERNAL AUTHENTICATE (AA) and chip authentication.
+
+Bad variants (each names what a gate must catch):
+- :func:`altered_dg`        a data group changed after signing   -> PA_DG_HASH_MISMATCH
+- :func:`wrong_signer`      EF.SOD signed by a DSC of another CSCA -> PA_CSCA_UNKNOWN
+- expired / revoked DSC     build with :func:`expired_dsc` / a CRL -> PA_CERT_EXPIRED / REVOKED
+- :func:`cloned`            files copied to a chip without the AA key
+                            -> AA_FAILED, CHIP_CLONE_SUSPECTED
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from asn1crypto import core
+from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
+from PIL import Image, ImageDraw
+
+from gate.emrtd import aa, certs
+from gate.emrtd.ca import OID_CA_ECDH, OID_PK_ECDH, SecurityInfo, SecurityInfos
+from gate.emrtd.sod import parse_sod
+from simulator import pki
+
+AaKind = Literal["rsa2048", "rsa3072", "p256", "brainpoolP256r1"]
+Portrait = Literal["jpeg", "jp2"]
+
+OID_PACE_ECDH_GM_AES_128 = "0.4.0.127.0.7.2.2.4.2.2"
+OID_ACTIVE_AUTHENTICATION = "2.23.136.1.1.5"
+ECDSA_SHA256 = "1.2.840.10045.4.3.2"
+LDS_TAGS = {1: 0x61, 2: 0x75, 14: 0x6E, 15: 0x6F}
+
+
+def tlv(tag: int, value: bytes) -> bytes:
+    tag_bytes = tag.to_bytes((tag.bit_length() + 7) // 8 or 1, "big")
+    n = len(value)
+    if n < 0x80:
+        length = bytes([n])
+    else:
+        body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(body)]) + body
+    return tag_bytes + length + value
+
+
+# --------------------------------------------------------------------------- data groups
+
+
+def dg1(mrz: str) -> bytes:
+    """DG1: tag 61 with the MRZ (5F1F), lines joined without separators."""
+    text = "".join(mrz.split())
+    if len(text) not in (88, 72, 90):
+        raise ValueError(f"MRZ of {len(text)} characters is not TD1, TD2 or TD3")
+    return tlv(0x61, tlv(0x5F1F, text.encode("ascii")))
+
+
+def face_image(
+    fmt: Portrait = "jpeg", *, size: tuple[int, int] = (240, 320), seed: int = 1
+) -> bytes:
+    """A synthetic frontal 'face' (ellipse, eyes, mouth) as JPEG or JPEG 2000."""
+    width, height = size
+    tone = (200 - seed * 13 % 60, 160 - seed * 7 % 40, 130)
+    img = Image.new("RGB", size, (225, 228, 232))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((width * 0.2, height * 0.15, width * 0.8, height * 0.85), fill=tone)
+    for ex in (0.38, 0.62):
+        draw.ellipse(
+            (width * ex - 10, height * 0.42 - 6, width * ex + 10, height * 0.42 + 6),
+            fill=(40, 40, 40),
+        )
+    draw.arc(
+        (width * 0.38, height * 0.55, width * 0.62, height * 0.72),
+        20,
+        160,
+        fill=(120, 40, 40),
+        width=4,
+    )
+    out = io.BytesIO()
+    if fmt == "jp2":
+        img.save(out, format="JPEG2000", quality_mode="rates", quality_layers=[40])
+    else:
+        img.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def iso19794_5_record(image: bytes, fmt: Portrait, width: int, height: int) -> bytes:
+    """ISO/IEC 19794-5:2005 facial record with one image and no feature points."""
+    image_info = (
+        bytes([1, 0 if fmt == "jpeg" else 1])  # full frontal; JPEG or JPEG 2000
+        + width.to_bytes(2, "big")
+        + height.to_bytes(2, "big")
+        + bytes([1, 2])  # 24-bit RGB; captured by a digital still camera
+        + (0).to_bytes(2, "big")  # device type
+        + (0).to_bytes(2, "big")  # quality unspecified
+    )
+    facial_info_len = 20 + len(image_info) + len(image)
+    facial_info = (
+        facial_info_len.to_bytes(4, "big")
+        + (0).to_bytes(2, "big")  # feature points
+        + bytes([0, 0, 0])  # gender, eye colour, hair colour unspecified
+        + (0).to_bytes(3, "big")  # feature mask
+        + (0).to_bytes(2, "big")  # expression
+        + bytes(3)  # pose angles
+        + bytes(3)  # pose angle uncertainty
+    )
+    body = facial_info + image_info + image
+    header = b"FAC\x00" + b"010\x00" + (14 + len(body)).to_bytes(4, "big") + (1).to_bytes(2, "big")
+    return header + body
+
+
+def dg2(image: bytes, fmt: Portrait, width: int = 240, height: int = 320) -> bytes:
+    """DG2: biometric information group template with one ISO 19794-5 face record."""
+    header = (
+        tlv(0x80, b"\x01\x01")  # ICAO header version
+        + tlv(0x81, b"\x02")  # biometric type: facial features
+        + tlv(0x87, b"\x01\x01")  # format owner: ISO/IEC JTC 1/SC 37
+        + tlv(0x88, b"\x00\x08")  # format type: face image
+    )
+    bit = tlv(0x7F60, tlv(0xA1, header) + tlv(0x5F2E, iso19794_5_record(image, fmt, width, height)))
+    return tlv(0x75, tlv(0x7F61, tlv(0x02, b"\x01") + bit))
+
+
+def _security_info(
+    oid: str, required: core.Asn1Value, optional: core.Asn1Value | None = None
+) -> SecurityInfo:
+    value: dict[str, object] = {"protocol": oid, "required_data": core.Any.load(required.dump())}
+    if optional is not None:
+        value["optional_data"] = core.Any.load(optional.dump())
+    return SecurityInfo(value)
+
+
+def dg14(
+    ca_key: ec.EllipticCurvePrivateKey | None, aa_ecdsa: bool, *, ca_cipher_suffix: str = "2"
+) -> bytes:
+    """DG14 with the chip-authentication ECDH key (explicit parameters, as most states do),
+    ChipAuthenticationInfo (AES-128 by default) and, for an EC AA key, ActiveAuthenticationInfo."""
+    infos = []
+    if ca_key is not None:
+        spki = pki.public_key_info(ca_key, explicit=True)
+        infos.append(_security_info(OID_PK_ECDH, spki))
+        infos.append(_security_info(f"{OID_CA_ECDH}.{ca_cipher_suffix}", core.Integer(1)))
+    if aa_ecdsa:
+        infos.append(
+            _security_info(
+                OID_ACTIVE_AUTHENTICATION, core.Integer(1), core.ObjectIdentifier(ECDSA_SHA256)
+            )
+        )
+    return tlv(0x6E, SecurityInfos(infos).dump())
+
+
+def dg15(aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return tlv(0x6F, pki.public_key_info(aa_key).dump())
+
+
+def card_access() -> bytes:
+    """EF.CardAccess with one PACEInfo: ECDH generic mapping, AES-128, brainpoolP256r1 (13)."""
+    return SecurityInfos(
+        [_security_info(OID_PACE_ECDH_GM_AES_128, core.Integer(2), core.Integer(13))]
+    ).dump()
+
+
+def ef_com(groups: list[int]) -> bytes:
+    tags = bytes(LDS_TAGS[n] for n in groups if n in LDS_TAGS)
+    return tlv(0x60, tlv(0x5F01, b"0107") + tlv(0x5F36, b"040000") + tlv(0x5C, tags))
+
+
+# --------------------------------------------------------------------------- chip side AA
+
+
+def aa_sign(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, challenge: bytes, hash_name: str = "sha1"
+) -> bytes:
+    """What a genuine chip answers to INTERNAL AUTHENTICATE."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        der = key.sign(challenge, ec.ECDSA(certs.hash_for(hash_name)))
+        r, s = utils.decode_dss_signature(der)
+        size = (key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    numbers = key.private_numbers()
+    n = numbers.public_numbers.n
+    k = (n.bit_length() + 7) // 8
+    digest_len = hashlib.new(hash_name).digest_size
+    trailer = b"\xbc" if hash_name == "sha1" else bytes([aa.HASH_TRAILERS[hash_name], 0xCC])
+    m1 = secrets.token_bytes(k - 1 - digest_len - len(trailer))
+    f = b"\x6a" + m1 + hashlib.new(hash_name, m1 + challenge).digest() + trailer
+    return pow(int.from_bytes(f, "big"), numbers.d, n).to_bytes(k, "big")
+
+
+# --------------------------------------------------------------------------- chip images
+
+
+@dataclass(frozen=True)
+class ChipImage:
+    """Files by name and the chip's secrets. ``aa_key`` None: the chip cannot do AA (clone)."""
+
+    files: dict[str, bytes]
+    mrz: str
+    aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = field(repr=False)
+    ca_private: int | None = field(repr=False)
+    portrait: Portrait = "jpeg"
+    notes: tuple[str, ...] = ()
+
+    def data_groups(self) -> dict[int, bytes]:
+        return {int(k[2:]): v for k, v in self.files.items() if k.startswith("DG")}
+
+
+def build_passport(
+    mrz: str,
+    dsc: pki.Issued,
+    *,
+    portrait: Portrait = "jpeg",
+    aa_kind: AaKind | None = "rsa2048",
+    chip_auth: bool = True,
+    face: bytes | None = None,
+    seed: int = 1,
+) -> ChipImage:
+    image = face if face is not None else face_image(portrait, seed=seed)
+    width, height = Image.open(io.BytesIO(image)).size
+    aa_key = pki.new_key(aa_kind) if aa_kind else None
+    ca_key = ec.generate_private_key(ec.BrainpoolP256R1()) if chip_auth else None
+    groups: dict[int, bytes] = {1: dg1(mrz), 2: dg2(image, portrait, width, height)}
+    if ca_key is not None or isinstance(aa_key, ec.EllipticCurvePrivateKey):
+        groups[14] = dg14(ca_key, isinstance(aa_key, ec.EllipticCurvePrivateKey))
+    if aa_key is not None:
+        groups[15] = dg15(aa_key)
+    files = {f"DG{n}": v for n, v in groups.items()}
+    files["EF.COM"] = ef_com(sorted(groups))
+    files["EF.CardAccess"] = card_access()
+    files["EF.SOD"] = pki.build_sod(groups, dsc)
+    return ChipImage(
+        files=files,
+        mrz="".join(mrz.split()),
+        aa_key=aa_key,
+        ca_private=ca_key.private_numbers().private_value if ca_key else None,
+        portrait=portrait,
+    )
+
+
+def altered_dg(image: ChipImage, number: int = 2) -> ChipImage:
+    """One byte of a data group flipped after signing (e.g. a swapped portrait)."""
+    name = f"DG{number}"
+    data = bytearray(image.files[name])
+    data[-1] ^= 0x01
+    return replace(
+        image, files={**image.files, name: bytes(data)}, notes=(*image.notes, f"{name} altered")
+    )
+
+
+def resign(image: ChipImage, dsc: pki.Issued) -> ChipImage:
+    return replace(
+        image,
+        files={**image.files, "EF.SOD": pki.build_sod(image.data_groups(), dsc)},
+        notes=(*image.notes, f"re-signed by {dsc.cert.subject.human_friendly}"),
+    )
+
+
+def wrong_signer(image: ChipImage, now: datetime) -> ChipImage:
+    """Signed by a forger's DSC under a CSCA with the genuine name but another key."""
+    dsc = parse_sod(image.files["EF.SOD"]).signer_certificate
+    assert dsc is not None
+    forger = pki.make_csca(
+        "p256",
+        country=certs.country_of(dsc.issuer),
+        now=now,
+        common_name=str(dsc.issuer.native.get("common_name", "CSCA")),
+    )
+    return resign(image, pki.make_dsc(forger, "p256", now=now, serial=dsc.serial_number))
+
+
+def expired_dsc(csca: pki.Issued, now: datetime, serial: int = 0x3001) -> pki.Issued:
+    """A DSC whose validity ended yesterday."""
+    return pki.make_dsc(
+        csca,
+        "p256",
+        now=now,
+        serial=serial,
+        not_before=now - timedelta(days=400),
+        not_after=now - timedelta(days=1),
+    )
+
+
+def cloned(image: ChipImage) -> ChipImage:
+    """The files copied to a blank chip: the AA private key cannot be copied, so the clone
+    answers INTERNAL AUTHENTICATE with a key of its own; CA is impossible too."""
+    fake = (
+        pki.new_key("rsa2048")
+        if isinstance(image.aa_key, rsa.RSAPrivateKey)
+        else pki.new_key("p256")
+    )
+    return replace(
+        image, aa_key=fake, ca_private=secrets.randbelow(2**200) + 1, notes=(*image.notes, "cloned")
+    )
