@@ -9,9 +9,15 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gate.emrtd import certs, passive, sod, trust
-from gate.emrtd.docauth_errors import CertificateError, DataGroupError, SodError
-from simulator import pki
+from gate.emrtd import aa, ca, certs, passive, sod, trust
+from gate.emrtd.docauth_errors import (
+    ActiveAuthError,
+    CertificateError,
+    ChipAuthError,
+    DataGroupError,
+    SodError,
+)
+from simulator import passports, pki
 from tests.docauth_helpers import shared_pki
 
 _P = shared_pki()
@@ -82,3 +88,18 @@ def test_dg1_parser_never_crashes(data: bytes) -> None:
             passive.mrz_fields(mrz)
         except DataGroupError:
             pass
+
+
+_DG14 = passports.dg14(_P.dsc_p256.key, True)  # type: ignore[arg-type]
+_DG15 = passports.dg15(_P.dsc_brainpool_explicit.key)
+
+
+@FUZZ
+@given(edits, cuts)
+def test_dg14_and_dg15_parsers_never_crash(changes: list[tuple[int, int]], cut: int | None) -> None:
+    with contextlib.suppress(ChipAuthError):
+        dg14 = ca.parse_dg14(_mutate(_DG14, changes, cut))
+        if dg14.keys:
+            ca.start(dg14, ephemeral_secret=7)
+    with contextlib.suppress(ActiveAuthError):
+        aa.dg15_public_key(_mutate(_DG15, changes, cut))

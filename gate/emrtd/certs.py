@@ -306,7 +306,7 @@ def public_key(info: keys.PublicKeyInfo) -> PublicKey:
             return ec_public_key(raw[1:], curve)
     except (UnknownCurveError, CertificateParseError):
         raise
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
         raise CertificateParseError(f"public key cannot be decoded ({exc})") from exc
     raise UnsupportedAlgorithmError(f"public key algorithm {algo!r} is not supported")
 
@@ -346,6 +346,21 @@ def verify_signature(
     digest_hint: str | None = None,
 ) -> bool:
     """True when ``signature`` over ``data`` verifies; raises for unsupported algorithms."""
+    try:
+        return _verify(key, algorithm, signature, data, digest_hint)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        raise UnsupportedAlgorithmError(
+            f"signature algorithm parameters cannot be used ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _verify(
+    key: PublicKey,
+    algorithm: algos.SignedDigestAlgorithm,
+    signature: bytes,
+    data: bytes,
+    digest_hint: str | None,
+) -> bool:
     dotted = algorithm["algorithm"].dotted
     try:
         kind = "ecdsa" if dotted in _ECDSA_PLAIN else algorithm.signature_algo
