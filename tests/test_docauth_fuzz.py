@@ -15,16 +15,27 @@ from gate.emrtd.docauth_errors import (
     CertificateError,
     ChipAuthError,
     DataGroupError,
+    DocAuthError,
     SodError,
 )
 from simulator import passports, pki
-from tests.docauth_helpers import shared_pki
+from tests.docauth_helpers import NOW, shared_pki
 
 _P = shared_pki()
 _DG1 = b"\x61\x5b\x5f\x1f\x58" + (
     b"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F3401159ZE184226B<<<<<10"
 )
 _SOD = pki.build_sod({1: _DG1, 2: b"\x75\x00"}, _P.dsc_brainpool_explicit)
+
+
+_STORE = trust.TrustStore()
+for _csca in _P.cscas:
+    _STORE.import_bytes(_csca.der, source="csca", now=NOW)
+_STORE.import_bytes(
+    pki.make_crl(_P.csca_ec_explicit, [3], this_update=NOW, next_update=NOW),
+    source="crl",
+    now=NOW,
+)
 
 
 def _sod() -> bytes:
@@ -49,8 +60,7 @@ def test_sod_parser_and_pa_never_crash(changes: list[tuple[int, int]], cut: int 
     data = _mutate(_sod(), changes, cut)
     with contextlib.suppress(SodError):
         sod.parse_sod(data)
-    store = trust.TrustStore()
-    verdict = passive.passive_authenticate(data, {1: _DG1}, store, at=date(2026, 2, 1))
+    verdict = passive.passive_authenticate(data, {1: _DG1}, _STORE, at=date(2026, 2, 1))
     assert verdict.codes
     if verdict.passive_ok:
         # Only edits that leave the signed bytes intact may pass (e.g. no-op edits).
@@ -103,3 +113,22 @@ def test_dg14_and_dg15_parsers_never_crash(changes: list[tuple[int, int]], cut: 
             ca.start(dg14, ephemeral_secret=7)
     with contextlib.suppress(ActiveAuthError):
         aa.dg15_public_key(_mutate(_DG15, changes, cut))
+
+
+_ML = pki.sign_master_list(_P.dsc_p256, [c.cert for c in _P.cscas], signing_time=NOW)
+_CRL = pki.make_crl(_P.csca_rsa, [1, 2], this_update=NOW, next_update=NOW)
+
+
+@FUZZ
+@given(edits, cuts)
+def test_trust_imports_never_crash(changes: list[tuple[int, int]], cut: int | None) -> None:
+    store = trust.TrustStore()
+    store.import_bytes(_P.csca_rsa.der, source="csca", now=NOW)
+    for original in (_ML, _CRL):
+        with contextlib.suppress(DocAuthError):
+            store.import_bytes(
+                _mutate(original, changes, cut),
+                source="fuzz",
+                now=NOW,
+                master_list_roots=[_P.csca_rsa.cert],
+            )

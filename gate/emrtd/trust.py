@@ -260,11 +260,17 @@ class TrustStore:
         ``anchor``: the operator vouches for these certificates, so a link certificate is
         accepted even when the CSCA that signed it is not in the store."""
         kind = detect_kind(data)
-        if kind == "master_list":
-            return self._import_master_list(data, source, now, list(master_list_roots))
-        if kind == "crl":
-            return self._import_crl(data, source, now)
-        return self._import_certificates(data, source, now, anchor)
+        try:
+            if kind == "master_list":
+                return self._import_master_list(data, source, now, list(master_list_roots))
+            if kind == "crl":
+                return self._import_crl(data, source, now)
+            return self._import_certificates(data, source, now, anchor)
+        except _PARSE_ERRORS as exc:
+            raise TrustStoreError(
+                f"{source}: {kind.replace('_', ' ')} cannot be decoded ({type(exc).__name__}: "
+                f"{exc}); check the file is complete"
+            ) from exc
 
     def _import_certificates(
         self, data: bytes, source: str, now: datetime, anchor: bool = False
@@ -364,8 +370,9 @@ class TrustStore:
     ) -> ImportReport:
         report = ImportReport(source=source, kind="master_list")
         cert_list = verify_master_list(data, roots, source=source)
-        for cert in cert_list:
+        for listed in cert_list:
             try:
+                cert = certs.load_certificate(listed.dump(), source=source)
                 certs.summarize(cert)
             except (DocAuthError, *_PARSE_ERRORS) as exc:
                 report.rejected.append(f"unreadable certificate in master list: {exc}")
