@@ -80,6 +80,7 @@ def main() -> int:
             "min_ms": round(min(times), 3),
             "runs": args.runs,
         }
+    real = _real_world(args.runs)
     print(
         json.dumps(
             {
@@ -89,6 +90,7 @@ def main() -> int:
                 "csca": {"rsa": "RSA-3072", "ec": "brainpoolP256r1 explicit"},
                 "data_groups_bytes": {f"DG{n}": len(v) for n, v in dgs.items()},
                 "results": results,
+                "real_world_sod_no_dgs": real,
                 "python": platform.python_version(),
                 "machine": platform.machine(),
                 "cpus": os.cpu_count(),
@@ -97,6 +99,40 @@ def main() -> int:
         )
     )
     return 0
+
+
+def _real_world(runs: int) -> dict[str, object]:
+    """The gmrtd real SODs (signature + chain only: their DGs are not available)."""
+    env = os.environ.get("EGATE_TESTDATA")
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "testdata"
+    folder = root / "epassport" / "gmrtd" / "sod_real_world"
+    if not folder.is_dir():
+        return {"skipped": f"{folder} not found (set EGATE_TESTDATA)"}
+    from gate.emrtd import certs
+
+    out: dict[str, object] = {}
+    for case in json.loads((folder / "manifest.json").read_text())["cases"]:
+        files = case["files"]
+        raw = (folder / files["ef_sod"]).read_bytes()
+        csca = certs.load_certificate((folder / files["csca_der"]).read_bytes())
+        dsc = certs.load_certificate((folder / files["dsc_der"]).read_bytes())
+        at = max(certs.not_before(dsc), certs.not_before(csca)) + timedelta(days=1)
+        store = trust.TrustStore()
+        store.import_bytes(csca.dump(), source="bench", now=at, anchor=True)
+        if not passive.passive_authenticate(raw, {}, store, at=at).passive_ok:
+            out[case["country_comment"]] = "FAILED"
+            continue
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            passive.passive_authenticate(raw, {}, store, at=at)
+            times.append((time.perf_counter() - start) * 1000)
+        out[case["country_comment"]] = {
+            "median_ms": round(statistics.median(times), 3),
+            "dsc_key": certs.describe_key(dsc.public_key),
+            "csca_key": certs.describe_key(csca.public_key),
+        }
+    return out
 
 
 if __name__ == "__main__":

@@ -124,3 +124,13 @@ def test_doc_verify_real_sod_with_master_list_store(
     out = json.loads(capsys.readouterr().out)
     assert code == 0, out["codes"]
     assert "explicit parameters" in out["chain"][0]["key"]
+
+
+def test_policy_from_lane_config(tmp_path: Path) -> None:
+    from gate import config
+    from gate.emrtd.passive import PaPolicy
+
+    lane = tmp_path / "lane.toml"
+    lane.write_text('[trust]\nvalidity_model = "chain"\nrequire_crl = true\n')
+    policy = PaPolicy.from_config(config.load_lane(lane).trust)
+    assert policy.validity_model == "chain" and policy.require_crl and not policy.strict_sod

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from gate import config
 from gate.emrtd.docauth_errors import DocAuthError
 from gate.emrtd.passive import PaPolicy, passive_authenticate
 from gate.emrtd.trust import TrustStore
@@ -43,8 +45,15 @@ def register(subparsers: Any) -> None:
     )
     verify.add_argument("--mrz", help="the MRZ read from the data page (lines may be joined)")
     verify.add_argument("--at", help="verification date YYYY-MM-DD (default: today)")
-    verify.add_argument("--validity-model", choices=["shell", "chain"], default="shell")
-    verify.add_argument("--require-crl", action="store_true")
+    verify.add_argument(
+        "--config", type=Path, help="lane configuration whose [trust] policy to apply"
+    )
+    verify.add_argument(
+        "--validity-model",
+        choices=["shell", "chain"],
+        help="certificate validity model (default: from --config, else shell)",
+    )
+    verify.add_argument("--require-crl", action="store_true", help="fail without a CRL")
     verify.add_argument("--strict", action="store_true", help="strict EF.SOD parsing")
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
     verify.set_defaults(func=_verify)
@@ -86,6 +95,16 @@ def _store(paths: list[Path]) -> TrustStore:
     return store
 
 
+def _policy(args: argparse.Namespace) -> PaPolicy:
+    base = PaPolicy.from_config(config.load_lane(args.config).trust) if args.config else PaPolicy()
+    return replace(
+        base,
+        validity_model=args.validity_model or base.validity_model,
+        require_crl=args.require_crl or base.require_crl,
+        strict_sod=args.strict or base.strict_sod,
+    )
+
+
 def _verify(args: argparse.Namespace) -> int:
     try:
         at = date.fromisoformat(args.at) if args.at else datetime.now(UTC).date()
@@ -101,11 +120,7 @@ def _verify(args: argparse.Namespace) -> int:
         store,
         at=at,
         mrz=args.mrz,
-        policy=PaPolicy(
-            validity_model=args.validity_model,
-            require_crl=args.require_crl,
-            strict_sod=args.strict,
-        ),
+        policy=_policy(args),
     )
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2))

@@ -21,6 +21,7 @@ from typing import Literal
 
 from asn1crypto import x509
 
+from gate.config import TrustConfig
 from gate.emrtd import certs, trust
 from gate.emrtd.countries import alpha2
 from gate.emrtd.docauth_errors import (
@@ -41,6 +42,15 @@ class PaPolicy:
     require_crl: bool = False
     strict_sod: bool = False
     check_country: bool = True
+
+    @classmethod
+    def from_config(cls, trust_config: TrustConfig) -> PaPolicy:
+        """The policy of a lane's ``[trust]`` section."""
+        return cls(
+            validity_model=trust_config.validity_model,
+            require_crl=trust_config.require_crl,
+            strict_sod=trust_config.strict_sod,
+        )
 
 
 # --------------------------------------------------------------------------- DG1
