@@ -1,0 +1,515 @@
+"""OCR repair: ranked candidate corrections of an MRZ, each with its BAC key material.
+
+The search is bounded (see docs/mrz.md, "Repair"):
+
+1. Every position belongs to a field with a character class (digits in dates and check digits,
+   letters and '<' in names and codes, digits, letters and '<' in document numbers and optional
+   data, M/F/X/'<' for sex).
+2. Each position gets options: keep it (when its class allows it), a confusion-set partner
+   allowed by the class (``<``/K, 0/O/Q/D, 1/I/L, 2/Z, 5/S, 6/G, 8/B), or, for a character the
+   class forbids without an allowed partner and for check digits, any allowed character.
+3. Fields protected by a check digit (document number, birth, expiry, TD3 optional data) are
+   enumerated with at most two optional changes plus the forced ones, and only variants whose
+   check digit (and calendar date) hold are kept. Country codes keep only known codes. Data that
+   only the composite check digit protects (TD1/TD2 optional data) gets at most one change.
+4. A best-first search combines the fields' variants in order of total cost and keeps those
+   whose composite check digit holds (incrementally: a change adds a known amount to the
+   weighted sum).
+
+``score`` is the sum of the change costs: lower is better, 0 is the input as read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import heapq
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from gate.mrz.keys import BacKey
+from gate.mrz.layout import Layout, Span, choose_layout
+from gate.mrz.model import Candidate
+from gate.mrz.parser import DIGITS, LETTERS, char_value, parse_lines, split_lines
+
+CONFUSION_SETS: tuple[str, ...] = ("<K", "0OQD", "1IL", "2Z", "5S", "6G", "8B")
+PARTNERS: dict[str, str] = {ch: group.replace(ch, "") for group in CONFUSION_SETS for ch in group}
+
+ALNUM = DIGITS + LETTERS + "<"
+ALPHA = LETTERS + "<"
+SEX = "MFX<"
+
+COST_FORCED = 0.2  # a character the field forbids, replaced by a confusion partner
+COST_SWAP = 1.0  # an allowed character replaced by a confusion partner (BAC fields)
+COST_SWAP_OTHER = 1.2  # the same outside the BAC fields: BAC-relevant variants rank first
+COST_FILLER_TO_K = 1.8  # OCR reads '<' as 'K' far more often than 'K' as '<'
+COST_NAME_FILLER = 0.5  # a 'K' among name fillers read back as '<'
+COST_ARBITRARY_FORCED = 2.0  # a forbidden character with no allowed partner
+COST_ARBITRARY = 2.5  # a check digit read as another digit
+COST_LENGTH = 3.0  # per character added or removed to fix a line length
+COST_UNSATISFIED = 10.0  # a field whose check could not be satisfied: kept as read
+
+MAX_UNREADABLE = 4  # more non-MRZ characters than this: no candidates (bounded search)
+
+_WEIGHTS = (7, 3, 1)
+_MAX_POPS = 4000
+_FILLER_LOOKALIKES = " «‹_-"
+
+Pos = tuple[int, int]
+Change = tuple[int, int, str, str]  # 0-based line, column, from, to
+
+
+@dataclass(frozen=True)
+class _Variant:
+    changes: tuple[Change, ...]
+    cost: float
+    composite_delta: int = 0
+    composite_digit: int | None = None  # only for the composite check digit's own group
+
+
+def _kind(ch: str) -> str:
+    return "d" if ch.isdigit() else ("f" if ch == "<" else "a")
+
+
+def _swap_cost(old: str, new: str, neighbours: str, cost: float) -> float:
+    """A swap that makes the character look like its neighbours (a digit among digits, a
+    filler among fillers) is a little cheaper, one that makes it stand out a little dearer."""
+    score = sum(_kind(n) == _kind(new) for n in neighbours) - sum(
+        _kind(n) == _kind(old) for n in neighbours
+    )
+    if score > 0:
+        return cost * 0.9
+    if score < 0:
+        return cost * 1.1
+    return cost
+
+
+def _options(
+    ch: str, allowed: str, swap_cost: float, check_digit: bool, neighbours: str = ""
+) -> tuple[bool, list[tuple[str, float]]]:
+    """(whether ``ch`` may stay, the alternatives with their costs)."""
+    if ch in allowed:
+        alts = [
+            (p, _swap_cost(ch, p, neighbours, COST_FILLER_TO_K if ch == "<" else swap_cost))
+            for p in PARTNERS.get(ch, "")
+            if p in allowed
+        ]
+        if check_digit:
+            alts += [
+                (d, COST_ARBITRARY) for d in allowed if d != ch and d not in PARTNERS.get(ch, "")
+            ]
+        return True, alts
+    forced = [(p, COST_FORCED) for p in PARTNERS.get(ch, "") if p in allowed]
+    if not forced and ch in _FILLER_LOOKALIKES and "<" in allowed:
+        forced = [("<", COST_FORCED)]
+    if not forced:
+        forced = [(a, COST_ARBITRARY_FORCED) for a in allowed]
+    return False, forced
+
+
+class _Search:
+    def __init__(self, layout: Layout, lines: list[str], long_number: bool) -> None:
+        self.layout = layout
+        self.lines = lines
+        self.long_number = long_number
+        self.composite_weight: dict[Pos, int] = {}
+        index = 0
+        for line, start, end in layout.composite_spans:
+            for col in range(start, end):
+                self.composite_weight[(line, col)] = _WEIGHTS[index % 3]
+                index += 1
+
+    def char(self, pos: Pos) -> str:
+        return self.lines[pos[0]][pos[1]]
+
+    def delta(self, changes: Sequence[Change]) -> int:
+        total = 0
+        for line, col, old, new in changes:
+            weight = self.composite_weight.get((line, col))
+            if weight:
+                total += ((char_value(new) or 0) - (char_value(old) or 0)) * weight
+        return total % 10
+
+    def enumerate(
+        self,
+        positions: list[tuple[Pos, str, bool]],
+        swap_cost: float,
+        max_optional: int,
+        accept: Callable[[dict[Pos, str]], bool] | None,
+        keep: int,
+    ) -> list[_Variant]:
+        """Variants of one field: forced changes x up to ``max_optional`` optional changes,
+        filtered by ``accept`` (given the field's text as position -> character)."""
+        forced: list[tuple[Pos, list[tuple[str, float]]]] = []
+        optional: list[tuple[Pos, str, float]] = []
+        in_field = {pos for pos, _, is_check in positions if not is_check}
+        for pos, allowed, is_check in positions:
+            neighbours = "".join(
+                self.char(n) for n in ((pos[0], pos[1] - 1), (pos[0], pos[1] + 1)) if n in in_field
+            )
+            may_keep, alts = _options(self.char(pos), allowed, swap_cost, is_check, neighbours)
+            if may_keep:
+                optional.extend((pos, a, c) for a, c in alts)
+            else:
+                forced.append((pos, alts))
+        # Bound the forced product (several unreadable characters in one field).
+        while forced and _product([len(a) for _, a in forced]) > 1500:
+            longest = max(range(len(forced)), key=lambda i: len(forced[i][1]))
+            pos, alts = forced[longest]
+            forced[longest] = (pos, alts[: max(1, len(alts) // 2)])
+        if len(forced) >= 2:
+            max_optional = min(max_optional, 1)
+        base = {pos: self.char(pos) for pos, _, _ in positions}
+        found: list[_Variant] = []
+        forced_lists = [[(pos, a, c) for a, c in alts] for pos, alts in forced]
+        for forced_choice in itertools.product(*forced_lists):
+            for k in range(max_optional + 1):
+                for extra in itertools.combinations(optional, k):
+                    if len({pos for pos, _, _ in extra}) < k:
+                        continue
+                    chosen = (*forced_choice, *extra)
+                    text = dict(base)
+                    for pos, new, _ in chosen:
+                        text[pos] = new
+                    if accept is not None and not accept(text):
+                        continue
+                    changes = tuple(
+                        sorted((pos[0], pos[1], self.char(pos), new) for pos, new, _ in chosen)
+                    )
+                    cost = sum(c for _, _, c in chosen)
+                    found.append(_Variant(changes, cost, self.delta(changes)))
+        found.sort(key=lambda v: (v.cost, len(v.changes), v.changes))
+        if found:
+            return found[:keep]
+        # Nothing satisfies the field: keep it with its forced changes only, penalised.
+        changes = tuple(
+            sorted((pos[0], pos[1], self.char(pos), alts[0][0]) for pos, alts in forced)
+        )
+        cost = sum(alts[0][1] for _, alts in forced) + COST_UNSATISFIED
+        return [_Variant(changes, cost, self.delta(changes))]
+
+
+def _product(values: list[int]) -> int:
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+def _span_positions(span: Span | None) -> list[Pos]:
+    if span is None:
+        return []
+    line, start, end = span
+    return [(line, col) for col in range(start, end)]
+
+
+def _check_accept(
+    data: list[Pos], check: Pos, allow_empty_filler: bool = False, date: bool = False
+) -> Callable[[dict[Pos, str]], bool]:
+    def accept(text: dict[Pos, str]) -> bool:
+        values = "".join(text[p] for p in data)
+        digit = text[check]
+        if allow_empty_filler and digit == "<" and set(values) == {"<"}:
+            return True
+        total = 0
+        for i, ch in enumerate(values):
+            value = char_value(ch)
+            if value is None:
+                return False
+            total += value * _WEIGHTS[i % 3]
+        if digit != str(total % 10):
+            return False
+        return not date or _plausible_date(values)
+
+    return accept
+
+
+def _plausible_date(text: str) -> bool:
+    if set(text) == {"<"}:
+        return True
+    if not text.isdigit():
+        return False
+    mm, dd = int(text[2:4]), int(text[4:6])
+    if not 1 <= mm <= 12 or dd < 1:
+        return False
+    # 2000 is a leap year, so 29 February is accepted for every multiple of four.
+    try:
+        datetime.date(2000 + int(text[:2]), mm, dd)
+    except ValueError:
+        return False
+    return True
+
+
+def _country_accept(span: Span) -> Callable[[dict[Pos, str]], bool]:
+    from gate.mrz.countries import is_known, normalise_code
+
+    positions = _span_positions(span)
+
+    def accept(text: dict[Pos, str]) -> bool:
+        return is_known(normalise_code("".join(text[p] for p in positions)))
+
+    return accept
+
+
+def _name_variants(search: _Search, span: Span) -> list[_Variant]:
+    """The name as read (forbidden characters replaced), and, when some 'K's sit among the
+    trailing fillers, the same with those read as '<'."""
+    line, start, end = span
+    forced: list[Change] = []
+    text = list(search.lines[line][start:end])
+    for j, ch in enumerate(text):
+        may_keep, alts = _options(ch, ALPHA, COST_SWAP_OTHER, False)
+        if not may_keep:
+            forced.append((line, start + j, ch, alts[0][0]))
+            text[j] = alts[0][0]
+    base_cost = COST_FORCED * len(forced)
+    variants = [_Variant(tuple(forced), base_cost, search.delta(forced))]
+    filler_ks = _filler_ks("".join(text))
+    if filler_ks:
+        extra = [(line, start + j, "K", "<") for j in filler_ks]
+        changes = tuple(sorted(forced + extra))
+        variants.append(
+            _Variant(changes, base_cost + COST_NAME_FILLER * len(extra), search.delta(changes))
+        )
+    return variants
+
+
+def _filler_ks(name: str) -> list[int]:
+    """Indices of 'K' runs that stand where fillers belong: after the given names, preceded
+    by two or more fillers (a single 'K' right after the primary/secondary separator is a
+    plausible given name and is left alone)."""
+    out: list[int] = []
+    separator = name.find("<<")
+    j = 0
+    while j < len(name):
+        if name[j] == "K" and j >= 2 and name[j - 2 : j] == "<<" and j != separator + 2:
+            end = j
+            while end < len(name) and name[end] == "K":
+                end += 1
+            if end == len(name) or name[end] == "<":
+                out.extend(range(j, end))
+            j = end
+        else:
+            j += 1
+    return out
+
+
+def _free_variant(search: _Search, positions: list[tuple[Pos, str]]) -> list[_Variant]:
+    changes: list[Change] = []
+    cost = 0.0
+    for pos, allowed in positions:
+        may_keep, alts = _options(search.char(pos), allowed, COST_SWAP_OTHER, False)
+        if not may_keep:
+            changes.append((pos[0], pos[1], search.char(pos), alts[0][0]))
+            cost += alts[0][1]
+    return [_Variant(tuple(changes), cost, search.delta(changes))]
+
+
+def _groups(search: _Search) -> list[list[_Variant]]:
+    lay = search.layout
+    groups: list[list[_Variant]] = []
+    keep_check = 8
+
+    # Document code, sex: the class fixes forbidden characters, nothing else.
+    code_line, code_start, _ = lay.document_code
+    groups.append(
+        _free_variant(
+            search,
+            [((code_line, code_start), lay.code_letters), ((code_line, code_start + 1), ALPHA)],
+        )
+    )
+    groups.append(_free_variant(search, [(p, SEX) for p in _span_positions(lay.sex)]))
+
+    for span in (lay.issuing_state, lay.nationality):
+        cells = [(p, ALPHA, False) for p in _span_positions(span)]
+        groups.append(search.enumerate(cells, COST_SWAP_OTHER, 1, _country_accept(span), 3))
+
+    groups.append(_name_variants(search, lay.name_field))
+
+    # Document number (with its long-number continuation in the optional data).
+    number = _span_positions(lay.document_number)
+    check_pos = _span_positions(lay.document_number_check)[0]
+    optional = _span_positions(lay.optional_data)
+    if search.long_number:
+        extension_len = "".join(search.char(p) for p in optional).find("<")
+        extension_len = len(optional) if extension_len < 0 else extension_len
+        extension = optional[:extension_len]
+        data = number + extension[:-1]
+        digit = extension[-1]
+        cells = [(p, ALNUM, False) for p in data] + [(digit, DIGITS, True)]
+        groups.append(search.enumerate(cells, COST_SWAP, 2, _check_accept(data, digit), keep_check))
+        groups.append(search.enumerate([(check_pos, "<", False)], COST_SWAP, 0, None, 1))
+        optional = optional[extension_len:]
+    else:
+        cells = [(p, ALNUM, False) for p in number] + [(check_pos, DIGITS, True)]
+        groups.append(
+            search.enumerate(cells, COST_SWAP, 2, _check_accept(number, check_pos), keep_check)
+        )
+
+    for span, check_span in (
+        (lay.date_of_birth, lay.date_of_birth_check),
+        (lay.date_of_expiry, lay.date_of_expiry_check),
+    ):
+        data = _span_positions(span)
+        digit = _span_positions(check_span)[0]
+        unknown = "<" if all(search.char(p) == "<" for p in data) else ""
+        cells = [(p, DIGITS + unknown, False) for p in data] + [(digit, DIGITS, True)]
+        groups.append(
+            search.enumerate(cells, COST_SWAP, 2, _check_accept(data, digit, date=True), keep_check)
+        )
+
+    composite_covered = lay.composite_check is not None
+    if lay.optional_data_check is not None:
+        digit = _span_positions(lay.optional_data_check)[0]
+        empty = all(search.char(p) == "<" for p in optional)
+        cells = [(p, ALNUM, False) for p in optional] + [
+            (digit, DIGITS + ("<" if empty else ""), True)
+        ]
+        groups.append(
+            search.enumerate(
+                cells, COST_SWAP_OTHER, 2, _check_accept(optional, digit, True), keep_check
+            )
+        )
+    else:
+        for part in (optional, _span_positions(lay.optional_data_2)):
+            if not part:
+                continue
+            cells = [(p, ALNUM, False) for p in part]
+            limit = 1 if composite_covered else 0
+            groups.append(search.enumerate(cells, COST_SWAP_OTHER, limit, None, 60))
+
+    if lay.composite_check is not None:
+        pos = _span_positions(lay.composite_check)[0]
+        may_keep, alts = _options(search.char(pos), DIGITS, COST_SWAP, True)
+        variants = [_Variant((), 0.0, 0, int(search.char(pos)))] if may_keep else []
+        for new, cost in alts:
+            variants.append(_Variant(((pos[0], pos[1], search.char(pos), new),), cost, 0, int(new)))
+        variants.sort(key=lambda v: v.cost)
+        groups.append(variants)
+    return groups
+
+
+def _normalise(lines: list[str], layout: Layout) -> tuple[list[str], list[Change], float]:
+    """Upper-case, and fit every line to the layout's length (counted as changes)."""
+    out: list[str] = []
+    changes: list[Change] = []
+    cost = 0.0
+    for i, raw in enumerate(lines):
+        line = raw.upper()
+        for j, (a, b) in enumerate(zip(raw, line, strict=True)):
+            if a != b:
+                changes.append((i, j, a, b))
+                cost += COST_FORCED
+        length = layout.line_length
+        if len(line) < length:
+            changes.extend((i, j, "", "<") for j in range(len(line), length))
+            cost += COST_LENGTH * (length - len(line))
+            line = line + "<" * (length - len(line))
+        elif len(line) > length:
+            changes.extend((i, j, line[j], "") for j in range(length, len(line)))
+            cost += COST_LENGTH * (len(line) - length)
+            line = line[:length]
+        out.append(line)
+    return out, changes, cost
+
+
+def repair(
+    lines: Sequence[str] | str,
+    *,
+    today: datetime.date | None = None,
+    max_candidates: int = 10,
+) -> list[Candidate]:
+    """Ranked candidate readings of an MRZ (best first, ``score`` lower is better).
+
+    When the input is valid, the first candidate is the input itself (score 0); the others are
+    readings that pass every check digit as well (for example ``6``/``G``, ``1``/``L`` and
+    ``<``/``K`` swaps, which check digits cannot see). A reader that fails BAC retries with the
+    next candidate's ``bac_key``; :func:`bac_keys` lists the distinct keys in order.
+    Returns ``[]`` when the shape matches no MRZ format.
+    """
+    return repair_lines(split_lines(lines), today or datetime.date.today(), max_candidates)
+
+
+def repair_lines(
+    lines: list[str], today: datetime.date, max_candidates: int = 10
+) -> list[Candidate]:
+    """:func:`repair` on already split lines with an explicit ``today`` (pure)."""
+    layout = choose_layout([line.upper() for line in lines])
+    if layout is None or max_candidates <= 0:
+        return []
+    fixed, base_changes, base_cost = _normalise(lines, layout)
+    unreadable = sum(ch not in ALNUM and ch not in _FILLER_LOOKALIKES for ln in fixed for ch in ln)
+    if unreadable > MAX_UNREADABLE:
+        return []  # not an MRZ with a few OCR errors: nothing sensible to propose
+    check = layout.document_number_check
+    long_number = (
+        layout.long_number
+        and fixed[check[0]][check[1]] == "<"
+        and fixed[layout.optional_data[0]][layout.optional_data[1]] != "<"
+    )
+    search = _Search(layout, fixed, long_number)
+    groups = [g for g in _groups(search) if g]
+    composite_base = 0
+    if layout.composite_check is not None:
+        text = "".join(fixed[ln][s:e] for ln, s, e in layout.composite_spans)
+        composite_base = sum((char_value(ch) or 0) * _WEIGHTS[i % 3] for i, ch in enumerate(text))
+
+    def satisfied(state: tuple[int, ...]) -> bool:
+        if layout.composite_check is None:
+            return True
+        chosen = [groups[g][i] for g, i in enumerate(state)]
+        digit = next((v.composite_digit for v in chosen if v.composite_digit is not None), None)
+        if digit is None:
+            return False
+        return (composite_base + sum(v.composite_delta for v in chosen)) % 10 == digit
+
+    def cost_of(state: tuple[int, ...]) -> float:
+        return sum(groups[g][i].cost for g, i in enumerate(state))
+
+    start = tuple(0 for _ in groups)
+    heap: list[tuple[float, tuple[int, ...]]] = [(cost_of(start), start)]
+    seen = {start}
+    chosen_states: list[tuple[float, tuple[int, ...]]] = []
+    pops = 0
+    while heap and len(chosen_states) < max_candidates and pops < _MAX_POPS:
+        cost, state = heapq.heappop(heap)
+        pops += 1
+        if satisfied(state):
+            chosen_states.append((cost, state))
+        for g in range(len(groups)):
+            if state[g] + 1 < len(groups[g]):
+                nxt = (*state[:g], state[g] + 1, *state[g + 1 :])
+                if nxt not in seen:
+                    seen.add(nxt)
+                    heapq.heappush(heap, (cost_of(nxt), nxt))
+
+    candidates: list[Candidate] = []
+    for cost, state in chosen_states:
+        rows = [list(line) for line in fixed]
+        changes = list(base_changes)
+        for g, i in enumerate(state):
+            for line, col, _old, new in groups[g][i].changes:
+                rows[line][col] = new
+            changes.extend(groups[g][i].changes)
+        out_lines = ["".join(row) for row in rows]
+        result = parse_lines(out_lines, today)
+        candidates.append(
+            Candidate(
+                lines=tuple(out_lines),
+                score=round(base_cost + cost, 6),
+                changes=[(ln + 1, col + 1, old, new) for ln, col, old, new in sorted(changes)],
+                result=result,
+                bac_key=result.bac_key,
+            )
+        )
+    candidates.sort(key=lambda c: (not c.result.valid, c.score))
+    return candidates
+
+
+def bac_keys(candidates: Sequence[Candidate]) -> list[BacKey]:
+    """The distinct BAC keys of ``candidates`` in order: what a reader retries BAC with."""
+    out: list[BacKey] = []
+    for cand in candidates:
+        if cand.bac_key is not None and cand.bac_key not in out:
+            out.append(cand.bac_key)
+    return out
