@@ -21,6 +21,7 @@ from typing import Literal
 
 from asn1crypto import x509
 
+from gate import mrz as gate_mrz
 from gate.config import TrustConfig
 from gate.emrtd import certs, trust
 from gate.emrtd.countries import alpha2
@@ -112,36 +113,27 @@ class MrzFields:
     date_of_expiry: date | None
 
 
-def mrz_fields(mrz: str) -> MrzFields:
-    """The few MRZ fields passive authentication needs (TD1, TD2 and TD3 layouts)."""
-    if len(mrz) == 90:  # TD1: 3 x 30
-        number, expiry = mrz[5:14], mrz[30 + 8 : 30 + 14]
-    elif len(mrz) == 72:  # TD2: 2 x 36
-        number, expiry = mrz[36:45], mrz[36 + 21 : 36 + 27]
-    elif len(mrz) == 88:  # TD3: 2 x 44
-        number, expiry = mrz[44:53], mrz[44 + 21 : 44 + 27]
-    else:
+def mrz_lines(mrz: str) -> list[str]:
+    """DG1's MRZ string cut into its lines (TD1 3 x 30, TD2 2 x 36, TD3 2 x 44)."""
+    width = {90: 30, 72: 36, 88: 44}.get(len(mrz))
+    if width is None:
         raise DataGroupError(f"MRZ of {len(mrz)} characters is neither TD1, TD2 nor TD3")
-    return MrzFields(mrz[2:5], number.replace("<", ""), _yymmdd(expiry))
+    return [mrz[i : i + width] for i in range(0, len(mrz), width)]
 
 
-def _yymmdd(text: str) -> date | None:
-    if not text.isdigit():
-        return None
-    yy, mm, dd = int(text[:2]), int(text[2:4]), int(text[4:])
-    try:
-        # Expiry dates are at most a few decades after issue: 70..99 read as 19xx.
-        return date(1900 + yy if yy >= 70 else 2000 + yy, mm, dd)
-    except ValueError:
-        return None
+def mrz_fields(mrz: str, today: date) -> MrzFields:
+    """The fields passive authentication needs, read with the MRZ layer (:mod:`gate.mrz`);
+    ``today`` decides the century of the expiry date."""
+    fields = gate_mrz.parse(mrz_lines(mrz), today=today).fields
+    return MrzFields(
+        issuing_state=fields.issuing_state or mrz[2:5].replace("<", ""),
+        document_number=fields.document_number,
+        date_of_expiry=fields.date_of_expiry,
+    )
 
 
 def normalize_mrz(text: str) -> str:
     return "".join(text.split()).upper()
-
-
-def mask(number: str) -> str:
-    return number[:2] + "*" * max(0, len(number) - 4) + number[-2:] if len(number) > 4 else "****"
 
 
 # --------------------------------------------------------------------------- PA
@@ -390,16 +382,17 @@ def _check_document(
         return True
     try:
         chip_mrz = dg1_mrz(dg1)
-        fields = mrz_fields(chip_mrz)
+        fields = mrz_fields(chip_mrz, moment.date())
     except DataGroupError as exc:
         verdict.add("PA_DG_HASH_MISMATCH", f"DG1 cannot be read: {exc}")
         return False
     verdict.issuing_state = fields.issuing_state.replace("<", "")
     ok = True
     if mrz is not None and normalize_mrz(mrz) != chip_mrz:
+        masked = gate_mrz.mask_document_number(fields.document_number)
         verdict.add(
             "MRZ_DG1_MISMATCH",
-            f"the printed MRZ differs from DG1 (document {mask(fields.document_number)}): "
+            f"the printed MRZ differs from DG1 (document {masked}): "
             "the data page or the chip was replaced",
         )
     if fields.date_of_expiry is None:
