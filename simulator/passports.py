@@ -196,19 +196,29 @@ def aa_sign(
 # --------------------------------------------------------------------------- chip images
 
 
-@dataclass(frozen=True)
+@dataclass
 class ChipImage:
-    """Files by name and the chip's secrets. ``aa_key`` None: the chip cannot do AA (clone)."""
+    """Files by name and the chip's secrets; the same fields as the chip layer's
+    ``simulator.chip.image.ChipImage`` so that the virtual chip serves it unchanged.
+    ``aa_key`` of a clone is a key of its own (it cannot copy the genuine one)."""
 
     files: dict[str, bytes]
     mrz: str
-    aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = field(repr=False)
-    ca_private: int | None = field(repr=False)
-    portrait: Portrait = "jpeg"
-    notes: tuple[str, ...] = ()
+    can: str | None = None
+    aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = field(default=None, repr=False)
+    ca_key: ec.EllipticCurvePrivateKey | None = field(default=None, repr=False)
+    ca_key_id: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
 
-    def data_groups(self) -> dict[int, bytes]:
-        return {int(k[2:]): v for k, v in self.files.items() if k.startswith("DG")}
+
+def data_groups(image: ChipImage) -> dict[int, bytes]:
+    """The data groups of an image by number."""
+    return {int(k[2:]): v for k, v in image.files.items() if k.startswith("DG")}
+
+
+def _note(image: ChipImage, note: str) -> dict[str, str]:
+    notes = image.extra.get("variant")
+    return {**image.extra, "variant": f"{notes}; {note}" if notes else note}
 
 
 def build_passport(
@@ -238,8 +248,8 @@ def build_passport(
         files=files,
         mrz="".join(mrz.split()),
         aa_key=aa_key,
-        ca_private=ca_key.private_numbers().private_value if ca_key else None,
-        portrait=portrait,
+        ca_key=ca_key,
+        extra={"portrait": portrait},
     )
 
 
@@ -249,15 +259,15 @@ def altered_dg(image: ChipImage, number: int = 2) -> ChipImage:
     data = bytearray(image.files[name])
     data[-1] ^= 0x01
     return replace(
-        image, files={**image.files, name: bytes(data)}, notes=(*image.notes, f"{name} altered")
+        image, files={**image.files, name: bytes(data)}, extra=_note(image, f"{name} altered")
     )
 
 
 def resign(image: ChipImage, dsc: pki.Issued) -> ChipImage:
     return replace(
         image,
-        files={**image.files, "EF.SOD": pki.build_sod(image.data_groups(), dsc)},
-        notes=(*image.notes, f"re-signed by {dsc.cert.subject.human_friendly}"),
+        files={**image.files, "EF.SOD": pki.build_sod(data_groups(image), dsc)},
+        extra=_note(image, f"re-signed by {dsc.cert.subject.human_friendly}"),
     )
 
 
@@ -287,13 +297,12 @@ def expired_dsc(csca: pki.Issued, now: datetime, serial: int = 0x3001) -> pki.Is
 
 
 def cloned(image: ChipImage) -> ChipImage:
-    """The files copied to a blank chip: the AA private key cannot be copied, so the clone
-    answers INTERNAL AUTHENTICATE with a key of its own; CA is impossible too."""
-    fake = (
+    """The files copied to a blank chip: the private keys cannot be copied, so the clone
+    answers INTERNAL AUTHENTICATE and chip authentication with keys of its own."""
+    fake_aa = (
         pki.new_key("rsa2048")
         if isinstance(image.aa_key, rsa.RSAPrivateKey)
         else pki.new_key("p256")
     )
-    return replace(
-        image, aa_key=fake, ca_private=secrets.randbelow(2**200) + 1, notes=(*image.notes, "cloned")
-    )
+    fake_ca = ec.generate_private_key(image.ca_key.curve) if image.ca_key is not None else None
+    return replace(image, aa_key=fake_aa, ca_key=fake_ca, extra=_note(image, "cloned"))

@@ -26,7 +26,7 @@ def _portrait(dg2: bytes) -> bytes:
 def test_complete_image_passes_pa_aa_and_ca(portrait: str) -> None:
     image = passports.build_passport(MRZ, shared_pki().dsc_p256, portrait=portrait)  # type: ignore[arg-type]
     assert {"EF.COM", "EF.CardAccess", "EF.SOD", "DG1", "DG2", "DG14", "DG15"} <= set(image.files)
-    dgs = image.data_groups()
+    dgs = passports.data_groups(image)
     verdict = passive.passive_authenticate(image.files["EF.SOD"], dgs, pki_store(), at=AT, mrz=MRZ)
     assert verdict.passive_ok, verdict.codes
     assert sorted(sod.parse_sod(image.files["EF.SOD"]).dg_hashes) == [1, 2, 14, 15]
@@ -45,8 +45,10 @@ def test_complete_image_passes_pa_aa_and_ca(portrait: str) -> None:
     dg14 = ca.parse_dg14(dgs[14])
     step = ca.start(dg14)
     key, _ = ca.select(dg14)
-    assert image.ca_private is not None
-    secret = ca.chip_side_secret(key, image.ca_private, step.ephemeral_public)
+    assert image.ca_key is not None
+    secret = ca.chip_side_secret(
+        key, image.ca_key.private_numbers().private_value, step.ephemeral_public
+    )
     assert ca.session_keys(secret, step.cipher) == (step.ks_enc, step.ks_mac)
     verdict.record_chip_auth(True, "read with new keys")
     assert verdict.ok
@@ -54,7 +56,7 @@ def test_complete_image_passes_pa_aa_and_ca(portrait: str) -> None:
 
 def test_ecdsa_aa_passport() -> None:
     image = passports.build_passport(MRZ, shared_pki().dsc_rsa2048, aa_kind="p256")
-    dgs = image.data_groups()
+    dgs = passports.data_groups(image)
     hash_name = aa.aa_hash_from_oid(ca.parse_dg14(dgs[14]).aa_signature_oid)
     challenge = os.urandom(8)
     assert image.aa_key is not None and hash_name is not None
@@ -71,7 +73,7 @@ def test_bad_variants_are_caught() -> None:
 
     def codes(img: passports.ChipImage) -> list[str]:
         return passive.passive_authenticate(
-            img.files["EF.SOD"], img.data_groups(), store, at=AT
+            img.files["EF.SOD"], passports.data_groups(img), store, at=AT
         ).codes
 
     assert "PA_OK" in codes(image)
@@ -92,7 +94,9 @@ def test_bad_variants_are_caught() -> None:
 
     clone = passports.cloned(image)
     assert clone.files == image.files
-    verdict = passive.passive_authenticate(clone.files["EF.SOD"], clone.data_groups(), store, at=AT)
+    verdict = passive.passive_authenticate(
+        clone.files["EF.SOD"], passports.data_groups(clone), store, at=AT
+    )
     challenge = os.urandom(8)
     assert clone.aa_key is not None
     result = aa.verify_response(
