@@ -181,3 +181,13 @@ def test_mrz_fields_layouts() -> None:
     assert passive.mrz_fields(td2, date(2010, 1, 1)).date_of_expiry == date(2012, 4, 15)
     assert passive.mrz_fields(MRZ, date(2026, 1, 1)).issuing_state == "UTO"
     assert passive.mrz_fields(MRZ, date(2026, 1, 1)).document_number == "L898902C3"
+
+
+def test_unreadable_dg1_is_its_own_reason() -> None:
+    p = shared_pki()
+    dgs = {1: b"\x61\x03\x5f\x1f\x00"}
+    verdict = passive.passive_authenticate(
+        pki.build_sod(dgs, p.dsc_p256), dgs, pki_store(), at=NOW + timedelta(days=1)
+    )
+    assert "DG1_UNREADABLE" in verdict.codes and "PA_DG_HASH_MISMATCH" not in verdict.codes
+    assert not verdict.passive_ok

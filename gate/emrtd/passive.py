@@ -384,7 +384,7 @@ def _check_document(
         chip_mrz = dg1_mrz(dg1)
         fields = mrz_fields(chip_mrz, moment.date())
     except DataGroupError as exc:
-        verdict.add("PA_DG_HASH_MISMATCH", f"DG1 cannot be read: {exc}")
+        verdict.add("DG1_UNREADABLE", f"DG1 cannot be read: {exc}")
         return False
     verdict.issuing_state = fields.issuing_state.replace("<", "")
     ok = True

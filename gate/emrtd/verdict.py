@@ -37,6 +37,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "CA_FAILED": ("fail", "chip authentication failed"),
     "CA_NOT_COUNTED": ("warn", "chip authentication ignored because passive authentication failed"),
     "CHIP_CLONE_SUSPECTED": ("fail", "valid data but the chip cannot prove its key: likely clone"),
+    "DG1_UNREADABLE": ("fail", "DG1 holds no readable MRZ"),
 }
 
 
