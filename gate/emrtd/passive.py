@@ -300,9 +300,14 @@ def _check_chain(
     entry = store.entry_for(csca)
     if entry is not None and entry.kind == "link":
         for issuer in store.issuers_of(csca):
-            if issuer.dump() != csca.dump() and certs.is_self_issued(issuer):
-                verdict.chain.append(certs.summarize(issuer))
-                break
+            if issuer.dump() == csca.dump() or not certs.is_self_issued(issuer):
+                continue
+            try:
+                if certs.verify_certificate(csca, certs.cert_public_key(issuer)):
+                    verdict.chain.append(certs.summarize(issuer))
+                    break
+            except CertificateError:
+                continue
 
     if policy.validity_model == "shell":
         checks = [("DSC", dsc, moment), ("CSCA", csca, moment)]
