@@ -43,7 +43,7 @@ COST_FORCED = 0.2  # a character the field forbids, replaced by a confusion part
 COST_SWAP = 1.0  # an allowed character replaced by a confusion partner (BAC fields)
 COST_SWAP_OTHER = 1.2  # the same outside the BAC fields: BAC-relevant variants rank first
 COST_FILLER_TO_K = 1.8  # OCR reads '<' as 'K' far more often than 'K' as '<'
-COST_NAME_FILLER = 0.5  # a 'K' among name fillers read back as '<'
+COST_NAME_FILLER = 0.5  # keeping a 'K' that stands among the name's trailing fillers
 COST_ARBITRARY_FORCED = 2.0  # a forbidden character with no allowed partner
 COST_ARBITRARY = 2.5  # a check digit read as another digit
 COST_LENGTH = 3.0  # per character added or removed to fix a line length
@@ -53,6 +53,7 @@ MAX_UNREADABLE = 4  # more non-MRZ characters than this: no candidates (bounded 
 
 _WEIGHTS = (7, 3, 1)
 _MAX_POPS = 4000
+_MAX_EXTENSION = 6  # longest long-number extension tried (with its check digit)
 _FILLER_LOOKALIKES = " «‹_-"
 
 Pos = tuple[int, int]
@@ -108,10 +109,10 @@ def _options(
 
 
 class _Search:
-    def __init__(self, layout: Layout, lines: list[str], long_number: bool) -> None:
+    def __init__(self, layout: Layout, lines: list[str], extension: int | None) -> None:
         self.layout = layout
         self.lines = lines
-        self.long_number = long_number
+        self.extension = extension  # long number: characters of it (with its check digit)
         self.composite_weight: dict[Pos, int] = {}
         index = 0
         for line, start, end in layout.composite_spans:
@@ -252,25 +253,43 @@ def _country_accept(span: Span) -> Callable[[dict[Pos, str]], bool]:
 
 
 def _name_variants(search: _Search, span: Span) -> list[_Variant]:
-    """The name as read (forbidden characters replaced), and, when some 'K's sit among the
-    trailing fillers, the same with those read as '<'."""
+    """The name as read with forbidden characters replaced by their first allowed partner,
+    the same with one of them replaced by another partner (a '0' may be O, Q or D), and,
+    when some 'K's sit among the trailing fillers, the first reading with those as '<'."""
     line, start, end = span
-    forced: list[Change] = []
+    forced: list[tuple[int, str, list[tuple[str, float]]]] = []
     text = list(search.lines[line][start:end])
     for j, ch in enumerate(text):
         may_keep, alts = _options(ch, ALPHA, COST_SWAP_OTHER, False)
         if not may_keep:
-            forced.append((line, start + j, ch, alts[0][0]))
+            forced.append((start + j, ch, alts))
             text[j] = alts[0][0]
-    base_cost = COST_FORCED * len(forced)
-    variants = [_Variant(tuple(forced), base_cost, search.delta(forced))]
+    first = [(line, col, ch, alts[0][0]) for col, ch, alts in forced]
+    base_cost = sum(alts[0][1] for _, _, alts in forced)
+    variants = [_Variant(tuple(first), base_cost, search.delta(first))]
+    for i, (col, ch, alts) in enumerate(forced):
+        for rank, (alt, cost) in enumerate(alts[1:3], 1):
+            changes = list(first)
+            changes[i] = (line, col, ch, alt)
+            extra = cost - alts[0][1] + 0.01 * rank
+            variants.append(_Variant(tuple(changes), base_cost + extra, search.delta(changes)))
+        if len(variants) >= 6:
+            break
     filler_ks = _filler_ks("".join(text))
     if filler_ks:
-        extra = [(line, start + j, "K", "<") for j in filler_ks]
-        changes = tuple(sorted(forced + extra))
-        variants.append(
-            _Variant(changes, base_cost + COST_NAME_FILLER * len(extra), search.delta(changes))
-        )
+        extra_changes = [(line, start + j, "K", "<") for j in filler_ks]
+        # 'K's among trailing fillers are almost surely misread fillers: that reading ranks
+        # first, the name as read (with its 'K's) after it.
+        all_changes = tuple(sorted(first + extra_changes))
+        variants.append(_Variant(all_changes, base_cost, search.delta(all_changes)))
+        penalty = COST_NAME_FILLER * len(extra_changes)
+        variants = [
+            v
+            if v.changes == all_changes
+            else _Variant(v.changes, v.cost + penalty, v.composite_delta)
+            for v in variants
+        ]
+    variants.sort(key=lambda v: v.cost)
     return variants
 
 
@@ -330,16 +349,19 @@ def _groups(search: _Search) -> list[list[_Variant]]:
     number = _span_positions(lay.document_number)
     check_pos = _span_positions(lay.document_number_check)[0]
     optional = _span_positions(lay.optional_data)
-    if search.long_number:
-        extension_len = "".join(search.char(p) for p in optional).find("<")
-        extension_len = len(optional) if extension_len < 0 else extension_len
+    if search.extension is not None:
+        extension_len = search.extension
         extension = optional[:extension_len]
         data = number + extension[:-1]
         digit = extension[-1]
-        cells = [(p, ALNUM, False) for p in data] + [(digit, DIGITS, True)]
+        # A long number fills its nine places and its extension: no fillers inside.
+        cells = [(p, DIGITS + LETTERS, False) for p in data] + [(digit, DIGITS, True)]
         groups.append(search.enumerate(cells, COST_SWAP, 2, _check_accept(data, digit), keep_check))
         groups.append(search.enumerate([(check_pos, "<", False)], COST_SWAP, 0, None, 1))
-        optional = optional[extension_len:]
+        if extension_len < len(optional):  # the filler that ends the extension stays one
+            separator = optional[extension_len]
+            groups.append(search.enumerate([(separator, "<", False)], COST_SWAP, 0, None, 1))
+        optional = optional[extension_len + 1 :]
     else:
         cells = [(p, ALNUM, False) for p in number] + [(check_pos, DIGITS, True)]
         groups.append(
@@ -395,7 +417,7 @@ def _normalise(lines: list[str], layout: Layout) -> tuple[list[str], list[Change
     changes: list[Change] = []
     cost = 0.0
     for i, raw in enumerate(lines):
-        line = raw.upper()
+        line = "".join(ch.upper() if "a" <= ch <= "z" else ch for ch in raw)
         for j, (a, b) in enumerate(zip(raw, line, strict=True)):
             if a != b:
                 changes.append((i, j, a, b))
@@ -434,7 +456,7 @@ def repair_lines(
     lines: list[str], today: datetime.date, max_candidates: int = 10
 ) -> list[Candidate]:
     """:func:`repair` on already split lines with an explicit ``today`` (pure)."""
-    layout = choose_layout([line.upper() for line in lines])
+    layout = choose_layout([line.upper()[:1] + line[1:] for line in lines])
     if layout is None or max_candidates <= 0:
         return []
     fixed, base_changes, base_cost = _normalise(lines, layout)
@@ -442,12 +464,52 @@ def repair_lines(
     if unreadable > MAX_UNREADABLE:
         return []  # not an MRZ with a few OCR errors: nothing sensible to propose
     check = layout.document_number_check
-    long_number = (
-        layout.long_number
-        and fixed[check[0]][check[1]] == "<"
-        and fixed[layout.optional_data[0]][layout.optional_data[1]] != "<"
-    )
-    search = _Search(layout, fixed, long_number)
+    opt_line, opt_start, _ = layout.optional_data
+    check_char = fixed[check[0]][check[1]]
+    # Long number: the extension (number continuation and its check digit) runs to a filler;
+    # since '<' and 'K' are confused, every early '<' or 'K' may be where it ends.
+    optional = fixed[opt_line][opt_start : layout.optional_data[2]]
+    splits: list[int | None] = [
+        k
+        for k in range(1, min(len(optional), _MAX_EXTENSION) + 1)
+        if (k == len(optional) or optional[k] in "<K") and optional[:k].count("<") <= 1
+    ]
+    modes: list[int | None] = [None]
+    if layout.long_number and check_char in "<K" and optional.strip("<"):
+        modes = splits + ([None] if check_char == "K" else [])
+    chosen: list[tuple[float, list[str], list[Change]]] = []
+    for mode in modes:
+        chosen.extend(_search(layout, fixed, mode, max_candidates))
+    chosen.sort(key=lambda item: item[0])
+    candidates: list[Candidate] = []
+    seen: set[tuple[str, ...]] = set()
+    for cost, out_lines, changes in chosen:
+        if tuple(out_lines) in seen:
+            continue
+        seen.add(tuple(out_lines))
+        result = parse_lines(out_lines, today)
+        all_changes = sorted(base_changes + changes)
+        candidates.append(
+            Candidate(
+                lines=tuple(out_lines),
+                score=round(base_cost + cost, 6),
+                changes=[(ln + 1, col + 1, old, new) for ln, col, old, new in all_changes],
+                result=result,
+                bac_key=result.bac_key,
+            )
+        )
+    candidates.sort(key=lambda c: (not c.result.valid, c.score))
+    if candidates and candidates[0].result.valid:
+        # Best-effort readings that still fail a check only when nothing passes them all.
+        candidates = [c for c in candidates if c.result.valid]
+    return candidates[:max_candidates]
+
+
+def _search(
+    layout: Layout, fixed: list[str], extension: int | None, max_candidates: int
+) -> list[tuple[float, list[str], list[Change]]]:
+    """Best-first combination of every field's variants under the composite check digit."""
+    search = _Search(layout, fixed, extension)
     groups = [g for g in _groups(search) if g]
     composite_base = 0
     if layout.composite_check is not None:
@@ -469,41 +531,26 @@ def repair_lines(
     start = tuple(0 for _ in groups)
     heap: list[tuple[float, tuple[int, ...]]] = [(cost_of(start), start)]
     seen = {start}
-    chosen_states: list[tuple[float, tuple[int, ...]]] = []
+    out: list[tuple[float, list[str], list[Change]]] = []
     pops = 0
-    while heap and len(chosen_states) < max_candidates and pops < _MAX_POPS:
+    while heap and len(out) < max_candidates and pops < _MAX_POPS:
         cost, state = heapq.heappop(heap)
         pops += 1
         if satisfied(state):
-            chosen_states.append((cost, state))
+            rows = [list(line) for line in fixed]
+            changes: list[Change] = []
+            for g, i in enumerate(state):
+                for line, col, _old, new in groups[g][i].changes:
+                    rows[line][col] = new
+                changes.extend(groups[g][i].changes)
+            out.append((cost, ["".join(row) for row in rows], changes))
         for g in range(len(groups)):
             if state[g] + 1 < len(groups[g]):
                 nxt = (*state[:g], state[g] + 1, *state[g + 1 :])
                 if nxt not in seen:
                     seen.add(nxt)
                     heapq.heappush(heap, (cost_of(nxt), nxt))
-
-    candidates: list[Candidate] = []
-    for cost, state in chosen_states:
-        rows = [list(line) for line in fixed]
-        changes = list(base_changes)
-        for g, i in enumerate(state):
-            for line, col, _old, new in groups[g][i].changes:
-                rows[line][col] = new
-            changes.extend(groups[g][i].changes)
-        out_lines = ["".join(row) for row in rows]
-        result = parse_lines(out_lines, today)
-        candidates.append(
-            Candidate(
-                lines=tuple(out_lines),
-                score=round(base_cost + cost, 6),
-                changes=[(ln + 1, col + 1, old, new) for ln, col, old, new in sorted(changes)],
-                result=result,
-                bac_key=result.bac_key,
-            )
-        )
-    candidates.sort(key=lambda c: (not c.result.valid, c.score))
-    return candidates
+    return out
 
 
 def bac_keys(candidates: Sequence[Candidate]) -> list[BacKey]:
