@@ -49,6 +49,7 @@ COST_ARBITRARY = 2.5  # a check digit read as another digit
 COST_LENGTH = 3.0  # per character added or removed to fix a line length
 COST_UNSATISFIED = 10.0  # a field whose check could not be satisfied: kept as read
 
+MAX_LENGTH_FIX = 3  # characters a line may miss or have too many (padded / cut)
 MAX_UNREADABLE = 4  # more non-MRZ characters than this: no candidates (bounded search)
 
 _WEIGHTS = (7, 3, 1)
@@ -459,6 +460,8 @@ def repair_lines(
     layout = choose_layout([line.upper()[:1] + line[1:] for line in lines])
     if layout is None or max_candidates <= 0:
         return []
+    if any(abs(len(line) - layout.line_length) > MAX_LENGTH_FIX for line in lines):
+        return []  # far from any MRZ shape: nothing sensible to propose
     fixed, base_changes, base_cost = _normalise(lines, layout)
     unreadable = sum(ch not in ALNUM and ch not in _FILLER_LOOKALIKES for ln in fixed for ch in ln)
     if unreadable > MAX_UNREADABLE:
