@@ -34,11 +34,14 @@ def char_value(ch: str) -> int | None:
     return None
 
 
+_VALUES: dict[str, int] = {ch: i for i, ch in enumerate(DIGITS + LETTERS)} | {"<": 0}
+
+
 def safe_check_digit(data: str) -> str | None:
     """The ICAO check digit of ``data``, or ``None`` when it holds a non-MRZ character."""
     total = 0
     for i, ch in enumerate(data):
-        value = char_value(ch)
+        value = _VALUES.get(ch)
         if value is None:
             return None
         total += value * _WEIGHTS[i % 3]

@@ -59,6 +59,9 @@ _FILLER_LOOKALIKES = " «‹_-"
 
 Pos = tuple[int, int]
 Change = tuple[int, int, str, str]  # 0-based line, column, from, to
+Choice = tuple[Pos, str, float]  # a position, its new character, the cost
+Accept = Callable[[dict[Pos, str], Sequence[Choice]], bool]
+_VALUES: dict[str, int] = {ch: char_value(ch) or 0 for ch in DIGITS + LETTERS + "<"}
 
 
 @dataclass(frozen=True)
@@ -74,16 +77,13 @@ def _kind(ch: str) -> str:
 
 
 def _swap_cost(old: str, new: str, neighbours: str, cost: float) -> float:
-    """A swap that makes the character look like its neighbours (a digit among digits, a
-    filler among fillers) is a little cheaper, one that makes it stand out a little dearer."""
+    """A swap that makes the character look like its neighbours (a digit between digits, a
+    filler among fillers) is a little cheaper (5 % per neighbour), one that makes it stand out
+    a little dearer: a tie-break where check digits cannot decide."""
     score = sum(_kind(n) == _kind(new) for n in neighbours) - sum(
         _kind(n) == _kind(old) for n in neighbours
     )
-    if score > 0:
-        return cost * 0.9
-    if score < 0:
-        return cost * 1.1
-    return cost
+    return cost * (1 - 0.05 * score)
 
 
 def _options(
@@ -137,7 +137,7 @@ class _Search:
         positions: list[tuple[Pos, str, bool]],
         swap_cost: float,
         max_optional: int,
-        accept: Callable[[dict[Pos, str]], bool] | None,
+        accept: Accept | None,
         keep: int,
     ) -> list[_Variant]:
         """Variants of one field: forced changes x up to ``max_optional`` optional changes,
@@ -145,11 +145,23 @@ class _Search:
         forced: list[tuple[Pos, list[tuple[str, float]]]] = []
         optional: list[tuple[Pos, str, float]] = []
         in_field = {pos for pos, _, is_check in positions if not is_check}
+        text_cells = [pos for pos, allowed, is_check in positions if not is_check]
+        filler_like = {
+            text_cells[j]
+            for j in _filler_ks("".join(self.char(p) for p in text_cells), after=1)
+            if dict((p, a) for p, a, _ in positions)[text_cells[j]] == ALNUM
+        }
+        penalties: dict[Pos, float] = {}
         for pos, allowed, is_check in positions:
             neighbours = "".join(
                 self.char(n) for n in ((pos[0], pos[1] - 1), (pos[0], pos[1] + 1)) if n in in_field
             )
             may_keep, alts = _options(self.char(pos), allowed, swap_cost, is_check, neighbours)
+            if pos in filler_like:
+                # A 'K' among fillers is most likely a misread filler: reading it as '<' is
+                # (nearly) free, keeping it costs.
+                alts = [(a, COST_FORCED / 2 if a == "<" else c) for a, c in alts]
+                penalties[pos] = COST_NAME_FILLER
             if may_keep:
                 optional.extend((pos, a, c) for a, c in alts)
             else:
@@ -170,15 +182,15 @@ class _Search:
                     if len({pos for pos, _, _ in extra}) < k:
                         continue
                     chosen = (*forced_choice, *extra)
-                    text = dict(base)
-                    for pos, new, _ in chosen:
-                        text[pos] = new
-                    if accept is not None and not accept(text):
+                    if accept is not None and not accept(base, chosen):
                         continue
                     changes = tuple(
                         sorted((pos[0], pos[1], self.char(pos), new) for pos, new, _ in chosen)
                     )
-                    cost = sum(c for _, _, c in chosen)
+                    changed = {pos for pos, _, _ in chosen}
+                    cost = sum(c for _, _, c in chosen) + sum(
+                        v for p, v in penalties.items() if p not in changed
+                    )
                     found.append(_Variant(changes, cost, self.delta(changes)))
         found.sort(key=lambda v: (v.cost, len(v.changes), v.changes))
         if found:
@@ -187,7 +199,7 @@ class _Search:
         changes = tuple(
             sorted((pos[0], pos[1], self.char(pos), alts[0][0]) for pos, alts in forced)
         )
-        cost = sum(alts[0][1] for _, alts in forced) + COST_UNSATISFIED
+        cost = sum(alts[0][1] for _, alts in forced) + COST_UNSATISFIED + sum(penalties.values())
         return [_Variant(changes, cost, self.delta(changes))]
 
 
@@ -206,22 +218,38 @@ def _span_positions(span: Span | None) -> list[Pos]:
 
 
 def _check_accept(
-    data: list[Pos], check: Pos, allow_empty_filler: bool = False, date: bool = False
-) -> Callable[[dict[Pos, str]], bool]:
-    def accept(text: dict[Pos, str]) -> bool:
-        values = "".join(text[p] for p in data)
-        digit = text[check]
-        if allow_empty_filler and digit == "<" and set(values) == {"<"}:
-            return True
-        total = 0
-        for i, ch in enumerate(values):
-            value = char_value(ch)
-            if value is None:
-                return False
-            total += value * _WEIGHTS[i % 3]
-        if digit != str(total % 10):
-            return False
-        return not date or _plausible_date(values)
+    search: _Search,
+    data: list[Pos],
+    check: Pos,
+    allow_empty_filler: bool = False,
+    date: bool = False,
+) -> Accept:
+    """Accept a variant whose check digit holds (and, for dates, that is a calendar date).
+    The weighted sum is updated per change instead of recomputed: the search stays fast.
+    Characters outside the MRZ set are always changed (their class forbids them), so their
+    value in the base sum never matters."""
+    weights = {p: _WEIGHTS[i % 3] for i, p in enumerate(data)}
+    base_total = sum(_VALUES.get(search.char(p), 0) * weights[p] for p in data)
+
+    def text(base: dict[Pos, str], chosen: Sequence[Choice]) -> str:
+        cells = dict(base)
+        for pos, new, _ in chosen:
+            cells[pos] = new
+        return "".join(cells[p] for p in data)
+
+    def accept(base: dict[Pos, str], chosen: Sequence[Choice]) -> bool:
+        total = base_total
+        digit = base[check]
+        for pos, new, _ in chosen:
+            if pos == check:
+                digit = new
+            else:
+                total += (_VALUES[new] - _VALUES.get(base[pos], 0)) * weights[pos]
+        if digit == str(total % 10):
+            return not date or _plausible_date(text(base, chosen))
+        if allow_empty_filler and digit == "<":
+            return set(text(base, chosen)) == {"<"}
+        return False
 
     return accept
 
@@ -242,13 +270,16 @@ def _plausible_date(text: str) -> bool:
     return True
 
 
-def _country_accept(span: Span) -> Callable[[dict[Pos, str]], bool]:
+def _country_accept(span: Span) -> Accept:
     from gate.mrz.countries import is_known, normalise_code
 
     positions = _span_positions(span)
 
-    def accept(text: dict[Pos, str]) -> bool:
-        return is_known(normalise_code("".join(text[p] for p in positions)))
+    def accept(base: dict[Pos, str], chosen: Sequence[Choice]) -> bool:
+        cells = dict(base)
+        for pos, new, _ in chosen:
+            cells[pos] = new
+        return is_known(normalise_code("".join(cells[p] for p in positions)))
 
     return accept
 
@@ -276,7 +307,7 @@ def _name_variants(search: _Search, span: Span) -> list[_Variant]:
             variants.append(_Variant(tuple(changes), base_cost + extra, search.delta(changes)))
         if len(variants) >= 6:
             break
-    filler_ks = _filler_ks("".join(text))
+    filler_ks = _filler_ks("".join(text), after=1)
     if filler_ks:
         extra_changes = [(line, start + j, "K", "<") for j in filler_ks]
         # 'K's among trailing fillers are almost surely misread fillers: that reading ranks
@@ -294,15 +325,20 @@ def _name_variants(search: _Search, span: Span) -> list[_Variant]:
     return variants
 
 
-def _filler_ks(name: str) -> list[int]:
-    """Indices of 'K' runs that stand where fillers belong: after the given names, preceded
-    by two or more fillers (a single 'K' right after the primary/secondary separator is a
-    plausible given name and is left alone)."""
+def _filler_ks(name: str, after: int = 2) -> list[int]:
+    """Indices of 'K' runs that stand where fillers belong: preceded by ``after`` or more
+    fillers and followed by a filler or the end. A 'K' run right after the first '<<' (a
+    name's secondary identifier) is left alone."""
     out: list[int] = []
     separator = name.find("<<")
     j = 0
     while j < len(name):
-        if name[j] == "K" and j >= 2 and name[j - 2 : j] == "<<" and j != separator + 2:
+        if (
+            name[j] == "K"
+            and j >= after
+            and name[j - after : j] == "<" * after
+            and j != separator + 2
+        ):
             end = j
             while end < len(name) and name[end] == "K":
                 end += 1
@@ -333,11 +369,15 @@ def _groups(search: _Search) -> list[list[_Variant]]:
     # Document code, sex: the class fixes forbidden characters, nothing else.
     code_line, code_start, _ = lay.document_code
     groups.append(
-        _free_variant(
-            search,
-            [((code_line, code_start), lay.code_letters), ((code_line, code_start + 1), ALPHA)],
+        _free_variant(search, [((code_line, code_start), lay.code_letters)])
+        if len(lay.code_letters) == 1
+        else search.enumerate(
+            [((code_line, code_start), lay.code_letters, False)], COST_SWAP_OTHER, 0, None, 1
         )
     )
+    # The type letter: '<' and 'K' swap freely; '<' (no type) is the commoner reading.
+    second = (code_line, code_start + 1)
+    groups.append(search.enumerate([(second, ALPHA, False)], COST_SWAP_OTHER, 1, None, 2))
     groups.append(_free_variant(search, [(p, SEX) for p in _span_positions(lay.sex)]))
 
     for span in (lay.issuing_state, lay.nationality):
@@ -357,7 +397,9 @@ def _groups(search: _Search) -> list[list[_Variant]]:
         digit = extension[-1]
         # A long number fills its nine places and its extension: no fillers inside.
         cells = [(p, DIGITS + LETTERS, False) for p in data] + [(digit, DIGITS, True)]
-        groups.append(search.enumerate(cells, COST_SWAP, 2, _check_accept(data, digit), keep_check))
+        groups.append(
+            search.enumerate(cells, COST_SWAP, 2, _check_accept(search, data, digit), keep_check)
+        )
         groups.append(search.enumerate([(check_pos, "<", False)], COST_SWAP, 0, None, 1))
         if extension_len < len(optional):  # the filler that ends the extension stays one
             separator = optional[extension_len]
@@ -366,7 +408,9 @@ def _groups(search: _Search) -> list[list[_Variant]]:
     else:
         cells = [(p, ALNUM, False) for p in number] + [(check_pos, DIGITS, True)]
         groups.append(
-            search.enumerate(cells, COST_SWAP, 2, _check_accept(number, check_pos), keep_check)
+            search.enumerate(
+                cells, COST_SWAP, 2, _check_accept(search, number, check_pos), keep_check
+            )
         )
 
     for span, check_span in (
@@ -378,7 +422,9 @@ def _groups(search: _Search) -> list[list[_Variant]]:
         unknown = "<" if all(search.char(p) == "<" for p in data) else ""
         cells = [(p, DIGITS + unknown, False) for p in data] + [(digit, DIGITS, True)]
         groups.append(
-            search.enumerate(cells, COST_SWAP, 2, _check_accept(data, digit, date=True), keep_check)
+            search.enumerate(
+                cells, COST_SWAP, 2, _check_accept(search, data, digit, date=True), keep_check
+            )
         )
 
     composite_covered = lay.composite_check is not None
@@ -390,7 +436,7 @@ def _groups(search: _Search) -> list[list[_Variant]]:
         ]
         groups.append(
             search.enumerate(
-                cells, COST_SWAP_OTHER, 2, _check_accept(optional, digit, True), keep_check
+                cells, COST_SWAP_OTHER, 2, _check_accept(search, optional, digit, True), keep_check
             )
         )
     else:
