@@ -162,6 +162,8 @@ def parse(lines: Sequence[str] | str, *, today: datetime.date | None = None) -> 
     ``valid=False``, failed ``checks`` and ``errors`` with positions. ``today`` (default: the
     local date) decides the century of dates and ``expired``.
     """
+    if isinstance(today, datetime.datetime):
+        today = today.date()
     return parse_lines(split_lines(lines), today or datetime.date.today())
 
 

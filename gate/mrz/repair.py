@@ -53,7 +53,7 @@ MAX_LENGTH_FIX = 3  # characters a line may miss or have too many (padded / cut)
 MAX_UNREADABLE = 4  # more non-MRZ characters than this: no candidates (bounded search)
 
 _WEIGHTS = (7, 3, 1)
-_MAX_POPS = 4000
+_MAX_POPS = 1500
 _MAX_EXTENSION = 6  # longest long-number extension tried (with its check digit)
 _FILLER_LOOKALIKES = " «‹_-"
 
@@ -496,6 +496,8 @@ def repair(
     next candidate's ``bac_key``; :func:`bac_keys` lists the distinct keys in order.
     Returns ``[]`` when the shape matches no MRZ format.
     """
+    if isinstance(today, datetime.datetime):
+        today = today.date()
     return repair_lines(split_lines(lines), today or datetime.date.today(), max_candidates)
 
 
@@ -565,40 +567,62 @@ def _search(
         text = "".join(fixed[ln][s:e] for ln, s, e in layout.composite_spans)
         composite_base = sum((char_value(ch) or 0) * _WEIGHTS[i % 3] for i, ch in enumerate(text))
 
-    def satisfied(state: tuple[int, ...]) -> bool:
+    # Fields with a single reading are folded into a fixed part; the search runs over the rest.
+    fixed_changes: list[Change] = []
+    fixed_cost = 0.0
+    fixed_delta = 0
+    fixed_digit: int | None = None
+    multi: list[list[_Variant]] = []
+    for group in groups:
+        if len(group) == 1:
+            fixed_changes.extend(group[0].changes)
+            fixed_cost += group[0].cost
+            fixed_delta += group[0].composite_delta
+            if group[0].composite_digit is not None:
+                fixed_digit = group[0].composite_digit
+        else:
+            multi.append(group)
+    digit_group = next(
+        (g for g, group in enumerate(multi) if group[0].composite_digit is not None), None
+    )
+
+    def satisfied(state: tuple[int, ...], delta: int) -> bool:
         if layout.composite_check is None:
             return True
-        chosen = [groups[g][i] for g, i in enumerate(state)]
-        digit = next((v.composite_digit for v in chosen if v.composite_digit is not None), None)
-        if digit is None:
-            return False
-        return (composite_base + sum(v.composite_delta for v in chosen)) % 10 == digit
+        digit = (
+            fixed_digit
+            if digit_group is None
+            else multi[digit_group][state[digit_group]].composite_digit
+        )
+        return digit is not None and (composite_base + delta) % 10 == digit
 
-    def cost_of(state: tuple[int, ...]) -> float:
-        return sum(groups[g][i].cost for g, i in enumerate(state))
-
-    start = tuple(0 for _ in groups)
-    heap: list[tuple[float, tuple[int, ...]]] = [(cost_of(start), start)]
+    start = tuple(0 for _ in multi)
+    start_cost = fixed_cost + sum(group[0].cost for group in multi)
+    start_delta = fixed_delta + sum(group[0].composite_delta for group in multi)
+    heap: list[tuple[float, tuple[int, ...], int]] = [(start_cost, start, start_delta)]
     seen = {start}
     out: list[tuple[float, list[str], list[Change]]] = []
     pops = 0
     while heap and len(out) < max_candidates and pops < _MAX_POPS:
-        cost, state = heapq.heappop(heap)
+        cost, state, delta = heapq.heappop(heap)
         pops += 1
-        if satisfied(state):
+        if satisfied(state, delta):
             rows = [list(line) for line in fixed]
-            changes: list[Change] = []
+            changes = list(fixed_changes)
             for g, i in enumerate(state):
-                for line, col, _old, new in groups[g][i].changes:
-                    rows[line][col] = new
-                changes.extend(groups[g][i].changes)
+                changes.extend(multi[g][i].changes)
+            for line, col, _old, new in changes:
+                rows[line][col] = new
             out.append((cost, ["".join(row) for row in rows], changes))
-        for g in range(len(groups)):
-            if state[g] + 1 < len(groups[g]):
-                nxt = (*state[:g], state[g] + 1, *state[g + 1 :])
+        for g, group in enumerate(multi):
+            i = state[g]
+            if i + 1 < len(group):
+                nxt = (*state[:g], i + 1, *state[g + 1 :])
                 if nxt not in seen:
                     seen.add(nxt)
-                    heapq.heappush(heap, (cost_of(nxt), nxt))
+                    step_cost = group[i + 1].cost - group[i].cost
+                    step_delta = group[i + 1].composite_delta - group[i].composite_delta
+                    heapq.heappush(heap, (cost + step_cost, nxt, delta + step_delta))
     return out
 
 
