@@ -307,7 +307,9 @@ def _name_variants(search: _Search, span: Span) -> list[_Variant]:
             variants.append(_Variant(tuple(changes), base_cost + extra, search.delta(changes)))
         if len(variants) >= 6:
             break
-    filler_ks = _filler_ks("".join(text), after=1)
+    # Two fillers before the run: in a well-formed name only the separator '<<' is followed by
+    # letters, so a valid name is never "repaired".
+    filler_ks = _filler_ks("".join(text), after=2)
     if filler_ks:
         extra_changes = [(line, start + j, "K", "<") for j in filler_ks]
         # 'K's among trailing fillers are almost surely misread fillers: that reading ranks
