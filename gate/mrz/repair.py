@@ -368,7 +368,7 @@ def _groups(search: _Search) -> list[list[_Variant]]:
     groups: list[list[_Variant]] = []
     keep_check = 8
 
-    # Document code, sex: the class fixes forbidden characters, nothing else.
+    # Document code and sex: no check digit covers them; the class fixes forbidden characters.
     code_line, code_start, _ = lay.document_code
     groups.append(
         _free_variant(search, [((code_line, code_start), lay.code_letters)])
@@ -377,9 +377,10 @@ def _groups(search: _Search) -> list[list[_Variant]]:
             [((code_line, code_start), lay.code_letters, False)], COST_SWAP_OTHER, 0, None, 1
         )
     )
-    # The type letter: '<' and 'K' swap freely; '<' (no type) is the commoner reading.
+    # The type letter: a '<'/'K' swap is offered as a further reading, nothing else.
     second = (code_line, code_start + 1)
-    groups.append(search.enumerate([(second, ALPHA, False)], COST_SWAP_OTHER, 1, None, 2))
+    swappable = 1 if search.char(second) in "<K" else 0
+    groups.append(search.enumerate([(second, ALPHA, False)], COST_SWAP_OTHER, swappable, None, 2))
     groups.append(_free_variant(search, [(p, SEX) for p in _span_positions(lay.sex)]))
 
     for span in (lay.issuing_state, lay.nationality):
