@@ -311,3 +311,19 @@ def test_specimens_agree_with_passporteye_ground_truth() -> None:
         assert line2[19] == want["check_date_of_birth"]
         assert line2[27] == want["check_expiration_date"]
         assert line2[-1] == want["check_composite"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "fmt"), [(TD3, "TD3"), (TD2, "TD2"), (TD1, "TD1"), (MRVA, "MRVA")]
+)
+def test_mrz_written_as_one_run(lines: tuple[str, ...], fmt: str) -> None:
+    r = _p("".join(lines))
+    assert r.format == fmt and r.valid and r.lines == lines
+
+
+def test_mask_short_and_long_numbers() -> None:
+    from gate.mrz import mask_document_number
+
+    assert mask_document_number("D23145890734") == "D2********34"
+    assert mask_document_number("AB12") == "****"
+    assert mask_document_number("") == ""
