@@ -34,11 +34,14 @@ def char_value(ch: str) -> int | None:
     return None
 
 
+_VALUES: dict[str, int] = {ch: i for i, ch in enumerate(DIGITS + LETTERS)} | {"<": 0}
+
+
 def safe_check_digit(data: str) -> str | None:
     """The ICAO check digit of ``data``, or ``None`` when it holds a non-MRZ character."""
     total = 0
     for i, ch in enumerate(data):
-        value = char_value(ch)
+        value = _VALUES.get(ch)
         if value is None:
             return None
         total += value * _WEIGHTS[i % 3]
@@ -46,12 +49,21 @@ def safe_check_digit(data: str) -> str | None:
 
 
 def split_lines(lines: Sequence[str] | str) -> list[str]:
-    """One string with newlines or a sequence of lines -> non-empty lines, outer blanks removed."""
+    """One string with newlines or a sequence of lines -> non-empty lines, outer blanks removed.
+    A single run of 88, 72 or 90 characters is cut into the lines of its format."""
     parts = [lines] if isinstance(lines, str) else [str(part) for part in lines]
     out: list[str] = []
     for part in parts:
         out.extend(piece.strip() for piece in part.splitlines())
-    return [line for line in out if line]
+    out = [line for line in out if line]
+    if len(out) == 1 and len(out[0]) in _RUN_TOGETHER:
+        # A reader or a chip's DG1 may give the whole MRZ as one run of characters.
+        width = _RUN_TOGETHER[len(out[0])]
+        out = [out[0][i : i + width] for i in range(0, len(out[0]), width)]
+    return out
+
+
+_RUN_TOGETHER = {88: 44, 72: 36, 90: 30}  # TD3/MRV-A, TD2/MRV-B, TD1 written on one line
 
 
 def birth_year(yy: int, mm: int, dd: int, today: datetime.date) -> int:
@@ -159,6 +171,8 @@ def parse(lines: Sequence[str] | str, *, today: datetime.date | None = None) -> 
     ``valid=False``, failed ``checks`` and ``errors`` with positions. ``today`` (default: the
     local date) decides the century of dates and ``expired``.
     """
+    if isinstance(today, datetime.datetime):
+        today = today.date()
     return parse_lines(split_lines(lines), today or datetime.date.today())
 
 
