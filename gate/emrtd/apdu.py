@@ -71,8 +71,9 @@ def decode_command(raw: bytes) -> CommandAPDU:
         raise APDUError(f"short APDU: Lc {lc} does not match {len(body) - 1} body bytes")
     # extended length
     if len(body) == 3:
-        return CommandAPDU(cla, ins, p1, p2, le=int.from_bytes(body[1:3], "big") or 65536,
-                           force_extended=True)  # fmt: skip
+        return CommandAPDU(
+            cla, ins, p1, p2, le=int.from_bytes(body[1:3], "big") or 65536, force_extended=True
+        )
     if len(body) < 3:
         raise APDUError("extended APDU body truncated")
     lc = int.from_bytes(body[1:3], "big")

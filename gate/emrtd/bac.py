@@ -34,8 +34,9 @@ def _xor(a: bytes, b: bytes) -> bytes:
 
 def session_from_seed(k_seed: bytes, rnd_icc: bytes, rnd_ifd: bytes) -> SecureMessaging:
     ssc = int.from_bytes(rnd_icc[-4:] + rnd_ifd[-4:], "big")
-    return SecureMessaging("3DES", derive_key(k_seed, ENC, "3DES"),
-                           derive_key(k_seed, MAC, "3DES"), ssc)  # fmt: skip
+    return SecureMessaging(
+        "3DES", derive_key(k_seed, ENC, "3DES"), derive_key(k_seed, MAC, "3DES"), ssc
+    )
 
 
 GET_CHALLENGE = CommandAPDU(0x00, 0x84, 0x00, 0x00, le=8)

@@ -9,7 +9,7 @@ coordinates (a few milliseconds per scalar multiplication on 256-bit curves).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import ecdsa.curves
 
@@ -144,7 +144,7 @@ class Curve:
         return pt
 
 
-@lru_cache(maxsize=None)
+@cache
 def curve(name: str) -> Curve:
     if name not in _ECDSA_NAMES:
         raise PACEError(f"unsupported elliptic curve {name!r}")

@@ -222,14 +222,20 @@ class PACETerminal:
         secret = self.group.shared_secret(self.group.mul(self.sk_eph, chip_pt))
         self.ks_enc = derive_key(secret, ENC, self.cipher)
         self.ks_mac = derive_key(secret, MAC, self.cipher)
-        token = auth_token(self.cipher, self.ks_mac,
-                           _token_input(self.info.protocol, self.group.pub_tag, self.chip_eph))  # fmt: skip
+        token = auth_token(
+            self.cipher,
+            self.ks_mac,
+            _token_input(self.info.protocol, self.group.pub_tag, self.chip_eph),
+        )
         return _ga(0x85, token, last=True)
 
     def finish(self, resp: ResponseAPDU) -> SecureMessaging:
         t_ic = _ga_data(resp, 0x86, "4 (mutual authentication)")
-        expected = auth_token(self.cipher, self.ks_mac,
-                              _token_input(self.info.protocol, self.group.pub_tag, self.pk_eph))  # fmt: skip
+        expected = auth_token(
+            self.cipher,
+            self.ks_mac,
+            _token_input(self.info.protocol, self.group.pub_tag, self.pk_eph),
+        )
         if not hmac.compare_digest(t_ic, expected):
             raise PACEError("the chip's authentication token does not verify")
         if self.info.mapping == "CAM":
@@ -347,8 +353,9 @@ class PACECard:
                     raise PACEError("PACE-CAM offered without a chip key")
                 ca = pow(self.cam_private_key, -1, self.group.order) * self.sk_map
                 ca %= self.group.order
-                crypt = encrypt(cipher, self.ks_enc, pad(self.group.scalar_bytes(ca), 16),
-                                _cam_iv(self.ks_enc))  # fmt: skip
+                crypt = encrypt(
+                    cipher, self.ks_enc, pad(self.group.scalar_bytes(ca), 16), _cam_iv(self.ks_enc)
+                )
                 extra = tlv.encode(0x8A, crypt)
             self.step = 0
             sm = SecureMessaging(cipher, self.ks_enc, self.ks_mac, 0)

@@ -172,18 +172,16 @@ class SecureMessaging:
         do87 = b""
         if cmd.data:
             crypt = encrypt(self.cipher, self.ks_enc, pad(cmd.data, self.bs), self._iv())
-            if cmd.ins & 1:
-                do87 = tlv.encode(0x85, crypt)
-            else:
-                do87 = tlv.encode(0x87, b"\x01" + crypt)
+            do87 = tlv.encode(133, crypt) if cmd.ins & 1 else tlv.encode(135, b"\x01" + crypt)
         do97 = b""
         if cmd.le is not None:
             do97 = tlv.encode(0x97, _encode_le(cmd.le, cmd.le > 256 or cmd.force_extended))
         do8e = tlv.encode(0x8E, self._mac(header + do87 + do97))
         body = do87 + do97 + do8e
         extended = len(body) > 255 or (cmd.le is not None and cmd.le > 256) or cmd.force_extended
-        return CommandAPDU(cla, cmd.ins, cmd.p1, cmd.p2, body, 65536 if extended else 256,
-                           force_extended=extended)  # fmt: skip
+        return CommandAPDU(
+            cla, cmd.ins, cmd.p1, cmd.p2, body, 65536 if extended else 256, force_extended=extended
+        )
 
     def unprotect(self, resp: ResponseAPDU) -> ResponseAPDU:
         self._check_open()
@@ -261,8 +259,9 @@ class SecureMessaging:
         if do97 is not None:
             raw = int.from_bytes(do97.value, "big") if do97.value else 0
             le = raw or (65536 if len(do97.value) == 2 else 256)
-        return CommandAPDU(cmd.cla & 0xF3, cmd.ins, cmd.p1, cmd.p2, data, le,
-                           force_extended=cmd.force_extended)  # fmt: skip
+        return CommandAPDU(
+            cmd.cla & 0xF3, cmd.ins, cmd.p1, cmd.p2, data, le, force_extended=cmd.force_extended
+        )
 
     def card_wrap(self, resp: ResponseAPDU) -> ResponseAPDU:
         """Protect a response (the chip's view)."""
