@@ -88,7 +88,7 @@ class VirtualChip:
     def __post_init__(self) -> None:
         self.atr = _atr(self.config.extended_length)
         self.apdu_count = 0
-        self.mf = {k: self.image.files[k] for k in ("EF.CardAccess", "EF.CardSecurity")
+        self.mf: dict[str, bytes] = {k: self.image.files[k] for k in ("EF.CardAccess", "EF.CardSecurity")
                    if k in self.image.files}  # fmt: skip
         if self.config.extended_length and self.config.publish_atr_info:
             self.mf["EF.ATR/INFO"] = _atr_info(self.config)
