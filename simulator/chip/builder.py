@@ -49,9 +49,13 @@ _CURVES: dict[str, ec.EllipticCurve] = {
     "secp521r1": ec.SECP521R1(),
 }
 CURVE_PARAMETER_IDS = {
-    "secp256r1": 12, "brainpoolP256r1": 13, "secp384r1": 15, "brainpoolP384r1": 16,
-    "brainpoolP512r1": 17, "secp521r1": 18,
-}  # fmt: skip
+    "secp256r1": 12,
+    "brainpoolP256r1": 13,
+    "secp384r1": 15,
+    "brainpoolP384r1": 16,
+    "brainpoolP512r1": 17,
+    "secp521r1": 18,
+}
 
 
 def unsigned_signed_data(content_type: str, content: bytes) -> bytes:
@@ -139,8 +143,11 @@ def build_image(spec: ImageSpec | None = None) -> ChipImage:
         files["EF.CardAccess"] = encode_security_infos(pace_list)
     if uses_cam and ca_key is not None:
         content = encode_security_infos(
-            [*pace_list, ChipAuthenticationPublicKeyInfo(ID_PK_ECDH, spki(ca_key)),
-             ChipAuthenticationInfo(ca_oid("ECDH", "AES-128"), 1)]
-        )  # fmt: skip
+            [
+                *pace_list,
+                ChipAuthenticationPublicKeyInfo(ID_PK_ECDH, spki(ca_key)),
+                ChipAuthenticationInfo(ca_oid("ECDH", "AES-128"), 1),
+            ]
+        )
         files["EF.CardSecurity"] = unsigned_signed_data(ID_SECURITY_OBJECT, content)
     return ChipImage(files, "".join(spec.mrz.split()), spec.can, aa_key, ca_key)

@@ -88,12 +88,18 @@ class VirtualChip:
     def __post_init__(self) -> None:
         self.atr = _atr(self.config.extended_length)
         self.apdu_count = 0
-        self.mf: dict[str, bytes] = {k: self.image.files[k] for k in ("EF.CardAccess", "EF.CardSecurity")
-                   if k in self.image.files}  # fmt: skip
+        self.mf: dict[str, bytes] = {
+            k: self.image.files[k]
+            for k in ("EF.CardAccess", "EF.CardSecurity")
+            if k in self.image.files
+        }
         if self.config.extended_length and self.config.publish_atr_info:
             self.mf["EF.ATR/INFO"] = _atr_info(self.config)
-        self.app = {k: v for k, v in self.image.files.items() if k == "EF.COM" or k == "EF.SOD"
-                    or k.startswith("DG")}  # fmt: skip
+        self.app = {
+            k: v
+            for k, v in self.image.files.items()
+            if k == "EF.COM" or k == "EF.SOD" or k.startswith("DG")
+        }
         self.pace_infos: list[PACEInfo] = []
         if "EF.CardAccess" in self.image.files:
             try:
@@ -358,8 +364,9 @@ class VirtualChip:
         if shared is None:
             return ResponseAPDU(b"", 0x6A80), None
         secret = shared[0].to_bytes(c.size, "big")
-        new = SecureMessaging(cipher, derive_key(secret, ENC, cipher),
-                              derive_key(secret, MAC, cipher), 0)  # fmt: skip
+        new = SecureMessaging(
+            cipher, derive_key(secret, ENC, cipher), derive_key(secret, MAC, cipher), 0
+        )
 
         def switch() -> None:
             self.sm, self.ca_oid = new, None
