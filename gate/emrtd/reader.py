@@ -251,7 +251,11 @@ class Reader:
         data = b""
         total: int | None = None
         by_sfi = sfi is not None
+        budget = 4096  # APDUs per file: a chip trickling bytes must not keep us forever
         while total is None or len(data) < total:
+            budget -= 1
+            if budget < 0:
+                raise ChipError(f"{name}: the chip returns too little data per READ BINARY")
             offset = len(data)
             wrapper = 4 if offset > 0x7FFF else 0
             le = self._chunk(wrapper)

@@ -18,6 +18,10 @@ from simulator.chip.card import ChipRemoved, VirtualChip
 
 VPCD_PORT = 35963
 VPCD_POWER_OFF, VPCD_POWER_ON, VPCD_RESET, VPCD_GET_ATR = 0, 1, 2, 4
+# pcscd polls card presence every 400 ms; after a removal in the middle of an exchange its
+# event handler must see the slot empty at least once, or it never notices a new card
+_REMOVAL_SETTLE_SECONDS = 1.2
+_removed_at: dict[int, float] = {}
 
 
 @dataclass
@@ -101,21 +105,42 @@ class VpcdCard:
         self.error: BaseException | None = None
 
     def start(self, connect_timeout: float = 10.0) -> None:
+        """Connect and wait until vpcd talks to us (ATR request or power on). A connection
+        made while vpcd is still tearing down the previous card can sit unanswered in the
+        listen backlog, so without that first message we reconnect."""
+        settle = _removed_at.pop(self.port, 0.0) + _REMOVAL_SETTLE_SECONDS - time.monotonic()
+        if settle > 0:
+            time.sleep(settle)
         deadline = time.monotonic() + connect_timeout
-        while True:
+        last: BaseException | None = None
+        while time.monotonic() < deadline:
             try:
-                self._sock = socket.create_connection((self.host, self.port), timeout=1.0)
-                break
+                sock = socket.create_connection((self.host, self.port), timeout=1.0)
             except OSError as exc:
-                if time.monotonic() > deadline:
-                    raise TransportError(
-                        f"cannot reach vpcd at {self.host}:{self.port} ({exc}): is pcscd running "
-                        "with the vsmartcard-vpcd driver?"
-                    ) from exc
+                last = exc
                 time.sleep(0.1)
-        self._sock.settimeout(0.2)
-        self._thread = threading.Thread(target=self._serve, name="vpcd-card", daemon=True)
-        self._thread.start()
+                continue
+            try:
+                sock.settimeout(1.5)
+                head = _recv_exact(sock, 2)
+                msg = _recv_exact(sock, int.from_bytes(head, "big"))
+            except (OSError, ConnectionError) as exc:
+                last = exc
+                sock.close()
+                time.sleep(0.2)
+                continue
+            reply = self._handle(msg)
+            if reply is not None:
+                sock.sendall(len(reply).to_bytes(2, "big") + reply)
+            sock.settimeout(0.2)
+            self._sock = sock
+            self._thread = threading.Thread(target=self._serve, name="vpcd-card", daemon=True)
+            self._thread.start()
+            return
+        raise TransportError(
+            f"cannot reach vpcd at {self.host}:{self.port} ({last}): is pcscd running with the "
+            "vsmartcard-vpcd driver?"
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -151,6 +176,7 @@ class VpcdCard:
         except ChipRemoved:
             sock.close()
             self._sock = None
+            _removed_at[self.port] = time.monotonic()
         except (OSError, ConnectionError) as exc:
             self.error = exc
 
