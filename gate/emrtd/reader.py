@@ -50,7 +50,8 @@ SW_EOF = 0x6282
 class Transport(Protocol):
     """What the reader needs from a link to a chip."""
 
-    atr: bytes
+    @property
+    def atr(self) -> bytes: ...
 
     def transmit(self, apdu: bytes) -> bytes: ...
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gate.emrtd import lds
+from gate.emrtd.access import mrz_information
 from gate.errors import EgateError
 
 APP_FILES = ["EF.COM", "EF.SOD", *[f"DG{n}" for n in range(1, 17)]]
@@ -51,7 +52,10 @@ class ChipImage:
 
     @property
     def mrz_information(self) -> str:
-        return mrz_information(self.mrz)
+        try:
+            return mrz_information(self.mrz)
+        except ValueError as exc:
+            raise ChipImageError(str(exc)) from exc
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -71,21 +75,6 @@ class ChipImage:
                     serialization.NoEncryption(),
                 )
                 (directory / fname).write_bytes(pem)
-
-
-def mrz_information(mrz: str) -> str:
-    """Document number, birth and expiry dates with their check digits, as printed."""
-    text = "".join(mrz.split())
-    if len(text) == 90:  # TD1
-        number, birth, expiry = text[5:15], text[30:37], text[38:45]
-        if number[-1] == "<":  # long document number continues in the optional data
-            rest = text[15:30].rstrip("<")
-            number = number[:9] + rest
-        return number + birth + expiry
-    if len(text) in (72, 88):  # TD2 / TD3
-        line2 = text[len(text) // 2 :]
-        return line2[0:10] + line2[13:20] + line2[21:28]
-    raise ChipImageError(f"MRZ of {len(text)} characters: expected 90 (TD1), 72 (TD2), 88 (TD3)")
 
 
 def _load_key(path: Path) -> PrivateKey | None:
