@@ -312,7 +312,7 @@ class PACECard:
         if self.step == 1:
             self.group = group_for(info, self.dh_groups)
             k_pi = derive_key(self.passwords[self.ref], PACE_PASSWORD, cipher)
-            nonce = self.rng(block_size(cipher))
+            nonce = self.rng(16)  # 16 bytes for every cipher, as chips send (gmrtd NZ 3DES log)
             self.s = int.from_bytes(nonce, "big")
             self.step = 2
             return reply(0x80, encrypt(cipher, k_pi, nonce)), None
