@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (logged APDUs are kept as single hex strings)
 """Real-chip PACE transcripts published in gmrtd (MIT, pace/pace_test.go at commit
 05f1043f4a881808967328a54e498f3cb4039fe4): a New Zealand passport with PACE-GM 3DES and a
 German one with PACE-CAM AES-128 followed by the EF.CardSecurity read. Replayed step by step:
@@ -92,8 +93,7 @@ DE_CARD_SECURITY = [
 def test_de_pace_cam_and_card_security() -> None:
     infos = parse_card_access(
         bytes.fromhex(
-            "31283012060A04007F0007020204020202010202010D"
-            "3012060A04007F0007020204060202010202010D"
+            "31283012060A04007F0007020204020202010202010D3012060A04007F0007020204060202010202010D"
         )
     )
     cam = next(i for i in infos if isinstance(i, PACEInfo) and i.mapping == "CAM")

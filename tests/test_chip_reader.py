@@ -72,20 +72,27 @@ CASES = [
     ("GM", "3DES", 13), ("GM", "AES-128", 13), ("GM", "AES-192", 13), ("GM", "AES-256", 13),
     ("GM", "AES-128", 16), ("GM", "AES-256", 17), ("GM", "AES-128", 12), ("GM", "AES-192", 15),
     ("GM", "AES-256", 18), ("CAM", "AES-128", 13), ("CAM", "AES-192", 12),
-    ("CAM", "AES-256", 17),
+    ("CAM", "AES-256", 17), ("GM", "AES-128", 0), ("GM", "3DES", 1), ("GM", "AES-256", 2),
 ]  # fmt: skip
+
+
+CA_CURVE = {13: "brainpoolP256r1", 15: "secp384r1", 16: "brainpoolP384r1",
+            17: "brainpoolP512r1", 18: "secp521r1"}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{m}-{c}-{p}" for m, c, p in CASES])
 @pytest.mark.parametrize("extended", [True, False], ids=["ext", "short"])
 def test_pace_variants_read_files(case: tuple[str, str, int], extended: bool) -> None:
     mapping, cipher, pid = case
-    curve_name = {12: "secp256r1", 13: "brainpoolP256r1", 15: "secp384r1", 16: "brainpoolP384r1",
-                  17: "brainpoolP512r1", 18: "secp521r1"}[pid]  # fmt: skip
+    curve_name = CA_CURVE.get(pid, "secp256r1")
     image = build_image(ImageSpec(pace=[case], aa=None, dg2_size=3000, ca_curve=curve_name))
     cfg = ChipConfig(extended_length=extended, max_response=65536 if extended else 256)
     _reader, _, files, label = _read(image, cfg)
-    assert label == f"PACE-{mapping}-{cipher}"
+    if not extended and pid in (1, 2):
+        # a 2048-bit DH key does not fit a short GENERAL AUTHENTICATE: BAC fallback
+        assert label == "BAC"
+    else:
+        assert label == f"PACE-{mapping}-{cipher}"
     assert files == {n: image.files[n] for n in FILES}
 
 
@@ -237,6 +244,15 @@ def test_atr_capabilities() -> None:
     short = VirtualChip(build_image(ImageSpec(aa=None)), ChipConfig(extended_length=False))
     assert not atr_supports_extended_length(short.atr)
     assert not atr_supports_extended_length(bytes.fromhex("3B8F8001804F0CA000000306030001"))
+
+
+def test_rfc5114_groups_are_consistent() -> None:
+    from gate.emrtd.ecmath import STANDARD_DH_GROUPS
+
+    for group in STANDARD_DH_GROUPS.values():
+        assert (group.p - 1) % group.q == 0
+        assert pow(group.g, group.q, group.p) == 1 and group.g != 1
+        assert pow(2, group.p - 1, group.p) == 1  # Fermat check of p
 
 
 def test_pace_dh_generic_mapping() -> None:

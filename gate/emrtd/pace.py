@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from gate.emrtd import tlv
 from gate.emrtd.apdu import CommandAPDU, ResponseAPDU
-from gate.emrtd.ecmath import Curve, DHGroup, Point, curve
+from gate.emrtd.ecmath import STANDARD_DH_GROUPS, Curve, DHGroup, Point, curve
 from gate.emrtd.errors import PACEError, TLVError
 from gate.emrtd.kdf import ENC, MAC, PACE_PASSWORD, Cipher, derive_key
 from gate.emrtd.securityinfos import PACEInfo, encode_oid
@@ -123,7 +123,7 @@ def group_for(info: PACEInfo, dh_groups: dict[int, DHGroup] | None = None) -> Gr
         if info.curve_name is None or info.curve_name.startswith("modp"):
             raise PACEError(f"parameter id {info.parameter_id} is not an elliptic curve")
         return Group(curve(info.curve_name))
-    groups = dh_groups or {}
+    groups = {**STANDARD_DH_GROUPS, **(dh_groups or {})}
     if info.parameter_id not in groups:
         raise PACEError(
             f"DH parameter id {info.parameter_id}: domain parameters not available; pass them "

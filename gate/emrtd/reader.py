@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 from gate.emrtd import lds, tlv
 from gate.emrtd.apdu import CommandAPDU, ResponseAPDU, decode_response, sw_hint
 from gate.emrtd.bac import BACTerminal
+from gate.emrtd.ecmath import STANDARD_DH_GROUPS
 from gate.emrtd.errors import (
     AccessControlError,
     APDUError,
@@ -436,12 +437,20 @@ def choose_pace_info(infos: list[PACEInfo]) -> PACEInfo | None:
     usable = [
         i
         for i in infos
-        if rank[i.mapping] >= 0 and i.key_agreement == "ECDH" and i.curve_name is not None
-    ]
+        if rank[i.mapping] >= 0
+        and (
+            (i.key_agreement == "ECDH" and i.curve_name is not None
+             and not i.curve_name.startswith("modp"))
+            or (i.key_agreement == "DH" and i.parameter_id in STANDARD_DH_GROUPS)
+        )
+    ]  # fmt: skip
     if not usable:
         return None
     order = ["3DES", "AES-128", "AES-192", "AES-256"]
-    return max(usable, key=lambda i: (rank[i.mapping], order.index(i.cipher)))
+    return max(
+        usable,
+        key=lambda i: (rank[i.mapping], i.key_agreement == "ECDH", order.index(i.cipher)),
+    )
 
 
 def spki_point(spki: bytes) -> bytes:

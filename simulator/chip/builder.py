@@ -129,7 +129,8 @@ def build_image(spec: ImageSpec | None = None) -> ChipImage:
     pace_list: list[SecurityInfo] = []
     for mapping, cipher, pid in spec.pace:
         c: Cipher = cipher  # type: ignore[assignment]
-        pace_list.append(PACEInfo(pace_oid("ECDH", mapping, c), 2, pid))
+        agreement = "DH" if pid <= 2 else "ECDH"  # ids 0-2: RFC 5114 MODP groups
+        pace_list.append(PACEInfo(pace_oid(agreement, mapping, c), 2, pid))
     if dg14:
         dg14 += [p for p in pace_list]
         files["DG14"] = lds.encode_dg14(dg14)
