@@ -6,9 +6,11 @@ running. Skipped with the reason when pcscd or the vpcd driver is missing, excep
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +39,18 @@ def _missing(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def pcscd() -> Iterator[None]:
+    # one pcscd/vpcd per machine: an exclusive lock keeps workers of `pytest -n` from sharing
+    # (or killing) each other's pcscd even if xdist_group scheduling is not honoured
+    lock = (Path(tempfile.gettempdir()) / "egate-pcsc-tests.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        yield from _pcscd()
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def _pcscd() -> Iterator[None]:
     binary = shutil.which("pcscd") or (
         "/usr/sbin/pcscd" if Path("/usr/sbin/pcscd").exists() else None
     )

@@ -104,10 +104,10 @@ class VpcdCard:
         self._stop = threading.Event()
         self.error: BaseException | None = None
 
-    def start(self, connect_timeout: float = 10.0) -> None:
-        """Connect and wait until vpcd talks to us (ATR request or power on). A connection
-        made while vpcd is still tearing down the previous card can sit unanswered in the
-        listen backlog, so without that first message we reconnect."""
+    def start(self, connect_timeout: float = 15.0) -> None:
+        """Connect and wait until vpcd talks to us (ATR request or power on), so that the
+        card is known to be in the reader when this returns. vpcd accepts a waiting connection
+        on its next presence poll; if it drops the connection instead, connect again."""
         settle = _removed_at.pop(self.port, 0.0) + _REMOVAL_SETTLE_SECONDS - time.monotonic()
         if settle > 0:
             time.sleep(settle)
@@ -121,13 +121,17 @@ class VpcdCard:
                 time.sleep(0.1)
                 continue
             try:
-                sock.settimeout(1.5)
+                sock.settimeout(max(0.1, deadline - time.monotonic()))
                 head = _recv_exact(sock, 2)
                 msg = _recv_exact(sock, int.from_bytes(head, "big"))
+            except TimeoutError as exc:
+                sock.close()
+                last = exc
+                break
             except (OSError, ConnectionError) as exc:
                 last = exc
                 sock.close()
-                time.sleep(0.2)
+                time.sleep(0.1)
                 continue
             reply = self._handle(msg)
             if reply is not None:
@@ -138,8 +142,8 @@ class VpcdCard:
             self._thread.start()
             return
         raise TransportError(
-            f"cannot reach vpcd at {self.host}:{self.port} ({last}): is pcscd running with the "
-            "vsmartcard-vpcd driver?"
+            f"vpcd at {self.host}:{self.port} did not take the card ({last}): is pcscd running "
+            "with the vsmartcard-vpcd driver?"
         )
 
     def stop(self) -> None:
