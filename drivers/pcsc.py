@@ -8,8 +8,10 @@ The object returned by :meth:`PcscReader.connect` is a reader-side transport for
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from gate.emrtd.errors import (
     CardRemovedError,
@@ -95,24 +97,57 @@ def reader_has_card(name: str, settle: float = 0.0) -> bool:
 
 
 class PcscTransport:
-    """An open connection to the card in one reader."""
+    """An open connection to the card in one reader. ``timeout`` bounds every exchange: a
+    chip that does not answer in time raises :class:`ChipTimeoutError` and the connection is
+    abandoned (PC/SC cannot cancel a transmit in flight)."""
 
-    def __init__(self, connection: Any, reader_name: str) -> None:
+    def __init__(self, connection: Any, reader_name: str, timeout: float | None = None) -> None:
         self._connection = connection
         self.reader_name = reader_name
         self.atr = bytes(connection.getATR())
         self.closed = False
+        self._released = False
+        self.timeout = timeout
+
+    def _exchange(self, apdu: bytes) -> bytes:
+        data, sw1, sw2 = self._connection.transmit(list(apdu))
+        # T=0 style continuation: fetch the rest with GET RESPONSE
+        out = bytes(data)
+        while sw1 == 0x61:
+            more, sw1, sw2 = self._connection.transmit([0x00, 0xC0, 0x00, 0x00, sw2])
+            out += bytes(more)
+        return out + bytes([sw1, sw2])
+
+    def _exchange_with_timeout(self, apdu: bytes) -> bytes:
+        if self.timeout is None:
+            return self._exchange(apdu)
+        result: list[bytes] = []
+        error: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                result.append(self._exchange(apdu))
+            except BaseException as exc:  # handed over to the caller's thread
+                error.append(exc)
+
+        worker = threading.Thread(target=run, name="pcsc-transmit", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            self.closed = True
+            raise ChipTimeoutError(
+                f"chip in {self.reader_name!r} did not answer within {self.timeout:.1f} s; "
+                "the connection is abandoned: present the document again"
+            )
+        if error:
+            raise error[0]
+        return result[0]
 
     def transmit(self, apdu: bytes) -> bytes:
         if self.closed:
             raise TransportError(f"connection to {self.reader_name!r} is closed: connect again")
         try:
-            data, sw1, sw2 = self._connection.transmit(list(apdu))
-            # T=0 style continuation: fetch the rest with GET RESPONSE
-            out = bytes(data)
-            while sw1 == 0x61:
-                more, sw1, sw2 = self._connection.transmit([0x00, 0xC0, 0x00, 0x00, sw2])
-                out += bytes(more)
+            return self._exchange_with_timeout(apdu)
         except (CardConnectionException, NoCardException) as exc:
             self.close()
             if _is_removal(exc) or not reader_has_card(self.reader_name, settle=0.5):
@@ -121,12 +156,12 @@ class PcscTransport:
                     "put it back and read again"
                 ) from exc
             raise TransportError(f"PC/SC transmit on {self.reader_name!r} failed: {exc}") from exc
-        return out + bytes([sw1, sw2])
 
     def close(self) -> None:
-        if self.closed:
-            return
         self.closed = True
+        if self._released:
+            return
+        self._released = True
         for step in (self._connection.disconnect, self._connection.release):
             with contextlib.suppress(SmartcardException, BaseSCardException, AttributeError):
                 step()
@@ -185,7 +220,24 @@ class PcscReader:
                 what = "inserted" if present else "removed"
                 raise ChipTimeoutError(f"no card {what} in {name!r} within {timeout:.1f} s")
 
-    def connect(self, wait: bool = True) -> PcscTransport:
+    def events(self, poll: float = 0.1, until: float | None = None
+               ) -> Iterator[Literal["inserted", "removed"]]:  # fmt: skip
+        """Card insertion and removal events relative to the state at this call, polled every
+        ``poll`` seconds until the ``until`` monotonic time (forever when None)."""
+        name = self.name
+        return self._events(name, reader_has_card(name), poll, until)
+
+    @staticmethod
+    def _events(name: str, present: bool, poll: float, until: float | None
+                ) -> Iterator[Literal["inserted", "removed"]]:  # fmt: skip
+        while until is None or time.monotonic() < until:
+            now = reader_has_card(name)
+            if now != present:
+                present = now
+                yield "inserted" if now else "removed"
+            time.sleep(poll)
+
+    def connect(self, wait: bool = True, transmit_timeout: float | None = None) -> PcscTransport:
         reader = self.find()
         if wait:
             self.wait_for_card()
@@ -196,4 +248,4 @@ class PcscReader:
             if _is_removal(exc) or isinstance(exc, NoCardException):
                 raise CardRemovedError(f"no card in {str(reader)!r}: present the passport") from exc
             raise TransportError(f"cannot connect to the card in {str(reader)!r}: {exc}") from exc
-        return PcscTransport(connection, str(reader))
+        return PcscTransport(connection, str(reader), transmit_timeout)

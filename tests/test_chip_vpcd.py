@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from gate.emrtd.errors import CardRemovedError
+from gate.emrtd.errors import CardRemovedError, ChipTimeoutError
 from gate.emrtd.reader import ChipSession, Reader
 from simulator.chip.builder import ImageSpec, build_image
 from simulator.chip.card import ChipConfig, Faults, VirtualChip
@@ -161,3 +161,25 @@ def test_card_removed_mid_read_is_reported_and_reader_stays_usable(pcscd: None) 
     pcsc.wait_for_removal(5)
     label, files = _read_via_pcsc(image, ["DG2"])
     assert label == "BAC" and files["DG2"] == image.files["DG2"]
+
+
+def test_slow_chip_times_out_and_events_are_reported(pcscd: None) -> None:
+    from drivers.pcsc import PcscReader
+
+    image = build_image(ImageSpec(pace=[], aa=None, dg2_size=500))
+    chip = VirtualChip(image)
+    card = VpcdCard(chip)
+    card.start()
+    pcsc = PcscReader(READER, timeout=5)
+    transport = pcsc.connect(transmit_timeout=0.5)
+    try:
+        reader = Reader(ChipSession(transport))
+        reader.open(image.mrz_information)
+        chip.faults.slow_seconds = 1.5
+        with pytest.raises(ChipTimeoutError, match="did not answer"):
+            reader.read_files(["DG1"])
+    finally:
+        transport.close()
+    events = pcsc.events(poll=0.05, until=time.monotonic() + 5)
+    card.stop()
+    assert next(events) == "removed"
