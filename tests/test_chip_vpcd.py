@@ -183,3 +183,38 @@ def test_slow_chip_times_out_and_events_are_reported(pcscd: None) -> None:
     events = pcsc.events(poll=0.05, until=time.monotonic() + 5)
     card.stop()
     assert next(events) == "removed"
+
+
+def test_cli_reads_through_pcsc(
+    pcscd: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from gate.cli import main
+    from simulator.chip.builder import SPECIMEN_MRZ
+
+    image = build_image(ImageSpec(pace=[("CAM", "AES-128", 13)], aa="EC", dg2_size=15000))
+    card = VpcdCard(VirtualChip(image))
+    card.start()
+    try:
+        code = main(
+            [
+                "chip",
+                "read",
+                "--reader",
+                "virtual pcd 00 00",
+                "--mrz",
+                SPECIMEN_MRZ,
+                "--out",
+                str(tmp_path),
+                "--json",
+            ]
+        )
+    finally:
+        card.stop()
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["access"]["mapping"] == "CAM" and result["access"]["cam_verified"] is True
+    assert result["reader"] == READER
+    for name in ("EF.COM", "DG1", "DG2", "DG14", "DG15", "EF.SOD", "EF.CardSecurity"):
+        assert (tmp_path / f"{name}.bin").read_bytes() == image.files[name], name

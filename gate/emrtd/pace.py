@@ -23,10 +23,18 @@ from dataclasses import dataclass, field
 from gate.emrtd import tlv
 from gate.emrtd.apdu import CommandAPDU, ResponseAPDU
 from gate.emrtd.ecmath import STANDARD_DH_GROUPS, Curve, DHGroup, Point, curve
-from gate.emrtd.errors import PACEError, TLVError
+from gate.emrtd.errors import PACEError, SecureMessagingError, TLVError
 from gate.emrtd.kdf import ENC, MAC, PACE_PASSWORD, Cipher, derive_key
 from gate.emrtd.securityinfos import PACEInfo, encode_oid
-from gate.emrtd.sm import SecureMessaging, aes_cmac, block_size, decrypt, encrypt, pad, retail_mac
+from gate.emrtd.sm import (
+    SecureMessaging,
+    aes_cmac,
+    block_size,
+    decrypt,
+    encrypt,
+    pad,
+    retail_mac,
+)
 
 Rng = Callable[[int], bytes]
 PASSWORD_MRZ = 1
@@ -242,7 +250,10 @@ class PACETerminal:
             a_ic = _ga_data(resp, 0x8A, "4 (chip authentication data)")
             from gate.emrtd.sm import unpad
 
-            self.ca_ic = unpad(decrypt(self.cipher, self.ks_enc, a_ic, _cam_iv(self.ks_enc)))
+            try:
+                self.ca_ic = unpad(decrypt(self.cipher, self.ks_enc, a_ic, _cam_iv(self.ks_enc)))
+            except SecureMessagingError as exc:
+                raise PACEError(f"PACE-CAM chip authentication data unreadable: {exc}") from exc
         return SecureMessaging(self.cipher, self.ks_enc, self.ks_mac, 0)
 
     def verify_cam(self, chip_static_public: bytes) -> bool:
@@ -318,10 +329,7 @@ class PACECard:
             return reply(0x80, encrypt(cipher, k_pi, nonce)), None
         if self.step == 2:
             pcd_map = self.group.decode(tlv.require(inner, 0x81, "GA 2"))
-            if info.mapping == "CAM" and self.cam_private_key is not None:
-                self.sk_map = self.group.scalar(self.rng)
-            else:
-                self.sk_map = self.group.scalar(self.rng)
+            self.sk_map = self.group.scalar(self.rng)
             pk_map = self.group.mul(self.sk_map, self.group.generator())
             h = self.group.mul(self.sk_map, pcd_map)
             self.g_mapped = self.group.combine(self.group.mul(self.s, self.group.generator()), h)

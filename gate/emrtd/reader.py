@@ -307,10 +307,6 @@ class Reader:
         return data[:total] if total is not None else data
 
     # -- access control ----------------------------------------------------------------------
-    def _select_master_file(self) -> None:
-        # after reset the MF is current; an explicit SELECT MF is not needed
-        self._in_app = False
-
     def select_application(self) -> None:
         resp = self.session.transmit(CommandAPDU(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
         if not resp.ok:
