@@ -138,3 +138,30 @@ def _run_strict(transport: InProcessTransport) -> None:
     reader = Reader(ChipSession(transport))
     reader.open(BAC_IMAGE.mrz_information)
     reader.read_files(["DG1"])
+
+
+@given(
+    apdus=st.lists(
+        st.one_of(
+            st.binary(max_size=300),
+            st.builds(
+                lambda ins, p1, p2, data: bytes([0x00, ins, p1, p2, len(data)]) + data + b"\x00",
+                st.sampled_from([0xA4, 0xB0, 0xB1, 0x84, 0x82, 0x22, 0x86, 0x88]),
+                st.integers(0, 255),
+                st.integers(0, 255),
+                st.binary(max_size=80),
+            ),
+        ),
+        max_size=8,
+    )
+)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_virtual_chip_answers_any_command_with_a_status_word(apdus: list[bytes]) -> None:
+    """The card side survives a hostile terminal: every APDU gets a response ending in a
+    status word, and nothing is readable without access control."""
+    chip = VirtualChip(PACE_IMAGE)
+    for raw in apdus:
+        out = chip.process(raw)
+        assert len(out) >= 2
+        if raw[:2] == b"\x00\xb0" and not chip.authenticated and chip.in_app:
+            assert out[-2:] != b"\x90\x00"
