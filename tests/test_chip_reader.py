@@ -286,3 +286,12 @@ def test_dutch_2006_passport_in_process() -> None:
     for name in names:
         assert files[name] == image.files[name]
     assert lds.parse_ef_com(files["EF.COM"]).data_groups == (1, 2, 15)
+
+
+def test_chip_without_short_file_ids_is_read_by_select(bac_image: ChipImage) -> None:
+    reader, transport, files, _ = _read(bac_image, ChipConfig(short_file_ids=False))
+    assert files == {n: bac_image.files[n] for n in FILES}
+    selects = [c for c, _ in reader.session.log if c[1] == 0xA4 and c[2] == 0x02]
+    # EF.CardAccess probed by file ID in the MF, then one protected SELECT per file
+    assert selects[0] == bytes.fromhex("00A4020C02011C")
+    assert len([c for c in selects if c[0] == 0x0C]) == len(FILES)

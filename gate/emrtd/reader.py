@@ -253,6 +253,7 @@ class Reader:
         data = b""
         total: int | None = None
         by_sfi = sfi is not None
+        selected = sfi_used = False
         budget = 4096  # APDUs per file: a chip trickling bytes must not keep us forever
         while total is None or len(data) < total:
             budget -= 1
@@ -269,13 +270,11 @@ class Reader:
                 assert sfi is not None
                 resp = self._read_binary(0x80 | sfi, 0, 0, le)
                 if resp.sw in (0x6A86, 0x6981, 0x6A81, 0x6D00) and not resp.data:
-                    by_sfi = False
-                    sel = self._select_ef(name)
-                    if not sel.ok:
-                        raise StatusWordError(sel.sw, f"SELECT {name}", sw_hint(sel.sw))
+                    by_sfi = False  # the chip does not take SFI addressing: select by file ID
                     continue
             else:
-                if offset == 0:
+                if not selected and not sfi_used:
+                    selected = True
                     sel = self._select_ef(name)
                     if not sel.ok:
                         raise StatusWordError(sel.sw, f"SELECT {name}", sw_hint(sel.sw))
@@ -289,7 +288,8 @@ class Reader:
             if not resp.data:
                 if total is None:
                     raise LDSError(f"{name}: the chip returned an empty file")
-                break
+                raise LDSError(f"{name}: no data at offset {offset}, header says {total} bytes")
+            sfi_used = sfi_used or (offset == 0 and by_sfi)
             data += resp.data
             if total is None:
                 try:

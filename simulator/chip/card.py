@@ -49,6 +49,8 @@ class ChipConfig:
     bac: bool = True
     publish_atr_info: bool = True
     """Serve EF.ATR/INFO with the extended-length information (7F66)."""
+    short_file_ids: bool = True
+    """Accept READ BINARY with a short file identifier (else 6A86: select by file ID)."""
     reject_parameter_id: bool = False
     """Answer 6A80 to MSE:Set AT carrying tag 84 (some real chips do)."""
 
@@ -221,6 +223,8 @@ class VirtualChip:
     def _read(self, cmd: CommandAPDU) -> ResponseAPDU:
         if cmd.ins == 0xB0:
             if cmd.p1 & 0x80:
+                if not self.config.short_file_ids:
+                    return ResponseAPDU(b"", 0x6A86)
                 name = self._by_sfi(cmd.p1 & 0x1F)
                 if name is None:
                     return ResponseAPDU(b"", 0x6A82)
