@@ -289,7 +289,7 @@ def test_dutch_2006_passport_in_process() -> None:
 
 
 def test_chip_without_short_file_ids_is_read_by_select(bac_image: ChipImage) -> None:
-    reader, transport, files, _ = _read(bac_image, ChipConfig(short_file_ids=False))
+    reader, _t, files, _ = _read(bac_image, ChipConfig(short_file_ids=False))
     assert files == {n: bac_image.files[n] for n in FILES}
     selects = [c for c, _ in reader.session.log if c[1] == 0xA4 and c[2] == 0x02]
     # EF.CardAccess probed by file ID in the MF, then one protected SELECT per file
