@@ -65,10 +65,10 @@ def register(subparsers: Any) -> None:
     serve.set_defaults(func=_serve)
 
 
-def _default_files(reader: Reader) -> tuple[list[str], bytes]:
+def _default_files(reader: Reader) -> tuple[list[str], FileRead]:
     com = reader.read_files(["EF.COM"])["EF.COM"]
     groups = lds.parse_ef_com(com.data).data_groups
-    return ["EF.COM", *[f"DG{n}" for n in groups if n not in (3, 4)], "EF.SOD"], com.data
+    return ["EF.COM", *[f"DG{n}" for n in groups if n not in (3, 4)], "EF.SOD"], com
 
 
 def _read(args: argparse.Namespace) -> int:
@@ -105,18 +105,14 @@ def _read(args: argparse.Namespace) -> int:
         access = reader.open(info, args.can)
         files: list[dict[str, Any]] = []
         contents: dict[str, bytes] = {}
-        com_apdus = session.stats.apdus
+        done: dict[str, FileRead] = {}
         if args.files:
             names = args.files.split(",")
         else:
-            names, contents["EF.COM"] = _default_files(reader)
-            com_apdus = session.stats.apdus - com_apdus
+            names, done["EF.COM"] = _default_files(reader)
         for name in names:
             try:
-                if name in contents:
-                    read = FileRead(name, contents[name], com_apdus, 0.0)
-                else:
-                    read = reader.read_files([name])[name]
+                read = done[name] if name in done else reader.read_files([name])[name]
             except StatusWordError as exc:
                 files.append({"name": name, "error": str(exc)})
                 continue
