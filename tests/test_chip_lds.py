@@ -148,3 +148,13 @@ def test_fuzzed_dg2_raises_only_lds_error(data: bytes) -> None:
     for parser in (lds.parse_dg2, lds.parse_dg1, lds.parse_ef_com, lds.parse_dg11):
         with contextlib.suppress(LDSError):
             parser(data)
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_fuzzed_card_security_raises_only_security_info_error(data: bytes) -> None:
+    from simulator.chip.builder import unsigned_signed_data
+
+    for blob in (data, unsigned_signed_data(securityinfos.ID_SECURITY_OBJECT, data)):
+        with contextlib.suppress(SecurityInfoError):
+            securityinfos.parse_card_security(blob)
