@@ -1,6 +1,7 @@
 """Synthetic ePassports: complete chip images signed by the test PKI, and bad variants.
 
-A :class:`ChipImage` holds every elementary file by name (``EF.COM``, ``EF.CardAccess``,
+A :class:`simulator.chip.image.ChipImage` (the chip layer's format, served by the virtual
+chip) holds every elementary file by name (``EF.COM``, ``EF.CardAccess``,
 ``EF.SOD``, ``DG1``, ``DG2``, ``DG14``, ``DG15``) plus the chip's private keys, which the
 virtual chip uses to answer INTERNAL AUTHENTICATE (AA) and chip authentication.
 
@@ -17,24 +18,21 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from asn1crypto import core
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
 from PIL import Image, ImageDraw
 
-from gate.emrtd import aa, certs
-from gate.emrtd.ca import OID_CA_ECDH, OID_PK_ECDH, SecurityInfo, SecurityInfos
+from gate.emrtd import aa, certs, securityinfos
 from gate.emrtd.sod import parse_sod
 from simulator import pki
+from simulator.chip.image import ChipImage
 
 AaKind = Literal["rsa2048", "rsa3072", "p256", "brainpoolP256r1"]
 Portrait = Literal["jpeg", "jp2"]
 
-OID_PACE_ECDH_GM_AES_128 = "0.4.0.127.0.7.2.2.4.2.2"
-OID_ACTIVE_AUTHENTICATION = "2.23.136.1.1.5"
 ECDSA_SHA256 = "1.2.840.10045.4.3.2"
 LDS_TAGS = {1: 0x61, 2: 0x75, 14: 0x6E, 15: 0x6F}
 
@@ -127,32 +125,21 @@ def dg2(image: bytes, fmt: Portrait, width: int = 240, height: int = 320) -> byt
     return tlv(0x75, tlv(0x7F61, tlv(0x02, b"\x01") + bit))
 
 
-def _security_info(
-    oid: str, required: core.Asn1Value, optional: core.Asn1Value | None = None
-) -> SecurityInfo:
-    value: dict[str, object] = {"protocol": oid, "required_data": core.Any.load(required.dump())}
-    if optional is not None:
-        value["optional_data"] = core.Any.load(optional.dump())
-    return SecurityInfo(value)
-
-
 def dg14(
     ca_key: ec.EllipticCurvePrivateKey | None, aa_ecdsa: bool, *, ca_cipher_suffix: str = "2"
 ) -> bytes:
     """DG14 with the chip-authentication ECDH key (explicit parameters, as most states do),
     ChipAuthenticationInfo (AES-128 by default) and, for an EC AA key, ActiveAuthenticationInfo."""
-    infos = []
+    infos: list[securityinfos.SecurityInfo] = []
     if ca_key is not None:
-        spki = pki.public_key_info(ca_key, explicit=True)
-        infos.append(_security_info(OID_PK_ECDH, spki))
-        infos.append(_security_info(f"{OID_CA_ECDH}.{ca_cipher_suffix}", core.Integer(1)))
-    if aa_ecdsa:
+        spki = pki.public_key_info(ca_key, explicit=True).dump()
+        infos.append(securityinfos.ChipAuthenticationPublicKeyInfo(securityinfos.ID_PK_ECDH, spki))
         infos.append(
-            _security_info(
-                OID_ACTIVE_AUTHENTICATION, core.Integer(1), core.ObjectIdentifier(ECDSA_SHA256)
-            )
+            securityinfos.ChipAuthenticationInfo(f"{securityinfos.ID_CA_ECDH}.{ca_cipher_suffix}")
         )
-    return tlv(0x6E, SecurityInfos(infos).dump())
+    if aa_ecdsa:
+        infos.append(securityinfos.ActiveAuthenticationInfo(ECDSA_SHA256))
+    return securityinfos.encode_dg14(infos)
 
 
 def dg15(aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
@@ -161,9 +148,8 @@ def dg15(aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
 
 def card_access() -> bytes:
     """EF.CardAccess with one PACEInfo: ECDH generic mapping, AES-128, brainpoolP256r1 (13)."""
-    return SecurityInfos(
-        [_security_info(OID_PACE_ECDH_GM_AES_128, core.Integer(2), core.Integer(13))]
-    ).dump()
+    info = securityinfos.PACEInfo(securityinfos.pace_oid("ECDH", "GM", "AES-128"), 2, 13)
+    return securityinfos.encode_security_infos([info])
 
 
 def ef_com(groups: list[int]) -> bytes:
@@ -194,21 +180,6 @@ def aa_sign(
 
 
 # --------------------------------------------------------------------------- chip images
-
-
-@dataclass
-class ChipImage:
-    """Files by name and the chip's secrets; the same fields as the chip layer's
-    ``simulator.chip.image.ChipImage`` so that the virtual chip serves it unchanged.
-    ``aa_key`` of a clone is a key of its own (it cannot copy the genuine one)."""
-
-    files: dict[str, bytes]
-    mrz: str
-    can: str | None = None
-    aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = field(default=None, repr=False)
-    ca_key: ec.EllipticCurvePrivateKey | None = field(default=None, repr=False)
-    ca_key_id: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def data_groups(image: ChipImage) -> dict[int, bytes]:

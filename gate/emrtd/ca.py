@@ -18,11 +18,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from asn1crypto import core, keys, parser
+from asn1crypto import core, keys
 
-from gate.emrtd import certs
+from gate.emrtd import certs, securityinfos
 from gate.emrtd.curves import BY_NAME, CurveParams
 from gate.emrtd.docauth_errors import ChipAuthError, UnknownCurveError
+from gate.emrtd.errors import ChipError
 from gate.emrtd.kdf import ENC, MAC, Cipher, derive_key
 
 OID_PK_DH = "0.4.0.127.0.7.2.2.1.1"
@@ -45,18 +46,6 @@ STANDARD_CURVES = {
     18: "secp521r1",
 }
 _ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
-
-
-class SecurityInfo(core.Sequence):
-    _fields = [  # noqa: RUF012 (asn1crypto's declarative API)
-        ("protocol", core.ObjectIdentifier),
-        ("required_data", core.Any),
-        ("optional_data", core.Any, {"optional": True}),
-    ]
-
-
-class SecurityInfos(core.SetOf):
-    _child_spec = SecurityInfo
 
 
 class _AnySequence(core.SequenceOf):
@@ -178,42 +167,34 @@ def _int(value: core.Any) -> int:
 
 
 def parse_dg14(dg14: bytes) -> Dg14:
-    """The chip-authentication and active-authentication parts of DG14 (tag 6E)."""
+    """The chip-authentication and active-authentication parts of DG14 (tag 6E), read with
+    the chip layer's SecurityInfos parser; the keys' domain parameters are resolved here."""
     try:
-        class_, _method, tag, _header, contents, _trailer = parser.parse(dg14)
-        if class_ != 1 or tag != 14:
-            raise ChipAuthError(f"DG14 must start with tag 6E, found {dg14[:1].hex()}")
-        infos = SecurityInfos.load(bytes(contents))
-        found_keys: list[ChipAuthKey] = []
-        found_infos: list[ChipAuthInfo] = []
-        aa_oid = None
-        protocols = []
-        for info in infos:
-            oid = info["protocol"].dotted
-            protocols.append(oid)
-            optional = info["optional_data"]
-            has_optional = optional.native is not None
-            key_id = (
-                _int(optional) if has_optional and oid.startswith("0.4.0.127.0.7.2.2.") else None
-            )
-            if oid in (OID_PK_DH, OID_PK_ECDH):
-                found_keys.append(_parse_key(info["required_data"].dump(), key_id))
-            elif oid.rsplit(".", 1)[0] in (OID_CA_DH, OID_CA_ECDH):
-                cipher = CA_CIPHERS.get(oid.rsplit(".", 1)[1])
-                if cipher is None:
-                    raise ChipAuthError(f"unknown chip authentication protocol {oid}")
-                version = _int(info["required_data"])
-                if version not in (1, 2):
-                    raise ChipAuthError(f"ChipAuthenticationInfo {oid} has version {version}")
-                kind = "dh" if oid.startswith(OID_CA_DH) else "ecdh"
-                found_infos.append(ChipAuthInfo(oid, kind, cipher, version, key_id))
-            elif oid == "2.23.136.1.1.5" and optional.native is not None:
-                aa_oid = core.ObjectIdentifier.load(optional.dump()).dotted
-    except ChipAuthError:
-        raise
-    except (*_ERRORS, UnknownCurveError) as exc:
+        infos = securityinfos.parse_dg14(dg14)
+    except (ChipError, *_ERRORS) as exc:
         raise ChipAuthError(f"DG14 cannot be decoded ({exc})") from exc
-    return Dg14(tuple(found_keys), tuple(found_infos), aa_oid, tuple(protocols))
+    found_keys: list[ChipAuthKey] = []
+    found_infos: list[ChipAuthInfo] = []
+    aa_oid = None
+    for info in infos:
+        if isinstance(info, securityinfos.ChipAuthenticationPublicKeyInfo):
+            try:
+                found_keys.append(_parse_key(info.public_key, info.key_id))
+            except (*_ERRORS, UnknownCurveError) as exc:
+                raise ChipAuthError(f"DG14 chip authentication key unusable ({exc})") from exc
+        elif isinstance(info, securityinfos.ChipAuthenticationInfo):
+            if info.version not in (1, 2):
+                raise ChipAuthError(
+                    f"ChipAuthenticationInfo {info.protocol} has version {info.version}"
+                )
+            kind = "dh" if info.key_agreement == "DH" else "ecdh"
+            found_infos.append(
+                ChipAuthInfo(info.protocol, kind, info.cipher, info.version, info.key_id)
+            )
+        elif isinstance(info, securityinfos.ActiveAuthenticationInfo):
+            aa_oid = info.signature_algorithm
+    protocols = tuple(info.protocol for info in infos)
+    return Dg14(tuple(found_keys), tuple(found_infos), aa_oid, protocols)
 
 
 def _parse_key(spki_der: bytes, key_id: int | None) -> ChipAuthKey:
