@@ -134,3 +134,30 @@ def test_policy_from_lane_config(tmp_path: Path) -> None:
     lane.write_text('[trust]\nvalidity_model = "chain"\nrequire_crl = true\n')
     policy = PaPolicy.from_config(config.load_lane(lane).trust)
     assert policy.validity_model == "chain" and policy.require_crl and not policy.strict_sod
+
+
+@pytest.mark.parametrize("variant,code", [("genuine", "AA_OK"), ("clone", "CHIP_CLONE_SUSPECTED")])
+def test_make_passport_image_is_served_by_the_virtual_chip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], variant: str, code: str
+) -> None:
+    from gate.emrtd.authenticate import authenticate_document
+    from gate.emrtd.reader import ChipSession, Reader
+    from gate.emrtd.trust import TrustStore
+    from simulator.chip.card import VirtualChip
+    from simulator.chip.image import load_image
+    from simulator.chip.transport import InProcessTransport
+
+    out = tmp_path / "chip"
+    assert (
+        main(["doc", "make-passport", str(out), "--variant", variant, "--signer", "rsa-pss"]) == 0
+    )
+    capsys.readouterr()
+    image = load_image(out)
+    reader = Reader(ChipSession(InProcessTransport(VirtualChip(image))))
+    reader.open(image.mrz_information)
+    names = ["EF.SOD", "DG1", "DG2", "DG14", "DG15"]
+    files = {n: r.data for n, r in reader.read_files(names).items()}
+    store = TrustStore()
+    store.import_bytes((out / "csca.der").read_bytes(), source="csca", now=datetime.now(UTC))
+    verdict = authenticate_document(reader, files, store, at=datetime.now(UTC), mrz=image.mrz)
+    assert verdict.passive_ok and code in verdict.codes
