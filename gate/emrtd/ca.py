@@ -8,9 +8,9 @@ with the 9303-11 KDF (:func:`gate.emrtd.kdf.derive_key`); the send-sequence coun
 at zero. A successful secure-messaging read with the new keys proves the chip holds the
 private key. CA counts only when passive authentication passed (the key is trusted via SOD).
 
-The elliptic-curve arithmetic is done here in Python, so every prime curve works, also those
-that ``cryptography`` lacks (brainpoolP224r1 of the BSI reference passport) and explicitly
-encoded ones. The reader's key is ephemeral and used once.
+The elliptic-curve arithmetic is plain Python (:mod:`gate.emrtd.ecmath`), so every prime
+curve works, also those that ``cryptography`` lacks (brainpoolP224r1 of the BSI reference
+passport) and explicitly encoded ones. The reader's key is ephemeral and used once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from asn1crypto import core, keys
 
-from gate.emrtd import certs, securityinfos
+from gate.emrtd import certs, ecmath, securityinfos
 from gate.emrtd.curves import BY_NAME, CurveParams
 from gate.emrtd.docauth_errors import ChipAuthError, UnknownCurveError
 from gate.emrtd.errors import ChipError
@@ -73,32 +73,9 @@ class _Spki(core.Sequence):
 Point = tuple[int, int] | None
 
 
-def _add(c: CurveParams, p1: Point, p2: Point) -> Point:
-    if p1 is None:
-        return p2
-    if p2 is None:
-        return p1
-    x1, y1 = p1
-    x2, y2 = p2
-    if x1 == x2:
-        if (y1 + y2) % c.p == 0:
-            return None
-        lam = (3 * x1 * x1 + c.a) * pow(2 * y1, -1, c.p) % c.p
-    else:
-        lam = (y2 - y1) * pow(x2 - x1, -1, c.p) % c.p
-    x3 = (lam * lam - x1 - x2) % c.p
-    return x3, (lam * (x1 - x3) - y1) % c.p
-
-
 def scalar_mult(c: CurveParams, k: int, point: Point) -> Point:
-    result: Point = None
-    addend = point
-    while k:
-        if k & 1:
-            result = _add(c, result, addend)
-        addend = _add(c, addend, addend)
-        k >>= 1
-    return result
+    """k * point with the chip layer's Jacobian arithmetic (:mod:`gate.emrtd.ecmath`)."""
+    return ecmath.Curve(c.name, c.p, c.a, c.b, (c.gx, c.gy), c.n, c.h).mul(k, point)
 
 
 def decode_point(c: CurveParams, data: bytes) -> tuple[int, int]:
