@@ -25,7 +25,7 @@ from typing import Literal
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
 from PIL import Image, ImageDraw
 
-from gate.emrtd import aa, certs, securityinfos
+from gate.emrtd import aa, certs, lds, securityinfos
 from gate.emrtd.sod import parse_sod
 from simulator import pki
 from simulator.chip.image import ChipImage
@@ -56,7 +56,7 @@ def dg1(mrz: str) -> bytes:
     text = "".join(mrz.split())
     if len(text) not in (88, 72, 90):
         raise ValueError(f"MRZ of {len(text)} characters is not TD1, TD2 or TD3")
-    return tlv(0x61, tlv(0x5F1F, text.encode("ascii")))
+    return lds.encode_dg1(text)
 
 
 def face_image(

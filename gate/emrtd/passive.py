@@ -23,7 +23,7 @@ from asn1crypto import x509
 
 from gate import mrz as gate_mrz
 from gate.config import TrustConfig
-from gate.emrtd import certs, trust
+from gate.emrtd import certs, lds, trust
 from gate.emrtd.countries import alpha2
 from gate.emrtd.docauth_errors import (
     CertificateError,
@@ -31,6 +31,7 @@ from gate.emrtd.docauth_errors import (
     SodError,
     UnsupportedAlgorithmError,
 )
+from gate.emrtd.errors import ChipError
 from gate.emrtd.sod import Sod, parse_sod
 from gate.emrtd.verdict import DataGroupResult, Verdict
 
@@ -57,53 +58,12 @@ class PaPolicy:
 # --------------------------------------------------------------------------- DG1
 
 
-def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, value start, value end) of the BER-TLV at ``pos`` (definite lengths)."""
-    if pos >= len(data):
-        raise DataGroupError("truncated TLV")
-    tag = data[pos]
-    pos += 1
-    if tag & 0x1F == 0x1F:
-        while True:
-            if pos >= len(data):
-                raise DataGroupError("truncated TLV tag")
-            tag = (tag << 8) | data[pos]
-            pos += 1
-            if not data[pos - 1] & 0x80:
-                break
-    if pos >= len(data):
-        raise DataGroupError("truncated TLV length")
-    length = data[pos]
-    pos += 1
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 3 or pos + count > len(data):
-            raise DataGroupError("unsupported or truncated TLV length")
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    if pos + length > len(data):
-        raise DataGroupError(f"TLV value of {length} bytes runs past the end of the data")
-    return tag, pos, pos + length
-
-
 def dg1_mrz(dg1: bytes) -> str:
-    """The MRZ string in DG1 (tag 61 containing 5F1F)."""
-    tag, start, end = _tlv(dg1, 0)
-    if tag != 0x61:
-        raise DataGroupError(f"DG1 starts with tag {tag:X}, expected 61")
-    pos = start
-    while pos < end:
-        inner, vstart, vend = _tlv(dg1, pos)
-        if inner == 0x5F1F:
-            try:
-                text = dg1[vstart:vend].decode("ascii")
-            except UnicodeDecodeError as exc:
-                raise DataGroupError("DG1 MRZ is not ASCII") from exc
-            if len(text) not in (88, 72, 90):
-                raise DataGroupError(f"DG1 MRZ has {len(text)} characters (88, 72 or 90 expected)")
-            return text
-        pos = vend
-    raise DataGroupError("DG1 has no MRZ data element (tag 5F1F)")
+    """The MRZ string in DG1 (tag 61 containing 5F1F), read with the chip layer's LDS parser."""
+    try:
+        return lds.parse_dg1(dg1).mrz
+    except ChipError as exc:
+        raise DataGroupError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
