@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gate.emrtd import aa, ca, passive, sod
+from gate.emrtd import aa, ca, lds, passive, sod
 from simulator import passports, pki
 from tests.docauth_helpers import NOW, pki_store, shared_pki
 
@@ -31,7 +31,11 @@ def test_complete_image_passes_pa_aa_and_ca(portrait: str) -> None:
     assert verdict.passive_ok, verdict.codes
     assert sorted(sod.parse_sod(image.files["EF.SOD"]).dg_hashes) == [1, 2, 14, 15]
 
+    face = lds.parse_dg2(dgs[2]).portrait  # the chip layer's parser reads our record
+    assert face.format == ("jpeg" if portrait == "jpeg" else "jpeg2000")
+    assert (face.width, face.height) == (240, 320)
     jpeg = _portrait(dgs[2])
+    assert face.image == jpeg
     assert jpeg[:2] == b"\xff\xd8" if portrait == "jpeg" else jpeg[4:8] == b"jP  "
     decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert decoded is not None and decoded.shape[:2] == (320, 240)
