@@ -166,10 +166,7 @@ def _store(paths: list[Path]) -> TrustStore:
     now = datetime.now(UTC)
     for path in paths:
         if path.is_dir():
-            loaded = TrustStore.load(path)
-            store.entries.update(loaded.entries)
-            store._certs.update(loaded._certs)
-            store._crls.update(loaded._crls)
+            store.merge(TrustStore.load(path))
         else:
             report = store.import_bytes(_read(path), source=path.name, now=now, anchor=True)
             for reason in report.rejected:

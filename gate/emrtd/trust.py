@@ -152,6 +152,12 @@ class TrustStore:
             self._certs[entry.id] = certs.load_certificate(der, source=entry.source)
         self.entries[entry.id] = entry
 
+    def merge(self, other: TrustStore) -> None:
+        """Add every entry of ``other`` (e.g. several store directories at once)."""
+        self.entries.update(other.entries)
+        self._certs.update(other._certs)
+        self._crls.update(other._crls)
+
     # ----------------------------------------------------------------- queries
 
     def certificates(self, *, include_expired: bool = False) -> list[x509.Certificate]:
