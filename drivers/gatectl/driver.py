@@ -18,6 +18,7 @@ import abc
 import asyncio
 import contextlib
 import logging
+import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -191,10 +192,13 @@ class SerialGateController(GateController):
         self.connections = 0
 
     def _new_session(self) -> HostSession:
+        previous: HostSession | None = getattr(self, "session", None)
         return HostSession(
             response_timeout=self.response_timeout,
             retries=self.retries,
             heartbeat_interval=self.heartbeat_interval,
+            initial_seq=random.randrange(1, 256),
+            known_boot_id=previous.boot_id if previous is not None else None,
         )
 
     # ----------------------------------------------------------------- lifecycle
@@ -336,12 +340,14 @@ class SerialGateController(GateController):
         self._wake.set()
 
     async def _timer(self) -> None:
-        while True:
+        while not self._closed:
             deadline = self.session.deadline() if self._ser is not None else None
             wait = 0.5 if deadline is None else max(0.0, deadline - time.monotonic())
             self._wake.clear()
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
             if self._ser is not None:
                 self.session.poll(time.monotonic())
                 self._flush()
@@ -386,7 +392,10 @@ class SerialGateController(GateController):
                 log.warning("gatectl %s: %s", self.port, out.message)
 
     def _schedule_resync(self, reason: str) -> None:
-        if self._resync_task is not None and not self._resync_task.done():
+        running = self._resync_task is not None and not self._resync_task.done()
+        if running and reason != "reboot":
+            return  # the running re-synchronisation restores the mode as well
+        if self._resync_task is not None and running:
             self._resync_task.cancel()
         self._resync_task = asyncio.get_running_loop().create_task(self._resync(reason))
 

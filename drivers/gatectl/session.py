@@ -96,6 +96,7 @@ class HostSession:
         heartbeat_interval: float = 1.0,
         initial_seq: int = 1,
         interbyte_timeout: float = p.INTERBYTE_TIMEOUT,
+        known_boot_id: int | None = None,
     ):
         if not 1 <= initial_seq <= 255:
             raise ValueError("initial_seq must be 1..255")
@@ -104,7 +105,8 @@ class HostSession:
         self.heartbeat_interval = heartbeat_interval
         self.decoder = p.FrameDecoder(interbyte_timeout)
         self.stats = SessionStats()
-        self.boot_id: int | None = None
+        # boot id seen over a previous connection: a different one now means a reboot
+        self.boot_id: int | None = known_boot_id
         self.last_status: p.Status | None = None
         self._seq = initial_seq - 1 if initial_seq > 1 else 255
         self._next_id = 1
@@ -299,14 +301,11 @@ class HostSession:
                 self.stats.duplicate_events += 1
                 return
             self._resets_seen.add(event.boot_id)
-            first = self.boot_id is None
             self._note_boot(event.boot_id)
             self._recent_events.clear()
             self._recent_events.append(frame.seq)
             self.stats.events += 1
             self._outputs.append(EventReceived(frame.seq, event))
-            if first:
-                self._outputs.append(ControllerRebooted(event.boot_id, None))
             return
         if frame.seq in self._recent_events:
             self.stats.duplicate_events += 1
