@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import serial
 
@@ -47,6 +47,9 @@ __all__ = [
     "GateController",
     "SerialGateController",
 ]
+
+if TYPE_CHECKING:
+    from gate.config import GateControllerConfig
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +158,11 @@ class SerialGateController(GateController):
         reconnect_interval: float = 0.5,
         mode: p.Mode = p.Mode.NORMAL,
         rearm_after_safe_state: bool = True,
+        passive: bool = False,
         serial_factory: Callable[..., Any] = serial.serial_for_url,
     ):
+        """``passive``: never configure the controller or change its mode on (re)connection
+        (for diagnostic tools that must not disturb a running lane)."""
         self.port = port
         self.baudrate = baudrate
         self.heartbeat_interval = heartbeat_interval
@@ -171,7 +177,8 @@ class SerialGateController(GateController):
         self.reconnect_interval = reconnect_interval
         self.desired_mode = mode
         self.indicators = p.SetIndicators()
-        self.rearm_after_safe_state = rearm_after_safe_state
+        self.rearm_after_safe_state = rearm_after_safe_state and not passive
+        self.passive = passive
         self._serial_factory = serial_factory
         self.session = self._new_session()
         self.last_status: p.Status | None = None
@@ -405,12 +412,13 @@ class SerialGateController(GateController):
             if self._ser is None:
                 return
             try:
-                await self._request(self.configuration)
-                await self._request(self.indicators)
-                try:
-                    await self._request(p.SetMode(self.desired_mode))
-                except CommandRejected as exc:  # fire alarm active: stays in emergency
-                    log.warning("gatectl %s: mode not restored: %s", self.port, exc)
+                if not self.passive:
+                    await self._request(self.configuration)
+                    await self._request(self.indicators)
+                    try:
+                        await self._request(p.SetMode(self.desired_mode))
+                    except CommandRejected as exc:  # fire alarm active: stays in emergency
+                        log.warning("gatectl %s: mode not restored: %s", self.port, exc)
                 status = await self.status()
             except (ControllerTimeout, p.ProtocolError) as exc:
                 self.last_error = str(exc)
@@ -488,3 +496,46 @@ class SerialGateController(GateController):
                 event = await self._queue.get()
                 if predicate(event):
                     return event
+
+
+# --------------------------------------------------------------------------- factory
+
+
+class SimulatedGateController(SerialGateController):
+    """The serial driver connected to an in-process simulated controller on a pty."""
+
+    def __init__(self, simulator: Any, **kwargs: Any):
+        self.simulator = simulator
+        super().__init__(simulator.url, **kwargs)
+
+    async def start(self, timeout: float = 5.0) -> None:
+        self.simulator.start()
+        self.port = self.simulator.url
+        await super().start(timeout)
+
+    async def close(self) -> None:
+        await super().close()
+        self.simulator.stop()
+
+
+def open_gate_controller(config: GateControllerConfig) -> SerialGateController:
+    """The gate controller driver a lane configuration asks for (not started yet)."""
+    kwargs: dict[str, Any] = {
+        "baudrate": config.baudrate,
+        "heartbeat_interval": config.heartbeat_seconds,
+        "safe_state": p.SafeState[config.safe_state.upper()],
+        "passage_timeout": config.passage_timeout_seconds,
+        "response_timeout": config.response_timeout_seconds,
+        "retries": config.retries,
+        "reconnect_interval": config.reconnect_seconds,
+    }
+    if config.kind == "serial":
+        return SerialGateController(config.port, **kwargs)
+    if config.kind == "simulator":
+        from simulator.gatectl.server import GateSimulator
+
+        return SimulatedGateController(GateSimulator(baud=config.baudrate), **kwargs)
+    raise p.GateControllerError(
+        f"[gatectl] kind = {config.kind!r} is not implemented yet; use 'serial' with a "
+        "controller speaking docs/gate-protocol.md, or 'simulator'"
+    )
