@@ -385,3 +385,24 @@ async def test_silent_port_gives_a_clear_error() -> None:
     with pytest.raises(ControllerDisconnected, match=r"not ready.*did not acknowledge"):
         await ctl.start(timeout=0.5)
     await ctl.close()
+
+
+@run_async
+async def test_factory_builds_each_kind_from_lane_config() -> None:
+    from drivers.gatectl.driver import SimulatedGateController, open_gate_controller
+    from drivers.gatectl.modbus import ModbusGateController
+    from gate.config import GateControllerConfig
+
+    ctl = open_gate_controller(GateControllerConfig(kind="simulator", heartbeat_seconds=0.2))
+    assert isinstance(ctl, SimulatedGateController)
+    await ctl.start(timeout=3)
+    try:
+        status = await ctl.status()
+        assert status.mode == p.Mode.NORMAL
+        assert ctl.configuration.heartbeat_timeout_ms == 600
+    finally:
+        await ctl.close()
+    serial_ctl = open_gate_controller(GateControllerConfig(kind="serial", port="/dev/ttyUSB0"))
+    assert isinstance(serial_ctl, SerialGateController) and serial_ctl.port == "/dev/ttyUSB0"
+    modbus = open_gate_controller(GateControllerConfig(kind="modbus", port="/dev/ttyUSB1"))
+    assert isinstance(modbus, ModbusGateController)

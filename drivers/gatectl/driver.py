@@ -238,9 +238,9 @@ class SerialGateController(GateController):
         self._closed = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # asyncio.wait: never swallows a cancellation of the caller
+            await asyncio.wait(self._tasks, timeout=2)
         self._tasks = []
         if self._resync_task is not None:
             self._resync_task.cancel()
@@ -518,7 +518,7 @@ class SimulatedGateController(SerialGateController):
         self.simulator.stop()
 
 
-def open_gate_controller(config: GateControllerConfig) -> SerialGateController:
+def open_gate_controller(config: GateControllerConfig) -> GateController:
     """The gate controller driver a lane configuration asks for (not started yet)."""
     kwargs: dict[str, Any] = {
         "baudrate": config.baudrate,
@@ -535,7 +535,12 @@ def open_gate_controller(config: GateControllerConfig) -> SerialGateController:
         from simulator.gatectl.server import GateSimulator
 
         return SimulatedGateController(GateSimulator(baud=config.baudrate), **kwargs)
-    raise p.GateControllerError(
-        f"[gatectl] kind = {config.kind!r} is not implemented yet; use 'serial' with a "
-        "controller speaking docs/gate-protocol.md, or 'simulator'"
+    from drivers.gatectl.modbus import ModbusGateController
+
+    return ModbusGateController(
+        config.port,
+        baudrate=config.baudrate,
+        passage_timeout=config.passage_timeout_seconds,
+        timeout=max(0.1, config.response_timeout_seconds * (config.retries + 1)),
+        reconnect_interval=config.reconnect_seconds,
     )

@@ -128,6 +128,10 @@ class ControllerDevice:
         self._watchdog(now)
         self._send_events(now)
 
+    def reset_input(self) -> None:
+        """The line was interrupted: forget any partial frame."""
+        self.decoder.reset()
+
     def frames_to_send(self) -> list[bytes]:
         frames, self._frames = self._frames, []
         return frames

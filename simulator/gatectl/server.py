@@ -23,7 +23,7 @@ import tty
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from drivers.gatectl import protocol as p
 from simulator.gatectl.device import ControllerDevice, DeviceConfig
@@ -47,7 +47,10 @@ class GateSimulator:
         baud: float | None = 115200,
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        device: Any = None,
     ):
+        """``device``: another device core with the same shell interface (receive, tick,
+        frames_to_send, next_deadline, reset_input), e.g. the Modbus I/O module simulator."""
         self.config = config or DeviceConfig()
         self.transport = transport
         self.link = link
@@ -56,7 +59,7 @@ class GateSimulator:
         self._clock = clock
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
-        self.device = ControllerDevice(self.config, now=clock(), seed=seed)
+        self.device: Any = device or ControllerDevice(self.config, now=clock(), seed=seed)
         self._thread: threading.Thread | None = None
         self._running = False
         self._wake_r, self._wake_w = os.pipe()
@@ -125,7 +128,7 @@ class GateSimulator:
 
     # ----------------------------------------------------------------- faults / world
 
-    def locked(self, fn: Callable[[ControllerDevice, float], T]) -> T:
+    def locked(self, fn: Callable[[Any, float], T]) -> T:
         """Run ``fn(device, now)`` with the simulation paused."""
         with self._lock:
             result = fn(self.device, self._clock())
@@ -246,7 +249,7 @@ class GateSimulator:
         self._client = self._listener = None
         self._inbound.clear()
         self._outbound.clear()
-        self.device.decoder.reset()
+        self.device.reset_input()
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
