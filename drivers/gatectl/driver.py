@@ -506,7 +506,7 @@ class SimulatedGateController(SerialGateController):
 
     def __init__(self, simulator: Any, **kwargs: Any):
         self.simulator = simulator
-        super().__init__(simulator.url, **kwargs)
+        super().__init__("simulator (pty assigned at start)", **kwargs)
 
     async def start(self, timeout: float = 5.0) -> None:
         self.simulator.start()
