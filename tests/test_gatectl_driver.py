@@ -93,6 +93,8 @@ async def test_connect_resyncs_and_reports_status(tmp_path: Path) -> None:
         assert isinstance(seen[0], LinkUp)
         status = await ctl.status()
         assert status.mode == p.Mode.NORMAL and status.boot_id == sim.device.boot_id
+        heartbeat = await ctl.command(p.Heartbeat())
+        assert heartbeat is not None and heartbeat.uptime_ms >= status.uptime_ms
         assert status.entry_door == status.exit_door == p.DoorState.LOCKED
         assert status.beam_count == 5
         # the driver's configuration reached the controller
@@ -183,6 +185,23 @@ async def test_person_turning_back_aborts_the_passage(tmp_path: Path) -> None:
         assert isinstance(last, p.PassageAborted)
         assert (last.door, last.reason) == (p.Door.ENTRY, p.AbortReason.TURNED_BACK)
         assert not any(isinstance(e, p.PassageCompleted) for e in seen)
+
+
+@run_async
+async def test_person_going_back_out_of_the_mantrap(tmp_path: Path) -> None:
+    async with rig(tmp_path) as (sim, ctl):
+        await ctl.release_passage(p.Door.ENTRY)
+        sim.add_person(speed=1.1, turn_back_at=1.0)  # walks in, changes their mind
+        seen = await until(ctl, of(p.PassageCompleted))
+        seen += await until(ctl, lambda e: isinstance(e, p.BeamChanged) and e.beam == 2)
+        await ctl.release_passage(p.Door.ENTRY, p.Direction.OUT)
+        seen += await until(ctl, of(p.PassageCompleted))
+        done = seen[-1]
+        assert isinstance(done, p.PassageCompleted)
+        assert (done.door, done.direction, done.persons) == (p.Door.ENTRY, p.Direction.OUT, 1)
+        seen += await until(ctl, lambda e: e == p.BeamChanged(getattr(e, "time_ms", 0), 0, False))
+        hits = [e.beam for e in seen if isinstance(e, p.BeamChanged) and e.interrupted]
+        assert hits[:2] == [0, 1] and hits[-2:] == [1, 0]
 
 
 @run_async
@@ -332,7 +351,11 @@ async def test_power_cycle_is_detected_and_state_restored(tmp_path: Path) -> Non
         sim.power_cycle()
         seen = await until(ctl, of(RebootDetected))
         assert getattr(seen[-1], "previous", None) == old
-        seen = await until(ctl, of(Resynced))
+        seen += await until(ctl, of(Resynced))
+        resets = [e for e in seen if isinstance(e, p.ControllerReset)]
+        assert [(r.boot_id, r.reason, r.beam_count) for r in resets] == [
+            (sim.device.boot_id, p.ResetReason.POWER_ON, 5)
+        ]
         assert getattr(seen[-1], "reason", None) == "reboot"
         status = await ctl.status()
         assert status.boot_id == sim.device.boot_id != old and status.mode == p.Mode.NORMAL
