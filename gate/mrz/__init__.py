@@ -1,6 +1,35 @@
-"""Machine readable zone: parse, validate and repair (ICAO 9303 Parts 3-7)."""
+"""Machine readable zone: parse, validate and repair (ICAO 9303 Parts 3-7).
+
+Public API: :func:`parse` -> :class:`MrzResult`, :func:`repair` -> list of :class:`Candidate`;
+see docs/mrz.md.
+"""
 
 from gate.mrz.checkdigit import check_digit
 from gate.mrz.keys import BacKey
+from gate.mrz.model import (
+    Candidate,
+    CheckResult,
+    MrzError,
+    MrzFields,
+    MrzIssue,
+    MrzResult,
+    mask_document_number,
+)
+from gate.mrz.parser import parse
+from gate.mrz.repair import CONFUSION_SETS, bac_keys, repair
 
-__all__ = ["BacKey", "check_digit"]
+__all__ = [
+    "CONFUSION_SETS",
+    "BacKey",
+    "Candidate",
+    "CheckResult",
+    "MrzError",
+    "MrzFields",
+    "MrzIssue",
+    "MrzResult",
+    "bac_keys",
+    "check_digit",
+    "mask_document_number",
+    "parse",
+    "repair",
+]

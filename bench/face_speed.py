@@ -1,0 +1,126 @@
+"""Face pipeline speed per 640x480 frame with one face, and DG2 portrait decode time; JSON.
+
+    python bench/face_speed.py [--data ../shared/testdata] [--threads 2] [--frames 100]
+
+The frame is a deepface photo (img1.jpg) scaled so that the face is about 200 px high, as a
+traveller at a gate camera, on a 640x480 canvas. Timed per frame: detection (YuNet, including
+the letterbox to 640x640), alignment and SFace embedding, on onnxruntime with --threads
+intra-op threads. DG2 decode: the ISO/IEC 19794-5 JPEG and the ISO/IEC 39794-5 JPEG 2000 face
+images of testdata/epassport/gmrtd/lds_biometric_blocks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from _common import faces_root  # sets up sys.path for the gate package
+
+from gate.config import FaceConfig
+from gate.face.align import align
+from gate.face.pipeline import FaceEngine, primary_face
+from gate.face.portrait import decode_portrait, load_image_file
+
+
+def stats(samples: list[float]) -> dict[str, float]:
+    ms = np.asarray(samples) * 1000
+    return {
+        "median_ms": round(float(np.median(ms)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "mean_ms": round(float(ms.mean()), 2),
+    }
+
+
+def frame_640x480(photo: np.ndarray, detect: FaceEngine) -> np.ndarray:
+    face = primary_face(detect.detect(photo))
+    assert face is not None, "no face in the bench photo"
+    scale = 200 / face.box[3]
+    small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    cx = int((face.box[0] + face.box[2] / 2) * scale)
+    cy = int((face.box[1] + face.box[3] / 2) * scale)
+    canvas = np.full((480, 640, 3), 90, np.uint8)
+    x0, y0 = max(0, cx - 320), max(0, cy - 240)
+    crop = small[y0 : y0 + 480, x0 : x0 + 640]
+    canvas[: crop.shape[0], : crop.shape[1]] = crop
+    return canvas
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="testdata/faces folder")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=100)
+    args = parser.parse_args()
+    faces = faces_root(args.data)
+    engine = FaceEngine(FaceConfig().models_dir, threads=args.threads)
+    frame = frame_640x480(load_image_file(faces / "deepface" / "img1.jpg"), engine)
+    for _ in range(5):  # warm-up
+        engine.observe(frame)
+    total, det, ali, emb, counts = [], [], [], [], []
+    for _ in range(args.frames):
+        t0 = time.perf_counter()
+        found = engine.detect(frame)
+        t1 = time.perf_counter()
+        main_face = primary_face(found)
+        assert main_face is not None
+        crop = align(frame, main_face.landmarks)
+        t2 = time.perf_counter()
+        engine.embedder.embed(crop)
+        t3 = time.perf_counter()
+        total.append(t3 - t0)
+        det.append(t1 - t0)
+        ali.append(t2 - t1)
+        emb.append(t3 - t2)
+        counts.append(len(found))
+
+    blocks = faces.parent / "epassport" / "gmrtd" / "lds_biometric_blocks"
+    decode: dict[str, object] = {}
+    for label, name in (
+        ("jpeg", "ISO19794_Test1_Face.jpg"),
+        ("jpeg2000", "ICAO_39794_5_AP_Face.jpg"),
+    ):
+        path = blocks / name
+        if not path.is_file():
+            decode[label] = "missing test file"
+            continue
+        data = path.read_bytes()
+        times = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            image = decode_portrait(data)
+            times.append(time.perf_counter() - t0)
+        decode[label] = {
+            "file": name,
+            "bytes": len(data),
+            "size": f"{image.shape[1]}x{image.shape[0]}",
+            **stats(times),
+        }
+    report = {
+        "bench": "face_speed",
+        "frame": "640x480, one face about 200 px high (deepface img1.jpg)",
+        "threads": args.threads,
+        "frames": args.frames,
+        "faces_per_frame": sorted(set(counts)),
+        "detect_align_embed": stats(total),
+        "detect": stats(det),
+        "align": stats(ali),
+        "embed": stats(emb),
+        "target_median_ms": 40,
+        "dg2_decode": decode,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "data": str(Path(faces)),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

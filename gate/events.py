@@ -1,0 +1,323 @@
+"""The event schema shared by the lane daemon and the central service (see docs/events.md).
+
+Every event carries a globally unique ``event_id`` (central ingests idempotently on it), the
+``lane_id`` and a per-lane ``seq`` that grows by one for every event the lane emits, so the
+central service can see gaps. Times are timezone-aware UTC. The schema is versioned: additive
+changes (a new optional field, a new event type) keep ``schema_version``; anything else bumps
+it. Readers ignore fields they do not know, so an older central accepts a newer lane's events.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from itertools import pairwise
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+from gate.errors import EgateError
+
+SCHEMA_VERSION: Literal[1] = 1
+
+ReasonCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")]
+"""A stable, machine-readable reason such as ``PA_OK`` or ``FACE_NO_MATCH`` (docs/events.md)."""
+
+LaneId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+
+class EventSchemaError(EgateError):
+    """An event does not follow the schema; the message names the field and the reason."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --------------------------------------------------------------------------- parts
+
+
+class Stage(StrEnum):
+    """Stages of one traveller's transaction, in the order a lane normally passes them."""
+
+    DOCUMENT_PLACED = "document_placed"
+    MRZ_READ = "mrz_read"
+    CHIP_OPENED = "chip_opened"
+    CHIP_READ = "chip_read"
+    DOCUMENT_VERIFIED = "document_verified"
+    ELIGIBILITY_CHECKED = "eligibility_checked"
+    ENTRY_OPENED = "entry_opened"
+    FACE_CAPTURED = "face_captured"
+    FACE_MATCHED = "face_matched"
+    DECIDED = "decided"
+    EXIT_OPENED = "exit_opened"
+    PASSAGE_COMPLETED = "passage_completed"
+
+
+class StageTime(_Model):
+    stage: Stage
+    at: AwareDatetime
+
+
+class DocumentSummary(_Model):
+    """What an officer needs to recognise the document, never the full number."""
+
+    format: Literal["TD1", "TD2", "TD3", "MRVA", "MRVB"]
+    document_code: Annotated[str, Field(min_length=1, max_length=2)]
+    issuing_state: Annotated[str, Field(min_length=1, max_length=3)]
+    nationality: Annotated[str, Field(min_length=1, max_length=3)]
+    masked_number: Annotated[str, Field(max_length=40)]
+    date_of_expiry: date | None = None
+    year_of_birth: int | None = None
+    sex: Literal["M", "F", "X", "<"] = "<"
+
+    @field_validator("masked_number")
+    @classmethod
+    def _masked(cls, value: str) -> str:
+        visible = sum(1 for ch in value if ch not in "*<")
+        if visible > 4:
+            raise ValueError("document numbers must be masked: at most 4 visible characters")
+        return value
+
+
+class CheckOutcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    REFER = "refer"
+    NOT_DONE = "not_done"
+
+
+class Verdict(_Model):
+    """The outcome of one check (document authenticity, eligibility, face, liveness...)."""
+
+    check: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
+    outcome: CheckOutcome
+    reasons: list[ReasonCode] = Field(default_factory=list)
+    detail: str = ""
+
+
+class Decision(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    REFERRED = "referred"
+    ABORTED = "aborted"
+
+
+class Scores(_Model):
+    face_similarity: float | None = None
+    face_threshold: float | None = None
+    liveness: float | None = None
+    live_face_quality: float | None = None
+
+
+class PortraitRefs(_Model):
+    """References to portraits kept by the lane for officer review (never the pixels)."""
+
+    chip: str | None = None
+    live: str | None = None
+
+
+# --------------------------------------------------------------------------- events
+
+
+class _Event(_Model):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: uuid.UUID
+    lane_id: LaneId
+    seq: Annotated[int, Field(ge=0)]
+    occurred_at: AwareDatetime
+
+
+class TransactionEvent(_Event):
+    """One traveller's attempt, from document placed to passage or abort."""
+
+    type: Literal["transaction"] = "transaction"
+    transaction_id: uuid.UUID
+    decision: Decision
+    reasons: list[ReasonCode] = Field(default_factory=list)
+    stages: list[StageTime] = Field(default_factory=list)
+    document: DocumentSummary | None = None
+    verdicts: list[Verdict] = Field(default_factory=list)
+    scores: Scores = Scores()
+    portraits: PortraitRefs = PortraitRefs()
+
+    def duration(self) -> timedelta | None:
+        """Time from the first to the last recorded stage."""
+        if len(self.stages) < 2:
+            return None
+        times = [s.at for s in self.stages]
+        return max(times) - min(times)
+
+
+class AlarmKind(StrEnum):
+    TAILGATING = "tailgating"
+    FORCED_DOOR = "forced_door"
+    TAMPER = "tamper"
+    EMERGENCY = "emergency"
+    REVERSE_PASSAGE = "reverse_passage"
+    PERSON_TRAPPED = "person_trapped"
+    WATCHLIST_HIT = "watchlist_hit"
+
+
+class AlarmEvent(_Event):
+    type: Literal["alarm"] = "alarm"
+    alarm: AlarmKind
+    severity: Literal["info", "warning", "critical"] = "critical"
+    active: bool = True
+    """True when raised, False when the condition cleared."""
+    transaction_id: uuid.UUID | None = None
+    detail: str = ""
+
+
+class Device(StrEnum):
+    DOCUMENT_READER = "document_reader"
+    CHIP_READER = "chip_reader"
+    CAMERA = "camera"
+    GATE_CONTROLLER = "gate_controller"
+    DISPLAY = "display"
+    CENTRAL_LINK = "central_link"
+    TRUST_STORE = "trust_store"
+
+
+class DeviceFaultEvent(_Event):
+    type: Literal["device_fault"] = "device_fault"
+    device: Device
+    code: ReasonCode
+    detail: str = ""
+    recovered: bool = False
+    """False when the fault starts, True when the device works again."""
+
+
+class LaneState(StrEnum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    OUT_OF_SERVICE = "out_of_service"
+    EMERGENCY = "emergency"
+    FAULT = "fault"
+    STOPPED = "stopped"
+
+
+class LaneStateEvent(_Event):
+    type: Literal["lane_state"] = "lane_state"
+    previous: LaneState | None = None
+    state: LaneState
+    reason: str = ""
+
+
+class OfficerAction(StrEnum):
+    OPEN_ENTRY = "open_entry"
+    OPEN_EXIT = "open_exit"
+    CLOSE_DOORS = "close_doors"
+    SET_OUT_OF_SERVICE = "set_out_of_service"
+    SET_IN_SERVICE = "set_in_service"
+    EMERGENCY_OPEN = "emergency_open"
+    ACCEPT_REFERRAL = "accept_referral"
+    REJECT_REFERRAL = "reject_referral"
+    ACKNOWLEDGE_ALARM = "acknowledge_alarm"
+
+
+class OfficerActionEvent(_Event):
+    type: Literal["officer_action"] = "officer_action"
+    officer_id: Annotated[str, Field(min_length=1, max_length=64)]
+    action: OfficerAction
+    transaction_id: uuid.UUID | None = None
+    command_id: uuid.UUID | None = None
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+Event = Annotated[
+    TransactionEvent | AlarmEvent | DeviceFaultEvent | LaneStateEvent | OfficerActionEvent,
+    Field(discriminator="type"),
+]
+EVENT_TYPES: tuple[type[_Event], ...] = (
+    TransactionEvent,
+    AlarmEvent,
+    DeviceFaultEvent,
+    LaneStateEvent,
+    OfficerActionEvent,
+)
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def parse_event(data: str | bytes | dict[str, Any]) -> Event:
+    """Validate a JSON document (or its decoded dict) into the matching event class."""
+    try:
+        obj = json.loads(data) if isinstance(data, str | bytes) else data
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventSchemaError(f"event is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise EventSchemaError(f"event must be a JSON object, got {type(obj).__name__}")
+    version = obj.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise EventSchemaError(
+            f"schema_version {version!r} is not supported (this build reads {SCHEMA_VERSION}); "
+            "upgrade the central service before the lanes"
+        )
+    try:
+        return _ADAPTER.validate_python(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise EventSchemaError(
+            f"event {obj.get('event_id', '?')}: field {where}: {first['msg']}"
+            + (f" ({exc.error_count() - 1} more problems)" if exc.error_count() > 1 else "")
+        ) from None
+
+
+def to_json(event: _Event) -> str:
+    return event.model_dump_json(exclude_none=False)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of every event, for integrators writing their own consumers."""
+    return _ADAPTER.json_schema()
+
+
+class EventStamper:
+    """Gives each event of one lane its id, lane, sequence number and time.
+
+    The next sequence number is passed in (the outbox persists it), so a restarted lane goes on
+    where it stopped instead of reusing numbers. Time is passed in by the caller.
+    """
+
+    def __init__(self, lane_id: str, next_seq: int = 0) -> None:
+        self.lane_id = lane_id
+        self.next_seq = next_seq
+
+    def stamp(self, at: datetime) -> dict[str, Any]:
+        """The common fields for a new event; pass them to an event class with its own."""
+        if at.tzinfo is None:
+            raise EventSchemaError("event times must be timezone-aware (UTC)")
+        fields = {"event_id": uuid.uuid4(), "lane_id": self.lane_id, "seq": self.next_seq}
+        fields["occurred_at"] = at
+        self.next_seq += 1
+        return fields
+
+
+def sequence_gaps(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """Missing sequence numbers of one lane as inclusive (first, last) ranges.
+
+    Duplicates are ignored (idempotent delivery); numbers before the smallest seen are not
+    reported, since a central service may have joined late.
+    """
+    ordered = sorted(set(seqs))
+    gaps = []
+    for a, b in pairwise(ordered):
+        if b > a + 1:
+            gaps.append((a + 1, b - 1))
+    return gaps
