@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+EVENT_BACKLOG = 10_000  # events kept for a slow (or absent) reader of events()
+
 
 # --------------------------------------------------------------------------- driver events
 
@@ -186,7 +188,8 @@ class SerialGateController(GateController):
         self._ser: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._futures: dict[int, asyncio.Future[p.Status | None]] = {}
-        self._queue: asyncio.Queue[DriverEvent] = asyncio.Queue()
+        self._queue: asyncio.Queue[DriverEvent] = asyncio.Queue(maxsize=EVENT_BACKLOG)
+        self.dropped_events = 0
         self._wake = asyncio.Event()
         self._lost = asyncio.Event()
         self._synced = asyncio.Event()
@@ -197,6 +200,15 @@ class SerialGateController(GateController):
         self._unresponsive = False
         self._resync_task: asyncio.Task[None] | None = None
         self.connections = 0
+
+    def _emit(self, event: DriverEvent) -> None:
+        """Queue an event for :meth:`events`; when nobody reads them, the oldest are dropped."""
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped_events += 1
+            if self.dropped_events in (1, 100, 10_000):
+                log.warning("gatectl %s: event backlog full, oldest dropped", self.port)
+        self._queue.put_nowait(event)
 
     def _new_session(self) -> HostSession:
         previous: HostSession | None = getattr(self, "session", None)
@@ -282,7 +294,7 @@ class SerialGateController(GateController):
             daemon=True,
         )
         self._reader.start()
-        self._queue.put_nowait(LinkUp(self.port))
+        self._emit(LinkUp(self.port))
         self._schedule_resync("connect")
 
     def _drop_link(self, error: str) -> None:
@@ -308,7 +320,7 @@ class SerialGateController(GateController):
         self._handle_outputs()
         self._lost.set()
         if not self._closed:
-            self._queue.put_nowait(LinkDown(self.port, error))
+            self._emit(LinkDown(self.port, error))
 
     def _read_loop(self, ser: Any, stop: threading.Event) -> None:
         loop = self._loop
@@ -381,10 +393,10 @@ class SerialGateController(GateController):
                     and not self._unresponsive
                 ):
                     self._unresponsive = True
-                    self._queue.put_nowait(ControllerUnresponsive(str(out.error)))
+                    self._emit(ControllerUnresponsive(str(out.error)))
             elif isinstance(out, EventReceived):
                 event = out.event
-                self._queue.put_nowait(event)
+                self._emit(event)
                 if (
                     isinstance(event, p.ModeChanged)
                     and event.mode == p.Mode.SAFE
@@ -393,7 +405,7 @@ class SerialGateController(GateController):
                 ):
                     self._schedule_resync("safe-state")
             elif isinstance(out, ControllerRebooted):
-                self._queue.put_nowait(RebootDetected(out.boot_id, out.previous))
+                self._emit(RebootDetected(out.boot_id, out.previous))
                 self._schedule_resync("reboot")
             elif isinstance(out, LinkWarning):
                 log.warning("gatectl %s: %s", self.port, out.message)
@@ -427,7 +439,7 @@ class SerialGateController(GateController):
             except ControllerDisconnected:
                 return
             self._synced.set()
-            self._queue.put_nowait(Resynced(reason, status))
+            self._emit(Resynced(reason, status))
             return
 
     # ----------------------------------------------------------------- requests

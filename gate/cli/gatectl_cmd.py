@@ -64,6 +64,13 @@ def register(subparsers: Any) -> None:
         help="a traveller walks up every SECONDS (every 5th with a tailgater, every 7th "
         "turns back); 0 = nobody",
     )
+    sim.add_argument(
+        "--device",
+        choices=["controller", "modbus-io"],
+        default="controller",
+        help="controller: docs/gate-protocol.md; modbus-io: a Modbus RTU I/O module (slave 1) "
+        "wired to dry contacts (drivers/gatectl/modbus.py IoMap)",
+    )
     sim.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
     sim.add_argument("--seed", type=int, default=0)
     sim.set_defaults(func=_sim)
@@ -102,8 +109,14 @@ def _sim(args: argparse.Namespace) -> int:
     config = DeviceConfig(
         time_scale=args.time_scale, safe_state=p.SafeState[args.safe_state.upper()]
     )
+    device = None
+    if args.device == "modbus-io":
+        from simulator.gatectl.modbus_io import ModbusIoDevice
+
+        device = ModbusIoDevice(now=time.monotonic(), time_scale=args.time_scale)
     sim = GateSimulator(
         config,
+        device=device,
         transport="tcp" if args.tcp is not None else "pty",
         tcp_port=args.tcp or 0,
         link=args.link,
@@ -112,7 +125,8 @@ def _sim(args: argparse.Namespace) -> int:
     )
     rng = random.Random(args.seed)
     with sim:
-        print(json.dumps({"port": sim.url, "pty": sim.slave_name, "boot_id": sim.device.boot_id}))
+        info = {"port": sim.url, "pty": sim.slave_name, "device": args.device}
+        print(json.dumps(info))
         sys.stdout.flush()
         started = time.monotonic()
         next_person = started + args.people_every if args.people_every else float("inf")
