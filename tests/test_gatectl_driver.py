@@ -166,11 +166,33 @@ async def test_full_passage_through_the_mantrap_interrupts_every_beam_in_order(
 
 
 @run_async
+async def test_queue_of_travellers_one_passage_each(tmp_path: Path) -> None:
+    async with rig(tmp_path) as (sim, ctl):
+        for k in range(3):  # queue 1.5 m apart, 1.2 m/s
+            sim.add_person(speed=1.2, x=-1.4 - 1.5 * k)
+        for _ in range(3):
+            for door in (p.Door.ENTRY, p.Door.EXIT):
+                await ctl.release_passage(door)
+                seen = await until(ctl, of(p.PassageCompleted | p.PassageAborted))
+                assert seen[-1] == p.PassageCompleted(
+                    getattr(seen[-1], "time_ms", 0), door, p.Direction.IN, 1
+                )
+                await until(ctl, door_is(door, p.DoorState.LOCKED))
+        assert (await ctl.status()).flags & p.StatusFlag.PASSAGE_ACTIVE == 0
+
+
+@run_async
 async def test_tailgater_is_counted(tmp_path: Path) -> None:
     async with rig(tmp_path) as (sim, ctl):
         await ctl.release_passage(p.Door.ENTRY)
-        sim.add_person(speed=1.0)
-        sim.add_person(speed=1.0, x=-1.4 - 0.45)  # 0.45 m behind, centre to centre
+        # both at once (the simulation must not move the first before the second is there);
+        # the tailgater follows 0.45 m behind, centre to centre
+        sim.locked(
+            lambda dev, _now: (
+                dev.add_person(speed=1.0, x=-1.4),
+                dev.add_person(speed=1.0, x=-1.4 - 0.45, gap=0.35),
+            )
+        )
         seen = await until(ctl, of(p.PassageCompleted))
         assert isinstance(seen[-1], p.PassageCompleted) and seen[-1].persons == 2
 

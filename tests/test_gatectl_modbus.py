@@ -77,8 +77,14 @@ async def test_starts_locked_and_reports_status(tmp_path: Path) -> None:
 async def test_passage_with_tailgater_counts_two(tmp_path: Path) -> None:
     async with rig(tmp_path) as (sim, _dev, ctl):
         await ctl.release_passage(p.Door.ENTRY)
-        sim.add_person(speed=1.0)
-        sim.add_person(speed=1.0, x=-1.4 - 0.45)
+        # both at once (the simulation must not move the first before the second is there);
+        # the tailgater follows 0.45 m behind, centre to centre
+        sim.locked(
+            lambda dev, _now: (
+                dev.add_person(speed=1.0, x=-1.4),
+                dev.add_person(speed=1.0, x=-1.4 - 0.45, gap=0.35),
+            )
+        )
         seen = await until(ctl, lambda e: isinstance(e, p.PassageCompleted | p.PassageAborted))
         assert isinstance(seen[-1], p.PassageCompleted) and seen[-1].persons == 2
         assert any(isinstance(e, p.BeamChanged) and e.beam == 1 and e.interrupted for e in seen)

@@ -140,7 +140,7 @@ def _sim(args: argparse.Namespace) -> int:
                     turn = -0.05 if count % 7 == 0 else None
                     sim.add_person(speed=speed, turn_back_at=turn)
                     if count % 5 == 0:
-                        sim.add_person(speed=speed, x=-1.4 - 0.45)
+                        sim.add_person(speed=speed, x=-1.4 - 0.45, gap=0.35)
                     next_person += args.people_every
         except KeyboardInterrupt:
             pass

@@ -180,9 +180,16 @@ class ControllerDevice:
             self._check_changes(now)
 
     def add_person(
-        self, *, speed: float = 1.0, x: float | None = None, turn_back_at: float | None = None
+        self,
+        *,
+        speed: float = 1.0,
+        x: float | None = None,
+        turn_back_at: float | None = None,
+        gap: float = 0.9,
     ) -> int:
-        return self.lane.add_person(x=x, speed=speed, turn_back_at=turn_back_at).ident
+        """A traveller walking in; ``gap`` is the distance kept to the person ahead (0.35 for a
+        tailgater)."""
+        return self.lane.add_person(x=x, speed=speed, turn_back_at=turn_back_at, gap=gap).ident
 
     # ----------------------------------------------------------------- status
 

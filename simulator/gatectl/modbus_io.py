@@ -88,9 +88,14 @@ class ModbusIoDevice:
     # ----------------------------------------------------------------- world
 
     def add_person(
-        self, *, speed: float = 1.0, x: float | None = None, turn_back_at: float | None = None
+        self,
+        *,
+        speed: float = 1.0,
+        x: float | None = None,
+        turn_back_at: float | None = None,
+        gap: float = 0.9,
     ) -> int:
-        return self.lane.add_person(x=x, speed=speed, turn_back_at=turn_back_at).ident
+        return self.lane.add_person(x=x, speed=speed, turn_back_at=turn_back_at, gap=gap).ident
 
     def inputs(self) -> list[bool]:
         m = self.map

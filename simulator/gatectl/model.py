@@ -5,8 +5,9 @@ The entry door stands at x = 0, the exit door at ``exit_door``; beam 0 is the ap
 front of the entry door, beams 1..n are the mantrap beams, the last beam is past the exit door.
 Default figures: free walking 1.2-1.4 m/s (pedestrian studies, e.g. Fruin's level-of-service
 tables; slower, 0.8-1.0 m/s, inside a gate), a person's body depth about 0.3 m along the walking
-direction, a tailgater 0.4-0.6 m behind (centre to centre), door leaves travelling in about
-1.2 s (typical swing/sliding e-gate leaves, 0.8-1.5 s).
+direction, a queueing traveller keeps about 0.9 m (centre to centre) to the one ahead, a
+tailgater 0.35-0.45 m, door leaves travel in about 1.2 s (typical swing or sliding e-gate
+leaves: 0.8-1.5 s).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class Person:
     direction: int = 1
     turn_back_at: float | None = None
     leave_margin: float = 1.0
+    gap: float = 0.9  # centre-to-centre distance kept to the person ahead (a tailgater: ~0.4)
 
     def body(self, depth: float) -> tuple[float, float]:
         return (self.x - depth / 2, self.x + depth / 2)
@@ -124,11 +126,12 @@ class LaneModel:
         speed: float = 1.0,
         direction: int = 1,
         turn_back_at: float | None = None,
+        gap: float = 0.9,
     ) -> Person:
         g = self.geometry
         if x is None:
             x = g.entry_beam - 1.0 if direction > 0 else g.exit_beam + 1.0
-        person = Person(self._next_id, x, speed, direction, turn_back_at)
+        person = Person(self._next_id, x, speed, direction, turn_back_at, gap=gap)
         self._next_id += 1
         self.people.append(person)
         return person
@@ -170,9 +173,10 @@ class LaneModel:
             for other in self.people:  # keep a minimal spacing to the person ahead
                 if other is person or other.direction != person.direction:
                     continue
-                gap = (other.x - start) * person.direction
-                if gap > 0 and (other.x - nxt) * person.direction < g.body_depth + 0.05:
-                    nxt = other.x - person.direction * (g.body_depth + 0.05)
+                ahead = (other.x - start) * person.direction
+                keep = max(person.gap, g.body_depth + 0.05)
+                if ahead > 0 and (other.x - nxt) * person.direction < keep:
+                    nxt = other.x - person.direction * keep
                     if (nxt - start) * person.direction < 0:
                         nxt = start
             person.x = nxt
@@ -186,7 +190,11 @@ class LaneModel:
             ):
                 person.direction = -person.direction
                 person.turn_back_at = None
+        # people leave the model once they walked well past the lane, whichever way they go
         self.people = [
-            p for p in self.people if g.entry_beam - 1.5 <= p.x <= g.exit_beam + p.leave_margin
+            p
+            for p in self.people
+            if (p.direction > 0 and p.x <= g.exit_beam + p.leave_margin)
+            or (p.direction < 0 and p.x >= g.entry_beam - p.leave_margin)
         ]
         return crossings

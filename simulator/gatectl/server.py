@@ -189,10 +189,17 @@ class GateSimulator:
         self.locked(lambda dev, now: dev.force_door(door, now))
 
     def add_person(
-        self, *, speed: float = 1.0, x: float | None = None, turn_back_at: float | None = None
+        self,
+        *,
+        speed: float = 1.0,
+        x: float | None = None,
+        turn_back_at: float | None = None,
+        gap: float = 0.9,
     ) -> int:
+        """A traveller walking in (x: start position, m; gap: distance kept to the person
+        ahead, 0.35 for a tailgater)."""
         return self.locked(
-            lambda dev, now: dev.add_person(speed=speed, x=x, turn_back_at=turn_back_at)
+            lambda dev, now: dev.add_person(speed=speed, x=x, turn_back_at=turn_back_at, gap=gap)
         )
 
     # ----------------------------------------------------------------- transport
