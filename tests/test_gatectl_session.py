@@ -153,6 +153,10 @@ def test_lost_event_is_retransmitted_until_acked() -> None:
         (p.Frame(5, p.MsgType.DOOR, b"\x07\x01"), p.NakReason.BAD_PARAMETER),
         (p.Frame(5, p.MsgType.SET_MODE, bytes([p.Mode.SAFE])), p.NakReason.BAD_PARAMETER),
         (p.Frame(5, p.MsgType.CONFIGURE, p.Configure(10).encode()), p.NakReason.BAD_PARAMETER),
+        (
+            p.Frame(5, p.MsgType.CONFIGURE, p.Configure(3000, passage_timeout_ms=0).encode()),
+            p.NakReason.BAD_PARAMETER,
+        ),
     ],
 )
 def test_malformed_commands_are_naked_with_a_reason(frame: p.Frame, reason: p.NakReason) -> None:

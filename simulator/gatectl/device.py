@@ -300,7 +300,11 @@ class ControllerDevice:
         if isinstance(cmd, p.Heartbeat | p.GetStatus):
             return None
         if isinstance(cmd, p.Configure):
-            if cmd.heartbeat_timeout_ms < 100 or cmd.event_retry_ms < 10:
+            if (
+                cmd.heartbeat_timeout_ms < 100
+                or cmd.event_retry_ms < 10
+                or cmd.passage_timeout_ms < 500
+            ):
                 return p.NakReason.BAD_PARAMETER
             self.heartbeat_timeout = cmd.heartbeat_timeout_ms / 1000
             self.safe_state = cmd.safe_state
