@@ -170,15 +170,16 @@ class HostSession:
         self._pump(now)
 
     def deadline(self) -> float | None:
-        """The next time :meth:`poll` has work to do."""
-        times = [t for t in (self.decoder.deadline(),) if t is not None]
+        """The next time :meth:`poll` has work to do (None: only when data arrives)."""
+        times = []
+        decoder = self.decoder.deadline()
+        if decoder is not None:
+            times.append(decoder)
         if self._inflight is not None:
             times.append(self._inflight.deadline)
         elif self._last_tx is not None:
             times.append(self._last_tx + self.heartbeat_interval)
-        else:
-            return None
-        return min(times)
+        return min(times) if times else None
 
     def data_to_send(self) -> bytes:
         data = bytes(self._out)
