@@ -75,6 +75,11 @@ class CameraConfig(_Section):
     width: Annotated[int, Field(gt=0, le=8192)] = 640
     height: Annotated[int, Field(gt=0, le=8192)] = 480
     fps: Annotated[float, Field(gt=0, le=240)] = 15.0
+    frame_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
+    """No frame for this long (after reconnect attempts) is reported as an error."""
+    reconnect_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    faces_dir: str = ""
+    """Simulator only: directory of face images to composite; empty draws face-like figures."""
 
 
 class GateControllerConfig(_Section):
@@ -84,6 +89,11 @@ class GateControllerConfig(_Section):
     heartbeat_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
     safe_state: Literal["closed", "open"] = "closed"
     """What the controller does when the host goes silent (see docs/gate-protocol.md)."""
+    response_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 0.1
+    """Wait this long for an ACK/NAK before retransmitting a command."""
+    retries: Annotated[int, Field(ge=0, le=20)] = 3
+    passage_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    reconnect_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
 
 
 class FaceConfig(_Section):
