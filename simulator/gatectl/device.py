@@ -191,6 +191,13 @@ class ControllerDevice:
         tailgater)."""
         return self.lane.add_person(x=x, speed=speed, turn_back_at=turn_back_at, gap=gap).ident
 
+    def turn_back(self) -> int:
+        """Everyone in the lane turns round towards the entry (a refused traveller leaving)."""
+        for person in self.lane.people:
+            person.direction = -1
+            person.turn_back_at = None
+        return len(self.lane.people)
+
     # ----------------------------------------------------------------- status
 
     @property

@@ -202,6 +202,10 @@ class GateSimulator:
             lambda dev, now: dev.add_person(speed=speed, x=x, turn_back_at=turn_back_at, gap=gap)
         )
 
+    def turn_back(self) -> int:
+        """Everyone in the lane turns round towards the entry; returns how many people."""
+        return self.locked(lambda dev, now: dev.turn_back())
+
     # ----------------------------------------------------------------- transport
 
     def _plug(self) -> None:
