@@ -24,7 +24,7 @@ from asn1crypto import x509
 from gate import mrz as gate_mrz
 from gate.config import TrustConfig
 from gate.emrtd import certs, lds, trust
-from gate.emrtd.countries import alpha2
+from gate.emrtd.access import normalize_mrz
 from gate.emrtd.docauth_errors import (
     CertificateError,
     DataGroupError,
@@ -34,6 +34,7 @@ from gate.emrtd.docauth_errors import (
 from gate.emrtd.errors import ChipError
 from gate.emrtd.sod import Sod, parse_sod
 from gate.emrtd.verdict import DataGroupResult, Verdict
+from gate.mrz.countries import alpha2
 
 
 @dataclass(frozen=True)
@@ -73,27 +74,17 @@ class MrzFields:
     date_of_expiry: date | None
 
 
-def mrz_lines(mrz: str) -> list[str]:
-    """DG1's MRZ string cut into its lines (TD1 3 x 30, TD2 2 x 36, TD3 2 x 44)."""
-    width = {90: 30, 72: 36, 88: 44}.get(len(mrz))
-    if width is None:
-        raise DataGroupError(f"MRZ of {len(mrz)} characters is neither TD1, TD2 nor TD3")
-    return [mrz[i : i + width] for i in range(0, len(mrz), width)]
-
-
 def mrz_fields(mrz: str, today: date) -> MrzFields:
     """The fields passive authentication needs, read with the MRZ layer (:mod:`gate.mrz`);
     ``today`` decides the century of the expiry date."""
-    fields = gate_mrz.parse(mrz_lines(mrz), today=today).fields
+    if len(mrz) not in (90, 72, 88):
+        raise DataGroupError(f"MRZ of {len(mrz)} characters is neither TD1, TD2 nor TD3")
+    fields = gate_mrz.parse(mrz, today=today).fields
     return MrzFields(
         issuing_state=fields.issuing_state or mrz[2:5].replace("<", ""),
         document_number=fields.document_number,
         date_of_expiry=fields.date_of_expiry,
     )
-
-
-def normalize_mrz(text: str) -> str:
-    return "".join(text.split()).upper()
 
 
 # --------------------------------------------------------------------------- PA
