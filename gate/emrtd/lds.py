@@ -282,10 +282,15 @@ def parse_dg2(data: bytes) -> DG2:
     return DG2(faces)
 
 
-def encode_dg2(image: bytes, width: int, height: int) -> bytes:
+def encode_dg2(
+    image: bytes, width: int, height: int, *, biometric_type: int | None = None
+) -> bytes:
+    """DG2 with one ISO 19794-5 face record. ``biometric_type`` adds the optional BHT element
+    81 (ISO/IEC 7816-11; 2 = facial features) to the biometric header template."""
     header = tlv.encode(
         0xA1,
         tlv.encode(0x80, b"\x01\x01")  # ICAO header version 1.1
+        + (tlv.encode(0x81, bytes([biometric_type])) if biometric_type is not None else b"")
         + tlv.encode(0x87, b"\x01\x01")  # format owner ISO/IEC JTC1/SC37
         + tlv.encode(0x88, b"\x00\x08"),  # format type: face image
     )
