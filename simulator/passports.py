@@ -34,8 +34,6 @@ from simulator.chip.image import ChipImage
 AaKind = Literal["rsa2048", "rsa3072", "p256", "brainpoolP256r1"]
 Portrait = Literal["jpeg", "jp2"]
 
-ECDSA_SHA256 = "1.2.840.10045.4.3.2"
-
 
 # --------------------------------------------------------------------------- data groups
 
@@ -96,7 +94,7 @@ def dg14(
             securityinfos.ChipAuthenticationInfo(f"{securityinfos.ID_CA_ECDH}.{ca_cipher_suffix}")
         )
     if aa_ecdsa:
-        infos.append(securityinfos.ActiveAuthenticationInfo(ECDSA_SHA256))
+        infos.append(securityinfos.ActiveAuthenticationInfo(aa.ECDSA_WITH_SHA256))
     return securityinfos.encode_dg14(infos)
 
 

@@ -41,7 +41,8 @@ CURVE_OIDS: dict[str, str] = {
 }
 CURVE_NAME_TO_OID = {v: k for k, v in CURVE_OIDS.items()}
 
-_CRYPTO_CURVES: dict[str, type[ec.EllipticCurve]] = {
+# The curves of curves.py that `cryptography` (OpenSSL) verifies and generates keys on.
+CRYPTOGRAPHY_CURVES: dict[str, type[ec.EllipticCurve]] = {
     "secp192r1": ec.SECP192R1,
     "secp224r1": ec.SECP224R1,
     "secp256r1": ec.SECP256R1,
@@ -273,7 +274,7 @@ def _base_x(base: bytes, curve: CurveParams) -> int | None:
 
 
 def ec_public_key(point: bytes, curve: CurveParams) -> ec.EllipticCurvePublicKey:
-    cls = _CRYPTO_CURVES.get(curve.name)
+    cls = CRYPTOGRAPHY_CURVES.get(curve.name)
     if cls is None:
         raise UnknownCurveError(
             f"curve {curve.name} is recognised but this cryptography build cannot verify on it"
