@@ -219,11 +219,12 @@ def summarize(cert: x509.Certificate) -> CertSummary:
 
 
 def valid_at(cert: x509.Certificate, when: datetime | date) -> bool:
-    moment = _as_datetime(when)
+    moment = as_datetime(when)
     return not_before(cert) <= moment <= not_after(cert)
 
 
-def _as_datetime(when: datetime | date) -> datetime:
+def as_datetime(when: datetime | date) -> datetime:
+    """An aware datetime: naive ones are taken as UTC, a bare date as its noon UTC."""
     if isinstance(when, datetime):
         return when if when.tzinfo else when.replace(tzinfo=UTC)
     return datetime(when.year, when.month, when.day, 12, tzinfo=UTC)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal
 
 from asn1crypto import x509
@@ -90,12 +90,6 @@ def mrz_fields(mrz: str, today: date) -> MrzFields:
 # --------------------------------------------------------------------------- PA
 
 
-def _moment(at: datetime | date) -> datetime:
-    if isinstance(at, datetime):
-        return at if at.tzinfo else at.replace(tzinfo=UTC)
-    return datetime(at.year, at.month, at.day, 12, tzinfo=UTC)
-
-
 def passive_authenticate(
     sod_bytes: bytes,
     data_groups: Mapping[int, bytes],
@@ -108,7 +102,7 @@ def passive_authenticate(
     """The verdict for one document. Never raises for hostile input: every problem becomes a
     finding with a reason code."""
     policy = policy or PaPolicy()
-    moment = _moment(at)
+    moment = certs.as_datetime(at)
     verdict = Verdict(checked_at=moment.isoformat())
     try:
         sod = parse_sod(sod_bytes, strict=policy.strict_sod)
@@ -264,7 +258,7 @@ def _check_chain(
         checks = [("DSC", dsc, moment), ("CSCA", csca, moment)]
     else:
         signed_at = (
-            _moment(datetime.fromisoformat(sod.signing_time))
+            certs.as_datetime(datetime.fromisoformat(sod.signing_time))
             if sod.signing_time
             else certs.not_before(dsc)
         )
