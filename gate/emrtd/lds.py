@@ -12,6 +12,7 @@ from typing import Literal
 
 from gate.emrtd import securityinfos, tlv
 from gate.emrtd.errors import LDSError, SecurityInfoError, TLVError
+from gate.mrz.parser import split_lines
 
 # tag of each elementary file's outer template (ICAO 9303-10 table 34)
 DG_TAGS: dict[int, int] = {
@@ -88,8 +89,8 @@ class DG1:
 
     @property
     def lines(self) -> list[str]:
-        width = {90: 30, 72: 36, 88: 44}.get(len(self.mrz), len(self.mrz))
-        return [self.mrz[i : i + width] for i in range(0, len(self.mrz), width)]
+        """The MRZ cut into its lines (TD1 3 x 30, TD2 2 x 36, TD3 2 x 44) by the MRZ layer."""
+        return split_lines(self.mrz)
 
 
 def parse_dg1(data: bytes) -> DG1:
