@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from asn1crypto import algos, cms, core, x509
 
-from gate.emrtd import certs
+from gate.emrtd import certs, lds
 from gate.emrtd.docauth_errors import (
     SodContentTypeError,
     SodEncodingError,
@@ -26,7 +26,8 @@ from gate.emrtd.docauth_errors import (
 
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 OID_ID_DATA = "1.2.840.113549.1.7.1"
-SOD_TAG = 0x77
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+SOD_TAG = lds.SOD_TAG
 
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
 
@@ -144,10 +145,10 @@ def _parse(data: bytes, strict: bool) -> Sod:
         content_type = info["content_type"].dotted
     except _PARSE_ERRORS as exc:
         raise SodEncodingError(f"EF.SOD does not hold a CMS ContentInfo ({exc})") from exc
-    if content_type != "1.2.840.113549.1.7.2":
+    if content_type != OID_SIGNED_DATA:
         raise SodContentTypeError(
             f"EF.SOD ContentInfo has content type {content_type}, expected signedData "
-            "(1.2.840.113549.1.7.2)"
+            f"({OID_SIGNED_DATA})"
         )
     signed = info["content"]
     version = signed["version"].native

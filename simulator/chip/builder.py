@@ -32,11 +32,10 @@ from gate.emrtd.securityinfos import (
     pace_oid,
     sequence,
 )
+from gate.emrtd.sod import OID_LDS_SECURITY_OBJECT, OID_SIGNED_DATA
 from simulator.chip.image import ChipImage
 
 SHA256 = "2.16.840.1.101.3.4.2.1"
-ID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
-ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 
 SPECIMEN_MRZ = (
     "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"
@@ -48,7 +47,7 @@ def unsigned_signed_data(content_type: str, content: bytes) -> bytes:
     algo = sequence(encode_oid(SHA256))
     encap = sequence(encode_oid(content_type), tlv.encode(0xA0, tlv.encode(0x04, content)))
     signed = sequence(encode_int(3), tlv.encode(0x31, algo), encap, tlv.encode(0x31, b""))
-    return sequence(encode_oid(ID_SIGNED_DATA), tlv.encode(0xA0, signed))
+    return sequence(encode_oid(OID_SIGNED_DATA), tlv.encode(0xA0, signed))
 
 
 def placeholder_sod(files: dict[str, bytes]) -> bytes:
@@ -58,7 +57,7 @@ def placeholder_sod(files: dict[str, bytes]) -> bytes:
         if f"DG{n}" in files
     )
     lso = sequence(encode_int(0), sequence(encode_oid(SHA256)), sequence(hashes))
-    return tlv.encode(lds.SOD_TAG, unsigned_signed_data(ID_LDS_SECURITY_OBJECT, lso))
+    return tlv.encode(lds.SOD_TAG, unsigned_signed_data(OID_LDS_SECURITY_OBJECT, lso))
 
 
 def dummy_jpeg(size: int, width: int = 480, height: int = 640) -> bytes:
