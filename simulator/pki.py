@@ -18,9 +18,10 @@ from asn1crypto import algos, cms, crl, keys, x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from gate.emrtd import tlv
 from gate.emrtd.certs import CRYPTOGRAPHY_CURVES, CURVE_NAME_TO_OID, hash_for
 from gate.emrtd.curves import BY_NAME
-from gate.emrtd.sod import OID_LDS_SECURITY_OBJECT, LDSSecurityObject
+from gate.emrtd.sod import OID_LDS_SECURITY_OBJECT, SOD_TAG, LDSSecurityObject
 from gate.emrtd.trust import OID_CSCA_MASTER_LIST, CscaMasterList
 from simulator.chip.builder import spki
 
@@ -371,14 +372,6 @@ def sign_master_list(
     )
 
 
-def _ber_wrap(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(body)]) + body + content
-
-
 def build_sod(
     data_groups: Mapping[int, bytes],
     dsc: Issued,
@@ -409,7 +402,7 @@ def build_sod(
     info = signed_data(
         OID_LDS_SECURITY_OBJECT, lds.dump(), dsc, hash_name=hash_name, signing_time=signing_time
     )
-    return _ber_wrap(0x77, bytes(info.dump()))
+    return tlv.encode(SOD_TAG, bytes(info.dump()))
 
 
 def curve_oid(kind: KeyKind) -> str:

@@ -23,14 +23,13 @@ from asn1crypto import core, keys
 from gate.emrtd import certs, ecmath, securityinfos, tlv
 from gate.emrtd.apdu import CommandAPDU
 from gate.emrtd.curves import BY_NAME, CurveParams
-from gate.emrtd.docauth_errors import ChipAuthError, UnknownCurveError
+from gate.emrtd.docauth_errors import PARSE_ERRORS, ChipAuthError, UnknownCurveError
 from gate.emrtd.errors import ChipError, PACEError
 from gate.emrtd.kdf import ENC, MAC, Cipher, derive_key
 
 # BSI TR-03110-3 A.2.1.1: standardizedDomainParameters, the algorithm of a CA public key whose
 # parameter is an id of ICAO 9303-11 table 11 (securityinfos.STANDARD_DOMAIN_PARAMETERS).
 OID_STANDARDIZED_DOMAIN = securityinfos.BSI_DE + ".1.2"
-_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
 
 
 class _AnySequence(core.SequenceOf):
@@ -132,7 +131,7 @@ def parse_dg14(dg14: bytes) -> Dg14:
     the chip layer's SecurityInfos parser; the keys' domain parameters are resolved here."""
     try:
         infos = securityinfos.parse_dg14(dg14)
-    except (ChipError, *_ERRORS) as exc:
+    except (ChipError, *PARSE_ERRORS) as exc:
         raise ChipAuthError(f"DG14 cannot be decoded ({exc})") from exc
     found_keys: list[ChipAuthKey] = []
     found_infos: list[ChipAuthInfo] = []
@@ -141,7 +140,7 @@ def parse_dg14(dg14: bytes) -> Dg14:
         if isinstance(info, securityinfos.ChipAuthenticationPublicKeyInfo):
             try:
                 found_keys.append(_parse_key(info.public_key, info.key_id))
-            except (*_ERRORS, UnknownCurveError) as exc:
+            except (*PARSE_ERRORS, UnknownCurveError) as exc:
                 raise ChipAuthError(f"DG14 chip authentication key unusable ({exc})") from exc
         elif isinstance(info, securityinfos.ChipAuthenticationInfo):
             if info.version not in (1, 2):

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from gate.emrtd.curves import BY_NAME, CURVES, CurveParams
 from gate.emrtd.docauth_errors import (
+    PARSE_ERRORS,
     CertificateParseError,
     UnknownCurveError,
     UnsupportedAlgorithmError,
@@ -117,7 +118,7 @@ def _load_der(der: bytes, source: str) -> x509.Certificate:
         _ = cert["tbs_certificate"]["validity"].native
         _ = cert["signature_algorithm"]["algorithm"].dotted, cert["signature_value"].native
         _ = cert.public_key["algorithm"]["algorithm"].dotted
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+    except PARSE_ERRORS as exc:
         raise CertificateParseError(
             f"{source}: not a DER X.509 certificate ({type(exc).__name__}: {exc}); "
             "check that the file is a certificate (DER or PEM) and not truncated"
@@ -149,6 +150,16 @@ def not_after(cert: x509.Certificate) -> datetime:
 
 def fingerprint(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.dump()).hexdigest()
+
+
+def same_name(a: x509.Name, b: x509.Name) -> bool:
+    """Name equality, also when a state lists the same RDNs in another order."""
+    if a == b:
+        return True
+    try:
+        return {r.dump() for r in a.chosen} == {r.dump() for r in b.chosen}
+    except PARSE_ERRORS:
+        return False
 
 
 def key_identifier(cert: x509.Certificate) -> bytes | None:
@@ -308,7 +319,7 @@ def public_key(info: keys.PublicKeyInfo) -> PublicKey:
             return ec_public_key(raw[1:], curve)
     except (UnknownCurveError, CertificateParseError):
         raise
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+    except PARSE_ERRORS as exc:
         raise CertificateParseError(f"public key cannot be decoded ({exc})") from exc
     raise UnsupportedAlgorithmError(f"public key algorithm {algo!r} is not supported")
 
@@ -350,7 +361,7 @@ def verify_signature(
     """True when ``signature`` over ``data`` verifies; raises for unsupported algorithms."""
     try:
         return _verify(key, algorithm, signature, data, digest_hint)
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+    except PARSE_ERRORS as exc:
         raise UnsupportedAlgorithmError(
             f"signature algorithm parameters cannot be used ({type(exc).__name__}: {exc})"
         ) from exc
