@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from asn1crypto import algos, keys, pem, x509
+from asn1crypto import algos, crl, keys, pem, x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
@@ -450,6 +450,16 @@ def verify_certificate(cert: x509.Certificate, issuer_key: PublicKey) -> bool:
         cert["signature_algorithm"],
         bytes(cert["signature_value"].native),
         cert["tbs_certificate"].dump(),
+    )
+
+
+def verify_crl(crl_: crl.CertificateList, issuer: x509.Certificate) -> bool:
+    """Whether the CRL was signed by the key of ``issuer`` (a CSCA)."""
+    return verify_signature(
+        cert_public_key(issuer),
+        crl_["signature_algorithm"],
+        bytes(crl_["signature"].native),
+        crl_["tbs_cert_list"].dump(),
     )
 
 

@@ -283,12 +283,7 @@ def _check_chain(
     crls = []
     for lst in store.crls_for(csca):
         try:
-            if certs.verify_signature(
-                certs.cert_public_key(csca),
-                lst["signature_algorithm"],
-                bytes(lst["signature"].native),
-                lst["tbs_cert_list"].dump(),
-            ):
+            if certs.verify_crl(lst, csca):
                 crls.append(lst)
         except CertificateError:
             continue

@@ -324,12 +324,7 @@ class TrustStore:
         signer = None
         for issuer in issuers:
             try:
-                if certs.verify_signature(
-                    certs.cert_public_key(issuer),
-                    lst["signature_algorithm"],
-                    bytes(lst["signature"].native),
-                    lst["tbs_cert_list"].dump(),
-                ):
+                if certs.verify_crl(lst, issuer):
                     signer = issuer
                     break
             except CertificateError:
