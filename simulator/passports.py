@@ -15,20 +15,19 @@ Bad variants (each names what a gate must catch):
 
 from __future__ import annotations
 
-import hashlib
 import io
-import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from PIL import Image, ImageDraw
 
 from gate.emrtd import aa, certs, lds, securityinfos
 from gate.emrtd.errors import LDSError
 from gate.emrtd.sod import parse_sod
 from simulator import pki
+from simulator.chip.card import aa_sign as aa_sign  # the chip side of AA, for tests
 from simulator.chip.image import ChipImage
 
 AaKind = Literal["rsa2048", "rsa3072", "p256", "brainpoolP256r1"]
@@ -111,28 +110,6 @@ def card_access() -> bytes:
 def ef_com(groups: list[int]) -> bytes:
     """EF.COM (LDS 1.7, Unicode 4.0.0) listing those of ``groups`` that have an LDS tag."""
     return lds.encode_ef_com([n for n in groups if n in lds.DG_TAGS])
-
-
-# --------------------------------------------------------------------------- chip side AA
-
-
-def aa_sign(
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, challenge: bytes, hash_name: str = "sha1"
-) -> bytes:
-    """What a genuine chip answers to INTERNAL AUTHENTICATE."""
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        der = key.sign(challenge, ec.ECDSA(certs.hash_for(hash_name)))
-        r, s = utils.decode_dss_signature(der)
-        size = (key.curve.key_size + 7) // 8
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-    numbers = key.private_numbers()
-    n = numbers.public_numbers.n
-    k = (n.bit_length() + 7) // 8
-    digest_len = hashlib.new(hash_name).digest_size
-    trailer = b"\xbc" if hash_name == "sha1" else bytes([aa.HASH_TRAILERS[hash_name], 0xCC])
-    m1 = secrets.token_bytes(k - 1 - digest_len - len(trailer))
-    f = b"\x6a" + m1 + hashlib.new(hash_name, m1 + challenge).digest() + trailer
-    return pow(int.from_bytes(f, "big"), numbers.d, n).to_bytes(k, "big")
 
 
 # --------------------------------------------------------------------------- chip images
