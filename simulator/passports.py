@@ -15,48 +15,34 @@ Bad variants (each names what a gate must catch):
 
 from __future__ import annotations
 
-import hashlib
 import io
-import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from PIL import Image, ImageDraw
 
 from gate.emrtd import aa, certs, lds, securityinfos
+from gate.emrtd.errors import LDSError
 from gate.emrtd.sod import parse_sod
 from simulator import pki
+from simulator.chip.card import aa_sign as aa_sign  # the chip side of AA, for tests
 from simulator.chip.image import ChipImage
 
 AaKind = Literal["rsa2048", "rsa3072", "p256", "brainpoolP256r1"]
 Portrait = Literal["jpeg", "jp2"]
-
-ECDSA_SHA256 = "1.2.840.10045.4.3.2"
-LDS_TAGS = {1: 0x61, 2: 0x75, 14: 0x6E, 15: 0x6F}
-
-
-def tlv(tag: int, value: bytes) -> bytes:
-    tag_bytes = tag.to_bytes((tag.bit_length() + 7) // 8 or 1, "big")
-    n = len(value)
-    if n < 0x80:
-        length = bytes([n])
-    else:
-        body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        length = bytes([0x80 | len(body)]) + body
-    return tag_bytes + length + value
 
 
 # --------------------------------------------------------------------------- data groups
 
 
 def dg1(mrz: str) -> bytes:
-    """DG1: tag 61 with the MRZ (5F1F), lines joined without separators."""
-    text = "".join(mrz.split())
-    if len(text) not in (88, 72, 90):
-        raise ValueError(f"MRZ of {len(text)} characters is not TD1, TD2 or TD3")
-    return lds.encode_dg1(text)
+    """DG1 (the chip layer's encoder): tag 61 with the MRZ (5F1F), lines joined."""
+    try:
+        return lds.encode_dg1(mrz)
+    except LDSError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def face_image(
@@ -88,41 +74,10 @@ def face_image(
     return out.getvalue()
 
 
-def iso19794_5_record(image: bytes, fmt: Portrait, width: int, height: int) -> bytes:
-    """ISO/IEC 19794-5:2005 facial record with one image and no feature points."""
-    image_info = (
-        bytes([1, 0 if fmt == "jpeg" else 1])  # full frontal; JPEG or JPEG 2000
-        + width.to_bytes(2, "big")
-        + height.to_bytes(2, "big")
-        + bytes([1, 2])  # 24-bit RGB; captured by a digital still camera
-        + (0).to_bytes(2, "big")  # device type
-        + (0).to_bytes(2, "big")  # quality unspecified
-    )
-    facial_info_len = 20 + len(image_info) + len(image)
-    facial_info = (
-        facial_info_len.to_bytes(4, "big")
-        + (0).to_bytes(2, "big")  # feature points
-        + bytes([0, 0, 0])  # gender, eye colour, hair colour unspecified
-        + (0).to_bytes(3, "big")  # feature mask
-        + (0).to_bytes(2, "big")  # expression
-        + bytes(3)  # pose angles
-        + bytes(3)  # pose angle uncertainty
-    )
-    body = facial_info + image_info + image
-    header = b"FAC\x00" + b"010\x00" + (14 + len(body)).to_bytes(4, "big") + (1).to_bytes(2, "big")
-    return header + body
-
-
-def dg2(image: bytes, fmt: Portrait, width: int = 240, height: int = 320) -> bytes:
-    """DG2: biometric information group template with one ISO 19794-5 face record."""
-    header = (
-        tlv(0x80, b"\x01\x01")  # ICAO header version
-        + tlv(0x81, b"\x02")  # biometric type: facial features
-        + tlv(0x87, b"\x01\x01")  # format owner: ISO/IEC JTC 1/SC 37
-        + tlv(0x88, b"\x00\x08")  # format type: face image
-    )
-    bit = tlv(0x7F60, tlv(0xA1, header) + tlv(0x5F2E, iso19794_5_record(image, fmt, width, height)))
-    return tlv(0x75, tlv(0x7F61, tlv(0x02, b"\x01") + bit))
+def dg2(image: bytes, width: int = 240, height: int = 320) -> bytes:
+    """DG2 (the chip layer's encoder) with one ISO 19794-5 face record; the record's image
+    data type (JPEG or JPEG 2000) follows the image's signature."""
+    return lds.encode_dg2(image, width, height, biometric_type=0x02)  # facial features
 
 
 def dg14(
@@ -138,12 +93,12 @@ def dg14(
             securityinfos.ChipAuthenticationInfo(f"{securityinfos.ID_CA_ECDH}.{ca_cipher_suffix}")
         )
     if aa_ecdsa:
-        infos.append(securityinfos.ActiveAuthenticationInfo(ECDSA_SHA256))
+        infos.append(securityinfos.ActiveAuthenticationInfo(aa.ECDSA_WITH_SHA256))
     return securityinfos.encode_dg14(infos)
 
 
 def dg15(aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
-    return tlv(0x6F, pki.public_key_info(aa_key).dump())
+    return lds.encode_dg15(pki.public_key_info(aa_key).dump())
 
 
 def card_access() -> bytes:
@@ -153,30 +108,8 @@ def card_access() -> bytes:
 
 
 def ef_com(groups: list[int]) -> bytes:
-    tags = bytes(LDS_TAGS[n] for n in groups if n in LDS_TAGS)
-    return tlv(0x60, tlv(0x5F01, b"0107") + tlv(0x5F36, b"040000") + tlv(0x5C, tags))
-
-
-# --------------------------------------------------------------------------- chip side AA
-
-
-def aa_sign(
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, challenge: bytes, hash_name: str = "sha1"
-) -> bytes:
-    """What a genuine chip answers to INTERNAL AUTHENTICATE."""
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        der = key.sign(challenge, ec.ECDSA(certs.hash_for(hash_name)))
-        r, s = utils.decode_dss_signature(der)
-        size = (key.curve.key_size + 7) // 8
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-    numbers = key.private_numbers()
-    n = numbers.public_numbers.n
-    k = (n.bit_length() + 7) // 8
-    digest_len = hashlib.new(hash_name).digest_size
-    trailer = b"\xbc" if hash_name == "sha1" else bytes([aa.HASH_TRAILERS[hash_name], 0xCC])
-    m1 = secrets.token_bytes(k - 1 - digest_len - len(trailer))
-    f = b"\x6a" + m1 + hashlib.new(hash_name, m1 + challenge).digest() + trailer
-    return pow(int.from_bytes(f, "big"), numbers.d, n).to_bytes(k, "big")
+    """EF.COM (LDS 1.7, Unicode 4.0.0) listing those of ``groups`` that have an LDS tag."""
+    return lds.encode_ef_com([n for n in groups if n in lds.DG_TAGS])
 
 
 # --------------------------------------------------------------------------- chip images
@@ -206,7 +139,7 @@ def build_passport(
     width, height = Image.open(io.BytesIO(image)).size
     aa_key = pki.new_key(aa_kind) if aa_kind else None
     ca_key = ec.generate_private_key(ec.BrainpoolP256R1()) if chip_auth else None
-    groups: dict[int, bytes] = {1: dg1(mrz), 2: dg2(image, portrait, width, height)}
+    groups: dict[int, bytes] = {1: dg1(mrz), 2: dg2(image, width, height)}
     if ca_key is not None or isinstance(aa_key, ec.EllipticCurvePrivateKey):
         groups[14] = dg14(ca_key, isinstance(aa_key, ec.EllipticCurvePrivateKey))
     if aa_key is not None:

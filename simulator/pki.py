@@ -18,10 +18,12 @@ from asn1crypto import algos, cms, crl, keys, x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from gate.emrtd.certs import CURVE_NAME_TO_OID, hash_for
+from gate.emrtd import tlv
+from gate.emrtd.certs import CRYPTOGRAPHY_CURVES, CURVE_NAME_TO_OID, hash_for
 from gate.emrtd.curves import BY_NAME
-from gate.emrtd.sod import OID_LDS_SECURITY_OBJECT, LDSSecurityObject
+from gate.emrtd.sod import OID_LDS_SECURITY_OBJECT, SOD_TAG, LDSSecurityObject
 from gate.emrtd.trust import OID_CSCA_MASTER_LIST, CscaMasterList
+from simulator.chip.builder import spki
 
 KeyKind = Literal[
     "rsa2048", "rsa3072", "rsa4096", "p256", "p384", "brainpoolP256r1", "brainpoolP384r1"
@@ -29,12 +31,6 @@ KeyKind = Literal[
 Scheme = Literal["pkcs1", "pss", "ecdsa"]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
-_EC: dict[str, ec.EllipticCurve] = {
-    "p256": ec.SECP256R1(),
-    "p384": ec.SECP384R1(),
-    "brainpoolP256r1": ec.BrainpoolP256R1(),
-    "brainpoolP384r1": ec.BrainpoolP384R1(),
-}
 _CURVE_NAMES = {
     "p256": "secp256r1",
     "p384": "secp384r1",
@@ -46,15 +42,12 @@ _CURVE_NAMES = {
 def new_key(kind: KeyKind) -> PrivateKey:
     if kind.startswith("rsa"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
-    return ec.generate_private_key(_EC[kind])
+    return ec.generate_private_key(CRYPTOGRAPHY_CURVES[_CURVE_NAMES[kind]]())
 
 
 def public_key_info(key: PrivateKey, *, explicit: bool = False) -> keys.PublicKeyInfo:
     """SubjectPublicKeyInfo; ``explicit`` spells EC domain parameters out (no curve OID)."""
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    info = keys.PublicKeyInfo.load(der)
+    info = keys.PublicKeyInfo.load(spki(key))
     if not explicit or not isinstance(key, ec.EllipticCurvePrivateKey):
         return info
     return keys.PublicKeyInfo(
@@ -379,14 +372,6 @@ def sign_master_list(
     )
 
 
-def _ber_wrap(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(body)]) + body + content
-
-
 def build_sod(
     data_groups: Mapping[int, bytes],
     dsc: Issued,
@@ -417,7 +402,7 @@ def build_sod(
     info = signed_data(
         OID_LDS_SECURITY_OBJECT, lds.dump(), dsc, hash_name=hash_name, signing_time=signing_time
     )
-    return _ber_wrap(0x77, bytes(info.dump()))
+    return tlv.encode(SOD_TAG, bytes(info.dump()))
 
 
 def curve_oid(kind: KeyKind) -> str:

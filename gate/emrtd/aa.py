@@ -20,10 +20,10 @@ from asn1crypto import parser
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
 
-from gate.emrtd import certs
+from gate.emrtd import certs, securityinfos
 from gate.emrtd.docauth_errors import ActiveAuthError, CertificateError
 
-OID_ACTIVE_AUTHENTICATION = "2.23.136.1.1.5"
+OID_ACTIVE_AUTHENTICATION = securityinfos.ID_AA
 CHALLENGE_LENGTH = 8
 
 # ISO/IEC 10118-3 hash-function identifiers used in the two-byte 9796-2 trailer.
@@ -31,10 +31,11 @@ TRAILER_HASHES = {0x33: "sha1", 0x34: "sha256", 0x35: "sha512", 0x36: "sha384", 
 HASH_TRAILERS = {v: k for k, v in TRAILER_HASHES.items()}
 
 # signatureAlgorithm OIDs of ActiveAuthenticationInfo (ANSI X9.62 / RFC 5758).
+ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2"
 ECDSA_HASH_OIDS = {
     "1.2.840.10045.4.1": "sha1",
     "1.2.840.10045.4.3.1": "sha224",
-    "1.2.840.10045.4.3.2": "sha256",
+    ECDSA_WITH_SHA256: "sha256",
     "1.2.840.10045.4.3.3": "sha384",
     "1.2.840.10045.4.3.4": "sha512",
 }

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 
+def normalize_mrz(mrz: str) -> str:
+    """The MRZ as one run of characters: line breaks and blanks removed, upper case."""
+    return "".join(mrz.split()).upper()
+
+
 def mrz_information(mrz: str) -> str:
     """Document number, date of birth and date of expiry, each with its check digit, as printed
     in the MRZ (the BAC key seed input and the PACE MRZ password). ``mrz`` is the two or three
     MRZ lines, with or without line breaks. Raises ValueError on a wrong length."""
-    text = "".join(mrz.split()).upper()
+    text = normalize_mrz(mrz)
     if len(text) == 90:  # TD1
         number, birth, expiry = text[5:15], text[30:37], text[38:45]
         if number[-1] == "<":  # long document number continues in the optional data

@@ -20,32 +20,16 @@ from dataclasses import dataclass, field
 
 from asn1crypto import core, keys
 
-from gate.emrtd import certs, ecmath, securityinfos
+from gate.emrtd import certs, ecmath, securityinfos, tlv
+from gate.emrtd.apdu import CommandAPDU
 from gate.emrtd.curves import BY_NAME, CurveParams
-from gate.emrtd.docauth_errors import ChipAuthError, UnknownCurveError
-from gate.emrtd.errors import ChipError
+from gate.emrtd.docauth_errors import PARSE_ERRORS, ChipAuthError, UnknownCurveError
+from gate.emrtd.errors import ChipError, PACEError
 from gate.emrtd.kdf import ENC, MAC, Cipher, derive_key
 
-OID_PK_DH = "0.4.0.127.0.7.2.2.1.1"
-OID_PK_ECDH = "0.4.0.127.0.7.2.2.1.2"
-OID_CA_DH = "0.4.0.127.0.7.2.2.3.1"
-OID_CA_ECDH = "0.4.0.127.0.7.2.2.3.2"
-OID_STANDARDIZED_DOMAIN = "0.4.0.127.0.7.1.2"
-CA_CIPHERS: dict[str, Cipher] = {"1": "3DES", "2": "AES-128", "3": "AES-192", "4": "AES-256"}
-# BSI TR-03110-3 table 4: standardized domain parameter ids of the EC curves.
-STANDARD_CURVES = {
-    8: "secp192r1",
-    10: "secp224r1",
-    11: "brainpoolP224r1",
-    12: "secp256r1",
-    13: "brainpoolP256r1",
-    14: "brainpoolP320r1",
-    15: "secp384r1",
-    16: "brainpoolP384r1",
-    17: "brainpoolP512r1",
-    18: "secp521r1",
-}
-_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
+# BSI TR-03110-3 A.2.1.1: standardizedDomainParameters, the algorithm of a CA public key whose
+# parameter is an id of ICAO 9303-11 table 11 (securityinfos.STANDARD_DOMAIN_PARAMETERS).
+OID_STANDARDIZED_DOMAIN = securityinfos.BSI_DE + ".1.2"
 
 
 class _AnySequence(core.SequenceOf):
@@ -70,30 +54,29 @@ class _Spki(core.Sequence):
 
 # --------------------------------------------------------------------------- EC arithmetic
 
-Point = tuple[int, int] | None
+Point = ecmath.Point
+
+
+def _ec(c: CurveParams) -> ecmath.Curve:
+    return ecmath.curve(c.name) if c.name in BY_NAME else ecmath.Curve.from_params(c)
 
 
 def scalar_mult(c: CurveParams, k: int, point: Point) -> Point:
     """k * point with the chip layer's Jacobian arithmetic (:mod:`gate.emrtd.ecmath`)."""
-    return ecmath.Curve(c.name, c.p, c.a, c.b, (c.gx, c.gy), c.n, c.h).mul(k, point)
+    return _ec(c).mul(k, point)
 
 
 def decode_point(c: CurveParams, data: bytes) -> tuple[int, int]:
-    size = c.byte_length
-    if len(data) != 1 + 2 * size or data[0] != 4:
-        raise ChipAuthError(f"EC point of {len(data)} bytes is not an uncompressed point")
-    x = int.from_bytes(data[1 : 1 + size], "big")
-    y = int.from_bytes(data[1 + size :], "big")
-    if x >= c.p or y >= c.p or (y * y - x * x * x - c.a * x - c.b) % c.p:
-        raise ChipAuthError("EC public key is not a point on the curve")
-    return x, y
+    try:
+        return _ec(c).decode_point(data)
+    except PACEError as exc:
+        raise ChipAuthError(f"EC public key is not a point on the curve ({exc})") from exc
 
 
 def encode_point(c: CurveParams, point: Point) -> bytes:
     if point is None:
         raise ChipAuthError("point at infinity")
-    size = c.byte_length
-    return b"\x04" + point[0].to_bytes(size, "big") + point[1].to_bytes(size, "big")
+    return _ec(c).encode_point(point)
 
 
 # --------------------------------------------------------------------------- DG14
@@ -148,7 +131,7 @@ def parse_dg14(dg14: bytes) -> Dg14:
     the chip layer's SecurityInfos parser; the keys' domain parameters are resolved here."""
     try:
         infos = securityinfos.parse_dg14(dg14)
-    except (ChipError, *_ERRORS) as exc:
+    except (ChipError, *PARSE_ERRORS) as exc:
         raise ChipAuthError(f"DG14 cannot be decoded ({exc})") from exc
     found_keys: list[ChipAuthKey] = []
     found_infos: list[ChipAuthInfo] = []
@@ -157,7 +140,7 @@ def parse_dg14(dg14: bytes) -> Dg14:
         if isinstance(info, securityinfos.ChipAuthenticationPublicKeyInfo):
             try:
                 found_keys.append(_parse_key(info.public_key, info.key_id))
-            except (*_ERRORS, UnknownCurveError) as exc:
+            except (*PARSE_ERRORS, UnknownCurveError) as exc:
                 raise ChipAuthError(f"DG14 chip authentication key unusable ({exc})") from exc
         elif isinstance(info, securityinfos.ChipAuthenticationInfo):
             if info.version not in (1, 2):
@@ -186,8 +169,8 @@ def _parse_key(spki_der: bytes, key_id: int | None) -> ChipAuthKey:
         return ChipAuthKey("ecdh", key_id, curve=curve, point=raw)
     if algo == OID_STANDARDIZED_DOMAIN:
         number = _int(core.Any.load(params.dump()))
-        name = STANDARD_CURVES.get(number)
-        if name is None:
+        name = securityinfos.STANDARD_DOMAIN_PARAMETERS.get(number, "")
+        if name not in BY_NAME:
             raise ChipAuthError(f"standardized domain parameters {number} are not supported")
         curve = BY_NAME[name]
         decode_point(curve, raw)
@@ -230,22 +213,11 @@ def _curve(domain: keys.ECDomainParameters) -> CurveParams:
 # --------------------------------------------------------------------------- protocol
 
 
-def _tlv(tag: int, value: bytes) -> bytes:
-    n = len(value)
-    if n < 0x80:
-        return bytes([tag, n]) + value
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(body)]) + body + value
-
-
 def _apdu(header: bytes, data: bytes, le: bool) -> bytes:
-    if len(data) <= 255:
-        return header + bytes([len(data)]) + data + (b"\x00" if le else b"")
-    return header + b"\x00" + len(data).to_bytes(2, "big") + data + (b"\x00\x00" if le else b"")
-
-
-def _oid_bytes(dotted: str) -> bytes:
-    return bytes(core.ObjectIdentifier(dotted).contents)
+    """Short APDU, or extended when the data needs it (then Le 0000: up to 65536 bytes)."""
+    expected = (256 if len(data) <= 255 else 65536) if le else None
+    cla, ins, p1, p2 = header
+    return CommandAPDU(cla, ins, p1, p2, data, le=expected).encode()
 
 
 @dataclass(frozen=True)
@@ -301,19 +273,20 @@ def start(dg14: Dg14, *, key_id: int | None = None, ephemeral_secret: int | None
         secret = pow(key.y, x, dom.p).to_bytes(dom.byte_length, "big")
     ks_enc, ks_mac = session_keys(secret, cipher)
     ref = (
-        _tlv(0x84, key.key_id.to_bytes(max(1, (key.key_id.bit_length() + 7) // 8), "big"))
+        tlv.encode(0x84, key.key_id.to_bytes(max(1, (key.key_id.bit_length() + 7) // 8), "big"))
         if (key.key_id is not None)
         else b""
     )
     if cipher == "3DES":
         commands: tuple[bytes, ...] = (
-            _apdu(b"\x00\x22\x41\xa6", _tlv(0x91, public) + ref, le=False),
+            _apdu(b"\x00\x22\x41\xa6", tlv.encode(0x91, public) + ref, le=False),
         )
     else:
         assert info is not None
+        oid = securityinfos.encode_oid(info.oid)[2:]
         commands = (
-            _apdu(b"\x00\x22\x41\xa4", _tlv(0x80, _oid_bytes(info.oid)) + ref, le=False),
-            _apdu(b"\x00\x86\x00\x00", _tlv(0x7C, _tlv(0x80, public)), le=True),
+            _apdu(b"\x00\x22\x41\xa4", tlv.encode(0x80, oid) + ref, le=False),
+            _apdu(b"\x00\x86\x00\x00", tlv.encode(0x7C, tlv.encode(0x80, public)), le=True),
         )
     return CaStep(commands, cipher, ks_enc, ks_mac, public)
 

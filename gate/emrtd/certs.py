@@ -12,13 +12,14 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from asn1crypto import algos, keys, pem, x509
+from asn1crypto import algos, crl, keys, pem, x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from gate.emrtd.curves import BY_NAME, CURVES, CurveParams
 from gate.emrtd.docauth_errors import (
+    PARSE_ERRORS,
     CertificateParseError,
     UnknownCurveError,
     UnsupportedAlgorithmError,
@@ -41,7 +42,8 @@ CURVE_OIDS: dict[str, str] = {
 }
 CURVE_NAME_TO_OID = {v: k for k, v in CURVE_OIDS.items()}
 
-_CRYPTO_CURVES: dict[str, type[ec.EllipticCurve]] = {
+# The curves of curves.py that `cryptography` (OpenSSL) verifies and generates keys on.
+CRYPTOGRAPHY_CURVES: dict[str, type[ec.EllipticCurve]] = {
     "secp192r1": ec.SECP192R1,
     "secp224r1": ec.SECP224R1,
     "secp256r1": ec.SECP256R1,
@@ -116,7 +118,7 @@ def _load_der(der: bytes, source: str) -> x509.Certificate:
         _ = cert["tbs_certificate"]["validity"].native
         _ = cert["signature_algorithm"]["algorithm"].dotted, cert["signature_value"].native
         _ = cert.public_key["algorithm"]["algorithm"].dotted
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+    except PARSE_ERRORS as exc:
         raise CertificateParseError(
             f"{source}: not a DER X.509 certificate ({type(exc).__name__}: {exc}); "
             "check that the file is a certificate (DER or PEM) and not truncated"
@@ -148,6 +150,16 @@ def not_after(cert: x509.Certificate) -> datetime:
 
 def fingerprint(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.dump()).hexdigest()
+
+
+def same_name(a: x509.Name, b: x509.Name) -> bool:
+    """Name equality, also when a state lists the same RDNs in another order."""
+    if a == b:
+        return True
+    try:
+        return {r.dump() for r in a.chosen} == {r.dump() for r in b.chosen}
+    except PARSE_ERRORS:
+        return False
 
 
 def key_identifier(cert: x509.Certificate) -> bytes | None:
@@ -218,11 +230,12 @@ def summarize(cert: x509.Certificate) -> CertSummary:
 
 
 def valid_at(cert: x509.Certificate, when: datetime | date) -> bool:
-    moment = _as_datetime(when)
+    moment = as_datetime(when)
     return not_before(cert) <= moment <= not_after(cert)
 
 
-def _as_datetime(when: datetime | date) -> datetime:
+def as_datetime(when: datetime | date) -> datetime:
+    """An aware datetime: naive ones are taken as UTC, a bare date as its noon UTC."""
     if isinstance(when, datetime):
         return when if when.tzinfo else when.replace(tzinfo=UTC)
     return datetime(when.year, when.month, when.day, 12, tzinfo=UTC)
@@ -273,7 +286,7 @@ def _base_x(base: bytes, curve: CurveParams) -> int | None:
 
 
 def ec_public_key(point: bytes, curve: CurveParams) -> ec.EllipticCurvePublicKey:
-    cls = _CRYPTO_CURVES.get(curve.name)
+    cls = CRYPTOGRAPHY_CURVES.get(curve.name)
     if cls is None:
         raise UnknownCurveError(
             f"curve {curve.name} is recognised but this cryptography build cannot verify on it"
@@ -306,7 +319,7 @@ def public_key(info: keys.PublicKeyInfo) -> PublicKey:
             return ec_public_key(raw[1:], curve)
     except (UnknownCurveError, CertificateParseError):
         raise
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+    except PARSE_ERRORS as exc:
         raise CertificateParseError(f"public key cannot be decoded ({exc})") from exc
     raise UnsupportedAlgorithmError(f"public key algorithm {algo!r} is not supported")
 
@@ -348,7 +361,7 @@ def verify_signature(
     """True when ``signature`` over ``data`` verifies; raises for unsupported algorithms."""
     try:
         return _verify(key, algorithm, signature, data, digest_hint)
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+    except PARSE_ERRORS as exc:
         raise UnsupportedAlgorithmError(
             f"signature algorithm parameters cannot be used ({type(exc).__name__}: {exc})"
         ) from exc
@@ -437,6 +450,16 @@ def verify_certificate(cert: x509.Certificate, issuer_key: PublicKey) -> bool:
         cert["signature_algorithm"],
         bytes(cert["signature_value"].native),
         cert["tbs_certificate"].dump(),
+    )
+
+
+def verify_crl(crl_: crl.CertificateList, issuer: x509.Certificate) -> bool:
+    """Whether the CRL was signed by the key of ``issuer`` (a CSCA)."""
+    return verify_signature(
+        cert_public_key(issuer),
+        crl_["signature_algorithm"],
+        bytes(crl_["signature"].native),
+        crl_["tbs_cert_list"].dump(),
     )
 
 

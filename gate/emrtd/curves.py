@@ -1,8 +1,11 @@
-"""Domain parameters of the named prime curves used by eMRTDs (ICAO 9303-11 table 2).
+"""Domain parameters of the named prime curves used by eMRTDs (ICAO 9303-11 table 11).
 
-Values are those of SEC 2 v2 (secp*) and RFC 5639 (brainpool*), as printed by
-``openssl ecparam -name NAME -param_enc explicit``. They let us recognise a curve that a
-certificate or DG14 encodes with explicit parameters and verify with the named curve.
+The one table of curve constants in the project. Values are those of SEC 2 v2 section 2
+(secp*) and RFC 5639 section 3 (brainpool*), cross-checked against
+``openssl ecparam -name NAME -param_enc explicit``; ``a`` is stored reduced modulo ``p``
+(SEC 2 prints ``p - 3`` for the NIST curves). The document-authenticity layer uses the
+table to recognise a curve that a certificate or DG14 encodes with explicit parameters; the
+chip layer's arithmetic (:mod:`gate.emrtd.ecmath`) builds its curves from it.
 """
 
 from __future__ import annotations
@@ -124,6 +127,16 @@ CURVES: tuple[CurveParams, ...] = (
             "ffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
             16,
         ),
+        h=1,
+    ),
+    CurveParams(
+        name="brainpoolP192r1",
+        p=int("c302f41d932a36cda7a3463093d18db78fce476de1a86297", 16),
+        a=int("6a91174076b1e0e19c39c031fe8685c1cae040e5c69a28ef", 16),
+        b=int("469a28ef7c28cca3dc721d044f4496bcca7ef4146fbf25c9", 16),
+        gx=int("c0a0647eaab6a48753b033c56cb0f0900a2f5c4853375fd6", 16),
+        gy=int("14b690866abd5bb88b5f4828c1490002e6773fa2fa299b8f", 16),
+        n=int("c302f41d932a36cda7a3462f9e9e916b5be8f1029ac4acc1", 16),
         h=1,
     ),
     CurveParams(

@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from gate.errors import EgateError
 
+# What asn1crypto (and int/bytes conversions) raise on malformed DER: callers turn these into
+# the domain errors below. Never crash on hostile input.
+PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+)
+
 
 class DocAuthError(EgateError):
     """Base of the document-authenticity errors."""

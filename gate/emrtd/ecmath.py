@@ -2,8 +2,8 @@
 
 `cryptography` does ECDH but does not expose point addition, which PACE Generic Mapping needs
 (G' = s*G + H) and which the card side of PACE-CAM needs (CA = SK_IC^-1 * SK_map). Curve
-constants come from the `ecdsa` package; the arithmetic is plain Python integers in Jacobian
-coordinates (a few milliseconds per scalar multiplication on 256-bit curves).
+constants come from :mod:`gate.emrtd.curves` (SEC 2, RFC 5639); the arithmetic is plain Python
+integers in Jacobian coordinates (a few milliseconds per scalar multiplication on 256-bit curves).
 """
 
 from __future__ import annotations
@@ -11,19 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-import ecdsa.curves
-
+from gate.emrtd.curves import BY_NAME, CURVES, CurveParams
 from gate.emrtd.errors import PACEError
 
 Point = tuple[int, int] | None  # affine; None is the point at infinity
-
-_ECDSA_NAMES = {
-    "secp192r1": "NIST192p", "secp224r1": "NIST224p", "secp256r1": "NIST256p",
-    "secp384r1": "NIST384p", "secp521r1": "NIST521p", "brainpoolP192r1": "BRAINPOOLP192r1",
-    "brainpoolP224r1": "BRAINPOOLP224r1", "brainpoolP256r1": "BRAINPOOLP256r1",
-    "brainpoolP320r1": "BRAINPOOLP320r1", "brainpoolP384r1": "BRAINPOOLP384r1",
-    "brainpoolP512r1": "BRAINPOOLP512r1",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -35,6 +26,10 @@ class Curve:
     g: tuple[int, int]
     n: int
     h: int = 1
+
+    @classmethod
+    def from_params(cls, c: CurveParams) -> Curve:
+        return cls(c.name, c.p, c.a, c.b, (c.gx, c.gy), c.n, c.h)
 
     @property
     def size(self) -> int:
@@ -146,20 +141,16 @@ class Curve:
 
 @cache
 def curve(name: str) -> Curve:
-    if name not in _ECDSA_NAMES:
+    if name not in BY_NAME:
         raise PACEError(f"unsupported elliptic curve {name!r}")
-    c = getattr(ecdsa.curves, _ECDSA_NAMES[name])
-    cf = c.curve
-    gen = c.generator
-    return Curve(name, cf.p(), cf.a(), cf.b(), (gen.x(), gen.y()), gen.order())
+    return Curve.from_params(BY_NAME[name])
 
 
 def curve_by_params(p: int, a: int, b: int, gx: int, gy: int, n: int) -> Curve | None:
     """The named curve with these explicit parameters, if any."""
-    for name in _ECDSA_NAMES:
-        c = curve(name)
-        if (c.p, c.a % c.p, c.b, c.g, c.n) == (p, a % p, b, (gx, gy), n):
-            return c
+    for c in CURVES:
+        if (c.p, c.a % c.p, c.b, c.gx, c.gy, c.n) == (p, a % p, b, gx, gy, n):
+            return curve(c.name)
     return None
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from gate.emrtd import securityinfos, tlv
 from gate.emrtd.errors import LDSError, SecurityInfoError, TLVError
+from gate.mrz.parser import split_lines
 
 # tag of each elementary file's outer template (ICAO 9303-10 table 34)
 DG_TAGS: dict[int, int] = {
@@ -88,8 +89,8 @@ class DG1:
 
     @property
     def lines(self) -> list[str]:
-        width = {90: 30, 72: 36, 88: 44}.get(len(self.mrz), len(self.mrz))
-        return [self.mrz[i : i + width] for i in range(0, len(self.mrz), width)]
+        """The MRZ cut into its lines (TD1 3 x 30, TD2 2 x 36, TD3 2 x 44) by the MRZ layer."""
+        return split_lines(self.mrz)
 
 
 def parse_dg1(data: bytes) -> DG1:
@@ -282,10 +283,15 @@ def parse_dg2(data: bytes) -> DG2:
     return DG2(faces)
 
 
-def encode_dg2(image: bytes, width: int, height: int) -> bytes:
+def encode_dg2(
+    image: bytes, width: int, height: int, *, biometric_type: int | None = None
+) -> bytes:
+    """DG2 with one ISO 19794-5 face record. ``biometric_type`` adds the optional BHT element
+    81 (ISO/IEC 7816-11; 2 = facial features) to the biometric header template."""
     header = tlv.encode(
         0xA1,
         tlv.encode(0x80, b"\x01\x01")  # ICAO header version 1.1
+        + (tlv.encode(0x81, bytes([biometric_type])) if biometric_type is not None else b"")
         + tlv.encode(0x87, b"\x01\x01")  # format owner ISO/IEC JTC1/SC37
         + tlv.encode(0x88, b"\x00\x08"),  # format type: face image
     )

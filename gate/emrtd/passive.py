@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal
 
 from asn1crypto import x509
@@ -24,7 +24,7 @@ from asn1crypto import x509
 from gate import mrz as gate_mrz
 from gate.config import TrustConfig
 from gate.emrtd import certs, lds, trust
-from gate.emrtd.countries import alpha2
+from gate.emrtd.access import normalize_mrz
 from gate.emrtd.docauth_errors import (
     CertificateError,
     DataGroupError,
@@ -34,6 +34,7 @@ from gate.emrtd.docauth_errors import (
 from gate.emrtd.errors import ChipError
 from gate.emrtd.sod import Sod, parse_sod
 from gate.emrtd.verdict import DataGroupResult, Verdict
+from gate.mrz.countries import alpha2
 
 
 @dataclass(frozen=True)
@@ -73,18 +74,12 @@ class MrzFields:
     date_of_expiry: date | None
 
 
-def mrz_lines(mrz: str) -> list[str]:
-    """DG1's MRZ string cut into its lines (TD1 3 x 30, TD2 2 x 36, TD3 2 x 44)."""
-    width = {90: 30, 72: 36, 88: 44}.get(len(mrz))
-    if width is None:
-        raise DataGroupError(f"MRZ of {len(mrz)} characters is neither TD1, TD2 nor TD3")
-    return [mrz[i : i + width] for i in range(0, len(mrz), width)]
-
-
 def mrz_fields(mrz: str, today: date) -> MrzFields:
     """The fields passive authentication needs, read with the MRZ layer (:mod:`gate.mrz`);
     ``today`` decides the century of the expiry date."""
-    fields = gate_mrz.parse(mrz_lines(mrz), today=today).fields
+    if len(mrz) not in (90, 72, 88):
+        raise DataGroupError(f"MRZ of {len(mrz)} characters is neither TD1, TD2 nor TD3")
+    fields = gate_mrz.parse(mrz, today=today).fields
     return MrzFields(
         issuing_state=fields.issuing_state or mrz[2:5].replace("<", ""),
         document_number=fields.document_number,
@@ -92,17 +87,7 @@ def mrz_fields(mrz: str, today: date) -> MrzFields:
     )
 
 
-def normalize_mrz(text: str) -> str:
-    return "".join(text.split()).upper()
-
-
 # --------------------------------------------------------------------------- PA
-
-
-def _moment(at: datetime | date) -> datetime:
-    if isinstance(at, datetime):
-        return at if at.tzinfo else at.replace(tzinfo=UTC)
-    return datetime(at.year, at.month, at.day, 12, tzinfo=UTC)
 
 
 def passive_authenticate(
@@ -117,7 +102,7 @@ def passive_authenticate(
     """The verdict for one document. Never raises for hostile input: every problem becomes a
     finding with a reason code."""
     policy = policy or PaPolicy()
-    moment = _moment(at)
+    moment = certs.as_datetime(at)
     verdict = Verdict(checked_at=moment.isoformat())
     try:
         sod = parse_sod(sod_bytes, strict=policy.strict_sod)
@@ -273,7 +258,7 @@ def _check_chain(
         checks = [("DSC", dsc, moment), ("CSCA", csca, moment)]
     else:
         signed_at = (
-            _moment(datetime.fromisoformat(sod.signing_time))
+            certs.as_datetime(datetime.fromisoformat(sod.signing_time))
             if sod.signing_time
             else certs.not_before(dsc)
         )
@@ -298,12 +283,7 @@ def _check_chain(
     crls = []
     for lst in store.crls_for(csca):
         try:
-            if certs.verify_signature(
-                certs.cert_public_key(csca),
-                lst["signature_algorithm"],
-                bytes(lst["signature"].native),
-                lst["tbs_cert_list"].dump(),
-            ):
+            if certs.verify_crl(lst, csca):
                 crls.append(lst)
         except CertificateError:
             continue

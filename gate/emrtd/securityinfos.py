@@ -132,6 +132,11 @@ def sequence(*items: bytes) -> bytes:
     return tlv.encode(0x30, b"".join(items))
 
 
+def _optional_int(value: int | None) -> bytes:
+    """An OPTIONAL INTEGER field: encoded, or absent."""
+    return encode_int(value) if value is not None else b""
+
+
 # --- records ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PACEInfo:
@@ -158,8 +163,9 @@ class PACEInfo:
         return STANDARD_DOMAIN_PARAMETERS.get(self.parameter_id)
 
     def encode(self) -> bytes:
-        opt = encode_int(self.parameter_id) if self.parameter_id is not None else b""
-        return sequence(encode_oid(self.protocol), encode_int(self.version), opt)
+        return sequence(
+            encode_oid(self.protocol), encode_int(self.version), _optional_int(self.parameter_id)
+        )
 
 
 @dataclass(frozen=True)
@@ -170,8 +176,9 @@ class PACEDomainParameterInfo:
     parameter_id: int | None = None
 
     def encode(self) -> bytes:
-        opt = encode_int(self.parameter_id) if self.parameter_id is not None else b""
-        return sequence(encode_oid(self.protocol), self.domain_parameter, opt)
+        return sequence(
+            encode_oid(self.protocol), self.domain_parameter, _optional_int(self.parameter_id)
+        )
 
 
 @dataclass(frozen=True)
@@ -189,8 +196,9 @@ class ChipAuthenticationInfo:
         return _CIPHER_SUFFIX[self.protocol.rsplit(".", 1)[1]]
 
     def encode(self) -> bytes:
-        opt = encode_int(self.key_id) if self.key_id is not None else b""
-        return sequence(encode_oid(self.protocol), encode_int(self.version), opt)
+        return sequence(
+            encode_oid(self.protocol), encode_int(self.version), _optional_int(self.key_id)
+        )
 
 
 @dataclass(frozen=True)
@@ -205,8 +213,7 @@ class ChipAuthenticationPublicKeyInfo:
         return "DH" if self.protocol == ID_PK_DH else "ECDH"
 
     def encode(self) -> bytes:
-        opt = encode_int(self.key_id) if self.key_id is not None else b""
-        return sequence(encode_oid(self.protocol), self.public_key, opt)
+        return sequence(encode_oid(self.protocol), self.public_key, _optional_int(self.key_id))
 
 
 @dataclass(frozen=True)

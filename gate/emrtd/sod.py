@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 from asn1crypto import algos, cms, core, x509
 
-from gate.emrtd import certs
+from gate.emrtd import certs, lds, tlv
 from gate.emrtd.docauth_errors import (
+    PARSE_ERRORS,
     SodContentTypeError,
     SodEncodingError,
     SodError,
@@ -26,9 +27,8 @@ from gate.emrtd.docauth_errors import (
 
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 OID_ID_DATA = "1.2.840.113549.1.7.1"
-SOD_TAG = 0x77
-
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+SOD_TAG = lds.SOD_TAG
 
 
 class DataGroupHash(core.Sequence):
@@ -86,17 +86,6 @@ class Sod:
     warnings: tuple[str, ...] = field(default=())
 
 
-def _der_set(contents: bytes) -> bytes:
-    return b"\x31" + _der_length(len(contents)) + contents
-
-
-def _der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
 def _unwrap(data: bytes, strict: bool, warnings: list[str]) -> bytes:
     if not data:
         raise SodEncodingError("EF.SOD is empty: read the file again")
@@ -109,7 +98,7 @@ def _unwrap(data: bytes, strict: bool, warnings: list[str]) -> bytes:
         outer = core.Any.load(data)
         contents = outer.contents
         used = len(outer.dump())
-    except _PARSE_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise SodEncodingError(f"EF.SOD tag 77 is not valid BER ({exc})") from exc
     if used < len(data):
         trailing = data[used:]
@@ -130,7 +119,7 @@ def parse_sod(data: bytes, *, strict: bool = False) -> Sod:
         return _parse(data, strict)
     except SodError:
         raise
-    except _PARSE_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise SodStructureError(
             f"EF.SOD is not a valid CMS SignedData ({type(exc).__name__}: {exc})"
         ) from exc
@@ -142,12 +131,12 @@ def _parse(data: bytes, strict: bool) -> Sod:
     try:
         info = cms.ContentInfo.load(inner, strict=True)
         content_type = info["content_type"].dotted
-    except _PARSE_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise SodEncodingError(f"EF.SOD does not hold a CMS ContentInfo ({exc})") from exc
-    if content_type != "1.2.840.113549.1.7.2":
+    if content_type != OID_SIGNED_DATA:
         raise SodContentTypeError(
             f"EF.SOD ContentInfo has content type {content_type}, expected signedData "
-            "(1.2.840.113549.1.7.2)"
+            f"({OID_SIGNED_DATA})"
         )
     signed = info["content"]
     version = signed["version"].native
@@ -195,7 +184,7 @@ def _parse(data: bytes, strict: bool) -> Sod:
                 cert = choice.chosen
                 try:
                     _ = cert.subject.native, cert.serial_number, cert.issuer.native
-                except _PARSE_ERRORS as exc:
+                except PARSE_ERRORS as exc:
                     raise SodStructureError(
                         f"EF.SOD embeds an unreadable certificate ({exc})"
                     ) from exc
@@ -211,7 +200,7 @@ def _parse(data: bytes, strict: bool) -> Sod:
     if signer_cert is None and issuer is not None:
         # Seen in the field (MY): the SignerInfo lists the issuer's RDNs in another order.
         for cert in certificates:
-            if cert.serial_number == serial and _rdn_set(cert.issuer) == _rdn_set(issuer):
+            if cert.serial_number == serial and certs.same_name(cert.issuer, issuer):
                 signer_cert = cert
                 warnings.append("SignerInfo issuer name differs in RDN order from the DSC")
                 break
@@ -222,7 +211,7 @@ def _parse(data: bytes, strict: bool) -> Sod:
     md_attr: bytes | None = None
     signing_time: str | None = None
     if signed_attrs.native is not None:
-        attrs_der = _der_set(bytes(signed_attrs.contents))
+        attrs_der = tlv.encode(0x31, bytes(signed_attrs.contents))
         for attr in signed_attrs:
             kind = attr["type"].native
             values = attr["values"]
@@ -265,10 +254,6 @@ def _parse(data: bytes, strict: bool) -> Sod:
     )
 
 
-def _rdn_set(name: x509.Name) -> frozenset[bytes]:
-    return frozenset(rdn.dump() for rdn in name.chosen)
-
-
 def _parse_lds(
     econtent: bytes,
 ) -> tuple[int, str, dict[int, bytes], str | None, str | None]:
@@ -283,7 +268,7 @@ def _parse_lds(
         info = lds["lds_version_info"]
         lds_version = None if info.native is None else str(info["lds_version"].native)
         unicode_version = None if info.native is None else str(info["unicode_version"].native)
-    except _PARSE_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise SodStructureError(f"LDSSecurityObject cannot be decoded ({exc})") from exc
     if version not in (0, 1):
         raise SodVersionError(

@@ -24,8 +24,10 @@ from typing import Any
 
 from asn1crypto import cms, core, crl, pem, x509
 
-from gate.emrtd import certs
+from gate.emrtd import certs, tlv
+from gate.emrtd.certs import same_name
 from gate.emrtd.docauth_errors import (
+    PARSE_ERRORS,
     CertificateError,
     DocAuthError,
     MasterListError,
@@ -33,7 +35,6 @@ from gate.emrtd.docauth_errors import (
 )
 
 OID_CSCA_MASTER_LIST = "2.23.136.1.1.2"
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
 
 
 class CertificateSet(core.SetOf):
@@ -82,16 +83,6 @@ def _now_iso(now: datetime) -> str:
 
 def _fp(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
-
-
-def same_name(a: x509.Name, b: x509.Name) -> bool:
-    """Name equality, also when a state lists the same RDNs in another order."""
-    if a == b:
-        return True
-    try:
-        return {r.dump() for r in a.chosen} == {r.dump() for r in b.chosen}
-    except _PARSE_ERRORS:
-        return False
 
 
 class TrustStore:
@@ -272,7 +263,7 @@ class TrustStore:
             if kind == "crl":
                 return self._import_crl(data, source, now)
             return self._import_certificates(data, source, now, anchor)
-        except _PARSE_ERRORS as exc:
+        except PARSE_ERRORS as exc:
             raise TrustStoreError(
                 f"{source}: {kind.replace('_', ' ')} cannot be decoded ({type(exc).__name__}: "
                 f"{exc}); check the file is complete"
@@ -333,12 +324,7 @@ class TrustStore:
         signer = None
         for issuer in issuers:
             try:
-                if certs.verify_signature(
-                    certs.cert_public_key(issuer),
-                    lst["signature_algorithm"],
-                    bytes(lst["signature"].native),
-                    lst["tbs_cert_list"].dump(),
-                ):
+                if certs.verify_crl(lst, issuer):
                     signer = issuer
                     break
             except CertificateError:
@@ -380,7 +366,7 @@ class TrustStore:
             try:
                 cert = certs.load_certificate(listed.dump(), source=source)
                 certs.summarize(cert)
-            except (DocAuthError, *_PARSE_ERRORS) as exc:
+            except (DocAuthError, *PARSE_ERRORS) as exc:
                 report.rejected.append(f"unreadable certificate in master list: {exc}")
                 continue
             kind = "csca" if _self_signed(cert) else "link"
@@ -415,7 +401,7 @@ def detect_kind(data: bytes) -> str:
         info = cms.ContentInfo.load(der)
         if info["content_type"].native == "signed_data":
             return "master_list"
-    except _PARSE_ERRORS:
+    except PARSE_ERRORS:
         pass
     try:
         lst = crl.CertificateList.load(der)
@@ -424,7 +410,7 @@ def detect_kind(data: bytes) -> str:
             and lst["tbs_cert_list"]["this_update"].native
         ):
             return "crl"
-    except _PARSE_ERRORS:
+    except PARSE_ERRORS:
         pass
     return "certificate"
 
@@ -435,7 +421,7 @@ def load_crl(data: bytes, *, source: str) -> crl.CertificateList:
         lst = crl.CertificateList.load(der, strict=True)
         _ = lst.issuer.native, lst["tbs_cert_list"]["this_update"].native
         _ = [r["user_certificate"].native for r in lst["tbs_cert_list"]["revoked_certificates"]]
-    except _PARSE_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise TrustStoreError(f"{source}: not a DER/PEM CRL ({exc})") from exc
     return lst
 
@@ -460,7 +446,7 @@ def verify_master_list(
         econtent = bytes(signed["encap_content_info"]["content"])
         signer = signed["signer_infos"][0]
         embedded = [c.chosen for c in (signed["certificates"] or []) if c.name == "certificate"]
-    except _PARSE_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise MasterListError(f"{source}: not a CMS SignedData master list ({exc})") from exc
     if econtent_type != OID_CSCA_MASTER_LIST:
         raise MasterListError(
@@ -501,7 +487,7 @@ def verify_master_list(
     try:
         ml = CscaMasterList.load(econtent)
         return list(ml["cert_list"])
-    except _PARSE_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise MasterListError(f"{source}: CscaMasterList cannot be decoded ({exc})") from exc
 
 
@@ -518,7 +504,7 @@ def _verify_cms_signer(
         if md is None or md != certs.digest(digest_name, econtent):
             raise MasterListError(f"{source}: message digest does not match the content")
         contents = bytes(signed_attrs.contents)
-        data = b"\x31" + _der_length(len(contents)) + contents
+        data = tlv.encode(0x31, contents)
     else:
         data = econtent
     if not certs.verify_signature(
@@ -529,10 +515,3 @@ def _verify_cms_signer(
         digest_hint=digest_name,
     ):
         raise MasterListError(f"{source}: the master-list signature does not verify")
-
-
-def _der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body

@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gate.emrtd import lds, tlv
+from gate.emrtd.aa import ECDSA_WITH_SHA256
+from gate.emrtd.certs import CRYPTOGRAPHY_CURVES
 from gate.emrtd.kdf import Cipher
 from gate.emrtd.securityinfos import (
     ID_PK_ECDH,
@@ -30,32 +32,14 @@ from gate.emrtd.securityinfos import (
     pace_oid,
     sequence,
 )
+from gate.emrtd.sod import OID_LDS_SECURITY_OBJECT, OID_SIGNED_DATA
 from simulator.chip.image import ChipImage
 
 SHA256 = "2.16.840.1.101.3.4.2.1"
-ID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
-ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
-ECDSA_SHA256 = "1.2.840.10045.4.3.2"
 
 SPECIMEN_MRZ = (
     "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"
 )
-_CURVES: dict[str, ec.EllipticCurve] = {
-    "brainpoolP256r1": ec.BrainpoolP256R1(),
-    "brainpoolP384r1": ec.BrainpoolP384R1(),
-    "brainpoolP512r1": ec.BrainpoolP512R1(),
-    "secp256r1": ec.SECP256R1(),
-    "secp384r1": ec.SECP384R1(),
-    "secp521r1": ec.SECP521R1(),
-}
-CURVE_PARAMETER_IDS = {
-    "secp256r1": 12,
-    "brainpoolP256r1": 13,
-    "secp384r1": 15,
-    "brainpoolP384r1": 16,
-    "brainpoolP512r1": 17,
-    "secp521r1": 18,
-}
 
 
 def unsigned_signed_data(content_type: str, content: bytes) -> bytes:
@@ -63,7 +47,7 @@ def unsigned_signed_data(content_type: str, content: bytes) -> bytes:
     algo = sequence(encode_oid(SHA256))
     encap = sequence(encode_oid(content_type), tlv.encode(0xA0, tlv.encode(0x04, content)))
     signed = sequence(encode_int(3), tlv.encode(0x31, algo), encap, tlv.encode(0x31, b""))
-    return sequence(encode_oid(ID_SIGNED_DATA), tlv.encode(0xA0, signed))
+    return sequence(encode_oid(OID_SIGNED_DATA), tlv.encode(0xA0, signed))
 
 
 def placeholder_sod(files: dict[str, bytes]) -> bytes:
@@ -73,7 +57,7 @@ def placeholder_sod(files: dict[str, bytes]) -> bytes:
         if f"DG{n}" in files
     )
     lso = sequence(encode_int(0), sequence(encode_oid(SHA256)), sequence(hashes))
-    return tlv.encode(lds.SOD_TAG, unsigned_signed_data(ID_LDS_SECURITY_OBJECT, lso))
+    return tlv.encode(lds.SOD_TAG, unsigned_signed_data(OID_LDS_SECURITY_OBJECT, lso))
 
 
 def dummy_jpeg(size: int, width: int = 480, height: int = 640) -> bytes:
@@ -119,13 +103,13 @@ def build_image(spec: ImageSpec | None = None) -> ChipImage:
     ca_key = None
     dg14: list[SecurityInfo] = []
     if spec.chip_authentication or uses_cam:
-        ca_key = ec.generate_private_key(_CURVES[spec.ca_curve])
+        ca_key = ec.generate_private_key(CRYPTOGRAPHY_CURVES[spec.ca_curve]())
         dg14 += [
             ChipAuthenticationPublicKeyInfo(ID_PK_ECDH, spki(ca_key)),
             ChipAuthenticationInfo(ca_oid("ECDH", "AES-128"), 1),
         ]
     if isinstance(aa_key, ec.EllipticCurvePrivateKey):
-        dg14.append(ActiveAuthenticationInfo(ECDSA_SHA256))
+        dg14.append(ActiveAuthenticationInfo(ECDSA_WITH_SHA256))
     pace_list: list[SecurityInfo] = []
     for mapping, cipher, pid in spec.pace:
         c: Cipher = cipher  # type: ignore[assignment]

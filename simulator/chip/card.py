@@ -12,11 +12,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from gate.emrtd import lds, tlv
+from gate.emrtd import aa, certs, lds, tlv
 from gate.emrtd.apdu import CommandAPDU, ResponseAPDU, decode_command
 from gate.emrtd.bac import BACCard
 from gate.emrtd.ecmath import curve
@@ -385,27 +384,36 @@ class VirtualChip:
             return ResponseAPDU(b"", 0x6D00)
         if len(cmd.data) != 8:
             return ResponseAPDU(b"", 0x6700)
-        if isinstance(key, rsa.RSAPrivateKey):
-            return ResponseAPDU(_iso9796_2_sign(key, cmd.data, self.rng), 0x9000)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        der = key.sign(cmd.data, ec.ECDSA(hashes.SHA256()))
+        hash_name = "sha1" if isinstance(key, rsa.RSAPrivateKey) else "sha256"
+        return ResponseAPDU(aa_sign(key, cmd.data, hash_name, self.rng), 0x9000)
+
+
+def aa_sign(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+    challenge: bytes,
+    hash_name: str = "sha1",
+    rng: Callable[[int], bytes] = os.urandom,
+) -> bytes:
+    """What a genuine chip answers to INTERNAL AUTHENTICATE (ICAO 9303-11 section 6.1).
+
+    RSA: ISO/IEC 9796-2 digital signature scheme 1 with partial recovery; trailer BC for SHA-1,
+    else the two-byte ISO/IEC 10118-3 trailer (``aa.HASH_TRAILERS``). EC: plain r || s."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        der = key.sign(challenge, ec.ECDSA(certs.hash_for(hash_name)))
         r, s = decode_dss_signature(der)
         size = (key.curve.key_size + 7) // 8
-        return ResponseAPDU(r.to_bytes(size, "big") + s.to_bytes(size, "big"), 0x9000)
-
-
-def _iso9796_2_sign(key: rsa.RSAPrivateKey, m2: bytes, rng: Callable[[int], bytes]) -> bytes:
-    """ISO/IEC 9796-2 digital signature scheme 1, partial recovery, SHA-1 (trailer BC)."""
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
     numbers = key.private_numbers()
     n = numbers.public_numbers.n
     k = (n.bit_length() + 7) // 8
-    m1 = rng(k - 22)
-    message = b"\x6a" + m1 + hashlib.sha1(m1 + m2).digest() + b"\xbc"
+    digest_len = hashlib.new(hash_name).digest_size
+    trailer = b"\xbc" if hash_name == "sha1" else bytes([aa.HASH_TRAILERS[hash_name], 0xCC])
+    m1 = rng(k - 1 - digest_len - len(trailer))
+    message = b"\x6a" + m1 + hashlib.new(hash_name, m1 + challenge).digest() + trailer
     value = int.from_bytes(message, "big")
     # CRT exponentiation
     p, q = numbers.p, numbers.q
     s1 = pow(value, numbers.dmp1, p)
     s2 = pow(value, numbers.dmq1, q)
     h = numbers.iqmp * (s1 - s2) % p
-    sig = s2 + h * q
-    return sig.to_bytes(k, "big")
+    return (s2 + h * q).to_bytes(k, "big")
