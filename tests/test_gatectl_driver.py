@@ -451,3 +451,21 @@ async def test_factory_builds_each_kind_from_lane_config() -> None:
     assert isinstance(serial_ctl, SerialGateController) and serial_ctl.port == "/dev/ttyUSB0"
     modbus = open_gate_controller(GateControllerConfig(kind="modbus", port="/dev/ttyUSB1"))
     assert isinstance(modbus, ModbusGateController)
+
+
+@run_async
+async def test_cancelled_door_command_queued_behind_another_is_never_sent(tmp_path: Path) -> None:
+    async with rig(tmp_path) as (sim, ctl):
+        await until(ctl, of(Resynced))
+        before = len(sim.device.executed)
+        sim.drop_next(3, "from_host")  # keeps the status request in flight for ~120 ms
+        status = asyncio.ensure_future(ctl.status())
+        await asyncio.sleep(0)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.01):  # the lane gives up on the door
+                await ctl.open_door(p.Door.ENTRY)
+        await status
+        await asyncio.sleep(0.3)
+        doors = [c for c in sim.device.executed[before:] if isinstance(c, p.DoorCommand)]
+        assert doors == []
+        assert (await ctl.status()).entry_door == p.DoorState.LOCKED

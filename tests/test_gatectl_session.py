@@ -213,3 +213,19 @@ def test_safe_state_open_by_configuration() -> None:
     w.to_dev = lambda b: b""
     w.run(1.0)
     assert w.dev.mode == p.Mode.SAFE and all(d.target == 1.0 for d in w.dev.lane.doors)
+
+
+def test_withdrawn_command_is_never_sent() -> None:
+    w = armed()
+    w.to_dev = lambda b: b""  # the heartbeat in flight is not acknowledged for a while
+    w.host.submit(p.Heartbeat(), w.now)
+    door = w.host.submit(p.DoorCommand(p.Door.ENTRY, p.DoorAction.OPEN), w.now)
+    assert w.host.withdraw(door)
+    assert not w.host.withdraw(door)  # already gone
+    w.to_dev = lambda b: b
+    w.run(1.0)
+    assert w.dev.lane.entry.opening == 0.0 and w.dev.lane.entry.target == 0.0
+    assert not any(getattr(o, "request_id", None) == door for o in w.outputs)
+    # a command on the wire cannot be withdrawn
+    inflight = w.host.submit(p.GetStatus(), w.now)
+    assert not w.host.withdraw(inflight)

@@ -455,7 +455,21 @@ class SerialGateController(GateController):
         fut: asyncio.Future[p.Status | None] = loop.create_future()
         self._futures[request_id] = fut
         self._flush()
-        return await fut
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            # The caller gave up (asyncio.timeout, task cancelled): a command still queued
+            # behind another must not reach the controller later, e.g. a door OPEN the lane
+            # already treated as failed. One already on the wire cannot be recalled.
+            self._futures.pop(request_id, None)
+            if not self.session.withdraw(request_id):
+                log.warning(
+                    "gatectl %s: %s cancelled after it was sent; the controller may still "
+                    "execute it",
+                    self.port,
+                    type(command).__name__,
+                )
+            raise
 
     async def command(self, command: p.Message) -> p.Status | None:
         """Send any host command; returns the Status for HEARTBEAT/GET_STATUS, else None."""

@@ -130,6 +130,16 @@ class HostSession:
         self._pump(now)
         return request_id
 
+    def withdraw(self, request_id: int) -> bool:
+        """Drop a queued command whose caller gave up (timeout, cancellation) so that it is
+        never sent later. Returns False when it is already on the wire (in flight) or done:
+        then it may still be executed."""
+        for item in self._queue:
+            if item[0] == request_id:
+                self._queue.remove(item)
+                return True
+        return False
+
     def receive(self, data: bytes, now: float) -> None:
         for frame in self.decoder.feed(data, now):
             self._on_frame(frame, now)
