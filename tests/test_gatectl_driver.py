@@ -469,3 +469,19 @@ async def test_cancelled_door_command_queued_behind_another_is_never_sent(tmp_pa
         doors = [c for c in sim.device.executed[before:] if isinstance(c, p.DoorCommand)]
         assert doors == []
         assert (await ctl.status()).entry_door == p.DoorState.LOCKED
+
+
+@run_async
+async def test_refused_configuration_is_reported_not_lost(tmp_path: Path) -> None:
+    config = DeviceConfig(time_scale=SCALE)
+    sim = GateSimulator(config, link=tmp_path / "gate-tty", seed=7)
+    sim.start()
+    ctl = SerialGateController(sim.url, passage_timeout=0.2)  # the controller wants >= 500 ms
+    try:
+        with pytest.raises(ControllerDisconnected, match=r"refused.*Configure.*BAD_PARAMETER"):
+            await ctl.start(timeout=0.5)
+        task = ctl._resync_task
+        assert task is not None and task.done() and task.exception() is None
+    finally:
+        await ctl.close()
+        sim.stop()

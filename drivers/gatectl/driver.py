@@ -438,6 +438,13 @@ class SerialGateController(GateController):
                 continue
             except ControllerDisconnected:
                 return
+            except CommandRejected as exc:  # retrying the same settings cannot help
+                self.last_error = (
+                    f"the controller refused the lane's settings: {exc}; correct the [gatectl] "
+                    "section of the lane configuration"
+                )
+                log.error("gatectl %s: %s", self.port, self.last_error)
+                return
             self._synced.set()
             self._emit(Resynced(reason, status))
             return
