@@ -485,3 +485,17 @@ async def test_refused_configuration_is_reported_not_lost(tmp_path: Path) -> Non
     finally:
         await ctl.close()
         sim.stop()
+
+
+@run_async
+async def test_out_of_range_times_are_refused_before_sending(tmp_path: Path) -> None:
+    async with rig(tmp_path) as (sim, ctl):
+        await until(ctl, of(Resynced))
+        before = len(sim.device.executed)
+        for bad in (float("nan"), -1.0, 100.0):
+            with pytest.raises(p.ProtocolError, match="passage timeout"):
+                await ctl.release_passage(p.Door.ENTRY, timeout=bad)
+        with pytest.raises(p.ProtocolError, match="buzzer"):
+            await ctl.set_indicators(buzzer=p.Buzzer.SHORT, buzzer_seconds=float("nan"))
+        assert not [c for c in sim.device.executed[before:] if not isinstance(c, p.Heartbeat)]
+        assert (await ctl.status()).mode == p.Mode.NORMAL

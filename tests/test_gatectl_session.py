@@ -229,3 +229,14 @@ def test_withdrawn_command_is_never_sent() -> None:
     # a command on the wire cannot be withdrawn
     inflight = w.host.submit(p.GetStatus(), w.now)
     assert not w.host.withdraw(inflight)
+
+
+def test_out_of_range_command_fails_at_submit_and_the_session_goes_on() -> None:
+    w = armed()
+    w.host.submit(p.Heartbeat(), w.now)  # something in flight: the next one is queued
+    with pytest.raises(p.ProtocolError, match=r"ReleasePassage.*wire format"):
+        w.host.submit(p.ReleasePassage(p.Door.ENTRY, p.Direction.IN, 100_000), w.now)
+    with pytest.raises(p.ProtocolError, match="Configure"):
+        p.Configure(passage_timeout_ms=-1).encode()
+    reply = w.call(p.GetStatus())
+    assert isinstance(reply, Reply) and reply.status is not None

@@ -493,7 +493,11 @@ class SerialGateController(GateController):
     async def release_passage(
         self, door: p.Door, direction: p.Direction = p.Direction.IN, timeout: float = 0.0
     ) -> None:
-        await self._request(p.ReleasePassage(door, direction, int(timeout * 1000)))
+        if not 0.0 <= timeout <= 65.535:  # also refuses NaN
+            raise p.ProtocolError(
+                f"passage timeout {timeout} s is outside 0..65.535 s (0: the configured one)"
+            )
+        await self._request(p.ReleasePassage(door, direction, round(timeout * 1000)))
 
     async def cancel_passage(self) -> None:
         await self._request(p.CancelPassage())
@@ -505,6 +509,8 @@ class SerialGateController(GateController):
         buzzer: p.Buzzer = p.Buzzer.OFF,
         buzzer_seconds: float = 0.0,
     ) -> None:
+        if not buzzer_seconds >= 0.0:  # also refuses NaN
+            raise p.ProtocolError(f"buzzer duration {buzzer_seconds} s is negative or NaN")
         cmd = p.SetIndicators(entry, exit, buzzer, min(255, round(buzzer_seconds * 10)))
         await self._request(cmd)
         self.indicators = cmd

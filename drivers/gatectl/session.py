@@ -124,6 +124,7 @@ class HostSession:
         """Queue a command; returns the request id later found in its Reply/RequestFailed."""
         if command.TYPE not in p.COMMANDS:
             raise p.ProtocolError(f"{type(command).__name__} is not a host command")
+        command.encode()  # out-of-range fields fail here, in the caller, not later in _pump
         request_id = self._next_id
         self._next_id += 1
         self._queue.append((request_id, command))
