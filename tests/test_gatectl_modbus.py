@@ -152,3 +152,54 @@ async def test_missing_port_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ControllerDisconnected, match=r"ttyUSB3.*not ready"):
         await ctl.start(timeout=0.3)
     await ctl.close()
+
+
+class FakeModule:
+    """A pymodbus-like client whose coil writes can be made to fail."""
+
+    def __init__(self, inputs: int = 13) -> None:
+        self.coils: list[bool] = []
+        self.bits = [True, True] + [False] * (inputs - 2)  # both doors closed
+        self.fail_writes = False
+
+    async def connect(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+    async def write_coils(self, address: int, values: list[bool], device_id: int) -> Any:
+        if self.fail_writes:
+            return FakeResponse(error=True)
+        self.coils = list(values)
+        return FakeResponse()
+
+    async def read_discrete_inputs(self, address: int, count: int, device_id: int) -> Any:
+        return FakeResponse(bits=list(self.bits))
+
+
+class FakeResponse:
+    def __init__(self, error: bool = False, bits: list[bool] | None = None) -> None:
+        self.error = error
+        self.bits = bits or []
+
+    def isError(self) -> bool:  # pymodbus spelling
+        return self.error
+
+
+@run_async
+async def test_failed_door_write_is_not_replayed_by_the_next_write() -> None:
+    module = FakeModule()
+    ctl = ModbusGateController("fake", poll_interval=0.01, client_factory=lambda: module)
+    m = IoMap()
+    try:
+        await ctl.start(timeout=1)
+        module.fail_writes = True
+        with pytest.raises(ControllerDisconnected, match="write coils"):
+            await ctl.open_door(p.Door.EXIT)
+        module.fail_writes = False
+        await ctl.set_indicators(p.Pictogram.GREEN_ARROW)
+        assert module.coils[m.entry_green]
+        assert not module.coils[m.exit_open] and module.coils[m.exit_lock]
+    finally:
+        await ctl.close()

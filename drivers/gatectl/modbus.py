@@ -203,9 +203,17 @@ class ModbusGateController(GateController):
             raise ControllerDisconnected(
                 f"Modbus I/O module on {self.port!r} is not connected ({self.last_error})"
             )
+        previous = list(self._coils)
         for address, value in changes.items():
             self._coils[address] = value
-        await self._write_all_coils()
+        try:
+            await self._write_all_coils()
+        except BaseException:
+            # A failed (or cancelled) write must not stay in memory: every later write sends
+            # all coils, so a door OPEN the caller saw fail would be executed by, say, the
+            # next pictogram change.
+            self._coils = previous
+            raise
 
     async def _poll_once(self) -> None:
         async with self._lock:
