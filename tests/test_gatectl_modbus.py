@@ -203,3 +203,38 @@ async def test_failed_door_write_is_not_replayed_by_the_next_write() -> None:
         assert not module.coils[m.exit_open] and module.coils[m.exit_lock]
     finally:
         await ctl.close()
+
+
+@run_async
+async def test_short_input_reply_is_a_link_error_not_an_index_error() -> None:
+    module = FakeModule()
+    ctl = ModbusGateController("fake", poll_interval=10, client_factory=lambda: module)
+    try:
+        await ctl.start(timeout=1)
+        module.bits = module.bits[:3]  # a reply from another slave / a miswired module
+        with pytest.raises(ControllerDisconnected, match="3 inputs, 13 expected"):
+            await ctl.status()
+    finally:
+        await ctl.close()
+
+
+@run_async
+async def test_unread_events_are_bounded() -> None:
+    from drivers.gatectl.driver import EVENT_BACKLOG
+
+    module = FakeModule()
+    ctl = ModbusGateController("fake", poll_interval=10, client_factory=lambda: module)
+    try:
+        await ctl.start(timeout=1)
+        bits = list(module.bits)
+        for i in range(EVENT_BACKLOG + 50):
+            bits[IoMap().first_beam] = bool(i % 2)
+            await ctl._on_inputs(list(bits))
+        assert ctl._queue.qsize() == EVENT_BACKLOG and ctl.dropped_events > 0
+        newest = None
+        while not ctl._queue.empty():
+            newest = ctl._queue.get_nowait()
+        assert isinstance(newest, p.BeamChanged)
+        assert newest.interrupted is bool((EVENT_BACKLOG + 49) % 2)  # the last one is kept
+    finally:
+        await ctl.close()
