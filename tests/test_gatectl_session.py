@@ -240,3 +240,18 @@ def test_out_of_range_command_fails_at_submit_and_the_session_goes_on() -> None:
         p.Configure(passage_timeout_ms=-1).encode()
     reply = w.call(p.GetStatus())
     assert isinstance(reply, Reply) and reply.status is not None
+
+
+@pytest.mark.parametrize("fire_alarm", [True, False])
+def test_host_silence_during_emergency_open_keeps_the_doors_open(fire_alarm: bool) -> None:
+    w = armed()
+    if fire_alarm:
+        w.dev.set_fire_alarm(True, w.now)
+    else:
+        assert isinstance(w.call(p.SetMode(p.Mode.EMERGENCY_OPEN)), Reply)
+    w.run(0.5)
+    assert w.dev.mode == p.Mode.EMERGENCY_OPEN
+    w.to_dev = lambda b: b""  # the host dies (safe_state is CLOSED)
+    w.run(3.5)
+    assert w.dev.mode == p.Mode.EMERGENCY_OPEN and w.dev.stats.safe_state_entries == 0
+    assert all(d.target == 1.0 for d in w.dev.lane.doors)
