@@ -16,6 +16,8 @@ import datetime
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gate.mrz import MrzResult, parse
 from tests.conftest import require_testdata
@@ -327,3 +329,18 @@ def test_mask_short_and_long_numbers() -> None:
     assert mask_document_number("D23145890734") == "D2********34"
     assert mask_document_number("AB12") == "****"
     assert mask_document_number("") == ""
+
+
+@settings(max_examples=200)
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<", max_size=40), st.integers(0, 40))
+def test_one_check_digit_table_for_parser_repair_and_keys(data: str, at: int) -> None:
+    from gate.mrz import checkdigit, parser
+
+    # the ICAO 9303-3 4.9 worked example, then agreement between the strict and lenient forms
+    assert checkdigit.check_digit("L898902C3") == "6"
+    assert parser.safe_check_digit(data) == checkdigit.check_digit(data)
+    assert all(parser.char_value(ch) == checkdigit.char_value(ch) for ch in data)
+    bad = data[:at] + "a" + data[at:]
+    assert parser.safe_check_digit(bad) is None and parser.char_value("a") is None
+    with pytest.raises(ValueError, match="'a' is not an MRZ character"):
+        checkdigit.check_digit(bad)
