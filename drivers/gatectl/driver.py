@@ -128,8 +128,26 @@ class GateController(abc.ABC):
     @abc.abstractmethod
     async def set_mode(self, mode: p.Mode) -> None: ...
 
-    @abc.abstractmethod
-    def events(self) -> AsyncIterator[DriverEvent]: ...
+    # Events: both drivers fill ``_queue`` (bounded by EVENT_BACKLOG) through ``_emit``.
+    port: str
+    _queue: asyncio.Queue[DriverEvent]
+    dropped_events: int
+
+    def _emit(self, event: DriverEvent) -> None:
+        """Queue an event for :meth:`events`; when nobody reads them, the oldest are dropped."""
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped_events += 1
+            if self.dropped_events in (1, 100, 10_000):
+                log.warning("gatectl %s: event backlog full, oldest dropped", self.port)
+        self._queue.put_nowait(event)
+
+    async def events(self) -> AsyncIterator[DriverEvent]:
+        while True:
+            yield await self._queue.get()
+
+    async def next_event(self, timeout: float = 5.0) -> DriverEvent:
+        return await asyncio.wait_for(self._queue.get(), timeout)
 
     async def open_door(self, door: p.Door) -> None:
         await self.door(door, p.DoorAction.OPEN)
@@ -200,15 +218,6 @@ class SerialGateController(GateController):
         self._unresponsive = False
         self._resync_task: asyncio.Task[None] | None = None
         self.connections = 0
-
-    def _emit(self, event: DriverEvent) -> None:
-        """Queue an event for :meth:`events`; when nobody reads them, the oldest are dropped."""
-        if self._queue.full():
-            self._queue.get_nowait()
-            self.dropped_events += 1
-            if self.dropped_events in (1, 100, 10_000):
-                log.warning("gatectl %s: event backlog full, oldest dropped", self.port)
-        self._queue.put_nowait(event)
 
     def _new_session(self) -> HostSession:
         previous: HostSession | None = getattr(self, "session", None)
@@ -518,13 +527,6 @@ class SerialGateController(GateController):
     async def set_mode(self, mode: p.Mode) -> None:
         await self._request(p.SetMode(mode))
         self.desired_mode = mode
-
-    async def events(self) -> AsyncIterator[DriverEvent]:
-        while True:
-            yield await self._queue.get()
-
-    async def next_event(self, timeout: float = 5.0) -> DriverEvent:
-        return await asyncio.wait_for(self._queue.get(), timeout)
 
     async def wait_for(
         self, predicate: Callable[[DriverEvent], bool], timeout: float = 5.0

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,15 +136,6 @@ class ModbusGateController(GateController):
         return AsyncModbusSerialClient(
             self.port, baudrate=self.baudrate, timeout=self.timeout, retries=1, reconnect_delay=0
         )
-
-    def _emit(self, event: DriverEvent) -> None:
-        """Queue an event for :meth:`events`; when nobody reads them, the oldest are dropped."""
-        if self._queue.full():
-            self._queue.get_nowait()
-            self.dropped_events += 1
-            if self.dropped_events in (1, 100, 10_000):
-                log.warning("gatectl modbus %s: event backlog full, oldest dropped", self.port)
-        self._queue.put_nowait(event)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -433,10 +424,3 @@ class ModbusGateController(GateController):
             }
         )
         self._emit(p.ModeChanged(self._ms(), mode, reason))
-
-    async def events(self) -> AsyncIterator[DriverEvent]:
-        while True:
-            yield await self._queue.get()
-
-    async def next_event(self, timeout: float = 5.0) -> DriverEvent:
-        return await asyncio.wait_for(self._queue.get(), timeout)
