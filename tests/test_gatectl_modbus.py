@@ -238,3 +238,32 @@ async def test_unread_events_are_bounded() -> None:
         assert newest.interrupted is bool((EVENT_BACKLOG + 49) % 2)  # the last one is kept
     finally:
         await ctl.close()
+
+
+@run_async
+async def test_internal_errors_are_logged_with_their_trace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    module = FakeModule()
+    calls = 0
+
+    async def broken_read(address: int, count: int, device_id: int) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return FakeResponse(bits=list(module.bits))
+        raise TypeError("a bug in the driver")
+
+    module.read_discrete_inputs = broken_read  # type: ignore[method-assign]
+    ctl = ModbusGateController(
+        "fake", poll_interval=0.01, reconnect_interval=5, client_factory=lambda: module
+    )
+    try:
+        with caplog.at_level("ERROR", logger="drivers.gatectl.modbus"):
+            await ctl.start(timeout=1)
+            await until(ctl, lambda e: isinstance(e, LinkDown))
+        (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert record.exc_info is not None and "a bug in the driver" in str(record.exc_info[1])
+        assert "TypeError" in ctl.last_error
+    finally:
+        await ctl.close()

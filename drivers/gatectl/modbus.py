@@ -38,6 +38,17 @@ from drivers.gatectl.session import CommandRejected, ControllerDisconnected
 log = logging.getLogger(__name__)
 
 
+def _link_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from pymodbus.exceptions import ModbusException
+    except ImportError:  # pragma: no cover - pymodbus is a dependency
+        return (OSError, TimeoutError, p.GateControllerError)
+    return (ModbusException, OSError, TimeoutError, p.GateControllerError)
+
+
+_LINK_ERRORS = _link_errors()
+
+
 def modbus_crc(data: bytes) -> int:
     """CRC-16/MODBUS (reflected 0xA001, init 0xFFFF); ``modbus_crc(b"123456789") == 0x4B37``."""
     crc = 0xFFFF
@@ -190,6 +201,12 @@ class ModbusGateController(GateController):
                 if self._closing:
                     return
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                if not isinstance(exc, _LINK_ERRORS):  # a bug here, not a cable: keep the trace
+                    log.error(
+                        "gatectl modbus %s: unexpected error, reconnecting",
+                        self.port,
+                        exc_info=True,
+                    )
                 if self._client is not None:
                     self._emit(LinkDown(self.port, self.last_error))
                 self._disconnect()
