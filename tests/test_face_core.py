@@ -275,3 +275,20 @@ def test_empty_frames_are_an_image_error(shape: tuple[int, ...]) -> None:
 
     with pytest.raises(ImageError, match="empty"):
         as_bgr(np.zeros(shape, np.uint8))
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_liveness_fails_closed_on_non_finite_landmarks(bad: float) -> None:
+    views = rigid_views(8, np.random.default_rng(3))  # a photo: not live
+    for i in (2, 5):  # two glitched frames would be an "infinite natural motion"
+        views[i] = views[i].copy()
+        views[i][2, 0] = bad
+    result = MotionLiveness().evaluate([LivenessObservation(v) for v in views])
+    assert not result.live and result.score == 0.0 and "not finite" in result.reason
+
+
+def test_liveness_fails_closed_on_malformed_landmarks() -> None:
+    views: list[object] = list(head_turn(8, 12))
+    views[3] = [[1.0, 2.0]] * 4  # four points
+    result = MotionLiveness().evaluate([LivenessObservation(v) for v in views])  # type: ignore[arg-type]
+    assert not result.live
