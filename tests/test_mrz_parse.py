@@ -344,3 +344,21 @@ def test_one_check_digit_table_for_parser_repair_and_keys(data: str, at: int) ->
     assert parser.safe_check_digit(bad) is None and parser.char_value("a") is None
     with pytest.raises(ValueError, match="'a' is not an MRZ character"):
         checkdigit.check_digit(bad)
+
+
+def test_check_digit_messages_do_not_repeat_personal_data() -> None:
+    # ICAO 9303-4 specimen with the document number's and the composite check digits broken
+    lines = [
+        "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+        "L898902C35UTO7408122F1204159ZE184226B<<<<<11",
+    ]
+    result = parse(lines, today=datetime.date(2010, 1, 1))
+    assert not result.valid
+    fields = {issue.field for issue in result.errors}
+    assert {"document_number_check", "composite_check"} <= fields
+    for issue in result.errors:
+        text = str(issue) + issue.message
+        assert "L898902C3" not in text and "740812" not in text and "120415" not in text
+    bad_date = [lines[0], lines[1][:13] + "741312" + lines[1][19:]]  # month 13
+    for issue in parse(bad_date, today=datetime.date(2010, 1, 1)).errors:
+        assert "741312" not in str(issue)

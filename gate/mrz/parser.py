@@ -138,7 +138,9 @@ class _Builder:
         elif found != expected:
             self.fail(
                 name,
-                f"{what}: check digit is {found!r}, the data {data!r} gives {expected!r}",
+                # not the data itself: messages reach logs and events, and the data is the
+                # document number, a date of birth or the whole BAC secret (composite)
+                f"{what}: check digit is {found!r}, the data gives {expected!r}",
                 where,
                 name + "_check",
                 expected,
@@ -386,7 +388,7 @@ def _check_date(b: _Builder, name: str, span: Span, today: datetime.date) -> dat
         if ch not in DIGITS:
             b.fail(
                 key,
-                f"{what} {text!r} holds {ch!r}; dates are YYMMDD digits",
+                f"{what} holds {ch!r}; dates are YYMMDD digits",
                 (line, start + j),
                 name,
                 "0-9",
@@ -397,7 +399,7 @@ def _check_date(b: _Builder, name: str, span: Span, today: datetime.date) -> dat
     if not 1 <= mm <= 12:
         b.fail(
             key,
-            f"{what} {text!r}: month {mm:02d} does not exist",
+            f"{what}: month {mm:02d} does not exist",
             (line, start + 2),
             name,
             "01-12",
@@ -410,7 +412,7 @@ def _check_date(b: _Builder, name: str, span: Span, today: datetime.date) -> dat
     except ValueError:
         b.fail(
             key,
-            f"{what} {text!r}: day {dd:02d} does not exist in {year}-{mm:02d}",
+            f"{what}: day {dd:02d} does not exist in that month",
             (line, start + 4),
             name,
             "a day of that month",
