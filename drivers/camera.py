@@ -170,6 +170,23 @@ def _advice(source: str | int) -> str:
 CaptureFactory = Callable[[str | int], Any]
 
 
+def as_bgr_frame(image: np.ndarray, source: str) -> np.ndarray:
+    """The 8-bit BGR (height, width, 3) image :class:`Frame` promises, from the grey, BGR or
+    BGRA images capture backends deliver; anything else (16-bit depth/IR frames, raw YUYV
+    with 2 channels) is a :class:`CameraError` instead of a crash further down the lane."""
+    if image.dtype == np.uint8:
+        if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+            return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+        if image.ndim == 3 and image.shape[2] == 3:
+            return image
+        if image.ndim == 3 and image.shape[2] == 4:
+            return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    raise CameraError(
+        f"{source}: delivers {image.dtype} frames of shape {image.shape}; configure it for "
+        "8-bit colour (BGR) or grey output (e.g. CAP_PROP_CONVERT_RGB on, no depth/IR stream)"
+    )
+
+
 class OpenCVCamera(CameraBase):
     def __init__(
         self,
@@ -344,8 +361,7 @@ class OpenCVCamera(CameraBase):
             if wait > 0:
                 self._sleep(wait)
                 now = self._clock()
-        if image.ndim == 2:
-            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        image = as_bgr_frame(image, self.source)
         self._last_good = now
         self._since_open += 1
         self._index += 1

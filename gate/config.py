@@ -86,13 +86,15 @@ class GateControllerConfig(_Section):
     kind: Literal["simulator", "serial", "modbus"] = "simulator"
     port: str = "loop://"
     baudrate: Annotated[int, Field(gt=0)] = 115200
-    heartbeat_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    heartbeat_seconds: Annotated[float, Field(gt=0, le=20)] = 1.0
+    """The controller's heartbeat timeout is 3 periods, sent as u16 milliseconds (<= 65.5 s)."""
     safe_state: Literal["closed", "open"] = "closed"
     """What the controller does when the host goes silent (see docs/gate-protocol.md)."""
     response_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 0.1
     """Wait this long for an ACK/NAK before retransmitting a command."""
     retries: Annotated[int, Field(ge=0, le=20)] = 3
-    passage_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    passage_timeout_seconds: Annotated[float, Field(ge=0.5, le=65)] = 10.0
+    """CONFIGURE carries it as u16 milliseconds, at least 500 (docs/gate-protocol.md)."""
     reconnect_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
 
 

@@ -18,6 +18,7 @@ configured resolution. A video file is played by the real driver (``OpenCVCamera
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -30,9 +31,13 @@ import cv2
 import numpy as np
 
 from drivers.camera import CameraBase, CameraEndOfStream, CameraUnavailable, FaceTruth, Frame
+from gate.face.errors import ImageError
+from gate.face.portrait import load_image_file
 
 if TYPE_CHECKING:
     from gate.config import CameraConfig
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm"}
 HEAD_WIDTH_M = 0.22  # width of the composited head patch (a face is about 0.16 m wide)
@@ -45,10 +50,19 @@ def list_images(directory: Path) -> list[Path]:
     )
 
 
+def decode_file(path: Path) -> np.ndarray | None:
+    """A BGR image from a file, or None when it is unreadable, corrupt or announces more
+    pixels than :data:`gate.face.portrait.IMAGE_MAX_PIXELS` (checked before decoding)."""
+    try:
+        return load_image_file(path)
+    except ImageError as exc:
+        log.warning("simulator camera: skipping %s: %s", path, exc)
+        return None
+
+
 def load_face(path: Path) -> np.ndarray | None:
     """A square, face-centred BGR patch from an image file (None if it cannot be decoded)."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image = decode_file(path)
     if image is None:
         return None
     h, w = image.shape[:2]
@@ -418,8 +432,7 @@ class ImageSequenceCamera(CameraBase):
                 self._pos = 0
             path = self._paths[self._pos]
             self._pos += 1
-            data = np.fromfile(str(path), dtype=np.uint8)
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+            image = decode_file(path)
             if image is not None:
                 return self._deliver(image)
         raise CameraUnavailable(f"{self.source}: none of the {len(self._paths)} files decodes")

@@ -325,6 +325,10 @@ class DemoLane:
         decision = events.Decision.REJECTED if reasons else events.Decision.ACCEPTED
         scores = events.Scores()
         alarm: events.AlarmEvent | None = None
+        if decision is events.Decision.ACCEPTED and chip_portrait is None:
+            # no reference portrait: the face cannot be verified, so nobody is let in
+            decision = events.Decision.REFERRED
+            reasons = ["FACE_NO_CHIP_PORTRAIT"]
         if decision is events.Decision.ACCEPTED and chip_portrait is not None:
             await gate.release_passage(p.Door.ENTRY, p.Direction.IN)
             simulator.add_person(speed=1.1)
@@ -332,36 +336,42 @@ class DemoLane:
                 simulator.add_person(speed=1.1, x=-1.4 - 0.4, gap=0.35)
             entered = await self.wait_passage(gate, p.Door.ENTRY)
             stages.append(events.StageTime(stage=events.Stage.ENTRY_OPENED, at=datetime.now(UTC)))
-            face, scores, faces_seen = await asyncio.to_thread(
-                self.check_face, scenario, index, chip_portrait
-            )
-            verdicts.append(face)
-            stages.append(events.StageTime(stage=events.Stage.FACE_MATCHED, at=datetime.now(UTC)))
-            persons = max(entered, faces_seen)
-            if persons > 1:
-                decision = events.Decision.REFERRED
-                reasons = ["SINGLE_PERSON_VIOLATION"]
-                alarm = events.AlarmEvent(
-                    **self.stamper.stamp(datetime.now(UTC)),
-                    alarm=events.AlarmKind.TAILGATING,
-                    detail=f"{persons} people entered the mantrap on one passage",
-                )
-            elif face.outcome is not events.CheckOutcome.PASS:
-                decision = events.Decision.REFERRED
-                reasons = list(face.reasons)
-            if decision is events.Decision.ACCEPTED:
-                await gate.release_passage(p.Door.EXIT, p.Direction.IN)
-                stages.append(
-                    events.StageTime(stage=events.Stage.EXIT_OPENED, at=datetime.now(UTC))
-                )
-                await self.wait_passage(gate, p.Door.EXIT)
-                stages.append(
-                    events.StageTime(stage=events.Stage.PASSAGE_COMPLETED, at=datetime.now(UTC))
-                )
+            if entered == 0:  # the entry passage was aborted: nobody to verify or let out
+                decision = events.Decision.ABORTED
+                reasons = ["PASSAGE_ABORTED"]
             else:
-                await gate.release_passage(p.Door.ENTRY, p.Direction.OUT)
-                simulator.turn_back()
-                await self.wait_passage(gate, p.Door.ENTRY)
+                face, scores, faces_seen = await asyncio.to_thread(
+                    self.check_face, scenario, index, chip_portrait
+                )
+                verdicts.append(face)
+                stages.append(
+                    events.StageTime(stage=events.Stage.FACE_MATCHED, at=datetime.now(UTC))
+                )
+                persons = max(entered, faces_seen)
+                if persons > 1:
+                    decision = events.Decision.REFERRED
+                    reasons = ["SINGLE_PERSON_VIOLATION"]
+                    alarm = events.AlarmEvent(
+                        **self.stamper.stamp(datetime.now(UTC)),
+                        alarm=events.AlarmKind.TAILGATING,
+                        detail=f"{persons} people entered the mantrap on one passage",
+                    )
+                elif face.outcome is not events.CheckOutcome.PASS:
+                    decision = events.Decision.REFERRED
+                    reasons = list(face.reasons)
+                if decision is events.Decision.ACCEPTED:
+                    await gate.release_passage(p.Door.EXIT, p.Direction.IN)
+                    stages.append(
+                        events.StageTime(stage=events.Stage.EXIT_OPENED, at=datetime.now(UTC))
+                    )
+                    await self.wait_passage(gate, p.Door.EXIT)
+                    stages.append(
+                        events.StageTime(stage=events.Stage.PASSAGE_COMPLETED, at=datetime.now(UTC))
+                    )
+                else:
+                    await gate.release_passage(p.Door.ENTRY, p.Direction.OUT)
+                    simulator.turn_back()
+                    await self.wait_passage(gate, p.Door.ENTRY)
         stages.append(events.StageTime(stage=events.Stage.DECIDED, at=datetime.now(UTC)))
         event = events.TransactionEvent(
             **self.stamper.stamp(datetime.now(UTC)),

@@ -12,6 +12,7 @@ import pytest
 
 from drivers.camera import (
     CameraEndOfStream,
+    CameraError,
     CameraUnavailable,
     OpenCVCamera,
     describe_source,
@@ -167,3 +168,34 @@ def test_open_camera_chooses_the_implementation(tmp_path: Path) -> None:
 
     assert isinstance(open_camera(CameraConfig(source="simulator")), SceneCamera)
     assert isinstance(open_camera(CameraConfig(source=str(tmp_path))), ImageSequenceCamera)
+
+
+class ShapedCapture(FakeCapture):
+    def __init__(self, image: np.ndarray) -> None:
+        super().__init__(1)
+        self.image = image
+
+    def read(self) -> tuple[bool, Any]:
+        return True, self.image
+
+
+@pytest.mark.parametrize(
+    ("image", "ok"),
+    [
+        (np.full((4, 6), 7, np.uint8), True),
+        (np.full((4, 6, 1), 7, np.uint8), True),
+        (np.full((4, 6, 4), 7, np.uint8), True),
+        (np.full((4, 6, 3), 7, np.uint16), False),
+        (np.full((4, 6, 2), 7, np.uint8), False),
+        (np.full((4, 6, 3), 7.0, np.float32), False),
+    ],
+)
+def test_odd_frames_become_bgr_or_a_camera_error(image: np.ndarray, ok: bool) -> None:
+    cam = OpenCVCamera("rtsp://cam/1", capture_factory=lambda _t: ShapedCapture(image))
+    if ok:
+        frame = cam.read()
+        assert frame.image.shape == (4, 6, 3) and frame.image.dtype == np.uint8
+        assert (frame.image == 7).all()
+    else:
+        with pytest.raises(CameraError, match="8-bit colour"):
+            cam.read()

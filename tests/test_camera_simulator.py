@@ -153,3 +153,33 @@ def test_image_sequence_mode_letterboxes_and_loops(tmp_path: Path) -> None:
 def test_image_sequence_without_images_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CameraUnavailable, match="no image files"):
         ImageSequenceCamera(tmp_path).read()
+
+
+def _png_bomb(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + b"\x00" * 64
+    )
+
+
+def test_image_sequence_skips_hostile_files(tmp_path: Path) -> None:
+    (tmp_path / "00.png").write_bytes(_png_bomb(30_000, 30_000))  # 900 Mpx announced
+    ok, jpeg = cv2.imencode(".jpg", np.full((40, 40, 3), 90, np.uint8))
+    assert ok
+    (tmp_path / "01.jpg").write_bytes(jpeg.tobytes()[:30])  # truncated
+    (tmp_path / "02.png").write_bytes(b"")
+    cv2.imwrite(str(tmp_path / "03.png"), np.full((50, 100, 3), 120, np.uint8))
+    cv2.imwrite(str(tmp_path / "04.png"), np.full((50, 100, 3), 60, np.uint8))
+    cam = ImageSequenceCamera(tmp_path, width=100, height=50, loop=False)
+    cam.open()
+    (tmp_path / "04.png").unlink()  # removed after the directory was listed
+    frames = list(cam)
+    assert len(frames) == 1 and int(frames[0].image[25, 50, 0]) == 120

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.gatectl import protocol as p
 from gate import events
 from gate.cli import main
 from gate.config import load_lane
@@ -90,3 +91,47 @@ def test_demo_command_writes_schema_events(
     assert summary["decisions"]["genuine"] == "accepted"
     assert main(["events", "validate", str(out)]) == 0
     assert len(out.read_text().splitlines()) == summary["events"]
+
+
+def _demo_with(
+    monkeypatch: pytest.MonkeyPatch, chip_portrait: bytes | None, entered: int
+) -> tuple[list[events.Decision], list[list[str]], list[tuple[object, ...]]]:
+    """One genuine traveller whose document checks pass, with the given chip portrait and
+    people counted through the entry door; returns decisions, reasons and passages released."""
+    from drivers.gatectl.driver import SimulatedGateController
+
+    require_models()
+    released: list[tuple[object, ...]] = []
+    real_release = SimulatedGateController.release_passage
+
+    async def release(self: SimulatedGateController, *args: object, **kw: object) -> None:
+        released.append(args)
+        await real_release(self, *args, **kw)  # type: ignore[arg-type]
+
+    async def wait_passage(*_args: object, **_kw: object) -> int:
+        return entered
+
+    def check_face(*_args: object) -> object:
+        raise AssertionError("the face must not be checked")
+
+    monkeypatch.setattr(SimulatedGateController, "release_passage", release)
+    monkeypatch.setattr(DemoLane, "check_document", lambda *a: ([], [], chip_portrait, None))
+    monkeypatch.setattr(DemoLane, "wait_passage", wait_passage)
+    monkeypatch.setattr(DemoLane, "check_face", check_face)
+    demo = DemoLane(load_lane(None, env={}), FaceSource.find(None), lambda line: None)
+    outcomes = asyncio.run(demo.run([SCENARIOS[0]]))
+    return [o.decision for o in outcomes], [o.reasons for o in outcomes], released
+
+
+def test_accepted_document_without_chip_portrait_never_opens_the_gate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decisions, reasons, released = _demo_with(monkeypatch, None, 1)
+    assert decisions == [events.Decision.REFERRED] and reasons == [["FACE_NO_CHIP_PORTRAIT"]]
+    assert released == []
+
+
+def test_aborted_entry_passage_aborts_the_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    decisions, reasons, released = _demo_with(monkeypatch, b"portrait", 0)
+    assert decisions == [events.Decision.ABORTED] and reasons == [["PASSAGE_ABORTED"]]
+    assert [args[0] for args in released] == [p.Door.ENTRY]  # never the exit door

@@ -451,3 +451,51 @@ async def test_factory_builds_each_kind_from_lane_config() -> None:
     assert isinstance(serial_ctl, SerialGateController) and serial_ctl.port == "/dev/ttyUSB0"
     modbus = open_gate_controller(GateControllerConfig(kind="modbus", port="/dev/ttyUSB1"))
     assert isinstance(modbus, ModbusGateController)
+
+
+@run_async
+async def test_cancelled_door_command_queued_behind_another_is_never_sent(tmp_path: Path) -> None:
+    async with rig(tmp_path) as (sim, ctl):
+        await until(ctl, of(Resynced))
+        before = len(sim.device.executed)
+        sim.drop_next(3, "from_host")  # keeps the status request in flight for ~120 ms
+        status = asyncio.ensure_future(ctl.status())
+        await asyncio.sleep(0)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.01):  # the lane gives up on the door
+                await ctl.open_door(p.Door.ENTRY)
+        await status
+        await asyncio.sleep(0.3)
+        doors = [c for c in sim.device.executed[before:] if isinstance(c, p.DoorCommand)]
+        assert doors == []
+        assert (await ctl.status()).entry_door == p.DoorState.LOCKED
+
+
+@run_async
+async def test_refused_configuration_is_reported_not_lost(tmp_path: Path) -> None:
+    config = DeviceConfig(time_scale=SCALE)
+    sim = GateSimulator(config, link=tmp_path / "gate-tty", seed=7)
+    sim.start()
+    ctl = SerialGateController(sim.url, passage_timeout=0.2)  # the controller wants >= 500 ms
+    try:
+        with pytest.raises(ControllerDisconnected, match=r"refused.*Configure.*BAD_PARAMETER"):
+            await ctl.start(timeout=0.5)
+        task = ctl._resync_task
+        assert task is not None and task.done() and task.exception() is None
+    finally:
+        await ctl.close()
+        sim.stop()
+
+
+@run_async
+async def test_out_of_range_times_are_refused_before_sending(tmp_path: Path) -> None:
+    async with rig(tmp_path) as (sim, ctl):
+        await until(ctl, of(Resynced))
+        before = len(sim.device.executed)
+        for bad in (float("nan"), -1.0, 100.0):
+            with pytest.raises(p.ProtocolError, match="passage timeout"):
+                await ctl.release_passage(p.Door.ENTRY, timeout=bad)
+        with pytest.raises(p.ProtocolError, match="buzzer"):
+            await ctl.set_indicators(buzzer=p.Buzzer.SHORT, buzzer_seconds=float("nan"))
+        assert not [c for c in sim.device.executed[before:] if not isinstance(c, p.Heartbeat)]
+        assert (await ctl.status()).mode == p.Mode.NORMAL

@@ -152,3 +152,118 @@ async def test_missing_port_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ControllerDisconnected, match=r"ttyUSB3.*not ready"):
         await ctl.start(timeout=0.3)
     await ctl.close()
+
+
+class FakeModule:
+    """A pymodbus-like client whose coil writes can be made to fail."""
+
+    def __init__(self, inputs: int = 13) -> None:
+        self.coils: list[bool] = []
+        self.bits = [True, True] + [False] * (inputs - 2)  # both doors closed
+        self.fail_writes = False
+
+    async def connect(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+    async def write_coils(self, address: int, values: list[bool], device_id: int) -> Any:
+        if self.fail_writes:
+            return FakeResponse(error=True)
+        self.coils = list(values)
+        return FakeResponse()
+
+    async def read_discrete_inputs(self, address: int, count: int, device_id: int) -> Any:
+        return FakeResponse(bits=list(self.bits))
+
+
+class FakeResponse:
+    def __init__(self, error: bool = False, bits: list[bool] | None = None) -> None:
+        self.error = error
+        self.bits = bits or []
+
+    def isError(self) -> bool:  # pymodbus spelling
+        return self.error
+
+
+@run_async
+async def test_failed_door_write_is_not_replayed_by_the_next_write() -> None:
+    module = FakeModule()
+    ctl = ModbusGateController("fake", poll_interval=0.01, client_factory=lambda: module)
+    m = IoMap()
+    try:
+        await ctl.start(timeout=1)
+        module.fail_writes = True
+        with pytest.raises(ControllerDisconnected, match="write coils"):
+            await ctl.open_door(p.Door.EXIT)
+        module.fail_writes = False
+        await ctl.set_indicators(p.Pictogram.GREEN_ARROW)
+        assert module.coils[m.entry_green]
+        assert not module.coils[m.exit_open] and module.coils[m.exit_lock]
+    finally:
+        await ctl.close()
+
+
+@run_async
+async def test_short_input_reply_is_a_link_error_not_an_index_error() -> None:
+    module = FakeModule()
+    ctl = ModbusGateController("fake", poll_interval=10, client_factory=lambda: module)
+    try:
+        await ctl.start(timeout=1)
+        module.bits = module.bits[:3]  # a reply from another slave / a miswired module
+        with pytest.raises(ControllerDisconnected, match="3 inputs, 13 expected"):
+            await ctl.status()
+    finally:
+        await ctl.close()
+
+
+@run_async
+async def test_unread_events_are_bounded() -> None:
+    from drivers.gatectl.driver import EVENT_BACKLOG
+
+    module = FakeModule()
+    ctl = ModbusGateController("fake", poll_interval=10, client_factory=lambda: module)
+    try:
+        await ctl.start(timeout=1)
+        bits = list(module.bits)
+        for i in range(EVENT_BACKLOG + 50):
+            bits[IoMap().first_beam] = bool(i % 2)
+            await ctl._on_inputs(list(bits))
+        assert ctl._queue.qsize() == EVENT_BACKLOG and ctl.dropped_events > 0
+        newest = None
+        while not ctl._queue.empty():
+            newest = ctl._queue.get_nowait()
+        assert isinstance(newest, p.BeamChanged)
+        assert newest.interrupted is bool((EVENT_BACKLOG + 49) % 2)  # the last one is kept
+    finally:
+        await ctl.close()
+
+
+@run_async
+async def test_internal_errors_are_logged_with_their_trace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    module = FakeModule()
+    calls = 0
+
+    async def broken_read(address: int, count: int, device_id: int) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return FakeResponse(bits=list(module.bits))
+        raise TypeError("a bug in the driver")
+
+    module.read_discrete_inputs = broken_read  # type: ignore[method-assign]
+    ctl = ModbusGateController(
+        "fake", poll_interval=0.01, reconnect_interval=5, client_factory=lambda: module
+    )
+    try:
+        with caplog.at_level("ERROR", logger="drivers.gatectl.modbus"):
+            await ctl.start(timeout=1)
+            await until(ctl, lambda e: isinstance(e, LinkDown))
+        (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert record.exc_info is not None and "a bug in the driver" in str(record.exc_info[1])
+        assert "TypeError" in ctl.last_error
+    finally:
+        await ctl.close()

@@ -213,3 +213,45 @@ def test_safe_state_open_by_configuration() -> None:
     w.to_dev = lambda b: b""
     w.run(1.0)
     assert w.dev.mode == p.Mode.SAFE and all(d.target == 1.0 for d in w.dev.lane.doors)
+
+
+def test_withdrawn_command_is_never_sent() -> None:
+    w = armed()
+    w.to_dev = lambda b: b""  # the heartbeat in flight is not acknowledged for a while
+    w.host.submit(p.Heartbeat(), w.now)
+    door = w.host.submit(p.DoorCommand(p.Door.ENTRY, p.DoorAction.OPEN), w.now)
+    assert w.host.withdraw(door)
+    assert not w.host.withdraw(door)  # already gone
+    w.to_dev = lambda b: b
+    w.run(1.0)
+    assert w.dev.lane.entry.opening == 0.0 and w.dev.lane.entry.target == 0.0
+    assert not any(getattr(o, "request_id", None) == door for o in w.outputs)
+    # a command on the wire cannot be withdrawn
+    inflight = w.host.submit(p.GetStatus(), w.now)
+    assert not w.host.withdraw(inflight)
+
+
+def test_out_of_range_command_fails_at_submit_and_the_session_goes_on() -> None:
+    w = armed()
+    w.host.submit(p.Heartbeat(), w.now)  # something in flight: the next one is queued
+    with pytest.raises(p.ProtocolError, match=r"ReleasePassage.*wire format"):
+        w.host.submit(p.ReleasePassage(p.Door.ENTRY, p.Direction.IN, 100_000), w.now)
+    with pytest.raises(p.ProtocolError, match="Configure"):
+        p.Configure(passage_timeout_ms=-1).encode()
+    reply = w.call(p.GetStatus())
+    assert isinstance(reply, Reply) and reply.status is not None
+
+
+@pytest.mark.parametrize("fire_alarm", [True, False])
+def test_host_silence_during_emergency_open_keeps_the_doors_open(fire_alarm: bool) -> None:
+    w = armed()
+    if fire_alarm:
+        w.dev.set_fire_alarm(True, w.now)
+    else:
+        assert isinstance(w.call(p.SetMode(p.Mode.EMERGENCY_OPEN)), Reply)
+    w.run(0.5)
+    assert w.dev.mode == p.Mode.EMERGENCY_OPEN
+    w.to_dev = lambda b: b""  # the host dies (safe_state is CLOSED)
+    w.run(3.5)
+    assert w.dev.mode == p.Mode.EMERGENCY_OPEN and w.dev.stats.safe_state_entries == 0
+    assert all(d.target == 1.0 for d in w.dev.lane.doors)

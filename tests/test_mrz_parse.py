@@ -16,6 +16,8 @@ import datetime
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gate.mrz import MrzResult, parse
 from tests.conftest import require_testdata
@@ -327,3 +329,36 @@ def test_mask_short_and_long_numbers() -> None:
     assert mask_document_number("D23145890734") == "D2********34"
     assert mask_document_number("AB12") == "****"
     assert mask_document_number("") == ""
+
+
+@settings(max_examples=200)
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<", max_size=40), st.integers(0, 40))
+def test_one_check_digit_table_for_parser_repair_and_keys(data: str, at: int) -> None:
+    from gate.mrz import checkdigit, parser
+
+    # the ICAO 9303-3 4.9 worked example, then agreement between the strict and lenient forms
+    assert checkdigit.check_digit("L898902C3") == "6"
+    assert parser.safe_check_digit(data) == checkdigit.check_digit(data)
+    assert all(parser.char_value(ch) == checkdigit.char_value(ch) for ch in data)
+    bad = data[:at] + "a" + data[at:]
+    assert parser.safe_check_digit(bad) is None and parser.char_value("a") is None
+    with pytest.raises(ValueError, match="'a' is not an MRZ character"):
+        checkdigit.check_digit(bad)
+
+
+def test_check_digit_messages_do_not_repeat_personal_data() -> None:
+    # ICAO 9303-4 specimen with the document number's and the composite check digits broken
+    lines = [
+        "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+        "L898902C35UTO7408122F1204159ZE184226B<<<<<11",
+    ]
+    result = parse(lines, today=datetime.date(2010, 1, 1))
+    assert not result.valid
+    fields = {issue.field for issue in result.errors}
+    assert {"document_number_check", "composite_check"} <= fields
+    for issue in result.errors:
+        text = str(issue) + issue.message
+        assert "L898902C3" not in text and "740812" not in text and "120415" not in text
+    bad_date = [lines[0], lines[1][:13] + "741312" + lines[1][19:]]  # month 13
+    for issue in parse(bad_date, today=datetime.date(2010, 1, 1)).errors:
+        assert "741312" not in str(issue)

@@ -128,8 +128,26 @@ class GateController(abc.ABC):
     @abc.abstractmethod
     async def set_mode(self, mode: p.Mode) -> None: ...
 
-    @abc.abstractmethod
-    def events(self) -> AsyncIterator[DriverEvent]: ...
+    # Events: both drivers fill ``_queue`` (bounded by EVENT_BACKLOG) through ``_emit``.
+    port: str
+    _queue: asyncio.Queue[DriverEvent]
+    dropped_events: int
+
+    def _emit(self, event: DriverEvent) -> None:
+        """Queue an event for :meth:`events`; when nobody reads them, the oldest are dropped."""
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped_events += 1
+            if self.dropped_events in (1, 100, 10_000):
+                log.warning("gatectl %s: event backlog full, oldest dropped", self.port)
+        self._queue.put_nowait(event)
+
+    async def events(self) -> AsyncIterator[DriverEvent]:
+        while True:
+            yield await self._queue.get()
+
+    async def next_event(self, timeout: float = 5.0) -> DriverEvent:
+        return await asyncio.wait_for(self._queue.get(), timeout)
 
     async def open_door(self, door: p.Door) -> None:
         await self.door(door, p.DoorAction.OPEN)
@@ -200,15 +218,6 @@ class SerialGateController(GateController):
         self._unresponsive = False
         self._resync_task: asyncio.Task[None] | None = None
         self.connections = 0
-
-    def _emit(self, event: DriverEvent) -> None:
-        """Queue an event for :meth:`events`; when nobody reads them, the oldest are dropped."""
-        if self._queue.full():
-            self._queue.get_nowait()
-            self.dropped_events += 1
-            if self.dropped_events in (1, 100, 10_000):
-                log.warning("gatectl %s: event backlog full, oldest dropped", self.port)
-        self._queue.put_nowait(event)
 
     def _new_session(self) -> HostSession:
         previous: HostSession | None = getattr(self, "session", None)
@@ -438,6 +447,13 @@ class SerialGateController(GateController):
                 continue
             except ControllerDisconnected:
                 return
+            except CommandRejected as exc:  # retrying the same settings cannot help
+                self.last_error = (
+                    f"the controller refused the lane's settings: {exc}; correct the [gatectl] "
+                    "section of the lane configuration"
+                )
+                log.error("gatectl %s: %s", self.port, self.last_error)
+                return
             self._synced.set()
             self._emit(Resynced(reason, status))
             return
@@ -455,7 +471,21 @@ class SerialGateController(GateController):
         fut: asyncio.Future[p.Status | None] = loop.create_future()
         self._futures[request_id] = fut
         self._flush()
-        return await fut
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            # The caller gave up (asyncio.timeout, task cancelled): a command still queued
+            # behind another must not reach the controller later, e.g. a door OPEN the lane
+            # already treated as failed. One already on the wire cannot be recalled.
+            self._futures.pop(request_id, None)
+            if not self.session.withdraw(request_id):
+                log.warning(
+                    "gatectl %s: %s cancelled after it was sent; the controller may still "
+                    "execute it",
+                    self.port,
+                    type(command).__name__,
+                )
+            raise
 
     async def command(self, command: p.Message) -> p.Status | None:
         """Send any host command; returns the Status for HEARTBEAT/GET_STATUS, else None."""
@@ -472,7 +502,11 @@ class SerialGateController(GateController):
     async def release_passage(
         self, door: p.Door, direction: p.Direction = p.Direction.IN, timeout: float = 0.0
     ) -> None:
-        await self._request(p.ReleasePassage(door, direction, int(timeout * 1000)))
+        if not 0.0 <= timeout <= 65.535:  # also refuses NaN
+            raise p.ProtocolError(
+                f"passage timeout {timeout} s is outside 0..65.535 s (0: the configured one)"
+            )
+        await self._request(p.ReleasePassage(door, direction, round(timeout * 1000)))
 
     async def cancel_passage(self) -> None:
         await self._request(p.CancelPassage())
@@ -484,6 +518,8 @@ class SerialGateController(GateController):
         buzzer: p.Buzzer = p.Buzzer.OFF,
         buzzer_seconds: float = 0.0,
     ) -> None:
+        if not buzzer_seconds >= 0.0:  # also refuses NaN
+            raise p.ProtocolError(f"buzzer duration {buzzer_seconds} s is negative or NaN")
         cmd = p.SetIndicators(entry, exit, buzzer, min(255, round(buzzer_seconds * 10)))
         await self._request(cmd)
         self.indicators = cmd
@@ -491,13 +527,6 @@ class SerialGateController(GateController):
     async def set_mode(self, mode: p.Mode) -> None:
         await self._request(p.SetMode(mode))
         self.desired_mode = mode
-
-    async def events(self) -> AsyncIterator[DriverEvent]:
-        while True:
-            yield await self._queue.get()
-
-    async def next_event(self, timeout: float = 5.0) -> DriverEvent:
-        return await asyncio.wait_for(self._queue.get(), timeout)
 
     async def wait_for(
         self, predicate: Callable[[DriverEvent], bool], timeout: float = 5.0

@@ -20,15 +20,33 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from drivers.gatectl import protocol as p
-from drivers.gatectl.driver import DriverEvent, GateController, LinkDown, LinkUp, Resynced
+from drivers.gatectl.driver import (
+    EVENT_BACKLOG,
+    DriverEvent,
+    GateController,
+    LinkDown,
+    LinkUp,
+    Resynced,
+)
 from drivers.gatectl.session import CommandRejected, ControllerDisconnected
 
 log = logging.getLogger(__name__)
+
+
+def _link_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from pymodbus.exceptions import ModbusException
+    except ImportError:  # pragma: no cover - pymodbus is a dependency
+        return (OSError, TimeoutError, p.GateControllerError)
+    return (ModbusException, OSError, TimeoutError, p.GateControllerError)
+
+
+_LINK_ERRORS = _link_errors()
 
 
 def modbus_crc(data: bytes) -> int:
@@ -112,7 +130,9 @@ class ModbusGateController(GateController):
         self.mode = p.Mode.NORMAL
         self._inputs: list[bool] | None = None
         self._passage: _Passage | None = None
-        self._queue: asyncio.Queue[DriverEvent] = asyncio.Queue()
+        # bounded like the serial driver's: a lane that stops reading must not grow memory
+        self._queue: asyncio.Queue[DriverEvent] = asyncio.Queue(maxsize=EVENT_BACKLOG)
+        self.dropped_events = 0
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -170,8 +190,8 @@ class ModbusGateController(GateController):
                 await self._write_all_coils()
                 await self._poll_once()
                 self._ready.set()
-                self._queue.put_nowait(LinkUp(self.port))
-                self._queue.put_nowait(Resynced("connect", self._status()))
+                self._emit(LinkUp(self.port))
+                self._emit(Resynced("connect", self._status()))
                 while not self._closing:
                     await asyncio.sleep(self.poll_interval)
                     await self._poll_once()
@@ -181,8 +201,14 @@ class ModbusGateController(GateController):
                 if self._closing:
                     return
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                if not isinstance(exc, _LINK_ERRORS):  # a bug here, not a cable: keep the trace
+                    log.error(
+                        "gatectl modbus %s: unexpected error, reconnecting",
+                        self.port,
+                        exc_info=True,
+                    )
                 if self._client is not None:
-                    self._queue.put_nowait(LinkDown(self.port, self.last_error))
+                    self._emit(LinkDown(self.port, self.last_error))
                 self._disconnect()
                 await asyncio.sleep(self.reconnect_interval)
 
@@ -203,9 +229,17 @@ class ModbusGateController(GateController):
             raise ControllerDisconnected(
                 f"Modbus I/O module on {self.port!r} is not connected ({self.last_error})"
             )
+        previous = list(self._coils)
         for address, value in changes.items():
             self._coils[address] = value
-        await self._write_all_coils()
+        try:
+            await self._write_all_coils()
+        except BaseException:
+            # A failed (or cancelled) write must not stay in memory: every later write sends
+            # all coils, so a door OPEN the caller saw fail would be executed by, say, the
+            # next pictogram change.
+            self._coils = previous
+            raise
 
     async def _poll_once(self) -> None:
         async with self._lock:
@@ -213,6 +247,11 @@ class ModbusGateController(GateController):
                 0, count=self.map.input_count, device_id=self.unit
             )
         bits = list(self._check(resp, "read discrete inputs").bits[: self.map.input_count])
+        if len(bits) < self.map.input_count:
+            raise ControllerDisconnected(
+                f"Modbus read discrete inputs returned {len(bits)} inputs, "
+                f"{self.map.input_count} expected: check the slave address and the IoMap"
+            )
         await self._on_inputs(bits)
 
     # ----------------------------------------------------------------- input logic
@@ -236,18 +275,18 @@ class ModbusGateController(GateController):
         if old is not None:
             for i in range(m.beam_count):
                 if bits[m.first_beam + i] != old[m.first_beam + i]:
-                    self._queue.put_nowait(p.BeamChanged(ms, i, bits[m.first_beam + i]))
+                    self._emit(p.BeamChanged(ms, i, bits[m.first_beam + i]))
             for door in p.Door:
                 before, now = self._door_state(door, old), self._door_state(door, bits)
                 if before != now:
-                    self._queue.put_nowait(p.DoorChanged(ms, door, now))
+                    self._emit(p.DoorChanged(ms, door, now))
                     if now == p.DoorState.OPEN and not self._coils[self._open_coil(door)]:
-                        self._queue.put_nowait(p.ForcedDoor(ms, door))
+                        self._emit(p.ForcedDoor(ms, door))
             if bits[m.tamper] != old[m.tamper]:
-                self._queue.put_nowait(p.Tamper(ms, bits[m.tamper]))
+                self._emit(p.Tamper(ms, bits[m.tamper]))
         if bits[m.fire_alarm] != self.fire_alarm:
             self.fire_alarm = bits[m.fire_alarm]
-            self._queue.put_nowait(p.Emergency(ms, self.fire_alarm))
+            self._emit(p.Emergency(ms, self.fire_alarm))
             if self.fire_alarm:
                 await self._apply_mode(p.Mode.EMERGENCY_OPEN, p.ModeReason.FIRE_ALARM)
         await self._track_passage(bits)
@@ -280,7 +319,7 @@ class ModbusGateController(GateController):
         passage = self._passage
         assert passage is not None
         self._passage = None
-        self._queue.put_nowait(event)
+        self._emit(event)
         if not isinstance(event, p.PassageAborted) or event.reason != p.AbortReason.MODE_CHANGE:
             await self.door(passage.door, p.DoorAction.LOCK, _internal=True)
 
@@ -401,11 +440,4 @@ class ModbusGateController(GateController):
                 m.exit_lock: not opened,
             }
         )
-        self._queue.put_nowait(p.ModeChanged(self._ms(), mode, reason))
-
-    async def events(self) -> AsyncIterator[DriverEvent]:
-        while True:
-            yield await self._queue.get()
-
-    async def next_event(self, timeout: float = 5.0) -> DriverEvent:
-        return await asyncio.wait_for(self._queue.get(), timeout)
+        self._emit(p.ModeChanged(self._ms(), mode, reason))

@@ -326,7 +326,12 @@ class Message:
     FORMAT: ClassVar[str] = ">"
 
     def encode(self) -> bytes:
-        return struct.pack(self.FORMAT, *self._values())
+        try:
+            return struct.pack(self.FORMAT, *self._values())
+        except struct.error as exc:  # a field out of its u8/u16/u32 range
+            raise ProtocolError(
+                f"{type(self).__name__}: a field does not fit the wire format ({exc}): {self}"
+            ) from None
 
     def _values(self) -> tuple[int, ...]:
         return tuple(int(getattr(self, f.name)) for f in fields(self))

@@ -124,11 +124,22 @@ class HostSession:
         """Queue a command; returns the request id later found in its Reply/RequestFailed."""
         if command.TYPE not in p.COMMANDS:
             raise p.ProtocolError(f"{type(command).__name__} is not a host command")
+        command.encode()  # out-of-range fields fail here, in the caller, not later in _pump
         request_id = self._next_id
         self._next_id += 1
         self._queue.append((request_id, command))
         self._pump(now)
         return request_id
+
+    def withdraw(self, request_id: int) -> bool:
+        """Drop a queued command whose caller gave up (timeout, cancellation) so that it is
+        never sent later. Returns False when it is already on the wire (in flight) or done:
+        then it may still be executed."""
+        for item in self._queue:
+            if item[0] == request_id:
+                self._queue.remove(item)
+                return True
+        return False
 
     def receive(self, data: bytes, now: float) -> None:
         for frame in self.decoder.feed(data, now):

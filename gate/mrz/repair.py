@@ -27,6 +27,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from gate.mrz.checkdigit import VALUES, WEIGHTS
 from gate.mrz.keys import BacKey
 from gate.mrz.layout import Layout, Span, choose_layout
 from gate.mrz.model import Candidate
@@ -52,7 +53,6 @@ COST_UNSATISFIED = 10.0  # a field whose check could not be satisfied: kept as r
 MAX_LENGTH_FIX = 3  # characters a line may miss or have too many (padded / cut)
 MAX_UNREADABLE = 4  # more non-MRZ characters than this: no candidates (bounded search)
 
-_WEIGHTS = (7, 3, 1)
 _MAX_POPS = 1500
 _MAX_EXTENSION = 6  # longest long-number extension tried (with its check digit)
 _FILLER_LOOKALIKES = " «‹_-"
@@ -61,7 +61,6 @@ Pos = tuple[int, int]
 Change = tuple[int, int, str, str]  # 0-based line, column, from, to
 Choice = tuple[Pos, str, float]  # a position, its new character, the cost
 Accept = Callable[[dict[Pos, str], Sequence[Choice]], bool]
-_VALUES: dict[str, int] = {ch: char_value(ch) or 0 for ch in DIGITS + LETTERS + "<"}
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ class _Search:
         index = 0
         for line, start, end in layout.composite_spans:
             for col in range(start, end):
-                self.composite_weight[(line, col)] = _WEIGHTS[index % 3]
+                self.composite_weight[(line, col)] = WEIGHTS[index % 3]
                 index += 1
 
     def char(self, pos: Pos) -> str:
@@ -228,8 +227,8 @@ def _check_accept(
     The weighted sum is updated per change instead of recomputed: the search stays fast.
     Characters outside the MRZ set are always changed (their class forbids them), so their
     value in the base sum never matters."""
-    weights = {p: _WEIGHTS[i % 3] for i, p in enumerate(data)}
-    base_total = sum(_VALUES.get(search.char(p), 0) * weights[p] for p in data)
+    weights = {p: WEIGHTS[i % 3] for i, p in enumerate(data)}
+    base_total = sum(VALUES.get(search.char(p), 0) * weights[p] for p in data)
 
     def text(base: dict[Pos, str], chosen: Sequence[Choice]) -> str:
         cells = dict(base)
@@ -244,7 +243,7 @@ def _check_accept(
             if pos == check:
                 digit = new
             else:
-                total += (_VALUES[new] - _VALUES.get(base[pos], 0)) * weights[pos]
+                total += (VALUES[new] - VALUES.get(base[pos], 0)) * weights[pos]
         if digit == str(total % 10):
             return not date or _plausible_date(text(base, chosen))
         if allow_empty_filler and digit == "<":
@@ -568,7 +567,7 @@ def _search(
     composite_base = 0
     if layout.composite_check is not None:
         text = "".join(fixed[ln][s:e] for ln, s, e in layout.composite_spans)
-        composite_base = sum((char_value(ch) or 0) * _WEIGHTS[i % 3] for i, ch in enumerate(text))
+        composite_base = sum((char_value(ch) or 0) * WEIGHTS[i % 3] for i, ch in enumerate(text))
 
     # Fields with a single reading are folded into a fixed part; the search runs over the rest.
     fixed_changes: list[Change] = []

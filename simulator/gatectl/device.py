@@ -385,8 +385,10 @@ class ControllerDevice:
                 d.close(lock=True)
 
     def _watchdog(self, now: float) -> None:
+        # EMERGENCY_OPEN (fire alarm or officer) is never left for SAFE: with safe_state
+        # CLOSED a host crash during a fire would lock the escape route.
         if (
-            self.mode != p.Mode.SAFE
+            self.mode not in (p.Mode.SAFE, p.Mode.EMERGENCY_OPEN)
             and self._last_host_rx is not None
             and now - self._last_host_rx > self.heartbeat_timeout
         ):
