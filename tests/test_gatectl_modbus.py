@@ -143,7 +143,10 @@ async def test_module_power_loss_reconnects_and_restores_outputs(tmp_path: Path)
         await until(ctl, lambda e: isinstance(e, LinkUp))
         await until(ctl, lambda e: isinstance(e, Resynced))
         m = IoMap()
-        assert dev.coils[m.exit_open] and dev.coils[m.entry_lock]
+        # Outputs are restored to what the mode prescribes, but the exit door that was open
+        # when the link dropped is not reopened: no command asked for it after the outage.
+        assert dev.coils[m.entry_lock] and dev.coils[m.exit_lock]
+        assert not dev.coils[m.exit_open] and not dev.coils[m.entry_open]
 
 
 @run_async

@@ -187,6 +187,10 @@ class ModbusGateController(GateController):
                 if not connected:
                     raise OSError(f"cannot open {self.port!r}")
                 self._client = client
+                # Doors go back to what the mode prescribes: a door that was open when the
+                # link dropped is not reopened by the reconnection (no command asked for it).
+                for address, value in self._door_coils(self.mode).items():
+                    self._coils[address] = value
                 await self._write_all_coils()
                 await self._poll_once()
                 self._ready.set()
@@ -430,14 +434,16 @@ class ModbusGateController(GateController):
                 p.PassageAborted(self._ms(), self._passage.door, p.AbortReason.MODE_CHANGE)
             )
         self.mode = mode
+        await self._set_coils(self._door_coils(mode))
+        self._emit(p.ModeChanged(self._ms(), mode, reason))
+
+    def _door_coils(self, mode: p.Mode) -> dict[int, bool]:
+        """Door coils a mode prescribes: all open in EMERGENCY_OPEN, closed and locked else."""
         m = self.map
         opened = mode == p.Mode.EMERGENCY_OPEN
-        await self._set_coils(
-            {
-                m.entry_open: opened,
-                m.exit_open: opened,
-                m.entry_lock: not opened,
-                m.exit_lock: not opened,
-            }
-        )
-        self._emit(p.ModeChanged(self._ms(), mode, reason))
+        return {
+            m.entry_open: opened,
+            m.exit_open: opened,
+            m.entry_lock: not opened,
+            m.exit_lock: not opened,
+        }
