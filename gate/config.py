@@ -75,15 +75,27 @@ class CameraConfig(_Section):
     width: Annotated[int, Field(gt=0, le=8192)] = 640
     height: Annotated[int, Field(gt=0, le=8192)] = 480
     fps: Annotated[float, Field(gt=0, le=240)] = 15.0
+    frame_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
+    """No frame for this long (after reconnect attempts) is reported as an error."""
+    reconnect_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    faces_dir: str = ""
+    """Simulator only: directory of face images to composite; empty draws face-like figures."""
 
 
 class GateControllerConfig(_Section):
     kind: Literal["simulator", "serial", "modbus"] = "simulator"
     port: str = "loop://"
     baudrate: Annotated[int, Field(gt=0)] = 115200
-    heartbeat_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    heartbeat_seconds: Annotated[float, Field(gt=0, le=20)] = 1.0
+    """The controller's heartbeat timeout is 3 periods, sent as u16 milliseconds (<= 65.5 s)."""
     safe_state: Literal["closed", "open"] = "closed"
     """What the controller does when the host goes silent (see docs/gate-protocol.md)."""
+    response_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 0.1
+    """Wait this long for an ACK/NAK before retransmitting a command."""
+    retries: Annotated[int, Field(ge=0, le=20)] = 3
+    passage_timeout_seconds: Annotated[float, Field(ge=0.5, le=65)] = 10.0
+    """CONFIGURE carries it as u16 milliseconds, at least 500 (docs/gate-protocol.md)."""
+    reconnect_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
 
 
 class FaceConfig(_Section):
@@ -120,6 +132,16 @@ class PolicyConfig(_Section):
 
 class TrustConfig(_Section):
     store_path: Path = Path("var/trust")
+    master_list_roots: list[Path] = Field(default_factory=list)
+    """Certificates (DER/PEM) that may sign CSCA master lists; a list is refused otherwise."""
+    validity_model: Literal["shell", "chain"] = "shell"
+    """shell: DSC and CSCA valid at verification time; chain: DSC valid when the SOD was signed
+    (signing-time attribute, else DSC not-before) and CSCA valid when the DSC was issued."""
+    require_crl: bool = False
+    """Fail passive authentication when no CRL of the issuing CSCA is in the store."""
+    expiry_warning_days: Annotated[int, Field(ge=0, le=3650)] = 90
+    strict_sod: bool = False
+    """Reject EF.SOD with trailing bytes or the id-data eContent type (some states use it)."""
 
 
 class LoggingConfig(_Section):

@@ -260,6 +260,8 @@ def parse_event(data: str | bytes | dict[str, Any]) -> Event:
         obj = json.loads(data) if isinstance(data, str | bytes) else data
     except (ValueError, UnicodeDecodeError) as exc:
         raise EventSchemaError(f"event is not valid JSON: {exc}") from None
+    except RecursionError:  # "[[[[..." from a hostile or broken sender
+        raise EventSchemaError("event JSON is nested too deeply to be an event") from None
     if not isinstance(obj, dict):
         raise EventSchemaError(f"event must be a JSON object, got {type(obj).__name__}")
     version = obj.get("schema_version", SCHEMA_VERSION)

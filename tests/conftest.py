@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from simulator.testdata import REPO, testdata_root
 
-
-def testdata_root() -> Path | None:
-    env = os.environ.get("EGATE_TESTDATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(REPO.parent / "shared" / "testdata")
-    for path in candidates:
-        if path.is_dir():
-            return path
-    return None
+__all__ = ["REPO", "require_testdata", "testdata_root"]
 
 
 def require_testdata(*parts: str) -> Path:

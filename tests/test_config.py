@@ -67,3 +67,21 @@ def test_bad_nationality_code(tmp_path: Path) -> None:
     f.write_text('[policy]\neligible_nationalities = ["germany"]\n')
     with pytest.raises(config.ConfigError, match="not an ICAO 9303 nationality code"):
         config.load_lane(f, env={})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("passage_timeout_seconds", 600.0),
+        ("passage_timeout_seconds", 0.2),
+        ("heartbeat_seconds", 60.0),
+    ],
+)
+def test_gatectl_times_must_fit_the_controller_protocol(field: str, value: float) -> None:
+    # CONFIGURE carries u16 milliseconds, passage >= 500 ms, heartbeat timeout = 3 periods
+    from pydantic import ValidationError
+
+    from gate.config import GateControllerConfig
+
+    with pytest.raises(ValidationError, match=field):
+        GateControllerConfig(**{field: value})

@@ -114,6 +114,12 @@ def test_garbage_is_a_schema_error_not_a_crash() -> None:
             events.parse_event(junk)
 
 
+@pytest.mark.parametrize("junk", ["[" * 100_000, '{"a":' * 100_000, b"[" * 100_000])
+def test_deeply_nested_json_is_a_schema_error(junk: str | bytes) -> None:
+    with pytest.raises(events.EventSchemaError, match="nested too deeply"):
+        events.parse_event(junk)
+
+
 def test_naive_time_is_refused_by_the_stamper() -> None:
     with pytest.raises(events.EventSchemaError, match="timezone-aware"):
         events.EventStamper("l1").stamp(datetime(2026, 1, 1))

@@ -241,3 +241,54 @@ def test_prelu_decomposition_rewires_nodes() -> None:
     assert ops == ["Relu", "Sub", "Mul", "Add", "Relu"]
     assert onnxgraph._strings(nodes[3], 2) == ["y"]  # same output name as the PRelu
     assert "slope" in onnxgraph._strings(nodes[2], 1)
+
+
+def test_similarity_transform_rejects_non_finite_points() -> None:
+    points = ARCFACE_TEMPLATE.copy()
+    points[2, 0] = np.nan
+    with pytest.raises(ImageError, match="not finite"):
+        similarity_transform(points)
+    points[2, 0] = np.inf
+    with pytest.raises(ImageError, match="not finite"):
+        similarity_transform(points)
+
+
+def test_decode_drops_non_finite_detections() -> None:
+    width, height = 640, 480
+    out = empty_outputs(width, height)
+    out["cls_16"][0, 5, 0] = out["obj_16"][0, 5, 0] = 1.0
+    out["bbox_16"][0, 5] = [0.5, np.nan, 1.0, 1.0]
+    for idx, value in ((200, np.nan), (400, np.inf)):
+        out["cls_16"][0, idx, 0] = out["obj_16"][0, idx, 0] = 1.0
+        out["bbox_16"][0, idx] = [0.5, 0.5, 1.0, 1.0]
+        out["kps_16"][0, idx, 3] = value
+    out["cls_16"][0, 900, 0] = out["obj_16"][0, 900, 0] = 1.0  # a sound one survives
+    (face,) = decode(out, input_size=(width, height), score_threshold=0.5)
+    assert np.isfinite(face.box).all() and np.isfinite(face.landmarks).all()
+    out["cls_16"][0, 900, 0] = 0.0
+    assert decode(out, input_size=(width, height), score_threshold=0.5) == []
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (0, 5, 3), (4, 0, 4)])
+def test_empty_frames_are_an_image_error(shape: tuple[int, ...]) -> None:
+    from gate.face.pipeline import as_bgr
+
+    with pytest.raises(ImageError, match="empty"):
+        as_bgr(np.zeros(shape, np.uint8))
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_liveness_fails_closed_on_non_finite_landmarks(bad: float) -> None:
+    views = rigid_views(8, np.random.default_rng(3))  # a photo: not live
+    for i in (2, 5):  # two glitched frames would be an "infinite natural motion"
+        views[i] = views[i].copy()
+        views[i][2, 0] = bad
+    result = MotionLiveness().evaluate([LivenessObservation(v) for v in views])
+    assert not result.live and result.score == 0.0 and "not finite" in result.reason
+
+
+def test_liveness_fails_closed_on_malformed_landmarks() -> None:
+    views: list[object] = list(head_turn(8, 12))
+    views[3] = [[1.0, 2.0]] * 4  # four points
+    result = MotionLiveness().evaluate([LivenessObservation(v) for v in views])  # type: ignore[arg-type]
+    assert not result.live

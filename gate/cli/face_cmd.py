@@ -29,9 +29,23 @@ def register(subparsers: Any) -> None:
     compare.add_argument("--json", action="store_true", help="print one JSON object")
     compare.add_argument("--config", type=Path, default=None, help="lane configuration file")
     compare.add_argument(
-        "--threshold", type=float, default=None, help="override [face] threshold (cosine)"
+        "--threshold",
+        type=_threshold,
+        default=None,
+        help="override [face] threshold (cosine, -1..1)",
     )
     compare.set_defaults(func=_compare)
+
+
+def _threshold(text: str) -> float:
+    """A cosine threshold in [-1, 1]; NaN would make every comparison a silent non-match."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a cosine threshold in -1..1")
+    return value
 
 
 def _quality(obs: FaceObservation | None) -> dict[str, Any] | None:

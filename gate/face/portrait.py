@@ -246,6 +246,9 @@ SMALL_SIDE = 240
 """Portraits whose shorter side is below this are upscaled (bicubic) before detection."""
 LOW_CONTRAST_STD = 40.0
 """Grey-level standard deviation below which contrast is stretched (CLAHE on lightness)."""
+MAX_ENHANCED_SIDE = 2048
+"""Upscaling never makes the longer side exceed this: a 2x8000 portrait would otherwise be
+blown up 120 times (240x960000, 690 MB) by a few hundred hostile bytes."""
 
 
 def needs_enhancement(image: Image) -> list[str]:
@@ -263,8 +266,13 @@ def enhance(image: Image, reasons: list[str] | None = None) -> tuple[Image, list
     reasons = needs_enhancement(image) if reasons is None else reasons
     out = image
     if "small" in reasons:
-        factor = SMALL_SIDE / max(1, min(out.shape[:2]))
-        out = cv2.resize(out, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+        factor = min(
+            SMALL_SIDE / max(1, min(out.shape[:2])), MAX_ENHANCED_SIDE / max(1, max(out.shape[:2]))
+        )
+        if factor > 1.0:
+            out = cv2.resize(out, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+        else:
+            reasons = [r for r in reasons if r != "small"]
     if "low_contrast" in reasons:
         lab = cv2.cvtColor(out, cv2.COLOR_BGR2LAB)
         clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))

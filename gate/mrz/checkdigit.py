@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
-_WEIGHTS = (7, 3, 1)
+WEIGHTS = (7, 3, 1)
+VALUES: dict[str, int] = (
+    {chr(48 + i): i for i in range(10)} | {chr(65 + i): 10 + i for i in range(26)} | {"<": 0}
+)
+"""Digits are their value, A-Z are 10-35, the filler '<' is 0."""
 
 
 def char_value(ch: str) -> int:
-    """Digits are their value, A-Z are 10-35, the filler '<' is 0; anything else is an error."""
-    if "0" <= ch <= "9":
-        return ord(ch) - 48
-    if "A" <= ch <= "Z":
-        return ord(ch) - 55
-    if ch == "<":
-        return 0
-    raise ValueError(f"{ch!r} is not an MRZ character (0-9, A-Z, '<')")
+    """The value of one MRZ character; anything but 0-9, A-Z and '<' is a ValueError."""
+    value = VALUES.get(ch)
+    if value is None:
+        raise ValueError(f"{ch!r} is not an MRZ character (0-9, A-Z, '<')")
+    return value
+
+
+def optional_check_digit(data: str) -> str | None:
+    """The check digit of ``data``, or ``None`` when it holds a non-MRZ character."""
+    total = 0
+    for i, ch in enumerate(data):
+        value = VALUES.get(ch)
+        if value is None:
+            return None
+        total += value * WEIGHTS[i % 3]
+    return str(total % 10)
 
 
 def check_digit(data: str) -> str:
     """The check digit of ``data`` as a one-character string."""
-    total = sum(char_value(ch) * _WEIGHTS[i % 3] for i, ch in enumerate(data))
-    return str(total % 10)
+    digit = optional_check_digit(data)
+    if digit is None:
+        bad = next(ch for ch in data if ch not in VALUES)
+        raise ValueError(f"{bad!r} is not an MRZ character (0-9, A-Z, '<')")
+    return digit

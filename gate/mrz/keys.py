@@ -27,6 +27,15 @@ class BacKey:
             if not _YYMMDD.match(getattr(self, name)):
                 raise ValueError(f"{name} {getattr(self, name)!r}: expected YYMMDD")
 
+    def __repr__(self) -> str:
+        # The three fields are the chip's access secret: never in logs or tracebacks in full.
+        from gate.mrz.model import mask_document_number  # model imports this module
+
+        masked = mask_document_number(self.document_number)
+        return (
+            f"BacKey(document_number={masked!r}, date_of_birth='******', date_of_expiry='******')"
+        )
+
     def mrz_information(self) -> str:
         """Document number (at least 9 characters, '<'-padded), birth and expiry, each
         followed by its check digit: the input of the BAC/PACE key seed (SHA-1 of this)."""

@@ -10,6 +10,7 @@ import datetime
 from collections.abc import Sequence
 
 from gate.mrz import countries
+from gate.mrz.checkdigit import VALUES, optional_check_digit
 from gate.mrz.keys import BacKey
 from gate.mrz.layout import Layout, Span, choose_layout
 from gate.mrz.model import CheckResult, MrzFields, MrzIssue, MrzResult
@@ -17,7 +18,6 @@ from gate.mrz.model import CheckResult, MrzFields, MrzIssue, MrzResult
 DIGITS = "0123456789"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CHARSET = frozenset(DIGITS + LETTERS + "<")
-_WEIGHTS = (7, 3, 1)
 _DOCUMENT_TYPES = {"P": "passport", "I": "identity", "A": "identity", "C": "identity", "V": "visa"}
 
 # Expiry dates are read in the window (today - 80 years, today + 20 years]; see docs/mrz.md.
@@ -25,33 +25,29 @@ EXPIRY_YEARS_AHEAD = 20
 
 
 def char_value(ch: str) -> int | None:
-    if "0" <= ch <= "9":
-        return ord(ch) - 48
-    if "A" <= ch <= "Z":
-        return ord(ch) - 55
-    if ch == "<":
-        return 0
-    return None
+    """The value of an MRZ character, ``None`` for anything else."""
+    return VALUES.get(ch)
 
 
-def safe_check_digit(data: str) -> str | None:
-    """The ICAO check digit of ``data``, or ``None`` when it holds a non-MRZ character."""
-    total = 0
-    for i, ch in enumerate(data):
-        value = char_value(ch)
-        if value is None:
-            return None
-        total += value * _WEIGHTS[i % 3]
-    return str(total % 10)
+safe_check_digit = optional_check_digit
 
 
 def split_lines(lines: Sequence[str] | str) -> list[str]:
-    """One string with newlines or a sequence of lines -> non-empty lines, outer blanks removed."""
+    """One string with newlines or a sequence of lines -> non-empty lines, outer blanks removed.
+    A single run of 88, 72 or 90 characters is cut into the lines of its format."""
     parts = [lines] if isinstance(lines, str) else [str(part) for part in lines]
     out: list[str] = []
     for part in parts:
         out.extend(piece.strip() for piece in part.splitlines())
-    return [line for line in out if line]
+    out = [line for line in out if line]
+    if len(out) == 1 and len(out[0]) in _RUN_TOGETHER:
+        # A reader or a chip's DG1 may give the whole MRZ as one run of characters.
+        width = _RUN_TOGETHER[len(out[0])]
+        out = [out[0][i : i + width] for i in range(0, len(out[0]), width)]
+    return out
+
+
+_RUN_TOGETHER = {88: 44, 72: 36, 90: 30}  # TD3/MRV-A, TD2/MRV-B, TD1 written on one line
 
 
 def birth_year(yy: int, mm: int, dd: int, today: datetime.date) -> int:
@@ -142,7 +138,9 @@ class _Builder:
         elif found != expected:
             self.fail(
                 name,
-                f"{what}: check digit is {found!r}, the data {data!r} gives {expected!r}",
+                # not the data itself: messages reach logs and events, and the data is the
+                # document number, a date of birth or the whole BAC secret (composite)
+                f"{what}: check digit is {found!r}, the data gives {expected!r}",
                 where,
                 name + "_check",
                 expected,
@@ -159,6 +157,8 @@ def parse(lines: Sequence[str] | str, *, today: datetime.date | None = None) -> 
     ``valid=False``, failed ``checks`` and ``errors`` with positions. ``today`` (default: the
     local date) decides the century of dates and ``expired``.
     """
+    if isinstance(today, datetime.datetime):
+        today = today.date()
     return parse_lines(split_lines(lines), today or datetime.date.today())
 
 
@@ -388,7 +388,7 @@ def _check_date(b: _Builder, name: str, span: Span, today: datetime.date) -> dat
         if ch not in DIGITS:
             b.fail(
                 key,
-                f"{what} {text!r} holds {ch!r}; dates are YYMMDD digits",
+                f"{what} holds {ch!r}; dates are YYMMDD digits",
                 (line, start + j),
                 name,
                 "0-9",
@@ -399,7 +399,7 @@ def _check_date(b: _Builder, name: str, span: Span, today: datetime.date) -> dat
     if not 1 <= mm <= 12:
         b.fail(
             key,
-            f"{what} {text!r}: month {mm:02d} does not exist",
+            f"{what}: month {mm:02d} does not exist",
             (line, start + 2),
             name,
             "01-12",
@@ -412,7 +412,7 @@ def _check_date(b: _Builder, name: str, span: Span, today: datetime.date) -> dat
     except ValueError:
         b.fail(
             key,
-            f"{what} {text!r}: day {dd:02d} does not exist in {year}-{mm:02d}",
+            f"{what}: day {dd:02d} does not exist in that month",
             (line, start + 4),
             name,
             "a day of that month",

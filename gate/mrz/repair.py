@@ -27,6 +27,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from gate.mrz.checkdigit import VALUES, WEIGHTS
 from gate.mrz.keys import BacKey
 from gate.mrz.layout import Layout, Span, choose_layout
 from gate.mrz.model import Candidate
@@ -43,20 +44,23 @@ COST_FORCED = 0.2  # a character the field forbids, replaced by a confusion part
 COST_SWAP = 1.0  # an allowed character replaced by a confusion partner (BAC fields)
 COST_SWAP_OTHER = 1.2  # the same outside the BAC fields: BAC-relevant variants rank first
 COST_FILLER_TO_K = 1.8  # OCR reads '<' as 'K' far more often than 'K' as '<'
-COST_NAME_FILLER = 0.5  # a 'K' among name fillers read back as '<'
+COST_NAME_FILLER = 0.5  # keeping a 'K' that stands among the name's trailing fillers
 COST_ARBITRARY_FORCED = 2.0  # a forbidden character with no allowed partner
 COST_ARBITRARY = 2.5  # a check digit read as another digit
 COST_LENGTH = 3.0  # per character added or removed to fix a line length
 COST_UNSATISFIED = 10.0  # a field whose check could not be satisfied: kept as read
 
+MAX_LENGTH_FIX = 3  # characters a line may miss or have too many (padded / cut)
 MAX_UNREADABLE = 4  # more non-MRZ characters than this: no candidates (bounded search)
 
-_WEIGHTS = (7, 3, 1)
-_MAX_POPS = 4000
+_MAX_POPS = 1500
+_MAX_EXTENSION = 6  # longest long-number extension tried (with its check digit)
 _FILLER_LOOKALIKES = " «‹_-"
 
 Pos = tuple[int, int]
 Change = tuple[int, int, str, str]  # 0-based line, column, from, to
+Choice = tuple[Pos, str, float]  # a position, its new character, the cost
+Accept = Callable[[dict[Pos, str], Sequence[Choice]], bool]
 
 
 @dataclass(frozen=True)
@@ -72,16 +76,13 @@ def _kind(ch: str) -> str:
 
 
 def _swap_cost(old: str, new: str, neighbours: str, cost: float) -> float:
-    """A swap that makes the character look like its neighbours (a digit among digits, a
-    filler among fillers) is a little cheaper, one that makes it stand out a little dearer."""
+    """A swap that makes the character look like its neighbours (a digit between digits, a
+    filler among fillers) is a little cheaper (5 % per neighbour), one that makes it stand out
+    a little dearer: a tie-break where check digits cannot decide."""
     score = sum(_kind(n) == _kind(new) for n in neighbours) - sum(
         _kind(n) == _kind(old) for n in neighbours
     )
-    if score > 0:
-        return cost * 0.9
-    if score < 0:
-        return cost * 1.1
-    return cost
+    return cost * (1 - 0.05 * score)
 
 
 def _options(
@@ -108,15 +109,15 @@ def _options(
 
 
 class _Search:
-    def __init__(self, layout: Layout, lines: list[str], long_number: bool) -> None:
+    def __init__(self, layout: Layout, lines: list[str], extension: int | None) -> None:
         self.layout = layout
         self.lines = lines
-        self.long_number = long_number
+        self.extension = extension  # long number: characters of it (with its check digit)
         self.composite_weight: dict[Pos, int] = {}
         index = 0
         for line, start, end in layout.composite_spans:
             for col in range(start, end):
-                self.composite_weight[(line, col)] = _WEIGHTS[index % 3]
+                self.composite_weight[(line, col)] = WEIGHTS[index % 3]
                 index += 1
 
     def char(self, pos: Pos) -> str:
@@ -135,7 +136,7 @@ class _Search:
         positions: list[tuple[Pos, str, bool]],
         swap_cost: float,
         max_optional: int,
-        accept: Callable[[dict[Pos, str]], bool] | None,
+        accept: Accept | None,
         keep: int,
     ) -> list[_Variant]:
         """Variants of one field: forced changes x up to ``max_optional`` optional changes,
@@ -143,11 +144,23 @@ class _Search:
         forced: list[tuple[Pos, list[tuple[str, float]]]] = []
         optional: list[tuple[Pos, str, float]] = []
         in_field = {pos for pos, _, is_check in positions if not is_check}
+        text_cells = [pos for pos, allowed, is_check in positions if not is_check]
+        filler_like = {
+            text_cells[j]
+            for j in _filler_ks("".join(self.char(p) for p in text_cells), after=1)
+            if dict((p, a) for p, a, _ in positions)[text_cells[j]] == ALNUM
+        }
+        penalties: dict[Pos, float] = {}
         for pos, allowed, is_check in positions:
             neighbours = "".join(
                 self.char(n) for n in ((pos[0], pos[1] - 1), (pos[0], pos[1] + 1)) if n in in_field
             )
             may_keep, alts = _options(self.char(pos), allowed, swap_cost, is_check, neighbours)
+            if pos in filler_like:
+                # A 'K' among fillers is most likely a misread filler: reading it as '<' is
+                # (nearly) free, keeping it costs.
+                alts = [(a, COST_FORCED / 2 if a == "<" else c) for a, c in alts]
+                penalties[pos] = COST_NAME_FILLER
             if may_keep:
                 optional.extend((pos, a, c) for a, c in alts)
             else:
@@ -168,15 +181,15 @@ class _Search:
                     if len({pos for pos, _, _ in extra}) < k:
                         continue
                     chosen = (*forced_choice, *extra)
-                    text = dict(base)
-                    for pos, new, _ in chosen:
-                        text[pos] = new
-                    if accept is not None and not accept(text):
+                    if accept is not None and not accept(base, chosen):
                         continue
                     changes = tuple(
                         sorted((pos[0], pos[1], self.char(pos), new) for pos, new, _ in chosen)
                     )
-                    cost = sum(c for _, _, c in chosen)
+                    changed = {pos for pos, _, _ in chosen}
+                    cost = sum(c for _, _, c in chosen) + sum(
+                        v for p, v in penalties.items() if p not in changed
+                    )
                     found.append(_Variant(changes, cost, self.delta(changes)))
         found.sort(key=lambda v: (v.cost, len(v.changes), v.changes))
         if found:
@@ -185,7 +198,7 @@ class _Search:
         changes = tuple(
             sorted((pos[0], pos[1], self.char(pos), alts[0][0]) for pos, alts in forced)
         )
-        cost = sum(alts[0][1] for _, alts in forced) + COST_UNSATISFIED
+        cost = sum(alts[0][1] for _, alts in forced) + COST_UNSATISFIED + sum(penalties.values())
         return [_Variant(changes, cost, self.delta(changes))]
 
 
@@ -204,22 +217,38 @@ def _span_positions(span: Span | None) -> list[Pos]:
 
 
 def _check_accept(
-    data: list[Pos], check: Pos, allow_empty_filler: bool = False, date: bool = False
-) -> Callable[[dict[Pos, str]], bool]:
-    def accept(text: dict[Pos, str]) -> bool:
-        values = "".join(text[p] for p in data)
-        digit = text[check]
-        if allow_empty_filler and digit == "<" and set(values) == {"<"}:
-            return True
-        total = 0
-        for i, ch in enumerate(values):
-            value = char_value(ch)
-            if value is None:
-                return False
-            total += value * _WEIGHTS[i % 3]
-        if digit != str(total % 10):
-            return False
-        return not date or _plausible_date(values)
+    search: _Search,
+    data: list[Pos],
+    check: Pos,
+    allow_empty_filler: bool = False,
+    date: bool = False,
+) -> Accept:
+    """Accept a variant whose check digit holds (and, for dates, that is a calendar date).
+    The weighted sum is updated per change instead of recomputed: the search stays fast.
+    Characters outside the MRZ set are always changed (their class forbids them), so their
+    value in the base sum never matters."""
+    weights = {p: WEIGHTS[i % 3] for i, p in enumerate(data)}
+    base_total = sum(VALUES.get(search.char(p), 0) * weights[p] for p in data)
+
+    def text(base: dict[Pos, str], chosen: Sequence[Choice]) -> str:
+        cells = dict(base)
+        for pos, new, _ in chosen:
+            cells[pos] = new
+        return "".join(cells[p] for p in data)
+
+    def accept(base: dict[Pos, str], chosen: Sequence[Choice]) -> bool:
+        total = base_total
+        digit = base[check]
+        for pos, new, _ in chosen:
+            if pos == check:
+                digit = new
+            else:
+                total += (VALUES[new] - VALUES.get(base[pos], 0)) * weights[pos]
+        if digit == str(total % 10):
+            return not date or _plausible_date(text(base, chosen))
+        if allow_empty_filler and digit == "<":
+            return set(text(base, chosen)) == {"<"}
+        return False
 
     return accept
 
@@ -240,49 +269,77 @@ def _plausible_date(text: str) -> bool:
     return True
 
 
-def _country_accept(span: Span) -> Callable[[dict[Pos, str]], bool]:
+def _country_accept(span: Span) -> Accept:
     from gate.mrz.countries import is_known, normalise_code
 
     positions = _span_positions(span)
 
-    def accept(text: dict[Pos, str]) -> bool:
-        return is_known(normalise_code("".join(text[p] for p in positions)))
+    def accept(base: dict[Pos, str], chosen: Sequence[Choice]) -> bool:
+        cells = dict(base)
+        for pos, new, _ in chosen:
+            cells[pos] = new
+        return is_known(normalise_code("".join(cells[p] for p in positions)))
 
     return accept
 
 
 def _name_variants(search: _Search, span: Span) -> list[_Variant]:
-    """The name as read (forbidden characters replaced), and, when some 'K's sit among the
-    trailing fillers, the same with those read as '<'."""
+    """The name as read with forbidden characters replaced by their first allowed partner,
+    the same with one of them replaced by another partner (a '0' may be O, Q or D), and,
+    when some 'K's sit among the trailing fillers, the first reading with those as '<'."""
     line, start, end = span
-    forced: list[Change] = []
+    forced: list[tuple[int, str, list[tuple[str, float]]]] = []
     text = list(search.lines[line][start:end])
     for j, ch in enumerate(text):
         may_keep, alts = _options(ch, ALPHA, COST_SWAP_OTHER, False)
         if not may_keep:
-            forced.append((line, start + j, ch, alts[0][0]))
+            forced.append((start + j, ch, alts))
             text[j] = alts[0][0]
-    base_cost = COST_FORCED * len(forced)
-    variants = [_Variant(tuple(forced), base_cost, search.delta(forced))]
-    filler_ks = _filler_ks("".join(text))
+    first = [(line, col, ch, alts[0][0]) for col, ch, alts in forced]
+    base_cost = sum(alts[0][1] for _, _, alts in forced)
+    variants = [_Variant(tuple(first), base_cost, search.delta(first))]
+    for i, (col, ch, alts) in enumerate(forced):
+        for rank, (alt, cost) in enumerate(alts[1:3], 1):
+            changes = list(first)
+            changes[i] = (line, col, ch, alt)
+            extra = cost - alts[0][1] + 0.01 * rank
+            variants.append(_Variant(tuple(changes), base_cost + extra, search.delta(changes)))
+        if len(variants) >= 6:
+            break
+    # Two fillers before the run: in a well-formed name only the separator '<<' is followed by
+    # letters, so a valid name is never "repaired".
+    filler_ks = _filler_ks("".join(text), after=2)
     if filler_ks:
-        extra = [(line, start + j, "K", "<") for j in filler_ks]
-        changes = tuple(sorted(forced + extra))
-        variants.append(
-            _Variant(changes, base_cost + COST_NAME_FILLER * len(extra), search.delta(changes))
-        )
+        extra_changes = [(line, start + j, "K", "<") for j in filler_ks]
+        # 'K's among trailing fillers are almost surely misread fillers: that reading ranks
+        # first, the name as read (with its 'K's) after it.
+        all_changes = tuple(sorted(first + extra_changes))
+        variants.append(_Variant(all_changes, base_cost, search.delta(all_changes)))
+        penalty = COST_NAME_FILLER * len(extra_changes)
+        variants = [
+            v
+            if v.changes == all_changes
+            else _Variant(v.changes, v.cost + penalty, v.composite_delta)
+            for v in variants
+        ]
+    variants.sort(key=lambda v: v.cost)
     return variants
 
 
-def _filler_ks(name: str) -> list[int]:
-    """Indices of 'K' runs that stand where fillers belong: after the given names, preceded
-    by two or more fillers (a single 'K' right after the primary/secondary separator is a
-    plausible given name and is left alone)."""
+def _filler_ks(name: str, after: int = 2) -> list[int]:
+    """Indices of 'K' runs that stand where fillers belong: preceded by ``after`` or more
+    fillers and followed by a filler or the end. A 'K' run right after the first '<<' (a
+    name's secondary identifier) is left alone."""
     out: list[int] = []
     separator = name.find("<<")
     j = 0
     while j < len(name):
-        if name[j] == "K" and j >= 2 and name[j - 2 : j] == "<<" and j != separator + 2:
+        if (
+            name[j] == "K"
+            and j >= after
+            and name[j - after : j] == "<" * after
+            and j != separator + 2
+        ):
             end = j
             while end < len(name) and name[end] == "K":
                 end += 1
@@ -310,14 +367,19 @@ def _groups(search: _Search) -> list[list[_Variant]]:
     groups: list[list[_Variant]] = []
     keep_check = 8
 
-    # Document code, sex: the class fixes forbidden characters, nothing else.
+    # Document code and sex: no check digit covers them; the class fixes forbidden characters.
     code_line, code_start, _ = lay.document_code
     groups.append(
-        _free_variant(
-            search,
-            [((code_line, code_start), lay.code_letters), ((code_line, code_start + 1), ALPHA)],
+        _free_variant(search, [((code_line, code_start), lay.code_letters)])
+        if len(lay.code_letters) == 1
+        else search.enumerate(
+            [((code_line, code_start), lay.code_letters, False)], COST_SWAP_OTHER, 0, None, 1
         )
     )
+    # The type letter: a '<'/'K' swap is offered as a further reading, nothing else.
+    second = (code_line, code_start + 1)
+    swappable = 1 if search.char(second) in "<K" else 0
+    groups.append(search.enumerate([(second, ALPHA, False)], COST_SWAP_OTHER, swappable, None, 2))
     groups.append(_free_variant(search, [(p, SEX) for p in _span_positions(lay.sex)]))
 
     for span in (lay.issuing_state, lay.nationality):
@@ -330,20 +392,27 @@ def _groups(search: _Search) -> list[list[_Variant]]:
     number = _span_positions(lay.document_number)
     check_pos = _span_positions(lay.document_number_check)[0]
     optional = _span_positions(lay.optional_data)
-    if search.long_number:
-        extension_len = "".join(search.char(p) for p in optional).find("<")
-        extension_len = len(optional) if extension_len < 0 else extension_len
+    if search.extension is not None:
+        extension_len = search.extension
         extension = optional[:extension_len]
         data = number + extension[:-1]
         digit = extension[-1]
-        cells = [(p, ALNUM, False) for p in data] + [(digit, DIGITS, True)]
-        groups.append(search.enumerate(cells, COST_SWAP, 2, _check_accept(data, digit), keep_check))
+        # A long number fills its nine places and its extension: no fillers inside.
+        cells = [(p, DIGITS + LETTERS, False) for p in data] + [(digit, DIGITS, True)]
+        groups.append(
+            search.enumerate(cells, COST_SWAP, 2, _check_accept(search, data, digit), keep_check)
+        )
         groups.append(search.enumerate([(check_pos, "<", False)], COST_SWAP, 0, None, 1))
-        optional = optional[extension_len:]
+        if extension_len < len(optional):  # the filler that ends the extension stays one
+            separator = optional[extension_len]
+            groups.append(search.enumerate([(separator, "<", False)], COST_SWAP, 0, None, 1))
+        optional = optional[extension_len + 1 :]
     else:
         cells = [(p, ALNUM, False) for p in number] + [(check_pos, DIGITS, True)]
         groups.append(
-            search.enumerate(cells, COST_SWAP, 2, _check_accept(number, check_pos), keep_check)
+            search.enumerate(
+                cells, COST_SWAP, 2, _check_accept(search, number, check_pos), keep_check
+            )
         )
 
     for span, check_span in (
@@ -355,7 +424,9 @@ def _groups(search: _Search) -> list[list[_Variant]]:
         unknown = "<" if all(search.char(p) == "<" for p in data) else ""
         cells = [(p, DIGITS + unknown, False) for p in data] + [(digit, DIGITS, True)]
         groups.append(
-            search.enumerate(cells, COST_SWAP, 2, _check_accept(data, digit, date=True), keep_check)
+            search.enumerate(
+                cells, COST_SWAP, 2, _check_accept(search, data, digit, date=True), keep_check
+            )
         )
 
     composite_covered = lay.composite_check is not None
@@ -367,7 +438,7 @@ def _groups(search: _Search) -> list[list[_Variant]]:
         ]
         groups.append(
             search.enumerate(
-                cells, COST_SWAP_OTHER, 2, _check_accept(optional, digit, True), keep_check
+                cells, COST_SWAP_OTHER, 2, _check_accept(search, optional, digit, True), keep_check
             )
         )
     else:
@@ -395,7 +466,7 @@ def _normalise(lines: list[str], layout: Layout) -> tuple[list[str], list[Change
     changes: list[Change] = []
     cost = 0.0
     for i, raw in enumerate(lines):
-        line = raw.upper()
+        line = "".join(ch.upper() if "a" <= ch <= "z" else ch for ch in raw)
         for j, (a, b) in enumerate(zip(raw, line, strict=True)):
             if a != b:
                 changes.append((i, j, a, b))
@@ -427,6 +498,8 @@ def repair(
     next candidate's ``bac_key``; :func:`bac_keys` lists the distinct keys in order.
     Returns ``[]`` when the shape matches no MRZ format.
     """
+    if isinstance(today, datetime.datetime):
+        today = today.date()
     return repair_lines(split_lines(lines), today or datetime.date.today(), max_candidates)
 
 
@@ -434,76 +507,125 @@ def repair_lines(
     lines: list[str], today: datetime.date, max_candidates: int = 10
 ) -> list[Candidate]:
     """:func:`repair` on already split lines with an explicit ``today`` (pure)."""
-    layout = choose_layout([line.upper() for line in lines])
+    layout = choose_layout([line.upper()[:1] + line[1:] for line in lines])
     if layout is None or max_candidates <= 0:
         return []
+    if any(abs(len(line) - layout.line_length) > MAX_LENGTH_FIX for line in lines):
+        return []  # far from any MRZ shape: nothing sensible to propose
     fixed, base_changes, base_cost = _normalise(lines, layout)
     unreadable = sum(ch not in ALNUM and ch not in _FILLER_LOOKALIKES for ln in fixed for ch in ln)
     if unreadable > MAX_UNREADABLE:
         return []  # not an MRZ with a few OCR errors: nothing sensible to propose
     check = layout.document_number_check
-    long_number = (
-        layout.long_number
-        and fixed[check[0]][check[1]] == "<"
-        and fixed[layout.optional_data[0]][layout.optional_data[1]] != "<"
-    )
-    search = _Search(layout, fixed, long_number)
-    groups = [g for g in _groups(search) if g]
-    composite_base = 0
-    if layout.composite_check is not None:
-        text = "".join(fixed[ln][s:e] for ln, s, e in layout.composite_spans)
-        composite_base = sum((char_value(ch) or 0) * _WEIGHTS[i % 3] for i, ch in enumerate(text))
-
-    def satisfied(state: tuple[int, ...]) -> bool:
-        if layout.composite_check is None:
-            return True
-        chosen = [groups[g][i] for g, i in enumerate(state)]
-        digit = next((v.composite_digit for v in chosen if v.composite_digit is not None), None)
-        if digit is None:
-            return False
-        return (composite_base + sum(v.composite_delta for v in chosen)) % 10 == digit
-
-    def cost_of(state: tuple[int, ...]) -> float:
-        return sum(groups[g][i].cost for g, i in enumerate(state))
-
-    start = tuple(0 for _ in groups)
-    heap: list[tuple[float, tuple[int, ...]]] = [(cost_of(start), start)]
-    seen = {start}
-    chosen_states: list[tuple[float, tuple[int, ...]]] = []
-    pops = 0
-    while heap and len(chosen_states) < max_candidates and pops < _MAX_POPS:
-        cost, state = heapq.heappop(heap)
-        pops += 1
-        if satisfied(state):
-            chosen_states.append((cost, state))
-        for g in range(len(groups)):
-            if state[g] + 1 < len(groups[g]):
-                nxt = (*state[:g], state[g] + 1, *state[g + 1 :])
-                if nxt not in seen:
-                    seen.add(nxt)
-                    heapq.heappush(heap, (cost_of(nxt), nxt))
-
+    opt_line, opt_start, _ = layout.optional_data
+    check_char = fixed[check[0]][check[1]]
+    # Long number: the extension (number continuation and its check digit) runs to a filler;
+    # since '<' and 'K' are confused, every early '<' or 'K' may be where it ends.
+    optional = fixed[opt_line][opt_start : layout.optional_data[2]]
+    splits: list[int | None] = [
+        k
+        for k in range(1, min(len(optional), _MAX_EXTENSION) + 1)
+        if (k == len(optional) or optional[k] in "<K") and optional[:k].count("<") <= 1
+    ]
+    modes: list[int | None] = [None]
+    if layout.long_number and check_char in "<K" and optional.strip("<"):
+        modes = splits + ([None] if check_char == "K" else [])
+    chosen: list[tuple[float, list[str], list[Change]]] = []
+    for mode in modes:
+        chosen.extend(_search(layout, fixed, mode, max_candidates))
+    chosen.sort(key=lambda item: item[0])
     candidates: list[Candidate] = []
-    for cost, state in chosen_states:
-        rows = [list(line) for line in fixed]
-        changes = list(base_changes)
-        for g, i in enumerate(state):
-            for line, col, _old, new in groups[g][i].changes:
-                rows[line][col] = new
-            changes.extend(groups[g][i].changes)
-        out_lines = ["".join(row) for row in rows]
+    seen: set[tuple[str, ...]] = set()
+    for cost, out_lines, changes in chosen:
+        if tuple(out_lines) in seen:
+            continue
+        seen.add(tuple(out_lines))
         result = parse_lines(out_lines, today)
+        all_changes = sorted(base_changes + changes)
         candidates.append(
             Candidate(
                 lines=tuple(out_lines),
                 score=round(base_cost + cost, 6),
-                changes=[(ln + 1, col + 1, old, new) for ln, col, old, new in sorted(changes)],
+                changes=[(ln + 1, col + 1, old, new) for ln, col, old, new in all_changes],
                 result=result,
                 bac_key=result.bac_key,
             )
         )
     candidates.sort(key=lambda c: (not c.result.valid, c.score))
-    return candidates
+    if candidates and candidates[0].result.valid:
+        # Best-effort readings that still fail a check only when nothing passes them all.
+        candidates = [c for c in candidates if c.result.valid]
+    return candidates[:max_candidates]
+
+
+def _search(
+    layout: Layout, fixed: list[str], extension: int | None, max_candidates: int
+) -> list[tuple[float, list[str], list[Change]]]:
+    """Best-first combination of every field's variants under the composite check digit."""
+    search = _Search(layout, fixed, extension)
+    groups = [g for g in _groups(search) if g]
+    composite_base = 0
+    if layout.composite_check is not None:
+        text = "".join(fixed[ln][s:e] for ln, s, e in layout.composite_spans)
+        composite_base = sum((char_value(ch) or 0) * WEIGHTS[i % 3] for i, ch in enumerate(text))
+
+    # Fields with a single reading are folded into a fixed part; the search runs over the rest.
+    fixed_changes: list[Change] = []
+    fixed_cost = 0.0
+    fixed_delta = 0
+    fixed_digit: int | None = None
+    multi: list[list[_Variant]] = []
+    for group in groups:
+        if len(group) == 1:
+            fixed_changes.extend(group[0].changes)
+            fixed_cost += group[0].cost
+            fixed_delta += group[0].composite_delta
+            if group[0].composite_digit is not None:
+                fixed_digit = group[0].composite_digit
+        else:
+            multi.append(group)
+    digit_group = next(
+        (g for g, group in enumerate(multi) if group[0].composite_digit is not None), None
+    )
+
+    def satisfied(state: tuple[int, ...], delta: int) -> bool:
+        if layout.composite_check is None:
+            return True
+        digit = (
+            fixed_digit
+            if digit_group is None
+            else multi[digit_group][state[digit_group]].composite_digit
+        )
+        return digit is not None and (composite_base + delta) % 10 == digit
+
+    start = tuple(0 for _ in multi)
+    start_cost = fixed_cost + sum(group[0].cost for group in multi)
+    start_delta = fixed_delta + sum(group[0].composite_delta for group in multi)
+    heap: list[tuple[float, tuple[int, ...], int]] = [(start_cost, start, start_delta)]
+    seen = {start}
+    out: list[tuple[float, list[str], list[Change]]] = []
+    pops = 0
+    while heap and len(out) < max_candidates and pops < _MAX_POPS:
+        cost, state, delta = heapq.heappop(heap)
+        pops += 1
+        if satisfied(state, delta):
+            rows = [list(line) for line in fixed]
+            changes = list(fixed_changes)
+            for g, i in enumerate(state):
+                changes.extend(multi[g][i].changes)
+            for line, col, _old, new in changes:
+                rows[line][col] = new
+            out.append((cost, ["".join(row) for row in rows], changes))
+        for g, group in enumerate(multi):
+            i = state[g]
+            if i + 1 < len(group):
+                nxt = (*state[:g], i + 1, *state[g + 1 :])
+                if nxt not in seen:
+                    seen.add(nxt)
+                    step_cost = group[i + 1].cost - group[i].cost
+                    step_delta = group[i + 1].composite_delta - group[i].composite_delta
+                    heapq.heappush(heap, (cost + step_cost, nxt, delta + step_delta))
+    return out
 
 
 def bac_keys(candidates: Sequence[Candidate]) -> list[BacKey]:

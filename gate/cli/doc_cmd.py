@@ -1,0 +1,214 @@
+"""``egate doc verify``: passive authentication of chip files against a trust store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gate import config
+from gate.emrtd.docauth_errors import DocAuthError
+from gate.emrtd.passive import PaPolicy, passive_authenticate
+from gate.emrtd.trust import TrustStore
+from gate.errors import EgateError
+
+
+class DocCommandError(EgateError):
+    """Bad arguments to ``egate doc``."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("doc", help="verify travel-document chip data")
+    sub = parser.add_subparsers(dest="doc_command", metavar="ACTION", required=True)
+    verify = sub.add_parser(
+        "verify",
+        help="passive authentication: DG hashes, SOD signature, DSC->CSCA chain, MRZ, expiry",
+    )
+    verify.add_argument("--sod", type=Path, required=True, help="EF.SOD file")
+    verify.add_argument(
+        "--dg",
+        action="append",
+        default=[],
+        metavar="N=FILE",
+        help="a data group file, e.g. --dg 1=DG1.bin (repeatable)",
+    )
+    verify.add_argument(
+        "--trust",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="trust store directory, or a CSCA/link certificate file taken as trusted (repeatable)",
+    )
+    verify.add_argument("--mrz", help="the MRZ read from the data page (lines may be joined)")
+    verify.add_argument("--at", help="verification date YYYY-MM-DD (default: today)")
+    verify.add_argument(
+        "--config", type=Path, help="lane configuration whose [trust] policy to apply"
+    )
+    verify.add_argument(
+        "--validity-model",
+        choices=["shell", "chain"],
+        help="certificate validity model (default: from --config, else shell)",
+    )
+    verify.add_argument("--require-crl", action="store_true", help="fail without a CRL")
+    verify.add_argument("--strict", action="store_true", help="strict EF.SOD parsing")
+    verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    verify.set_defaults(func=_verify)
+
+    make = sub.add_parser(
+        "make-passport",
+        help="write a signed synthetic chip image (test PKI) for egate chip serve-vpcd",
+    )
+    make.add_argument("out", type=Path, help="directory for the chip image and its CSCA")
+    make.add_argument("--mrz", default=SPECIMEN_MRZ, help="MRZ lines (default: a specimen)")
+    make.add_argument("--signer", choices=sorted(SIGNERS), default="p256")
+    make.add_argument("--portrait", choices=["jpeg", "jp2"], default="jpeg")
+    make.add_argument("--aa", choices=["rsa2048", "p256", "none"], default="rsa2048")
+    make.add_argument("--no-ca", action="store_true", help="no chip authentication key")
+    make.add_argument(
+        "--variant",
+        choices=["genuine", "altered", "wrong-signer", "expired", "revoked", "clone"],
+        default="genuine",
+    )
+    make.set_defaults(func=_make_passport)
+
+
+SPECIMEN_MRZ = (
+    "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F3401159ZE184226B<<<<<10"
+)
+# --signer -> (CSCA key, CSCA explicit, DSC key, DSC scheme, DSC explicit)
+SIGNERS: dict[str, tuple[Any, bool, Any, Any, bool]] = {
+    "rsa2048": ("rsa3072", False, "rsa2048", None, False),
+    "rsa3072": ("rsa3072", False, "rsa3072", None, False),
+    "rsa-pss": ("rsa3072", False, "rsa2048", "pss", False),
+    "p256": ("rsa3072", False, "p256", None, False),
+    "brainpool-explicit": ("brainpoolP256r1", True, "brainpoolP256r1", None, True),
+}
+
+
+def _make_passport(args: argparse.Namespace) -> int:
+    from simulator import passports, pki
+
+    now = datetime.now(UTC)
+    csca_kind, csca_explicit, dsc_kind, scheme, dsc_explicit = SIGNERS[args.signer]
+    csca = pki.make_csca(csca_kind, country="UT", now=now, explicit=csca_explicit)
+    dsc = pki.make_dsc(
+        csca,
+        dsc_kind,
+        now=now,
+        serial=0x100,
+        scheme=scheme,
+        explicit=dsc_explicit,
+    )
+    image = passports.build_passport(
+        args.mrz,
+        dsc,
+        portrait=args.portrait,
+        aa_kind=None if args.aa == "none" else args.aa,
+        chip_auth=not args.no_ca,
+    )
+    extra: dict[str, bytes] = {"csca.der": csca.der}
+    if args.variant == "altered":
+        image = passports.altered_dg(image, 2)
+    elif args.variant == "wrong-signer":
+        image = passports.wrong_signer(image, now)
+    elif args.variant == "expired":
+        image = passports.resign(image, passports.expired_dsc(csca, now))
+    elif args.variant == "revoked":
+        extra["crl.der"] = pki.make_crl(
+            csca, [dsc.cert.serial_number], this_update=now, next_update=now + timedelta(days=30)
+        )
+    elif args.variant == "clone":
+        image = passports.cloned(image)
+    image.save(args.out)
+    for name, data in extra.items():
+        (args.out / name).write_bytes(data)
+    print(
+        json.dumps(
+            {
+                "image": str(args.out),
+                "variant": args.variant,
+                "signer": args.signer,
+                "files": sorted(image.files),
+                "trust": sorted(str(args.out / n) for n in extra),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _dg_args(values: list[str]) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    for value in values:
+        number, sep, file = value.partition("=")
+        if not sep or not number.strip().upper().removeprefix("DG").isdigit():
+            raise DocCommandError(f"--dg {value!r}: expected N=FILE, e.g. --dg 1=DG1.bin")
+        n = int(number.strip().upper().removeprefix("DG"))
+        if not 1 <= n <= 16:
+            raise DocCommandError(f"--dg {value!r}: data group numbers run from 1 to 16")
+        out[n] = _read(Path(file))
+    return out
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DocCommandError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _store(paths: list[Path]) -> TrustStore:
+    store = TrustStore()
+    now = datetime.now(UTC)
+    for path in paths:
+        if path.is_dir():
+            store.merge(TrustStore.load(path))
+        else:
+            report = store.import_bytes(_read(path), source=path.name, now=now, anchor=True)
+            for reason in report.rejected:
+                raise DocCommandError(f"--trust {path}: {reason}")
+    return store
+
+
+def _policy(args: argparse.Namespace) -> PaPolicy:
+    base = PaPolicy.from_config(config.load_lane(args.config).trust) if args.config else PaPolicy()
+    return replace(
+        base,
+        validity_model=args.validity_model or base.validity_model,
+        require_crl=args.require_crl or base.require_crl,
+        strict_sod=args.strict or base.strict_sod,
+    )
+
+
+def _verify(args: argparse.Namespace) -> int:
+    try:
+        at = date.fromisoformat(args.at) if args.at else datetime.now(UTC).date()
+    except ValueError as exc:
+        raise DocCommandError(f"--at {args.at!r}: expected YYYY-MM-DD") from exc
+    try:
+        store = _store(args.trust)
+    except DocAuthError as exc:
+        raise DocCommandError(f"trust store: {exc}") from exc
+    verdict = passive_authenticate(
+        _read(args.sod),
+        _dg_args(args.dg),
+        store,
+        at=at,
+        mrz=args.mrz,
+        policy=_policy(args),
+    )
+    if args.json:
+        print(json.dumps(verdict.to_dict(), indent=2))
+    else:
+        print("PASSED" if verdict.passive_ok else "FAILED", "passive authentication")
+        for f in verdict.findings:
+            print(f"  {f.severity:4} {f.code}: {f.detail}")
+        for i, c in enumerate(verdict.chain):
+            print(f"  chain[{i}] {c.subject} serial {c.serial} {c.not_before}..{c.not_after}")
+        for d in verdict.data_groups:
+            print(f"  DG{d.number}: {d.status}")
+    return 0 if verdict.passive_ok else 1

@@ -1,0 +1,203 @@
+"""``egate gatectl``: run the simulated gate controller, send commands, watch events.
+
+egate gatectl sim --pty [--link /tmp/gate-tty] [--people-every 6]   # prints the port
+egate gatectl sim --tcp 7070
+egate gatectl send --port /tmp/gate-tty status | open-exit | release-entry | mode-normal ...
+egate gatectl watch --port socket://127.0.0.1:7070 [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import random
+import sys
+import time
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from drivers.gatectl import protocol as p
+
+ACTIONS: dict[str, tuple[str, p.Message | None]] = {
+    "status": ("query the controller's status", None),
+    "heartbeat": ("send one heartbeat", p.Heartbeat()),
+    "cancel": ("cancel a released passage", p.CancelPassage()),
+    "mode-normal": ("set mode NORMAL", p.SetMode(p.Mode.NORMAL)),
+    "mode-out-of-service": ("set mode OUT_OF_SERVICE", p.SetMode(p.Mode.OUT_OF_SERVICE)),
+    "mode-emergency": ("set mode EMERGENCY_OPEN", p.SetMode(p.Mode.EMERGENCY_OPEN)),
+}
+for _door in p.Door:
+    _name = _door.name.lower()
+    for _action in p.DoorAction:
+        ACTIONS[f"{_action.name.lower()}-{_name}"] = (
+            f"{_action.name.lower()} the {_name} door",
+            p.DoorCommand(_door, _action),
+        )
+    ACTIONS[f"release-{_name}"] = (
+        f"release one passage through the {_name} door (direction IN)",
+        p.ReleasePassage(_door, p.Direction.IN),
+    )
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "gatectl", help="gate controller: simulator, commands and events (docs/gate-protocol.md)"
+    )
+    sub = parser.add_subparsers(dest="gatectl_command", metavar="ACTION", required=True)
+
+    sim = sub.add_parser("sim", help="run the simulated controller on a pty or TCP port")
+    where = sim.add_mutually_exclusive_group()
+    where.add_argument("--pty", action="store_true", help="a pseudo-terminal (default)")
+    where.add_argument("--tcp", type=int, metavar="PORT", help="listen on 127.0.0.1:PORT")
+    sim.add_argument("--link", type=Path, help="symlink to the pty (stable across replugs)")
+    sim.add_argument("--baud", type=float, default=115200, help="line model speed (0: none)")
+    sim.add_argument("--time-scale", type=float, default=1.0, help="physics speed-up")
+    sim.add_argument("--safe-state", choices=["closed", "open"], default="closed")
+    sim.add_argument(
+        "--people-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="a traveller walks up every SECONDS (every 5th with a tailgater, every 7th "
+        "turns back); 0 = nobody",
+    )
+    sim.add_argument(
+        "--device",
+        choices=["controller", "modbus-io"],
+        default="controller",
+        help="controller: docs/gate-protocol.md; modbus-io: a Modbus RTU I/O module (slave 1) "
+        "wired to dry contacts (drivers/gatectl/modbus.py IoMap)",
+    )
+    sim.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.set_defaults(func=_sim)
+
+    send = sub.add_parser("send", help="send one command and print the reply as JSON")
+    send.add_argument("--port", required=True, help="pyserial URL or device path")
+    send.add_argument("--baudrate", type=int, default=115200)
+    send.add_argument("--timeout", type=float, default=3.0)
+    send.add_argument("action", choices=sorted(ACTIONS), metavar="ACTION", help=_action_help())
+    send.set_defaults(func=_send)
+
+    watch = sub.add_parser("watch", help="print controller events as JSON lines")
+    watch.add_argument("--port", required=True)
+    watch.add_argument("--baudrate", type=int, default=115200)
+    watch.add_argument("--seconds", type=float, default=0.0, help="0 = until Ctrl-C")
+    watch.set_defaults(func=_watch)
+
+
+def _action_help() -> str:
+    return "; ".join(f"{name}: {text}" for name, (text, _) in sorted(ACTIONS.items()))
+
+
+def to_jsonable(obj: Any) -> Any:
+    if isinstance(obj, IntEnum):
+        return obj.name
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        data = {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {"type": type(obj).__name__, **data}
+    return obj
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from simulator.gatectl.device import DeviceConfig
+    from simulator.gatectl.server import GateSimulator
+
+    config = DeviceConfig(
+        time_scale=args.time_scale, safe_state=p.SafeState[args.safe_state.upper()]
+    )
+    device = None
+    if args.device == "modbus-io":
+        from simulator.gatectl.modbus_io import ModbusIoDevice
+
+        device = ModbusIoDevice(now=time.monotonic(), time_scale=args.time_scale)
+    sim = GateSimulator(
+        config,
+        device=device,
+        transport="tcp" if args.tcp is not None else "pty",
+        tcp_port=args.tcp or 0,
+        link=args.link,
+        baud=args.baud or None,
+        seed=args.seed,
+    )
+    rng = random.Random(args.seed)
+    with sim:
+        info = {"port": sim.url, "pty": sim.slave_name, "device": args.device}
+        print(json.dumps(info))
+        sys.stdout.flush()
+        started = time.monotonic()
+        next_person = started + args.people_every if args.people_every else float("inf")
+        count = 0
+        try:
+            while not args.seconds or time.monotonic() - started < args.seconds:
+                time.sleep(0.05)
+                if time.monotonic() >= next_person:
+                    count += 1
+                    speed = rng.uniform(0.9, 1.4)
+                    turn = -0.05 if count % 7 == 0 else None
+                    sim.add_person(speed=speed, turn_back_at=turn)
+                    if count % 5 == 0:
+                        sim.add_person(speed=speed, x=-1.4 - 0.45, gap=0.35)
+                    next_person += args.people_every
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+async def _connect(port: str, baudrate: int, timeout: float) -> Any:
+    from drivers.gatectl.driver import SerialGateController
+
+    ctl = SerialGateController(port, baudrate=baudrate, passive=True)
+    try:
+        await ctl.start(timeout=timeout)
+    except p.GateControllerError:
+        await ctl.close()
+        raise
+    return ctl
+
+
+def _send(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        ctl = await _connect(args.port, args.baudrate, args.timeout)
+        try:
+            _, command = ACTIONS[args.action]
+            if command is None:
+                status = await ctl.status()
+                print(json.dumps({"ok": True, "status": to_jsonable(status)}))
+                return 0
+            try:
+                await ctl.command(command)
+            except p.GateControllerError as exc:
+                print(json.dumps({"ok": False, "command": to_jsonable(command), "error": str(exc)}))
+                return 1
+            print(json.dumps({"ok": True, "command": to_jsonable(command)}))
+            return 0
+        finally:
+            await ctl.close()
+
+    return asyncio.run(run())
+
+
+def _watch(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        ctl = await _connect(args.port, args.baudrate, 5.0)
+        try:
+            async with asyncio.timeout(args.seconds or None):
+                async for event in ctl.events():
+                    print(json.dumps(to_jsonable(event)))
+                    sys.stdout.flush()
+        except TimeoutError:
+            pass
+        finally:
+            await ctl.close()
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # output piped into head(1) and closed
+        return 0

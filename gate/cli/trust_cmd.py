@@ -1,0 +1,142 @@
+"""``egate trust import/list/expire/remove``: manage the CSCA trust store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gate import config
+from gate.emrtd import certs
+from gate.emrtd.docauth_errors import DocAuthError
+from gate.emrtd.trust import TrustStore
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("trust", help="manage CSCA certificates, master lists, CRLs")
+    parser.add_argument("--config", type=Path, help="lane configuration ([trust] section)")
+    parser.add_argument("--store", type=Path, help="trust store directory (default from config)")
+    sub = parser.add_subparsers(dest="trust_command", metavar="ACTION", required=True)
+
+    imp = sub.add_parser("import", help="import master lists, certificates (DER/PEM) and CRLs")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imp.add_argument(
+        "--ml-root",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="certificate allowed to sign master lists (repeatable; adds to the config's)",
+    )
+    imp.add_argument(
+        "--anchor",
+        action="store_true",
+        help="trust these certificates even when they are link certificates whose issuer is "
+        "not in the store (you vouch for them)",
+    )
+    imp.add_argument("--json", action="store_true", help="print the import report as JSON")
+    imp.set_defaults(func=_import)
+
+    lst = sub.add_parser("list", help="list entries and warn about those expiring soon")
+    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--country", help="only entries of this alpha-2 country")
+    lst.set_defaults(func=_list)
+
+    exp = sub.add_parser("expire", help="stop trusting an entry (kept for audit)")
+    exp.add_argument("id", help="entry id or a unique prefix of it")
+    exp.set_defaults(func=_expire)
+
+    rem = sub.add_parser("remove", help="delete an entry")
+    rem.add_argument("id", help="entry id or a unique prefix of it")
+    rem.set_defaults(func=_remove)
+
+
+def _settings(args: argparse.Namespace) -> config.TrustConfig:
+    return config.load_lane(args.config).trust if args.config else config.TrustConfig()
+
+
+def _store_path(args: argparse.Namespace) -> Path:
+    return Path(args.store) if args.store else _settings(args).store_path
+
+
+def _import(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    path = _store_path(args)
+    store = TrustStore.load(path)
+    roots = []
+    for file in [*settings.master_list_roots, *args.ml_root]:
+        roots.extend(certs.load_certificates(Path(file).read_bytes(), source=str(file)))
+    now = datetime.now(UTC)
+    reports = []
+    failed = False
+    for file in args.files:
+        try:
+            report = store.import_bytes(
+                file.read_bytes(),
+                source=file.name,
+                now=now,
+                master_list_roots=roots,
+                anchor=args.anchor,
+            )
+        except (DocAuthError, OSError) as exc:
+            failed = True
+            print(f"egate: {exc}", file=sys.stderr)
+            continue
+        failed = failed or bool(report.rejected and not report.added)
+        reports.append(report)
+    store.save(path)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in reports], indent=2))
+    else:
+        for r in reports:
+            print(
+                f"{r.source}: {r.kind}, {len(r.added)} added, {r.duplicates} already present, "
+                f"{len(r.rejected)} rejected"
+            )
+            for reason in r.rejected:
+                print(f"  rejected: {reason}")
+    for warning in store.expiry_warnings(now, settings.expiry_warning_days):
+        print(f"warning: {warning}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    store = TrustStore.load(_store_path(args))
+    now = datetime.now(UTC)
+    entries = [
+        e for e in store.list_entries() if not args.country or e.country == args.country.upper()
+    ]
+    warnings = store.expiry_warnings(now, settings.expiry_warning_days)
+    if args.json:
+        print(
+            json.dumps({"entries": [e.to_dict() for e in entries], "warnings": warnings}, indent=2)
+        )
+        return 0
+    for e in entries:
+        flag = " EXPIRED-BY-OPERATOR" if e.expired else ""
+        print(f"{e.id[:16]}  {e.kind:4}  {e.country:2}  {e.not_after[:10]}  {e.subject}{flag}")
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _expire(args: argparse.Namespace) -> int:
+    path = _store_path(args)
+    store = TrustStore.load(path)
+    entry = store.expire(args.id)
+    store.save(path)
+    print(f"{entry.id[:16]} ({entry.subject}) is no longer trusted")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    path = _store_path(args)
+    store = TrustStore.load(path)
+    entry = store.remove(args.id)
+    store.save(path)
+    print(f"{entry.id[:16]} ({entry.subject}) removed")
+    return 0

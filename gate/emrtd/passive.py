@@ -1,0 +1,358 @@
+"""Passive authentication (ICAO 9303-11 section 5.1): is the chip's data what the issuing
+state signed?
+
+Pure function of the chip files, the trust store and the verification time:
+1. parse EF.SOD;
+2. hash every data group read and compare with the SOD;
+3. verify the SignerInfo: messageDigest = hash(LDSSecurityObject), content-type attribute,
+   signature over the signed attributes with the Document Signer (DSC) key;
+4. find the CSCA (or link certificate) in the trust store whose key verifies the DSC;
+5. validity of DSC and CSCA by the configured model, revocation of the DSC by stored CRLs;
+6. issuing state of DG1 = country of DSC = country of CSCA;
+7. DG1 equals the MRZ used to open the chip; the document has not expired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from asn1crypto import x509
+
+from gate import mrz as gate_mrz
+from gate.config import TrustConfig
+from gate.emrtd import certs, lds, trust
+from gate.emrtd.access import normalize_mrz
+from gate.emrtd.docauth_errors import (
+    CertificateError,
+    DataGroupError,
+    SodError,
+    UnsupportedAlgorithmError,
+)
+from gate.emrtd.errors import ChipError
+from gate.emrtd.sod import Sod, parse_sod
+from gate.emrtd.verdict import DataGroupResult, Verdict
+from gate.mrz.countries import alpha2
+
+
+@dataclass(frozen=True)
+class PaPolicy:
+    """How strict passive authentication is (see [trust] in config/lane.toml)."""
+
+    validity_model: Literal["shell", "chain"] = "shell"
+    require_crl: bool = False
+    strict_sod: bool = False
+    check_country: bool = True
+
+    @classmethod
+    def from_config(cls, trust_config: TrustConfig) -> PaPolicy:
+        """The policy of a lane's ``[trust]`` section."""
+        return cls(
+            validity_model=trust_config.validity_model,
+            require_crl=trust_config.require_crl,
+            strict_sod=trust_config.strict_sod,
+        )
+
+
+# --------------------------------------------------------------------------- DG1
+
+
+def dg1_mrz(dg1: bytes) -> str:
+    """The MRZ string in DG1 (tag 61 containing 5F1F), read with the chip layer's LDS parser."""
+    try:
+        return lds.parse_dg1(dg1).mrz
+    except ChipError as exc:
+        raise DataGroupError(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class MrzFields:
+    issuing_state: str
+    document_number: str
+    date_of_expiry: date | None
+
+
+def mrz_fields(mrz: str, today: date) -> MrzFields:
+    """The fields passive authentication needs, read with the MRZ layer (:mod:`gate.mrz`);
+    ``today`` decides the century of the expiry date."""
+    if len(mrz) not in (90, 72, 88):
+        raise DataGroupError(f"MRZ of {len(mrz)} characters is neither TD1, TD2 nor TD3")
+    fields = gate_mrz.parse(mrz, today=today).fields
+    return MrzFields(
+        issuing_state=fields.issuing_state or mrz[2:5].replace("<", ""),
+        document_number=fields.document_number,
+        date_of_expiry=fields.date_of_expiry,
+    )
+
+
+# --------------------------------------------------------------------------- PA
+
+
+def passive_authenticate(
+    sod_bytes: bytes,
+    data_groups: Mapping[int, bytes],
+    store: trust.TrustStore,
+    *,
+    at: datetime | date,
+    mrz: str | None = None,
+    policy: PaPolicy | None = None,
+) -> Verdict:
+    """The verdict for one document. Never raises for hostile input: every problem becomes a
+    finding with a reason code."""
+    policy = policy or PaPolicy()
+    moment = certs.as_datetime(at)
+    verdict = Verdict(checked_at=moment.isoformat())
+    try:
+        sod = parse_sod(sod_bytes, strict=policy.strict_sod)
+    except SodError as exc:
+        verdict.add("PA_SOD_MALFORMED", f"{exc} [{exc.code}]")
+        return verdict
+    verdict.sod_hash_algorithm = sod.hash_algorithm
+    for warning in sod.warnings:
+        verdict.add("PA_SOD_WARNING", warning)
+
+    hashes_ok = _check_data_groups(sod, data_groups, verdict)
+    signature_ok = _check_signature(sod, verdict)
+    chain_ok = _check_chain(sod, store, moment, policy, verdict)
+    country_ok = _check_document(sod, data_groups, mrz, moment, policy, verdict)
+    failed = any(f.severity == "fail" for f in verdict.findings)
+    if hashes_ok and signature_ok and chain_ok and country_ok and not failed:
+        verdict.add(
+            "PA_OK",
+            f"{len(verdict.data_groups)} data group(s) match, SOD signed by "
+            f"{verdict.chain[0].subject if verdict.chain else '?'}",
+        )
+    return verdict
+
+
+def _check_data_groups(sod: Sod, data_groups: Mapping[int, bytes], verdict: Verdict) -> bool:
+    ok = True
+    for number in sorted(data_groups):
+        content = data_groups[number]
+        actual = certs.digest(sod.hash_algorithm, content)
+        expected = sod.dg_hashes.get(number)
+        if expected is None:
+            verdict.data_groups.append(DataGroupResult(number, "not_in_sod", None, actual.hex()))
+            verdict.add("PA_DG_NOT_IN_SOD", f"DG{number} was read but EF.SOD has no hash for it")
+            ok = False
+        elif expected != actual:
+            verdict.data_groups.append(
+                DataGroupResult(number, "mismatch", expected.hex(), actual.hex())
+            )
+            verdict.add(
+                "PA_DG_HASH_MISMATCH",
+                f"DG{number}: {sod.hash_algorithm} {actual.hex()[:16]}... differs from the "
+                f"signed {expected.hex()[:16]}...: the data group was altered or belongs to "
+                "another document",
+            )
+            ok = False
+        else:
+            verdict.data_groups.append(
+                DataGroupResult(number, "match", expected.hex(), actual.hex())
+            )
+    for number in sorted(set(sod.dg_hashes) - set(data_groups)):
+        verdict.data_groups.append(
+            DataGroupResult(number, "not_read", sod.dg_hashes[number].hex(), None)
+        )
+    return ok
+
+
+def _check_signature(sod: Sod, verdict: Verdict) -> bool:
+    dsc = sod.signer_certificate
+    if dsc is None:
+        verdict.add(
+            "PA_DSC_MISSING",
+            "EF.SOD embeds no certificate matching its SignerInfo; the signature cannot be checked",
+        )
+        return False
+    verdict.chain.append(certs.summarize(dsc))
+    try:
+        if sod.signed_attributes is not None:
+            if sod.content_type_attribute != sod.econtent_type:
+                verdict.add(
+                    "PA_SIGNATURE_INVALID",
+                    f"signed content-type attribute {sod.content_type_attribute} differs from "
+                    f"the eContent type {sod.econtent_type}",
+                )
+                return False
+            if sod.message_digest_attribute != certs.digest(sod.digest_algorithm, sod.econtent):
+                verdict.add(
+                    "PA_SIGNATURE_INVALID",
+                    "the signed messageDigest does not match the LDSSecurityObject: the list of "
+                    "data-group hashes was changed after signing",
+                )
+                return False
+            signed = sod.signed_attributes
+        else:
+            signed = sod.econtent
+        ok = certs.verify_signature(
+            certs.cert_public_key(dsc),
+            sod.signature_algorithm,
+            sod.signature,
+            signed,
+            digest_hint=sod.digest_algorithm,
+        )
+    except UnsupportedAlgorithmError as exc:
+        verdict.add("PA_ALGORITHM_UNSUPPORTED", f"SOD signature: {exc}")
+        return False
+    except CertificateError as exc:
+        verdict.add("PA_SIGNATURE_INVALID", f"DSC public key unusable: {exc}")
+        return False
+    if not ok:
+        verdict.add(
+            "PA_SIGNATURE_INVALID",
+            f"the SOD signature ({sod.signature_algorithm['algorithm'].native}) does not verify "
+            f"with the key of DSC {dsc.subject.human_friendly}",
+        )
+    return ok
+
+
+def _find_csca(
+    dsc: x509.Certificate, store: trust.TrustStore
+) -> tuple[x509.Certificate | None, str | None]:
+    unsupported = None
+    for candidate in store.issuers_of(dsc):
+        try:
+            if certs.verify_certificate(dsc, certs.cert_public_key(candidate)):
+                return candidate, None
+        except CertificateError as exc:
+            unsupported = str(exc)
+    return None, unsupported
+
+
+def _check_chain(
+    sod: Sod, store: trust.TrustStore, moment: datetime, policy: PaPolicy, verdict: Verdict
+) -> bool:
+    dsc = sod.signer_certificate
+    if dsc is None:
+        return False
+    csca, problem = _find_csca(dsc, store)
+    if csca is None:
+        aki = certs.authority_key_identifier(dsc)
+        verdict.add(
+            "PA_CSCA_UNKNOWN",
+            f"no trusted CSCA verifies DSC {dsc.subject.human_friendly}: missing CSCA is "
+            f"'{dsc.issuer.human_friendly}'"
+            + (f" (key id {aki.hex()})" if aki else "")
+            + (f"; {problem}" if problem else "")
+            + "; import the country's CSCA or master list with 'egate trust import'",
+        )
+        return False
+    verdict.chain.append(certs.summarize(csca))
+    ok = True
+    entry = store.entry_for(csca)
+    if entry is not None and entry.kind == "link":
+        for issuer in store.issuers_of(csca):
+            if issuer.dump() == csca.dump() or not certs.is_self_issued(issuer):
+                continue
+            try:
+                if certs.verify_certificate(csca, certs.cert_public_key(issuer)):
+                    verdict.chain.append(certs.summarize(issuer))
+                    break
+            except CertificateError:
+                continue
+
+    if policy.validity_model == "shell":
+        checks = [("DSC", dsc, moment), ("CSCA", csca, moment)]
+    else:
+        signed_at = (
+            certs.as_datetime(datetime.fromisoformat(sod.signing_time))
+            if sod.signing_time
+            else certs.not_before(dsc)
+        )
+        checks = [("DSC", dsc, signed_at), ("CSCA", csca, certs.not_before(dsc))]
+    for label, cert, when in checks:
+        if when > certs.not_after(cert):
+            verdict.add(
+                "PA_CERT_EXPIRED",
+                f"{label} {cert.subject.human_friendly} (serial {cert.serial_number:x}) expired "
+                f"on {certs.not_after(cert).date()}, checked at {when.date()} "
+                f"({policy.validity_model} model)",
+            )
+            ok = False
+        elif when < certs.not_before(cert):
+            verdict.add(
+                "PA_CERT_NOT_YET_VALID",
+                f"{label} {cert.subject.human_friendly} is valid only from "
+                f"{certs.not_before(cert).date()}, checked at {when.date()}",
+            )
+            ok = False
+
+    crls = []
+    for lst in store.crls_for(csca):
+        try:
+            if certs.verify_crl(lst, csca):
+                crls.append(lst)
+        except CertificateError:
+            continue
+    revoked = any(dsc.serial_number in trust.revoked_serials(lst) for lst in crls)
+    if revoked:
+        verdict.add(
+            "PA_CERT_REVOKED",
+            f"DSC {dsc.subject.human_friendly} serial {dsc.serial_number:x} is on the CRL of "
+            f"{csca.subject.human_friendly}",
+        )
+        ok = False
+    elif not crls:
+        detail = f"no CRL of {csca.subject.human_friendly} in the trust store"
+        verdict.add("PA_CRL_MISSING", detail)
+        if policy.require_crl:
+            verdict.add("PA_CERT_REVOKED", detail + "; policy requires one (require_crl)")
+            ok = False
+
+    dsc_country = certs.country_of(dsc.subject) or certs.country_of(dsc.issuer)
+    csca_country = certs.country_of(csca.subject)
+    if policy.check_country and dsc_country and csca_country and dsc_country != csca_country:
+        verdict.add(
+            "PA_COUNTRY_MISMATCH",
+            f"DSC country {dsc_country} differs from CSCA country {csca_country}",
+        )
+        ok = False
+    return ok
+
+
+def _check_document(
+    sod: Sod,
+    data_groups: Mapping[int, bytes],
+    mrz: str | None,
+    moment: datetime,
+    policy: PaPolicy,
+    verdict: Verdict,
+) -> bool:
+    dg1 = data_groups.get(1)
+    if dg1 is None:
+        verdict.add("DG1_MISSING", "DG1 not supplied: issuing state, MRZ and expiry unchecked")
+        return True
+    try:
+        chip_mrz = dg1_mrz(dg1)
+        fields = mrz_fields(chip_mrz, moment.date())
+    except DataGroupError as exc:
+        verdict.add("DG1_UNREADABLE", f"DG1 cannot be read: {exc}")
+        return False
+    verdict.issuing_state = fields.issuing_state.replace("<", "")
+    ok = True
+    if mrz is not None and normalize_mrz(mrz) != chip_mrz:
+        masked = gate_mrz.mask_document_number(fields.document_number)
+        verdict.add(
+            "MRZ_DG1_MISMATCH",
+            f"the printed MRZ differs from DG1 (document {masked}): "
+            "the data page or the chip was replaced",
+        )
+    if fields.date_of_expiry is None:
+        verdict.add("DOCUMENT_EXPIRED", "DG1 date of expiry is not a valid date")
+    elif fields.date_of_expiry < moment.date():
+        verdict.add("DOCUMENT_EXPIRED", f"document expired on {fields.date_of_expiry.isoformat()}")
+    dsc = sod.signer_certificate
+    if policy.check_country and dsc is not None:
+        state = alpha2(fields.issuing_state)
+        dsc_country = certs.country_of(dsc.subject) or certs.country_of(dsc.issuer)
+        if state is not None and dsc_country and state != dsc_country:
+            verdict.add(
+                "PA_COUNTRY_MISMATCH",
+                f"issuing state {fields.issuing_state} ({state}) differs from the DSC country "
+                f"{dsc_country}",
+            )
+            ok = False
+    return ok

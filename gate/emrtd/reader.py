@@ -1,0 +1,473 @@
+"""Reading an eMRTD: access control (PACE first, BAC fallback) and the file-reading strategy.
+
+The protocol steps (apdu, sm, bac, pace, lds) are pure; this module drives them over any
+:class:`Transport` (an object with ``transmit(bytes) -> bytes`` and an ``atr`` attribute): the
+in-process virtual chip, the PC/SC driver, or a test double. It never opens a device itself.
+
+:class:`ChipSession` is the object other protocols build on (active and chip authentication):
+``session.transmit(CommandAPDU)`` protects the command when secure messaging is open and returns
+the unprotected response; ``session.restart_secure_messaging(ks_enc, ks_mac, cipher, ssc)``
+switches keys after chip authentication.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from gate.emrtd import lds, tlv
+from gate.emrtd.apdu import CommandAPDU, ResponseAPDU, decode_response, sw_hint
+from gate.emrtd.bac import BACTerminal
+from gate.emrtd.ecmath import STANDARD_DH_GROUPS
+from gate.emrtd.errors import (
+    AccessControlError,
+    APDUError,
+    ChipError,
+    LDSError,
+    PACEError,
+    SecureMessagingError,
+    SecurityInfoError,
+    StatusWordError,
+    TLVError,
+)
+from gate.emrtd.kdf import Cipher
+from gate.emrtd.pace import PASSWORD_CAN, PASSWORD_MRZ, PACETerminal, can_password, mrz_password
+from gate.emrtd.securityinfos import (
+    ChipAuthenticationPublicKeyInfo,
+    PACEInfo,
+    pace_infos,
+    parse_card_access,
+    parse_card_security,
+)
+from gate.emrtd.sm import SecureMessaging
+
+EMRTD_AID = bytes.fromhex("A0000002471001")
+SW_EOF = 0x6282
+
+
+class Transport(Protocol):
+    """What the reader needs from a link to a chip."""
+
+    @property
+    def atr(self) -> bytes: ...
+
+    def transmit(self, apdu: bytes) -> bytes: ...
+
+
+def historical_bytes(atr: bytes) -> bytes:
+    """The historical bytes of an ATR (ISO 7816-3 8.2): skip TS, T0 and the interface bytes."""
+    if len(atr) < 2:
+        return b""
+    t0 = atr[1]
+    y, pos = t0 >> 4, 2
+    while True:
+        pos += bin(y & 0x7).count("1")  # TA, TB, TC present
+        if not y & 0x8:  # no TD
+            break
+        if pos >= len(atr):
+            return b""
+        y = atr[pos] >> 4
+        pos += 1
+    return atr[pos : pos + (t0 & 0x0F)]
+
+
+def atr_supports_extended_length(atr: bytes) -> bool:
+    """ISO 7816-4 card capabilities (compact-TLV tag 7 in the historical bytes), third byte
+    bit 7 (0x40): extended Lc and Le fields."""
+    hist = historical_bytes(atr)
+    if not hist or hist[0] != 0x80:
+        return False
+    i = 1
+    while i < len(hist):
+        tag, length = hist[i] >> 4, hist[i] & 0x0F
+        value = hist[i + 1 : i + 1 + length]
+        if tag == 7 and len(value) >= 3:
+            return bool(value[2] & 0x40)
+        i += 1 + length
+    return False
+
+
+@dataclass
+class LinkStats:
+    apdus: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    seconds: float = 0.0
+
+
+class ChipSession:
+    """One connection to a chip, with optional secure messaging."""
+
+    def __init__(self, transport: Transport, clock: Callable[[], float] = time.perf_counter):
+        self.transport = transport
+        self.sm: SecureMessaging | None = None
+        self.stats = LinkStats()
+        self.log: list[tuple[bytes, bytes]] = []
+        self.keep_log = False
+        self._clock = clock
+
+    def transmit_raw(self, raw: bytes) -> bytes:
+        start = self._clock()
+        out = self.transport.transmit(raw)
+        self.stats.seconds += self._clock() - start
+        self.stats.apdus += 1
+        self.stats.bytes_sent += len(raw)
+        self.stats.bytes_received += len(out)
+        if self.keep_log:
+            self.log.append((raw, out))
+        return out
+
+    def transmit(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """Send one command; protected with secure messaging when a session is open."""
+        if self.sm is None:
+            try:
+                return decode_response(self.transmit_raw(cmd.encode()))
+            except APDUError as exc:
+                raise ChipError(f"chip answered INS {cmd.ins:02X} with garbage: {exc}") from exc
+        protected = self.sm.protect(cmd)
+        raw = self.transmit_raw(protected.encode())
+        try:
+            resp = decode_response(raw)
+        except APDUError as exc:
+            self.sm.closed = True
+            raise SecureMessagingError(f"response to INS {cmd.ins:02X}: {exc}") from exc
+        return self.sm.unprotect(resp)
+
+    def restart_secure_messaging(
+        self, ks_enc: bytes, ks_mac: bytes, cipher: Cipher, ssc: int = 0
+    ) -> None:
+        """Replace the session keys (after chip authentication) and the counter."""
+        self.sm = SecureMessaging(cipher, ks_enc, ks_mac, ssc)
+
+    def close_secure_messaging(self) -> None:
+        self.sm = None
+
+
+@dataclass
+class AccessResult:
+    protocol: Literal["BAC", "PACE"]
+    mapping: str | None = None
+    cipher: str = "3DES"
+    pace_info: PACEInfo | None = None
+    card_access: bytes | None = None
+    card_security: bytes | None = None
+    cam_verified: bool | None = None
+    pace_error: str | None = None
+
+
+@dataclass
+class ReadPolicy:
+    extended_length: Literal["auto", "on", "off"] = "auto"
+    max_response: int | None = None
+    """Largest response (data + SM objects) the chip accepts; None: learn it (EF.ATR/INFO, 6700)."""
+    prefer_pace: bool = True
+    send_parameter_id: bool = True
+    verify_cam: bool = True
+
+
+@dataclass
+class FileRead:
+    name: str
+    data: bytes
+    apdus: int
+    seconds: float
+
+
+@dataclass
+class Reader:
+    """Opens a chip and reads its files with the fewest APDUs its limits allow."""
+
+    session: ChipSession
+    policy: ReadPolicy = field(default_factory=ReadPolicy)
+    rng: Callable[[int], bytes] = os.urandom
+
+    def __post_init__(self) -> None:
+        if self.policy.extended_length == "auto":
+            self.extended = atr_supports_extended_length(self.session.transport.atr)
+        else:
+            self.extended = self.policy.extended_length == "on"
+        self.limit = self.policy.max_response or (65536 if self.extended else 256)
+        if not self.extended:
+            self.limit = min(self.limit, 256)
+        self._in_app = False
+
+    # -- file reading ------------------------------------------------------------------------
+    def _chunk(self, wrapper: int = 0) -> int:
+        """Largest plain Le whose (protected) response fits the response limit."""
+        limit = self.limit - wrapper
+        sm = self.session.sm
+        if sm is None:
+            return max(1, min(limit, 65536))
+        n = limit - 14
+        while n > 1 and n + sm.overhead(n) > limit:
+            n -= 1 if n < 64 else max(1, (n + sm.overhead(n) - limit) // 2)
+        return max(1, n)
+
+    def _adapt(self, sw: int, asked: int) -> bool:
+        """Shrink the response limit after 6700 / 6Cxx; False when nothing smaller helps."""
+        if sw & 0xFF00 == 0x6C00:
+            offered = sw & 0xFF or 256
+            if offered >= asked:
+                return False
+            # the chip names the plain length it accepts
+            sm = self.session.sm
+            self.limit = offered + (sm.overhead(offered) if sm else 0)
+            return True
+        if sw == 0x6700:
+            if self.limit <= 16:
+                return False
+            if self.limit > 256:
+                self.limit = max(256, self.limit // 2)
+                if self.limit == 256:
+                    self.extended = False
+            else:
+                self.limit = max(16, self.limit * 3 // 4)
+            return True
+        return False
+
+    def _read_binary(self, p1: int, p2: int, offset: int, le: int) -> ResponseAPDU:
+        if offset > 0x7FFF:
+            off = offset.to_bytes(3 if offset > 0xFFFF else 2, "big")
+            cmd = CommandAPDU(0x00, 0xB1, 0x00, 0x00, tlv.encode(0x54, off), le=le)
+            resp = self.session.transmit(cmd)
+            if resp.sw in (0x9000, SW_EOF) and resp.data:
+                try:
+                    item, _ = tlv.decode_one(resp.data)
+                except TLVError as exc:
+                    raise ChipError(f"READ BINARY (B1) at {offset}: bad 53 object ({exc})") from exc
+                return ResponseAPDU(item.value, resp.sw)
+            return resp
+        return self.session.transmit(CommandAPDU(0x00, 0xB0, p1, p2, le=le))
+
+    def _select_ef(self, name: str) -> ResponseAPDU:
+        fid = lds.FILE_IDS[name].to_bytes(2, "big")
+        return self.session.transmit(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid))
+
+    def read_file(self, name: str) -> bytes:
+        """Read a whole elementary file by name (EF.COM, EF.SOD, DG1..DG16, EF.CardAccess,
+        EF.CardSecurity, EF.ATR/INFO) in the current DF."""
+        sfi = lds.SFIS.get(name, 1 if name == "EF.ATR/INFO" else None)
+        data = b""
+        total: int | None = None
+        by_sfi = sfi is not None
+        selected = sfi_used = False
+        budget = 4096  # APDUs per file: a chip trickling bytes must not keep us forever
+        while total is None or len(data) < total:
+            budget -= 1
+            if budget < 0:
+                raise ChipError(f"{name}: the chip returns too little data per READ BINARY")
+            offset = len(data)
+            wrapper = 4 if offset > 0x7FFF else 0
+            le = self._chunk(wrapper)
+            if total is not None:
+                le = min(le, total - offset)
+            if not self.extended:
+                le = min(le, 256)
+            if offset == 0 and by_sfi:
+                assert sfi is not None
+                resp = self._read_binary(0x80 | sfi, 0, 0, le)
+                if resp.sw in (0x6A86, 0x6981, 0x6A81, 0x6D00) and not resp.data:
+                    by_sfi = False  # the chip does not take SFI addressing: select by file ID
+                    continue
+            else:
+                if not selected and not sfi_used:
+                    selected = True
+                    sel = self._select_ef(name)
+                    if not sel.ok:
+                        raise StatusWordError(sel.sw, f"SELECT {name}", sw_hint(sel.sw))
+                resp = self._read_binary(offset >> 8 & 0x7F, offset & 0xFF, offset, le)
+            if resp.sw not in (0x9000, SW_EOF) or (not resp.data and resp.sw != 0x9000):
+                if self._adapt(resp.sw, le):
+                    continue
+                raise StatusWordError(
+                    resp.sw, f"READ BINARY {name} at offset {offset}", sw_hint(resp.sw)
+                )
+            if not resp.data:
+                if total is None:
+                    raise LDSError(f"{name}: the chip returned an empty file")
+                raise LDSError(f"{name}: no data at offset {offset}, header says {total} bytes")
+            sfi_used = sfi_used or (offset == 0 and by_sfi)
+            data += resp.data
+            if total is None:
+                try:
+                    total = lds.file_length_from_header(data[:8])
+                except LDSError as exc:
+                    if len(data) < 8 and resp.sw == SW_EOF:
+                        raise
+                    if len(data) < 6:
+                        continue
+                    raise LDSError(f"{name}: {exc}") from exc
+                if total > 1 << 20:
+                    raise LDSError(f"{name}: header declares {total} bytes, more than 1 MiB")
+            if resp.sw == SW_EOF and len(data) < total:
+                raise LDSError(f"{name}: file ends at {len(data)} bytes, header says {total}")
+        return data[:total] if total is not None else data
+
+    # -- access control ----------------------------------------------------------------------
+    def select_application(self) -> None:
+        resp = self.session.transmit(CommandAPDU(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
+        if not resp.ok:
+            raise StatusWordError(resp.sw, "SELECT eMRTD application", sw_hint(resp.sw))
+        self._in_app = True
+
+    def learn_limits(self) -> None:
+        """With extended length, read EF.ATR/INFO (7F66) for the chip's response limit."""
+        if not self.extended or self.policy.max_response is not None:
+            return
+        try:
+            resp = self.session.transmit(CommandAPDU(0x00, 0xB0, 0x81, 0x00, le=256))
+        except ChipError:
+            return
+        if not resp.data:
+            return
+        try:
+            info = tlv.find(resp.data, 0x7F66)
+            if info is None:
+                return
+            ints = [t.value for t in tlv.decode_all(tlv.decode_single(info, 0x30).value)]
+        except TLVError:
+            return
+        if len(ints) >= 2:
+            self.limit = max(16, min(65536, int.from_bytes(ints[1], "big")))
+
+    def read_card_access(self) -> bytes | None:
+        try:
+            return self.read_file("EF.CardAccess")
+        except (StatusWordError, LDSError):
+            return None
+
+    def open(self, mrz_information: str | None = None, can: str | None = None) -> AccessResult:
+        """PACE when EF.CardAccess offers it, else (or when PACE fails with the MRZ) BAC."""
+        if mrz_information is None and can is None:
+            raise AccessControlError("opening a chip needs the MRZ information or the CAN")
+        self.learn_limits()
+        card_access = self.read_card_access()
+        infos: list[PACEInfo] = []
+        if card_access is not None:
+            try:
+                infos = pace_infos(parse_card_access(card_access))
+            except SecurityInfoError:
+                infos = []
+        pace_error = None
+        if infos and (self.policy.prefer_pace or can is not None):
+            info = choose_pace_info(infos)
+            if info is not None:
+                try:
+                    return self._pace(info, mrz_information, can, card_access)
+                except (PACEError, StatusWordError) as exc:
+                    if can is not None or mrz_information is None:
+                        raise
+                    pace_error = str(exc)
+                    self.session.close_secure_messaging()
+        if mrz_information is None:
+            raise AccessControlError(
+                "the chip offers no PACE protocol this reader supports, and BAC needs the MRZ"
+            )
+        result = self._bac(mrz_information)
+        result.card_access = card_access
+        result.pace_error = pace_error
+        return result
+
+    def _bac(self, mrz_information: str) -> AccessResult:
+        self.select_application()
+        bac = BACTerminal(mrz_information)
+        challenge = self.session.transmit(bac.get_challenge())
+        cmd = bac.mutual_authenticate(challenge, self.rng(8), self.rng(16))
+        self.session.sm = bac.finish(self.session.transmit(cmd))
+        return AccessResult("BAC", None, "3DES")
+
+    def _pace(
+        self,
+        info: PACEInfo,
+        mrz_information: str | None,
+        can: str | None,
+        card_access: bytes | None,
+    ) -> AccessResult:
+        if can is not None:
+            password, ref = can_password(can), PASSWORD_CAN
+        else:
+            assert mrz_information is not None
+            password, ref = mrz_password(mrz_information), PASSWORD_MRZ
+        pace = PACETerminal(info, password, ref, self.rng,
+                            send_parameter_id=self.policy.send_parameter_id)  # fmt: skip
+        t = self.session
+        resp = t.transmit(pace.mse_set_at())
+        if resp.sw == 0x6A80 and self.policy.send_parameter_id:
+            # some chips reject the optional tag 84: retry without it
+            pace.send_parameter_id = False
+            resp = t.transmit(pace.mse_set_at())
+        cmd = pace.get_nonce(resp)
+        cmd = pace.map_nonce(t.transmit(cmd))
+        cmd = pace.key_agreement(t.transmit(cmd))
+        cmd = pace.mutual_authentication(t.transmit(cmd))
+        t.sm = pace.finish(t.transmit(cmd))
+        result = AccessResult("PACE", info.mapping, info.cipher, info, card_access)
+        if info.mapping == "CAM" and self.policy.verify_cam:
+            result.card_security = self.read_file("EF.CardSecurity")
+            result.cam_verified = verify_cam_with_card_security(pace, result.card_security)
+            if not result.cam_verified:
+                raise PACEError("PACE-CAM: the chip's static key does not match EF.CardSecurity")
+        self.select_application()
+        return result
+
+    def read_files(self, names: list[str]) -> dict[str, FileRead]:
+        if not self._in_app:
+            self.select_application()
+        out = {}
+        for name in names:
+            before = self.session.stats.apdus
+            start = self.session.stats.seconds
+            data = self.read_file(name)
+            out[name] = FileRead(
+                name, data, self.session.stats.apdus - before, self.session.stats.seconds - start
+            )
+        return out
+
+
+def choose_pace_info(infos: list[PACEInfo]) -> PACEInfo | None:
+    """Prefer CAM over GM, ECDH over DH, stronger ciphers; skip what we cannot run."""
+    rank = {"CAM": 2, "GM": 1, "IM": -1}
+    usable = [
+        i
+        for i in infos
+        if rank[i.mapping] >= 0
+        and (
+            (i.key_agreement == "ECDH" and i.curve_name is not None
+             and not i.curve_name.startswith("modp"))
+            or (i.key_agreement == "DH" and i.parameter_id in STANDARD_DH_GROUPS)
+        )
+    ]  # fmt: skip
+    if not usable:
+        return None
+    order = ["3DES", "AES-128", "AES-192", "AES-256"]
+    return max(
+        usable,
+        key=lambda i: (rank[i.mapping], i.key_agreement == "ECDH", order.index(i.cipher)),
+    )
+
+
+def spki_point(spki: bytes) -> bytes:
+    """The public point (or DH value) from a SubjectPublicKeyInfo, without loading the key
+    (explicit EC parameters stay parseable)."""
+    try:
+        seq = tlv.decode_single(spki, 0x30).children()
+        bits = next(i.value for i in seq if i.tag == 0x03)
+    except (TLVError, StopIteration) as exc:
+        raise SecurityInfoError(f"SubjectPublicKeyInfo malformed: {exc}") from exc
+    if not bits or bits[0] != 0:
+        raise SecurityInfoError("SubjectPublicKeyInfo BIT STRING has unused bits")
+    return bits[1:]
+
+
+def verify_cam_with_card_security(pace: PACETerminal, card_security: bytes) -> bool:
+    for info in parse_card_security(card_security):
+        if isinstance(info, ChipAuthenticationPublicKeyInfo) and info.key_agreement == "ECDH":
+            try:
+                if pace.verify_cam(spki_point(info.public_key)):
+                    return True
+            except PACEError:
+                continue
+    return False

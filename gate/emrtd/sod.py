@@ -1,0 +1,293 @@
+"""EF.SOD, the document security object (ICAO 9303-10 4.6.2, 9303-12 appendix B).
+
+EF.SOD is ``77 L ContentInfo`` where the ContentInfo is a CMS SignedData (RFC 5652), version
+3, with one SignerInfo, the Document Signer certificate embedded, and as eContent an
+LDSSecurityObject listing the hash of every data group. BER (indefinite lengths, constructed
+OCTET STRINGs) is accepted, as some states issue it (the NZ sample).
+
+:func:`parse_sod` only parses and checks structure; verification lives in
+:mod:`gate.emrtd.passive`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from asn1crypto import algos, cms, core, x509
+
+from gate.emrtd import certs, lds, tlv
+from gate.emrtd.docauth_errors import (
+    PARSE_ERRORS,
+    SodContentTypeError,
+    SodEncodingError,
+    SodError,
+    SodStructureError,
+    SodVersionError,
+)
+
+OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
+OID_ID_DATA = "1.2.840.113549.1.7.1"
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+SOD_TAG = lds.SOD_TAG
+
+
+class DataGroupHash(core.Sequence):
+    _fields = [  # noqa: RUF012 (asn1crypto's declarative API)
+        ("data_group_number", core.Integer),
+        ("data_group_hash_value", core.OctetString),
+    ]
+
+
+class DataGroupHashValues(core.SequenceOf):
+    _child_spec = DataGroupHash
+
+
+class LDSVersionInfo(core.Sequence):
+    _fields = [  # noqa: RUF012
+        ("lds_version", core.PrintableString),
+        ("unicode_version", core.PrintableString),
+    ]
+
+
+class LDSSecurityObject(core.Sequence):
+    _fields = [  # noqa: RUF012
+        ("version", core.Integer),
+        ("hash_algorithm", algos.DigestAlgorithm),
+        ("data_group_hash_values", DataGroupHashValues),
+        ("lds_version_info", LDSVersionInfo, {"optional": True}),
+    ]
+
+
+@dataclass(frozen=True)
+class Sod:
+    """A parsed EF.SOD. ``signed_data`` is the hashed/signed content, ready to verify."""
+
+    raw: bytes
+    lds_object_version: int
+    hash_algorithm: str
+    dg_hashes: dict[int, bytes]
+    lds_version: str | None
+    unicode_version: str | None
+    econtent_type: str
+    econtent: bytes
+    digest_algorithm: str
+    signature_algorithm: algos.SignedDigestAlgorithm
+    signature: bytes
+    signed_attributes: bytes | None
+    """DER of the signed attributes as a SET OF (what the signature covers), if present."""
+    content_type_attribute: str | None
+    message_digest_attribute: bytes | None
+    signing_time: str | None
+    signer_certificate: x509.Certificate | None
+    certificates: tuple[x509.Certificate, ...]
+    signer_issuer: x509.Name | None
+    signer_serial: int | None
+    signer_key_id: bytes | None
+    warnings: tuple[str, ...] = field(default=())
+
+
+def _unwrap(data: bytes, strict: bool, warnings: list[str]) -> bytes:
+    if not data:
+        raise SodEncodingError("EF.SOD is empty: read the file again")
+    if data[0] != SOD_TAG:
+        raise SodEncodingError(
+            f"EF.SOD starts with tag {data[0]:02X}, expected 77: this is not a document "
+            "security object (wrong file read?)"
+        )
+    try:
+        outer = core.Any.load(data)
+        contents = outer.contents
+        used = len(outer.dump())
+    except PARSE_ERRORS as exc:
+        raise SodEncodingError(f"EF.SOD tag 77 is not valid BER ({exc})") from exc
+    if used < len(data):
+        trailing = data[used:]
+        if strict:
+            raise SodEncodingError(
+                f"EF.SOD has {len(trailing)} byte(s) of trailing data after the tag 77 object"
+            )
+        warnings.append(f"{len(trailing)} trailing byte(s) after EF.SOD ignored")
+    if contents is None:
+        raise SodEncodingError("EF.SOD tag 77 has no contents")
+    return bytes(contents)
+
+
+def parse_sod(data: bytes, *, strict: bool = False) -> Sod:
+    """Parse EF.SOD bytes. ``strict`` also rejects trailing bytes and the id-data eContent type
+    that some states (e.g. CN) use instead of id-icao-ldsSecurityObject."""
+    try:
+        return _parse(data, strict)
+    except SodError:
+        raise
+    except PARSE_ERRORS as exc:
+        raise SodStructureError(
+            f"EF.SOD is not a valid CMS SignedData ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _parse(data: bytes, strict: bool) -> Sod:
+    warnings: list[str] = []
+    inner = _unwrap(bytes(data), strict, warnings)
+    try:
+        info = cms.ContentInfo.load(inner, strict=True)
+        content_type = info["content_type"].dotted
+    except PARSE_ERRORS as exc:
+        raise SodEncodingError(f"EF.SOD does not hold a CMS ContentInfo ({exc})") from exc
+    if content_type != OID_SIGNED_DATA:
+        raise SodContentTypeError(
+            f"EF.SOD ContentInfo has content type {content_type}, expected signedData "
+            f"({OID_SIGNED_DATA})"
+        )
+    signed = info["content"]
+    version = signed["version"].native
+    if version != "v3":
+        raise SodVersionError(f"EF.SOD SignedData has version {version}, ICAO 9303 requires v3")
+    encap = signed["encap_content_info"]
+    econtent_type = encap["content_type"].dotted
+    if econtent_type == OID_ID_DATA:
+        if strict:
+            raise SodContentTypeError(
+                "EF.SOD eContent type is id-data; strict parsing requires "
+                f"id-icao-ldsSecurityObject ({OID_LDS_SECURITY_OBJECT})"
+            )
+        warnings.append("eContent type is id-data instead of id-icao-ldsSecurityObject")
+    elif econtent_type != OID_LDS_SECURITY_OBJECT:
+        raise SodContentTypeError(
+            f"EF.SOD eContent type is {econtent_type}, expected id-icao-ldsSecurityObject "
+            f"({OID_LDS_SECURITY_OBJECT})"
+        )
+    if encap["content"].native is None:
+        raise SodStructureError("EF.SOD carries no LDSSecurityObject (detached content)")
+    econtent = bytes(encap["content"])
+    lds = _parse_lds(econtent)
+
+    signer_infos = signed["signer_infos"]
+    if len(signer_infos) != 1:
+        raise SodStructureError(
+            f"EF.SOD has {len(signer_infos)} SignerInfos, ICAO 9303 requires exactly one"
+        )
+    signer = signer_infos[0]
+    sid = signer["sid"]
+    issuer: x509.Name | None = None
+    serial: int | None = None
+    key_id: bytes | None = None
+    if sid.name == "issuer_and_serial_number":
+        issuer = sid.chosen["issuer"]
+        serial = int(sid.chosen["serial_number"].native)
+    else:
+        key_id = bytes(sid.chosen.native)
+
+    certificates: list[x509.Certificate] = []
+    if signed["certificates"].native is not None:
+        for choice in signed["certificates"]:
+            if choice.name == "certificate":
+                cert = choice.chosen
+                try:
+                    _ = cert.subject.native, cert.serial_number, cert.issuer.native
+                except PARSE_ERRORS as exc:
+                    raise SodStructureError(
+                        f"EF.SOD embeds an unreadable certificate ({exc})"
+                    ) from exc
+                certificates.append(cert)
+    signer_cert = None
+    for cert in certificates:
+        if issuer is not None and cert.issuer == issuer and cert.serial_number == serial:
+            signer_cert = cert
+            break
+        if key_id is not None and certs.key_identifier(cert) == key_id:
+            signer_cert = cert
+            break
+    if signer_cert is None and issuer is not None:
+        # Seen in the field (MY): the SignerInfo lists the issuer's RDNs in another order.
+        for cert in certificates:
+            if cert.serial_number == serial and certs.same_name(cert.issuer, issuer):
+                signer_cert = cert
+                warnings.append("SignerInfo issuer name differs in RDN order from the DSC")
+                break
+
+    signed_attrs = signer["signed_attrs"]
+    attrs_der: bytes | None = None
+    ct_attr: str | None = None
+    md_attr: bytes | None = None
+    signing_time: str | None = None
+    if signed_attrs.native is not None:
+        attrs_der = tlv.encode(0x31, bytes(signed_attrs.contents))
+        for attr in signed_attrs:
+            kind = attr["type"].native
+            values = attr["values"]
+            if kind == "content_type":
+                ct_attr = values[0].dotted
+            elif kind == "message_digest":
+                md_attr = bytes(values[0].native)
+            elif kind == "signing_time":
+                signing_time = values[0].native.isoformat()
+        if ct_attr is None or md_attr is None:
+            raise SodStructureError(
+                "EF.SOD signed attributes lack the content-type or message-digest attribute"
+            )
+    digest_algorithm = str(signer["digest_algorithm"]["algorithm"].native)
+    sig_alg = signer["signature_algorithm"]
+    _ = sig_alg["algorithm"].dotted
+    signature = bytes(signer["signature"].native)
+    return Sod(
+        raw=bytes(data),
+        lds_object_version=lds[0],
+        hash_algorithm=lds[1],
+        dg_hashes=lds[2],
+        lds_version=lds[3],
+        unicode_version=lds[4],
+        econtent_type=econtent_type,
+        econtent=econtent,
+        digest_algorithm=digest_algorithm,
+        signature_algorithm=sig_alg,
+        signature=signature,
+        signed_attributes=attrs_der,
+        content_type_attribute=ct_attr,
+        message_digest_attribute=md_attr,
+        signing_time=signing_time,
+        signer_certificate=signer_cert,
+        certificates=tuple(certificates),
+        signer_issuer=issuer,
+        signer_serial=serial,
+        signer_key_id=key_id,
+        warnings=tuple(warnings),
+    )
+
+
+def _parse_lds(
+    econtent: bytes,
+) -> tuple[int, str, dict[int, bytes], str | None, str | None]:
+    try:
+        lds = LDSSecurityObject.load(econtent, strict=True)
+        version = int(lds["version"].native)
+        hash_algorithm = str(lds["hash_algorithm"]["algorithm"].native)
+        entries = [
+            (int(e["data_group_number"].native), bytes(e["data_group_hash_value"].native))
+            for e in lds["data_group_hash_values"]
+        ]
+        info = lds["lds_version_info"]
+        lds_version = None if info.native is None else str(info["lds_version"].native)
+        unicode_version = None if info.native is None else str(info["unicode_version"].native)
+    except PARSE_ERRORS as exc:
+        raise SodStructureError(f"LDSSecurityObject cannot be decoded ({exc})") from exc
+    if version not in (0, 1):
+        raise SodVersionError(
+            f"LDSSecurityObject has version {version}; ICAO 9303 defines v0 and v1 only"
+        )
+    if version == 1 and lds_version is None:
+        raise SodStructureError("LDSSecurityObject v1 without ldsVersionInfo")
+    if hash_algorithm not in ("sha1", "sha224", "sha256", "sha384", "sha512"):
+        raise SodStructureError(f"LDSSecurityObject hash algorithm {hash_algorithm} unsupported")
+    hashes: dict[int, bytes] = {}
+    size = len(certs.digest(hash_algorithm, b""))
+    for number, value in entries:
+        if not 1 <= number <= 16:
+            raise SodStructureError(f"LDSSecurityObject lists data group {number} (1..16 only)")
+        if number in hashes:
+            raise SodStructureError(f"LDSSecurityObject lists DG{number} twice")
+        if len(value) != size:
+            raise SodStructureError(
+                f"DG{number} hash is {len(value)} bytes, {hash_algorithm} gives {size}"
+            )
+        hashes[number] = value
+    return version, hash_algorithm, hashes, lds_version, unicode_version

@@ -1,0 +1,1 @@
+"""Virtual eMRTD chip: chip images, the card-side protocol engine, and its transports."""

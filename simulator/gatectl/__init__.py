@@ -1,0 +1,1 @@
+"""Simulated gate controller: physical lane model, device protocol side, pty/TCP shell."""

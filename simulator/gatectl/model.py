@@ -1,0 +1,200 @@
+"""Physical model of a two-door mantrap lane (pure: advanced by ``step(dt)``).
+
+Positions are metres along the lane axis, x grows in the lane's normal direction (Direction.IN).
+The entry door stands at x = 0, the exit door at ``exit_door``; beam 0 is the approach beam in
+front of the entry door, beams 1..n are the mantrap beams, the last beam is past the exit door.
+Default figures: free walking 1.2-1.4 m/s (pedestrian studies, e.g. Fruin's level-of-service
+tables; slower, 0.8-1.0 m/s, inside a gate), a person's body depth about 0.3 m along the walking
+direction, a queueing traveller keeps about 0.9 m (centre to centre) to the one ahead, a
+tailgater 0.35-0.45 m, door leaves travel in about 1.2 s (typical swing or sliding e-gate
+leaves: 0.8-1.5 s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from drivers.gatectl.protocol import DoorState
+
+DOORWAY_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class LaneGeometry:
+    entry_beam: float = -0.40
+    entry_door: float = 0.0
+    mantrap_beams: tuple[float, ...] = (0.45, 1.0, 1.55)
+    exit_door: float = 2.0
+    exit_beam: float = 2.40
+    body_depth: float = 0.30
+    door_travel_s: float = 1.2
+
+    @property
+    def beams(self) -> tuple[float, ...]:
+        return (self.entry_beam, *self.mantrap_beams, self.exit_beam)
+
+
+@dataclass
+class DoorModel:
+    position: float  # metres along the lane
+    travel_s: float
+    opening: float = 0.0  # 0 closed .. 1 fully open
+    target: float = 0.0
+    locked: bool = True
+    reversed_for_obstruction: bool = False
+    lock_when_closed: bool = True
+
+    @property
+    def state(self) -> DoorState:
+        if self.opening <= 0.0:
+            return DoorState.LOCKED if self.locked else DoorState.CLOSED
+        if self.opening >= 1.0 and self.target >= 1.0:
+            return DoorState.OPEN
+        return DoorState.OPENING if self.target > self.opening else DoorState.CLOSING
+
+    @property
+    def passable(self) -> bool:
+        return self.opening >= 1.0
+
+    def open(self) -> None:
+        self.locked = False
+        self.target = 1.0
+
+    def close(self, lock: bool) -> None:
+        self.target = 0.0
+        self.lock_when_closed = lock
+        if self.opening <= 0.0:
+            self.locked = lock
+
+    def step(self, dt: float, obstructed: bool) -> None:
+        if self.target < self.opening and obstructed:
+            # safety edge / beam: a closing leaf reverses when someone stands in the doorway
+            self.reversed_for_obstruction = True
+        if self.reversed_for_obstruction:
+            if obstructed:
+                self.opening = min(1.0, self.opening + dt / self.travel_s)
+                return
+            self.reversed_for_obstruction = False
+        rate = dt / self.travel_s
+        if self.target > self.opening:
+            self.opening = min(self.target, self.opening + rate)
+        elif self.target < self.opening:
+            self.opening = max(self.target, self.opening - rate)
+            if self.opening <= 0.0:
+                self.locked = self.lock_when_closed
+
+    @property
+    def state_for_report(self) -> DoorState:
+        if self.reversed_for_obstruction:
+            return DoorState.OPENING if self.opening < 1.0 else DoorState.OPEN
+        return self.state
+
+
+@dataclass
+class Person:
+    ident: int
+    x: float
+    speed: float = 1.0
+    direction: int = 1
+    turn_back_at: float | None = None
+    leave_margin: float = 1.0
+    gap: float = 0.9  # centre-to-centre distance kept to the person ahead (a tailgater: ~0.4)
+
+    def body(self, depth: float) -> tuple[float, float]:
+        return (self.x - depth / 2, self.x + depth / 2)
+
+
+@dataclass
+class LaneModel:
+    geometry: LaneGeometry = field(default_factory=LaneGeometry)
+    people: list[Person] = field(default_factory=list)
+    _next_id: int = 1
+
+    def __post_init__(self) -> None:
+        g = self.geometry
+        self.entry = DoorModel(g.entry_door, g.door_travel_s)
+        self.exit = DoorModel(g.exit_door, g.door_travel_s)
+
+    @property
+    def doors(self) -> tuple[DoorModel, DoorModel]:
+        return (self.entry, self.exit)
+
+    def add_person(
+        self,
+        *,
+        x: float | None = None,
+        speed: float = 1.0,
+        direction: int = 1,
+        turn_back_at: float | None = None,
+        gap: float = 0.9,
+    ) -> Person:
+        g = self.geometry
+        if x is None:
+            x = g.entry_beam - 1.0 if direction > 0 else g.exit_beam + 1.0
+        person = Person(self._next_id, x, speed, direction, turn_back_at, gap=gap)
+        self._next_id += 1
+        self.people.append(person)
+        return person
+
+    def beam_states(self) -> list[bool]:
+        half = self.geometry.body_depth / 2
+        return [any(abs(p.x - b) < half for p in self.people) for b in self.geometry.beams]
+
+    def in_doorway(self, door: DoorModel) -> bool:
+        half = self.geometry.body_depth / 2
+        return any(abs(p.x - door.position) < half + DOORWAY_MARGIN for p in self.people)
+
+    def near(self, door: DoorModel, direction: int, reach: float) -> bool:
+        """Anyone on the approach side within ``reach`` of the door or in the doorway."""
+        half = self.geometry.body_depth / 2
+        for p in self.people:
+            offset = (p.x - door.position) * direction
+            if -reach <= offset < half + DOORWAY_MARGIN:
+                return True
+        return False
+
+    def step(self, dt: float) -> list[tuple[int, DoorModel, int]]:
+        """Advance by ``dt`` seconds; returns (person id, door, +1/-1) for each door crossing."""
+        crossings: list[tuple[int, DoorModel, int]] = []
+        for door in self.doors:
+            door.step(dt, self.in_doorway(door))
+        g = self.geometry
+        half = g.body_depth / 2
+        order = sorted(self.people, key=lambda q: -q.x * q.direction)
+        for person in order:
+            start = person.x
+            nxt = person.x + person.direction * person.speed * dt
+            for door in self.doors:
+                ahead = (door.position - start) * person.direction
+                if ahead > half and not door.passable:
+                    limit = door.position - person.direction * (half + DOORWAY_MARGIN)
+                    if (nxt - limit) * person.direction > 0:
+                        nxt = limit if (limit - start) * person.direction > 0 else start
+            for other in self.people:  # keep a minimal spacing to the person ahead
+                if other is person or other.direction != person.direction:
+                    continue
+                ahead = (other.x - start) * person.direction
+                keep = max(person.gap, g.body_depth + 0.05)
+                if ahead > 0 and (other.x - nxt) * person.direction < keep:
+                    nxt = other.x - person.direction * keep
+                    if (nxt - start) * person.direction < 0:
+                        nxt = start
+            person.x = nxt
+            for door in self.doors:
+                if start < door.position <= nxt:
+                    crossings.append((person.ident, door, 1))
+                elif nxt < door.position <= start:
+                    crossings.append((person.ident, door, -1))
+            if person.turn_back_at is not None and (
+                (person.x - person.turn_back_at) * person.direction >= 0
+            ):
+                person.direction = -person.direction
+                person.turn_back_at = None
+        # people leave the model once they walked well past the lane, whichever way they go
+        self.people = [
+            p
+            for p in self.people
+            if (p.direction > 0 and p.x <= g.exit_beam + p.leave_margin)
+            or (p.direction < 0 and p.x >= g.entry_beam - p.leave_margin)
+        ]
+        return crossings

@@ -1,0 +1,54 @@
+"""Synthetic passports served by the virtual chip, read by the reader, then PA + CA + AA."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from gate.emrtd.authenticate import authenticate_document
+from gate.emrtd.reader import ChipSession, Reader
+from simulator import passports
+from simulator.chip.card import VirtualChip
+from simulator.chip.image import ChipImage
+from simulator.chip.transport import InProcessTransport
+from tests.docauth_helpers import NOW, pki_store, shared_pki
+
+MRZ = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F3401159ZE184226B<<<<<10"
+FILES = ["EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15"]
+AT = NOW + timedelta(days=2)
+
+
+def _read(image: ChipImage) -> tuple[Reader, dict[str, bytes], str]:
+    reader = Reader(ChipSession(InProcessTransport(VirtualChip(image))))
+    access = reader.open(image.mrz_information)
+    files = {name: r.data for name, r in reader.read_files(FILES).items()}
+    return reader, files, access.protocol
+
+
+@pytest.mark.parametrize("aa_kind", ["rsa2048", "p256"])
+def test_genuine_passport_through_the_virtual_chip(aa_kind: str) -> None:
+    image = passports.build_passport(MRZ, shared_pki().dsc_brainpool_explicit, aa_kind=aa_kind)  # type: ignore[arg-type]
+    reader, files, protocol = _read(image)
+    assert protocol == "PACE"  # EF.CardAccess offers PACE-GM brainpoolP256r1
+    assert files == {name: image.files[name] for name in FILES}
+    verdict = authenticate_document(reader, files, pki_store(), at=AT, mrz=MRZ)
+    assert verdict.ok, verdict.to_dict()["findings"]
+    assert {"PA_OK", "CA_OK", "AA_OK"} <= set(verdict.codes)
+
+
+def test_clone_is_caught_by_chip_and_active_authentication() -> None:
+    genuine = passports.build_passport(MRZ, shared_pki().dsc_p256)
+    reader, files, _ = _read(passports.cloned(genuine))
+    verdict = authenticate_document(reader, files, pki_store(), at=AT, mrz=MRZ)
+    assert verdict.passive_ok  # the copied data are genuine
+    assert {"CA_FAILED", "CHIP_CLONE_SUSPECTED"} <= set(verdict.codes)
+    assert not verdict.ok
+
+
+def test_altered_passport_skips_chip_authentication() -> None:
+    image = passports.altered_dg(passports.build_passport(MRZ, shared_pki().dsc_rsa2048), 2)
+    reader, files, _ = _read(image)
+    verdict = authenticate_document(reader, files, pki_store(), at=AT, mrz=MRZ)
+    assert "PA_DG_HASH_MISMATCH" in verdict.codes
+    assert "CA_OK" not in verdict.codes and not verdict.ok

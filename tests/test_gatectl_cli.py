@@ -1,0 +1,42 @@
+"""``egate gatectl send`` against the simulator on a pty."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from drivers.gatectl import protocol as p
+from gate.cli import main
+from gate.cli.gatectl_cmd import ACTIONS
+from simulator.gatectl.server import GateSimulator
+
+
+def test_every_door_action_has_a_cli_name() -> None:
+    for door in ("entry", "exit"):
+        for action in ("open", "close", "lock", "unlock", "release"):
+            assert f"{action}-{door}" in ACTIONS
+
+
+def test_send_status_and_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with GateSimulator(link=tmp_path / "tty") as sim:
+        port = str(tmp_path / "tty")
+        assert main(["gatectl", "send", "--port", port, "status"]) == 0
+        status = json.loads(capsys.readouterr().out)["status"]
+        assert status["mode"] == "SAFE" and status["boot_id"] == sim.device.boot_id
+        # refused in SAFE: exit code 1 and the reason
+        assert main(["gatectl", "send", "--port", port, "open-exit"]) == 1
+        assert "NOT_ALLOWED" in json.loads(capsys.readouterr().out)["error"]
+        assert main(["gatectl", "send", "--port", port, "mode-normal"]) == 0
+        assert main(["gatectl", "send", "--port", port, "open-exit"]) == 0
+        capsys.readouterr()
+        assert p.DoorCommand(p.Door.EXIT, p.DoorAction.OPEN) in sim.device.executed
+
+
+def test_send_to_a_missing_port_fails_with_a_clear_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = str(tmp_path / "ttyUSB7")
+    assert main(["gatectl", "send", "--port", port, "--timeout", "0.3", "status"]) == 2
+    assert "ttyUSB7" in capsys.readouterr().err
