@@ -15,6 +15,7 @@ central service and dashboard arrive with their own issues.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import tempfile
 import uuid
@@ -28,6 +29,7 @@ import numpy as np
 
 from drivers.gatectl import protocol as p
 from drivers.gatectl.driver import GateController, SimulatedGateController
+from drivers.mrz_ocr.pipeline import read_image
 from gate import events
 from gate.config import LaneConfig
 from gate.emrtd import lds, trust
@@ -37,7 +39,7 @@ from gate.emrtd.reader import ChipSession, Reader
 from gate.errors import EgateError
 from gate.face.pipeline import FaceEngine
 from gate.mrz import check_digit, parse, repair
-from simulator import passports, pki
+from simulator import docpages, passports, pki
 from simulator.camera import SceneCamera
 from simulator.chip.card import VirtualChip
 from simulator.chip.transport import InProcessTransport
@@ -192,21 +194,45 @@ class DemoLane:
 
     # ------------------------------------------------------------------ one traveller
 
+    def read_mrz(self, scenario: Scenario, index: int, today: date) -> tuple[str, list[str]]:
+        """(the MRZ printed in the passport, the lines the document reader delivers).
+
+        Scenarios with OCR confusions use the serial reader model; the others render the
+        data page, degrade it like a worn page on a scanner, and read it with the page OCR."""
+        if scenario.ocr_confusions:
+            mrz = make_mrz(self.rng, today)
+            sent = misread(mrz, scenario.ocr_confusions)
+            self.log("  MRZ from the serial document reader")
+            return mrz, [sent[:44], sent[44:]]
+        rng = np.random.default_rng(self.rng.randrange(1 << 30))
+        expiry = today + timedelta(days=self.rng.randint(200, 3000))
+        identity = dataclasses.replace(
+            docpages.random_identity(rng, "TD3"),
+            issuer="UTO",
+            nationality="UTO",
+            date_of_expiry=expiry.strftime("%y%m%d"),
+        )
+        page, printed = docpages.render_page(identity, dpi=300, rng=rng)
+        page = docpages.degrade(page, docpages.random_degradation(rng), rng)
+        ocr = read_image(page, today=today)
+        self.log(
+            f"  MRZ from the page image: {'read' if ocr.found else ocr.message} "
+            f"in {ocr.seconds * 1000:.0f} ms"
+        )
+        return "".join(printed), (ocr.lines if ocr.found else printed[:0])
+
     def check_document(
         self, scenario: Scenario, index: int
     ) -> tuple[list[events.Verdict], list[str], bytes | None, events.DocumentSummary | None]:
         """MRZ, chip and authenticity: verdicts, reasons and the chip portrait."""
         today = self.now.date()
-        mrz = make_mrz(self.rng, today)
+        mrz, lines = self.read_mrz(scenario, index, today)
         portrait, _ = self.faces.pair(index, scenario.impostor)
         image = passports.build_passport(mrz, self.pki.dsc_p256, face=jpeg(portrait))
         if scenario.variant == "altered":
             image = passports.altered_dg(image, 2)
         elif scenario.variant == "clone":
             image = passports.cloned(image)
-
-        sent = misread(mrz, scenario.ocr_confusions)
-        lines = [sent[:44], sent[44:]]
         parsed = parse(lines, today=today)
         verdicts = [
             events.Verdict(
@@ -245,12 +271,11 @@ class DemoLane:
             reader = candidate
             break
         if reader is None:
+            reason = "CHIP_ACCESS_DENIED" if keys else "MRZ_NOT_READ"
             verdicts.append(
-                events.Verdict(
-                    check="chip", outcome=events.CheckOutcome.FAIL, reasons=["CHIP_ACCESS_DENIED"]
-                )
+                events.Verdict(check="chip", outcome=events.CheckOutcome.FAIL, reasons=[reason])
             )
-            return verdicts, ["CHIP_ACCESS_DENIED"], None, document
+            return verdicts, [reason], None, document
         files = {name: r.data for name, r in reader.read_files(FILES).items()}
         verdict = authenticate_document(reader, files, self.store, at=self.now, mrz=mrz)
         codes = list(dict.fromkeys(verdict.codes))  # in order, each once
