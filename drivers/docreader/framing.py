@@ -145,20 +145,27 @@ class _Decoder:
     def _parse(self) -> list[FrameEvent]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _skip_to(self, start_byte: int, events: list[FrameEvent]) -> bool:
+        """Drop the bytes before the next ``start_byte``; False when the buffer has none."""
+        buf = self._buf
+        start = buf.find(bytes([start_byte]))
+        if start < 0:
+            events.append(FrameDropped("bytes outside a frame", len(buf)))
+            buf.clear()
+            return False
+        if start > 0:
+            events.append(FrameDropped("bytes outside a frame", start))
+            del buf[:start]
+        return True
+
 
 class DeskoDecoder(_Decoder):
     def _parse(self) -> list[FrameEvent]:
         events: list[FrameEvent] = []
         buf = self._buf
         while buf:
-            start = buf.find(bytes([SOD]))
-            if start < 0:
-                events.append(FrameDropped("bytes outside a frame", len(buf)))
-                buf.clear()
+            if not self._skip_to(SOD, events):
                 break
-            if start > 0:
-                events.append(FrameDropped("bytes outside a frame", start))
-                del buf[:start]
             if len(buf) < 2:
                 break
             if buf[1] == EOD:
@@ -212,14 +219,8 @@ class ThreeMDecoder(_Decoder):
         events: list[FrameEvent] = []
         buf = self._buf
         while buf:
-            start = buf.find(bytes([STX]))
-            if start < 0:
-                events.append(FrameDropped("bytes outside a frame", len(buf)))
-                buf.clear()
+            if not self._skip_to(STX, events):
                 break
-            if start > 0:
-                events.append(FrameDropped("bytes outside a frame", start))
-                del buf[:start]
             if len(buf) < 3:
                 break
             length = int.from_bytes(buf[1:3], "big")
