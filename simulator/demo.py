@@ -194,7 +194,7 @@ class DemoLane:
 
     # ------------------------------------------------------------------ one traveller
 
-    def read_mrz(self, scenario: Scenario, index: int, today: date) -> tuple[str, list[str]]:
+    def read_mrz(self, scenario: Scenario, today: date) -> tuple[str, list[str]]:
         """(the MRZ printed in the passport, the lines the document reader delivers).
 
         Scenarios with OCR confusions use the serial reader model; the others render the
@@ -219,14 +219,14 @@ class DemoLane:
             f"  MRZ from the page image: {'read' if ocr.found else ocr.message} "
             f"in {ocr.seconds * 1000:.0f} ms"
         )
-        return "".join(printed), (ocr.lines if ocr.found else printed[:0])
+        return "".join(printed), (ocr.lines if ocr.found else [])
 
     def check_document(
         self, scenario: Scenario, index: int
     ) -> tuple[list[events.Verdict], list[str], bytes | None, events.DocumentSummary | None]:
         """MRZ, chip and authenticity: verdicts, reasons and the chip portrait."""
         today = self.now.date()
-        mrz, lines = self.read_mrz(scenario, index, today)
+        mrz, lines = self.read_mrz(scenario, today)
         portrait, _ = self.faces.pair(index, scenario.impostor)
         image = passports.build_passport(mrz, self.pki.dsc_p256, face=jpeg(portrait))
         if scenario.variant == "altered":

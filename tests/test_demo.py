@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from datetime import date
 from pathlib import Path
 
@@ -30,8 +31,6 @@ EXPECTED = {
 
 
 def test_synthetic_mrz_is_valid_and_a_misread_is_repaired() -> None:
-    import random
-
     rng = random.Random(3)
     today = date(2026, 11, 21)
     for _ in range(20):
@@ -135,3 +134,21 @@ def test_aborted_entry_passage_aborts_the_transaction(monkeypatch: pytest.Monkey
     decisions, reasons, released = _demo_with(monkeypatch, b"portrait", 0)
     assert decisions == [events.Decision.ABORTED] and reasons == [["PASSAGE_ABORTED"]]
     assert [args[0] for args in released] == [p.Door.ENTRY]  # never the exit door
+
+
+def test_unread_mrz_refuses_without_opening_the_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_models()
+    lane = load_lane(None, env={})
+    demo = DemoLane(lane, FaceSource.find(None), lambda line: None, time_scale=8.0)
+    truth = make_mrz(random.Random(5), demo.now.date())
+    # the page reader found nothing, then garbage: no key opens the chip, no door moves
+    for lines in ([], ["P<UTO" + "#" * 39, "garbage"]):
+        monkeypatch.setattr(DemoLane, "read_mrz", lambda self, s, t, lines=lines: (truth, lines))
+        outcome = asyncio.run(demo.run([SCENARIOS[0]]))[0]
+        assert outcome.decision.value == "rejected"
+        assert outcome.reasons in (["MRZ_NOT_READ"], ["CHIP_ACCESS_DENIED"])
+        event = demo.events[-1]
+        assert isinstance(event, events.TransactionEvent)
+        stages = {s.stage for s in event.stages}
+        assert events.Stage.ENTRY_OPENED not in stages
+        assert events.Stage.EXIT_OPENED not in stages
