@@ -1,7 +1,6 @@
 """The document-authenticity verdict: one object, stable reason codes, officer-readable detail.
 
-Reason codes are part of the interface (events, policy, dashboard): never rename one; add new
-ones at the end of :data:`REASONS`.
+Reason codes are part of the interface (events, policy, dashboard) and live in gate/reasons.py.
 """
 
 from __future__ import annotations
@@ -9,36 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gate import reasons as reason_registry
 from gate.emrtd.certs import CertSummary
 
-# code -> (severity, meaning). "fail" makes the verdict fail, "warn" is shown to the officer.
-REASONS: dict[str, tuple[str, str]] = {
-    "PA_OK": ("ok", "passive authentication passed: data groups, signature and chain are valid"),
-    "PA_SOD_MALFORMED": ("fail", "EF.SOD cannot be parsed"),
-    "PA_DG_HASH_MISMATCH": ("fail", "a data group does not match its hash in EF.SOD (altered)"),
-    "PA_DG_NOT_IN_SOD": ("fail", "a data group was read that EF.SOD does not list"),
-    "PA_SIGNATURE_INVALID": ("fail", "the EF.SOD signature does not verify with the DSC"),
-    "PA_DSC_MISSING": ("fail", "EF.SOD embeds no Document Signer certificate"),
-    "PA_CSCA_UNKNOWN": ("fail", "no trusted CSCA certificate issued the Document Signer"),
-    "PA_CERT_EXPIRED": ("fail", "a certificate of the chain is outside its validity"),
-    "PA_CERT_NOT_YET_VALID": ("fail", "a certificate of the chain is not valid yet"),
-    "PA_CERT_REVOKED": ("fail", "the Document Signer certificate is revoked by a CRL"),
-    "PA_CRL_MISSING": ("warn", "no current CRL of the issuing CSCA is in the trust store"),
-    "PA_COUNTRY_MISMATCH": ("fail", "issuing state, DSC and CSCA countries differ"),
-    "PA_ALGORITHM_UNSUPPORTED": ("fail", "a hash, signature algorithm or curve is unsupported"),
-    "PA_SOD_WARNING": ("warn", "EF.SOD deviates from ICAO 9303 but could be verified"),
-    "MRZ_DG1_MISMATCH": ("fail", "the MRZ on the data page differs from DG1 on the chip"),
-    "DOCUMENT_EXPIRED": ("fail", "the document is past its date of expiry"),
-    "DG1_MISSING": ("warn", "DG1 was not supplied: MRZ and expiry were not checked"),
-    "AA_OK": ("ok", "active authentication passed: the chip holds the DG15 private key"),
-    "AA_FAILED": ("fail", "active authentication failed"),
-    "AA_NOT_SUPPORTED": ("warn", "the chip offers no active authentication (no DG15)"),
-    "CA_OK": ("ok", "chip authentication passed and secure messaging restarted"),
-    "CA_FAILED": ("fail", "chip authentication failed"),
-    "CA_NOT_COUNTED": ("warn", "chip authentication ignored because passive authentication failed"),
-    "CHIP_CLONE_SUSPECTED": ("fail", "valid data but the chip cannot prove its key: likely clone"),
-    "DG1_UNREADABLE": ("fail", "DG1 holds no readable MRZ"),
-}
+# The codes and their meanings live in the one registry, gate/reasons.py.
+REASONS = reason_registry.REASONS
 
 
 @dataclass(frozen=True)
@@ -48,7 +22,7 @@ class Finding:
 
     @property
     def severity(self) -> str:
-        return REASONS[self.code][0]
+        return reason_registry.get(self.code).severity
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "severity": self.severity, "detail": self.detail}
@@ -77,8 +51,7 @@ class Verdict:
     checked_at: str | None = None
 
     def add(self, code: str, detail: str) -> None:
-        if code not in REASONS:
-            raise KeyError(f"unknown reason code {code!r}")
+        reason_registry.get(code)  # UnknownReasonError for a code nobody registered
         self.findings.append(Finding(code, detail))
 
     @property
