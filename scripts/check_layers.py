@@ -72,7 +72,7 @@ def main() -> int:
         tmp.write(render(config))
     try:
         lint = Path(sys.executable).with_name("lint-imports")
-        cmd = [str(lint) if lint.exists() else "lint-imports", "--config", tmp.name]
+        cmd = [str(lint) if lint.exists() else "lint-imports", tmp.name]
         return subprocess.call(cmd, cwd=ROOT)
     finally:
         Path(tmp.name).unlink()
