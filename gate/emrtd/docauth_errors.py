@@ -9,15 +9,35 @@ from __future__ import annotations
 from gate.errors import EgateError
 
 # What asn1crypto (and int/bytes conversions) raise on malformed DER: callers turn these into
-# the domain errors below. Never crash on hostile input.
-PARSE_ERRORS = (
-    ValueError,
-    TypeError,
-    KeyError,
-    AttributeError,
-    IndexError,
-    OverflowError,
-)
+# the domain errors below. Never crash on hostile input. Programming errors (TypeError,
+# AttributeError, KeyError) are NOT here: a parser that hits one on hostile input has a bug that
+# the fuzz tests must see, and it is fixed where it happens (check the type or the key first).
+PARSE_ERRORS = (ValueError, IndexError, OverflowError)
+# asn1crypto itself reports some malformed DER with these (a KeyError when an unknown algorithm
+# OID selects no field spec, a TypeError or AttributeError on a CHOICE of the wrong kind).
+_LIBRARY_QUIRKS = (KeyError, TypeError, AttributeError)
+# What a DER-decoding ``except`` clause catches; its first statement is ``raise_if_bug(exc)``.
+DER_ERRORS = (ValueError, IndexError, OverflowError, KeyError, TypeError, AttributeError)
+
+
+def raise_if_bug(exc: BaseException) -> None:
+    """Re-raise ``exc`` when it is a programming error rather than malformed input.
+
+    A ``KeyError``, ``TypeError`` or ``AttributeError`` counts as malformed input only when
+    asn1crypto raised it in its own code (the innermost frame of the traceback is in
+    ``asn1crypto``); raised in egate's code it is a bug, and it propagates so that tests (the
+    fuzz tests first) see it instead of a "malformed input" verdict.
+    """
+    if not isinstance(exc, _LIBRARY_QUIRKS) or isinstance(exc, PARSE_ERRORS):
+        return
+    tb = exc.__traceback__
+    module = ""
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        tb = tb.tb_next
+    if module == "asn1crypto" or module.startswith("asn1crypto."):
+        return
+    raise exc
 
 
 class DocAuthError(EgateError):
