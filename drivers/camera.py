@@ -39,6 +39,8 @@ URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://"
 class CameraError(EgateError):
     """Base of camera errors."""
 
+    reason_code = "CAMERA_NO_FRAMES"
+
 
 class CameraUnavailable(CameraError):
     """The source delivers no frames (cannot be opened, or stopped and did not come back)."""

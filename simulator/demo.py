@@ -376,7 +376,7 @@ class DemoLane:
                 persons = max(entered, faces_seen)
                 if persons > 1:
                     decision = events.Decision.REFERRED
-                    reasons = ["SINGLE_PERSON_VIOLATION"]
+                    reasons = ["PASSAGE_TAILGATING"]
                     alarm = events.AlarmEvent(
                         **self.stamper.stamp(datetime.now(UTC)),
                         alarm=events.AlarmKind.TAILGATING,

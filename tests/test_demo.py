@@ -26,7 +26,7 @@ EXPECTED = {
     "impostor": ("referred", {"FACE_NO_MATCH"}),
     "altered": ("rejected", {"PA_DG_HASH_MISMATCH"}),
     "cloned-chip": ("rejected", {"CHIP_CLONE_SUSPECTED"}),
-    "tailgating": ("referred", {"SINGLE_PERSON_VIOLATION"}),
+    "tailgating": ("referred", {"PASSAGE_TAILGATING"}),
 }
 
 

@@ -1,7 +1,10 @@
 """Errors of the document-authenticity domain (SOD, certificates, trust store, AA, CA).
 
-Every error carries a stable ``code`` (used in verdicts and by tests) and a message that says
-what failed, on which input, and what to do about it.
+Every error carries ``reason_code``, the registered reason code (gate/reasons.py) it means in a
+decision, a finer ``code`` that names the exact defect (shown in the finding's detail, e.g.
+``PA_SOD_MALFORMED`` with ``[SOD_VERSION]``), and a message that says what failed, on which
+input, and what to do about it. Trust-store errors happen when an operator imports lists, not
+during a passage: they carry no reason.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class DocAuthError(EgateError):
 class SodError(DocAuthError):
     """EF.SOD is not a well-formed ICAO 9303-10 document security object."""
 
+    reason_code = "PA_SOD_MALFORMED"
     code = "SOD_MALFORMED"
 
 
@@ -76,6 +80,7 @@ class SodStructureError(SodError):
 class CertificateError(DocAuthError):
     """A certificate, public key or signature could not be used."""
 
+    reason_code = "PA_CERT_INVALID"
     code = "CERT_INVALID"
 
 
@@ -84,6 +89,7 @@ class CertificateParseError(CertificateError):
 
 
 class UnsupportedAlgorithmError(CertificateError):
+    reason_code = "PA_ALGORITHM_UNSUPPORTED"
     code = "ALGORITHM_UNSUPPORTED"
 
 
@@ -100,12 +106,15 @@ class MasterListError(TrustStoreError):
 
 
 class ActiveAuthError(DocAuthError):
+    reason_code = "AA_ERROR"
     code = "AA_ERROR"
 
 
 class ChipAuthError(DocAuthError):
+    reason_code = "CA_ERROR"
     code = "CA_ERROR"
 
 
 class DataGroupError(DocAuthError):
+    reason_code = "PA_DG_MALFORMED"
     code = "DG_MALFORMED"
