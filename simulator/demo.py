@@ -92,7 +92,13 @@ class FaceSource:
                     people.append(good)
             if len(people) >= 2:
                 return cls(people, str(root))
-        from skimage import data as skdata
+        try:
+            from skimage import data as skdata
+        except ImportError as exc:
+            raise EgateError(
+                "no faces for the demo: the shared test data was not found and scikit-image "
+                "is not installed (pip install 'egate[demo]', or set EGATE_TESTDATA)"
+            ) from exc
 
         astronaut = cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR)[0:300, 100:330]
         cat = cv2.cvtColor(skdata.chelsea(), cv2.COLOR_RGB2BGR)
