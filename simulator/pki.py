@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from asn1crypto import algos, cms, crl, keys, x509
@@ -450,3 +451,13 @@ def make_test_pki(now: datetime, country: str = "UT") -> CountryPki:
             csca_bp, "brainpoolP256r1", now=now, serial=0x1005, explicit=True
         ),
     )
+
+
+TEST_PKI_EPOCH = datetime(2026, 1, 15, tzinfo=UTC)
+"""The moment the shared test PKI is made at (its certificates are valid around it)."""
+
+
+@lru_cache(maxsize=1)
+def shared_test_pki() -> CountryPki:
+    """One test PKI per process (making RSA-3072 keys is slow), made at TEST_PKI_EPOCH."""
+    return make_test_pki(TEST_PKI_EPOCH)

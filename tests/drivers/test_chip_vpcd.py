@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,6 @@ from simulator.chip.builder import ImageSpec, build_image
 from simulator.chip.card import ChipConfig, Faults, VirtualChip
 from simulator.chip.image import ChipImage, load_image
 from simulator.chip.transport import VpcdCard
-from tests.conftest import require_testdata
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.xdist_group("pcsc")]
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
@@ -131,8 +130,10 @@ def test_can_over_pcsc(pcscd: None) -> None:
     assert label == "PACE-GM-AES-128" and files["DG1"] == image.files["DG1"]
 
 
-def test_dutch_2006_passport_byte_identical_through_pcsc(pcscd: None) -> None:
-    image = load_image(require_testdata("epassport", "jmrtd_samples", "loes2006_NL_specimen"))
+def test_dutch_2006_passport_byte_identical_through_pcsc(
+    pcscd: None, testdata_dir: Callable[..., Path]
+) -> None:
+    image = load_image(testdata_dir("epassport", "jmrtd_samples", "loes2006_NL_specimen"))
     names = ["EF.COM", "DG1", "DG2", "DG15", "EF.SOD"]
     for config in (ChipConfig(), ChipConfig(extended_length=False, max_response=256)):
         label, files = _read_via_pcsc(image, names, config)

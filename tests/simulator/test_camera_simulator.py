@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -17,7 +18,6 @@ from simulator.camera import (
     list_images,
     load_face,
 )
-from tests.conftest import require_testdata
 
 
 def frontal(faces_dir: Path | None = None, **kw: object) -> SceneCamera:
@@ -92,8 +92,10 @@ def test_head_pose_and_lighting_change_the_frames() -> None:
     )
 
 
-def test_real_face_images_are_composited_where_the_truth_says() -> None:
-    faces_dir = require_testdata("faces", "dlib_johns")
+def test_real_face_images_are_composited_where_the_truth_says(
+    testdata_dir: Callable[..., Path],
+) -> None:
+    faces_dir = testdata_dir("faces", "dlib_johns")
     cam = frontal(faces_dir, tailgate_every=0)
     assert cam.uses_real_faces
     image, faces = cam.render(5.0)  # standing at 0.55 m, frontal

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -17,8 +18,6 @@ from gate.cli import main
 from gate.config import load_lane
 from gate.mrz import parse, repair
 from simulator.demo import SCENARIOS, DemoLane, FaceSource, make_mrz, misread
-from tests.conftest import require_testdata
-from tests.face_helpers import require_models
 
 EXPECTED = {
     "genuine": ("accepted", set()),
@@ -46,12 +45,14 @@ def test_synthetic_mrz_is_valid_and_a_misread_is_repaired() -> None:
         assert good.bac_key in keys
 
 
-def test_demo_lane_decides_every_scenario() -> None:
-    require_testdata("faces", "dlib_johns")
-    require_models()
+def test_demo_lane_decides_every_scenario(
+    face_models: Callable[..., str], testdata_dir: Callable[..., Path]
+) -> None:
+    testdata_dir("faces", "dlib_johns")
+    face_models()
     lane = load_lane(None, env={})
     lines: list[str] = []
-    demo = DemoLane(lane, FaceSource.find(require_testdata()), lines.append, time_scale=8.0)
+    demo = DemoLane(lane, FaceSource.find(testdata_dir()), lines.append, time_scale=8.0)
     outcomes = asyncio.run(demo.run(list(SCENARIOS)))
     got = {o.scenario.name: (o.decision.value, set(o.reasons)) for o in outcomes}
     for name, (decision, reasons) in EXPECTED.items():
@@ -67,8 +68,8 @@ def test_demo_lane_decides_every_scenario() -> None:
         assert events.parse_event(events.to_json(event)) == event
 
 
-def test_demo_without_test_data_uses_bundled_photographs() -> None:
-    require_models()
+def test_demo_without_test_data_uses_bundled_photographs(face_models: Callable[..., str]) -> None:
+    face_models()
     faces = FaceSource.find(None)
     assert "no test data" in faces.origin
     lane = load_lane(None, env={})
@@ -79,10 +80,13 @@ def test_demo_without_test_data_uses_bundled_photographs() -> None:
 
 
 def test_demo_command_writes_schema_events(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    face_models: Callable[..., str],
+    testdata_dir: Callable[..., Path],
 ) -> None:
-    require_testdata("faces", "dlib_johns")
-    require_models()
+    testdata_dir("faces", "dlib_johns")
+    face_models()
     out = tmp_path / "events.jsonl"
     assert main(["demo", "--events", str(out), "--time-scale", "8"]) == 0
     text = capsys.readouterr().out
@@ -93,13 +97,16 @@ def test_demo_command_writes_schema_events(
 
 
 def _demo_with(
-    monkeypatch: pytest.MonkeyPatch, chip_portrait: bytes | None, entered: int
+    monkeypatch: pytest.MonkeyPatch,
+    face_models: Callable[..., str],
+    chip_portrait: bytes | None,
+    entered: int,
 ) -> tuple[list[events.Decision], list[list[str]], list[tuple[object, ...]]]:
     """One genuine traveller whose document checks pass, with the given chip portrait and
     people counted through the entry door; returns decisions, reasons and passages released."""
     from simulator.devices import SimulatedGateController
 
-    require_models()
+    face_models()
     released: list[tuple[object, ...]] = []
     real_release = SimulatedGateController.release_passage
 
@@ -123,21 +130,25 @@ def _demo_with(
 
 
 def test_accepted_document_without_chip_portrait_never_opens_the_gate(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, face_models: Callable[..., str]
 ) -> None:
-    decisions, reasons, released = _demo_with(monkeypatch, None, 1)
+    decisions, reasons, released = _demo_with(monkeypatch, face_models, None, 1)
     assert decisions == [events.Decision.REFERRED] and reasons == [["FACE_NO_CHIP_PORTRAIT"]]
     assert released == []
 
 
-def test_aborted_entry_passage_aborts_the_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
-    decisions, reasons, released = _demo_with(monkeypatch, b"portrait", 0)
+def test_aborted_entry_passage_aborts_the_transaction(
+    monkeypatch: pytest.MonkeyPatch, face_models: Callable[..., str]
+) -> None:
+    decisions, reasons, released = _demo_with(monkeypatch, face_models, b"portrait", 0)
     assert decisions == [events.Decision.ABORTED] and reasons == [["PASSAGE_ABORTED"]]
     assert [args[0] for args in released] == [p.Door.ENTRY]  # never the exit door
 
 
-def test_unread_mrz_refuses_without_opening_the_gate(monkeypatch: pytest.MonkeyPatch) -> None:
-    require_models()
+def test_unread_mrz_refuses_without_opening_the_gate(
+    monkeypatch: pytest.MonkeyPatch, face_models: Callable[..., str]
+) -> None:
+    face_models()
     lane = load_lane(None, env={})
     demo = DemoLane(lane, FaceSource.find(None), lambda line: None, time_scale=8.0)
     truth = make_mrz(random.Random(5), demo.now.date())

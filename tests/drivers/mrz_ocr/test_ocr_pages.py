@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -12,7 +13,6 @@ import pytest
 
 from drivers.mrz_ocr.pipeline import NO_MRZ, ImageError, load_image, read_image
 from simulator.docpages import Degradation, synthetic_page
-from tests.conftest import require_testdata
 
 SPECIMENS = ("passport-td2.jpg", "passport-td2.png", "passport-td3.jpg", "passport-td3.png")
 
@@ -25,8 +25,8 @@ def _specimen_lines(folder: Path, name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", SPECIMENS)
-def test_specimen_page_read_exactly(name: str) -> None:
-    folder = require_testdata("mrz_documents", "passporteye")
+def test_specimen_page_read_exactly(name: str, testdata_dir: Callable[..., Path]) -> None:
+    folder = testdata_dir("mrz_documents", "passporteye")
     truth = _specimen_lines(folder, name)
     result = read_image(folder / name, today=__import__("datetime").date(2010, 1, 1))
     assert result.found
@@ -41,8 +41,8 @@ def test_specimen_page_read_exactly(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["passport-td3.png", "passport-td2.jpg"])
 @pytest.mark.parametrize("turn", [cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE])
-def test_specimen_turned(name: str, turn: int) -> None:
-    folder = require_testdata("mrz_documents", "passporteye")
+def test_specimen_turned(name: str, turn: int, testdata_dir: Callable[..., Path]) -> None:
+    folder = testdata_dir("mrz_documents", "passporteye")
     image = cv2.rotate(cv2.imread(str(folder / name)), turn)
     assert read_image(image).lines == _specimen_lines(folder, name)
 

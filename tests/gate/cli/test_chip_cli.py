@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from gate.cli import main
-from tests.conftest import require_testdata
 
 NL_MRZ = (
     "P<NLDMEULENDIJK<<LOES<ALBERTINE<<<<<<<<<<<<<\nXX00013286NLD7110195F1110012123456789<<<<<76"
@@ -16,9 +16,9 @@ NL_MRZ = (
 
 
 def test_read_dutch_passport_image_writes_identical_files(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], testdata_dir: Callable[..., Path]
 ) -> None:
-    image = require_testdata("epassport", "jmrtd_samples", "loes2006_NL_specimen")
+    image = testdata_dir("epassport", "jmrtd_samples", "loes2006_NL_specimen")
     out = tmp_path / "out"
     code = main(
         ["chip", "read", "--simulate", str(image), "--mrz", NL_MRZ, "--out", str(out), "--json"]

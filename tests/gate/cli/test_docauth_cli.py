@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,15 +11,14 @@ import pytest
 
 from gate.cli import main
 from simulator import passports, pki
-from tests.conftest import require_testdata
 
 MRZ = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F3401159ZE184226B<<<<<10"
 
 
 def test_trust_import_list_expire_remove(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], testdata_dir: Callable[..., Path]
 ) -> None:
-    folder = require_testdata("epassport", "gmrtd", "master_lists")
+    folder = testdata_dir("epassport", "gmrtd", "master_lists")
     store = tmp_path / "trust"
     nl = str(folder / "NL_ML_2026-07-22.ml")
     assert main(["trust", "--store", str(store), "import", nl]) == 1  # no root configured
@@ -111,9 +111,9 @@ def test_doc_verify_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_doc_verify_real_sod_with_master_list_store(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], testdata_dir: Callable[..., Path]
 ) -> None:
-    folder = require_testdata("epassport", "gmrtd")
+    folder = testdata_dir("epassport", "gmrtd")
     store = str(tmp_path / "s")
     ml = folder / "master_lists"
     main(["trust", "--store", store, "import", str(ml / "DE_ML_2026-05-28-08-28-45.ml"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,14 @@ from hypothesis import strategies as st
 
 from gate.emrtd import lds, securityinfos
 from gate.emrtd.errors import LDSError, SecurityInfoError
-from tests.conftest import require_testdata
 
 G1_CARD_ACCESS = bytes.fromhex("31143012060A04007F0007020204020202010202010D")
 
 
-def _sample(*parts: str) -> bytes:
-    return Path(require_testdata("epassport", *parts)).read_bytes()
+@pytest.fixture(scope="session")
+def sample(testdata_dir: Callable[..., Path]) -> Callable[..., bytes]:
+    """sample(*parts): the bytes of a file below testdata/epassport."""
+    return lambda *parts: testdata_dir("epassport", *parts).read_bytes()
 
 
 def test_card_access_from_appendix_g1() -> None:
@@ -34,8 +36,10 @@ def test_card_access_from_appendix_g1() -> None:
     [("jmrtd_samples", "misc", "spec_sample_encoded_dg14.bin"),
      ("gmrtd", "lds_sample_document", "DG14.bin")],
 )  # fmt: skip
-def test_dg14_samples_parse_and_re_encode(path: tuple[str, ...]) -> None:
-    data = _sample(*path)
+def test_dg14_samples_parse_and_re_encode(
+    path: tuple[str, ...], sample: Callable[..., bytes]
+) -> None:
+    data = sample(*path)
     infos = lds.parse_dg14(data)
     kinds = {type(i).__name__ for i in infos}
     assert {"ChipAuthenticationPublicKeyInfo", "ChipAuthenticationInfo"} <= kinds
@@ -80,43 +84,43 @@ def test_fuzzed_security_infos_raise_domain_error(data: bytes) -> None:
         securityinfos.parse_security_infos(b"\x31" + bytes([len(data)]) + data)
 
 
-def test_dutch_2006_passport_files() -> None:
+def test_dutch_2006_passport_files(sample: Callable[..., bytes]) -> None:
     base = ("jmrtd_samples", "loes2006_NL_specimen")
-    com = lds.parse_ef_com(_sample(*base, "ef011E.bin"))
+    com = lds.parse_ef_com(sample(*base, "ef011E.bin"))
     assert com.data_groups == (1, 2, 15) and com.lds_version == "0107"
-    dg1 = lds.parse_dg1(_sample(*base, "ef0101.bin"))
+    dg1 = lds.parse_dg1(sample(*base, "ef0101.bin"))
     assert dg1.lines[1].startswith("XX00013286NLD7110195F1110012")
-    dg2 = lds.parse_dg2(_sample(*base, "ef0102.bin"))
+    dg2 = lds.parse_dg2(sample(*base, "ef0102.bin"))
     assert dg2.portrait.format == "jpeg2000" and dg2.portrait.standard == "ISO/IEC 19794-5"
     assert lds.image_size(dg2.portrait.image) == (dg2.portrait.width, dg2.portrait.height)
-    assert lds.parse_dg15(_sample(*base, "ef010F.bin")).algorithm == "RSA"
+    assert lds.parse_dg15(sample(*base, "ef010F.bin")).algorithm == "RSA"
 
 
-def test_iso19794_record_gives_the_published_jpeg() -> None:
+def test_iso19794_record_gives_the_published_jpeg(sample: Callable[..., bytes]) -> None:
     blocks = ("gmrtd", "lds_biometric_blocks")
-    faces = lds.parse_iso19794_5(_sample(*blocks, "ISO19794_Test1_Data.bin"))
-    assert faces[0].image == _sample(*blocks, "ISO19794_Test1_Face.jpg")
+    faces = lds.parse_iso19794_5(sample(*blocks, "ISO19794_Test1_Data.bin"))
+    assert faces[0].image == sample(*blocks, "ISO19794_Test1_Face.jpg")
     assert faces[0].format == "jpeg"
 
 
 @pytest.mark.parametrize("name", ["ICAO_39794_5_AP_DG2_AllFields.dat",
                                   "ICAO_39794_5_AP_DG2_MandFields.dat"])  # fmt: skip
-def test_iso39794_dg2_gives_the_published_portrait(name: str) -> None:
+def test_iso39794_dg2_gives_the_published_portrait(name: str, sample: Callable[..., bytes]) -> None:
     blocks = ("gmrtd", "lds_biometric_blocks")
-    dg2 = lds.parse_dg2(_sample(*blocks, name))
-    expected = _sample(*blocks, "ICAO_39794_5_AP_DG2_Face.jpg")
+    dg2 = lds.parse_dg2(sample(*blocks, name))
+    expected = sample(*blocks, "ICAO_39794_5_AP_DG2_Face.jpg")
     assert hashlib.sha256(dg2.portrait.image).digest() == hashlib.sha256(expected).digest()
     assert dg2.portrait.standard == "ISO/IEC 39794-5"
     assert dg2.portrait.width and dg2.portrait.height
 
 
-def test_sample_document_dg7_dg11_dg12() -> None:
+def test_sample_document_dg7_dg11_dg12(sample: Callable[..., bytes]) -> None:
     base = ("gmrtd", "lds_sample_document")
-    assert lds.image_format(lds.parse_dg7(_sample(*base, "DG7.bin")).images[0]) == "jpeg"
-    dg11 = lds.parse_dg11(_sample(*base, "DG11.bin"))
+    assert lds.image_format(lds.parse_dg7(sample(*base, "DG7.bin")).images[0]) == "jpeg"
+    dg11 = lds.parse_dg11(sample(*base, "DG11.bin"))
     assert dg11["full_name"] == "SMITH<<JOHN<J"
     assert dg11["telephone"] == "16125551212"
-    dg12 = lds.parse_dg12(_sample(*base, "DG12.bin"))
+    dg12 = lds.parse_dg12(sample(*base, "DG12.bin"))
     assert dg12["personalization_device"] == "N-4962"
 
 

@@ -3,6 +3,7 @@ curve, short and extended APDUs, AA/CA hooks, faults and the Dutch 2006 test pas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,6 @@ from simulator.chip.builder import ImageSpec, build_image
 from simulator.chip.card import ChipConfig, Faults, VirtualChip
 from simulator.chip.image import ChipImage, load_image
 from simulator.chip.transport import InProcessTransport
-from tests.conftest import require_testdata
 
 FILES = ["EF.COM", "EF.SOD", "DG1", "DG2"]
 
@@ -274,8 +274,8 @@ def test_pace_dh_generic_mapping() -> None:
     assert sm is not None and terminal_sm.ks_enc == sm.ks_enc
 
 
-def test_dutch_2006_passport_in_process() -> None:
-    base = require_testdata("epassport", "jmrtd_samples", "loes2006_NL_specimen")
+def test_dutch_2006_passport_in_process(testdata_dir: Callable[..., Path]) -> None:
+    base = testdata_dir("epassport", "jmrtd_samples", "loes2006_NL_specimen")
     image = load_image(Path(base))
     assert image.mrz_information == "XX00013286711019511100121"[:10] + "7110195" + "1110012"
     names = ["EF.COM", "DG1", "DG2", "DG15", "EF.SOD"]

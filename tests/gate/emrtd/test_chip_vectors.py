@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +15,11 @@ from gate.emrtd.pace import PACETerminal, mrz_password
 from gate.emrtd.securityinfos import PACEInfo, parse_card_access
 from gate.emrtd.sm import SecureMessaging
 from gate.mrz.keys import BacKey
-from tests.conftest import require_testdata
 
 
 @pytest.fixture(scope="module")
-def vectors() -> dict[str, Any]:
-    path = require_testdata("icao_vectors", "gmrtd", "icao9303_vectors.json")
+def vectors(testdata_dir: Callable[..., Path]) -> dict[str, Any]:
+    path = testdata_dir("icao_vectors", "gmrtd", "icao9303_vectors.json")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 

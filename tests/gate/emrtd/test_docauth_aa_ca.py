@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -11,7 +13,6 @@ from gate.emrtd import aa, ca
 from gate.emrtd.docauth_errors import ActiveAuthError, ChipAuthError
 from gate.emrtd.verdict import Verdict
 from simulator import passports, pki
-from tests.conftest import require_testdata
 
 
 @pytest.mark.parametrize("hash_name", ["sha1", "sha224", "sha256", "sha384", "sha512"])
@@ -73,8 +74,8 @@ def test_internal_authenticate_apdu() -> None:
         aa.internal_authenticate_apdu(b"short")
 
 
-def test_real_dg15_keys() -> None:
-    folder = require_testdata("epassport")
+def test_real_dg15_keys(testdata_dir: Callable[..., Path]) -> None:
+    folder = testdata_dir("epassport")
     loes = aa.dg15_public_key(
         (folder / "jmrtd_samples/loes2006_NL_specimen/ef010F.bin").read_bytes()
     )
@@ -121,8 +122,8 @@ def test_chip_authentication_ecdh_keys_agree(suffix: str, cipher: str) -> None:
         assert step.ephemeral_public in ga
 
 
-def test_chip_authentication_on_real_dg14_vectors() -> None:
-    folder = require_testdata("epassport")
+def test_chip_authentication_on_real_dg14_vectors(testdata_dir: Callable[..., Path]) -> None:
+    folder = testdata_dir("epassport")
     bsi = ca.parse_dg14((folder / "pymrtd/vectors/dg14_01_BSI_TR-03105-5.bin").read_bytes())
     assert bsi.keys[0].curve is not None and bsi.keys[0].curve.name == "brainpoolP224r1"
     assert ca.start(bsi, ephemeral_secret=12345).cipher == "3DES"
@@ -138,8 +139,8 @@ def test_chip_authentication_on_real_dg14_vectors() -> None:
         ca.parse_dg14((folder / "pymrtd/vectors/dg14_03_ETSI_TR103200_MALFORMED.bin").read_bytes())
 
 
-def test_dh_agreement_both_sides() -> None:
-    folder = require_testdata("epassport")
+def test_dh_agreement_both_sides(testdata_dir: Callable[..., Path]) -> None:
+    folder = testdata_dir("epassport")
     spec = ca.parse_dg14((folder / "jmrtd_samples/misc/spec_sample_encoded_dg14.bin").read_bytes())
     key = spec.keys[0]
     assert key.dh is not None

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
+from gate.emrtd import trust
 from gate.emrtd.authenticate import authenticate_document
 from gate.emrtd.reader import ChipSession, Reader
 from simulator import passports
 from simulator.chip.card import VirtualChip
 from simulator.chip.image import ChipImage
 from simulator.chip.transport import InProcessTransport
-from tests.docauth_helpers import NOW, pki_store, shared_pki
+from simulator.pki import TEST_PKI_EPOCH as NOW
+from simulator.pki import shared_test_pki as shared_pki
 
 MRZ = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F3401159ZE184226B<<<<<10"
 FILES = ["EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15"]
@@ -27,7 +30,9 @@ def _read(image: ChipImage) -> tuple[Reader, dict[str, bytes], str]:
 
 
 @pytest.mark.parametrize("aa_kind", ["rsa2048", "p256"])
-def test_genuine_passport_through_the_virtual_chip(aa_kind: str) -> None:
+def test_genuine_passport_through_the_virtual_chip(
+    aa_kind: str, pki_store: Callable[[], trust.TrustStore]
+) -> None:
     image = passports.build_passport(MRZ, shared_pki().dsc_brainpool_explicit, aa_kind=aa_kind)  # type: ignore[arg-type]
     reader, files, protocol = _read(image)
     assert protocol == "PACE"  # EF.CardAccess offers PACE-GM brainpoolP256r1
@@ -37,7 +42,9 @@ def test_genuine_passport_through_the_virtual_chip(aa_kind: str) -> None:
     assert {"PA_OK", "CA_OK", "AA_OK"} <= set(verdict.codes)
 
 
-def test_clone_is_caught_by_chip_and_active_authentication() -> None:
+def test_clone_is_caught_by_chip_and_active_authentication(
+    pki_store: Callable[[], trust.TrustStore],
+) -> None:
     genuine = passports.build_passport(MRZ, shared_pki().dsc_p256)
     reader, files, _ = _read(passports.cloned(genuine))
     verdict = authenticate_document(reader, files, pki_store(), at=AT, mrz=MRZ)
@@ -46,7 +53,9 @@ def test_clone_is_caught_by_chip_and_active_authentication() -> None:
     assert not verdict.ok
 
 
-def test_altered_passport_skips_chip_authentication() -> None:
+def test_altered_passport_skips_chip_authentication(
+    pki_store: Callable[[], trust.TrustStore],
+) -> None:
     image = passports.altered_dg(passports.build_passport(MRZ, shared_pki().dsc_rsa2048), 2)
     reader, files, _ = _read(image)
     verdict = authenticate_document(reader, files, pki_store(), at=AT, mrz=MRZ)

@@ -19,7 +19,8 @@ from gate.emrtd.docauth_errors import (
     SodError,
 )
 from simulator import passports, pki
-from tests.docauth_helpers import NOW, shared_pki
+from simulator.pki import TEST_PKI_EPOCH as NOW
+from simulator.pki import shared_test_pki as shared_pki
 
 _P = shared_pki()
 _DG1 = b"\x61\x5b\x5f\x1f\x58" + (

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
 from gate.emrtd import passive, trust
 from simulator import pki
-from tests.conftest import require_testdata
-from tests.docauth_helpers import NOW, pki_store, shared_pki
+from simulator.pki import TEST_PKI_EPOCH as NOW
+from simulator.pki import shared_test_pki as shared_pki
 
 MRZ = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F3401159ZE184226B<<<<<10"
 
@@ -19,8 +21,10 @@ def _dg1(mrz: str = MRZ) -> bytes:
     return b"\x61" + bytes([len(body)]) + body
 
 
-def test_loes_2006_hashes_match_and_verdict_names_missing_csca() -> None:
-    folder = require_testdata("epassport", "jmrtd_samples", "loes2006_NL_specimen")
+def test_loes_2006_hashes_match_and_verdict_names_missing_csca(
+    testdata_dir: Callable[..., Path],
+) -> None:
+    folder = testdata_dir("epassport", "jmrtd_samples", "loes2006_NL_specimen")
     dgs = {
         1: (folder / "ef0101.bin").read_bytes(),
         2: (folder / "ef0102.bin").read_bytes(),
@@ -47,8 +51,8 @@ def test_loes_2006_hashes_match_and_verdict_names_missing_csca() -> None:
     assert "DOCUMENT_EXPIRED" in later.codes
 
 
-def test_lds_sample_document_fails_with_hash_mismatch() -> None:
-    folder = require_testdata("epassport", "gmrtd", "lds_sample_document")
+def test_lds_sample_document_fails_with_hash_mismatch(testdata_dir: Callable[..., Path]) -> None:
+    folder = testdata_dir("epassport", "gmrtd", "lds_sample_document")
     dgs = {int(f.stem[2:]): f.read_bytes() for f in folder.glob("DG*.bin")}
     verdict = passive.passive_authenticate(
         (folder / "EF_SOD_AT.bin").read_bytes(), dgs, trust.TrustStore(), at=date(2024, 1, 1)
@@ -62,7 +66,7 @@ DSCS = ["dsc_rsa2048", "dsc_rsa3072", "dsc_rsa_pss", "dsc_p256", "dsc_brainpool_
 
 
 @pytest.mark.parametrize("which", DSCS)
-def test_synthetic_document_passes(which: str) -> None:
+def test_synthetic_document_passes(which: str, pki_store: Callable[[], trust.TrustStore]) -> None:
     dsc = getattr(shared_pki(), which)
     dgs = {1: _dg1(), 2: b"\x75\x03\x01\x02\x03"}
     sod = pki.build_sod(dgs, dsc)
@@ -80,7 +84,7 @@ def test_synthetic_document_passes(which: str) -> None:
     )
 
 
-def test_wrong_signer_is_caught() -> None:
+def test_wrong_signer_is_caught(pki_store: Callable[[], trust.TrustStore]) -> None:
     p = shared_pki()
     dgs = {1: _dg1()}
     sod = bytearray(pki.build_sod(dgs, p.dsc_p256))
@@ -103,7 +107,7 @@ def test_wrong_signer_is_caught() -> None:
     )
 
 
-def test_expired_and_not_yet_valid_dsc() -> None:
+def test_expired_and_not_yet_valid_dsc(pki_store: Callable[[], trust.TrustStore]) -> None:
     p = shared_pki()
     old = pki.make_dsc(
         p.csca_rsa,
@@ -125,7 +129,7 @@ def test_expired_and_not_yet_valid_dsc() -> None:
     assert "PA_CERT_NOT_YET_VALID" in early.codes
 
 
-def test_revoked_dsc_and_crl_policy() -> None:
+def test_revoked_dsc_and_crl_policy(pki_store: Callable[[], trust.TrustStore]) -> None:
     p = shared_pki()
     dgs = {1: _dg1()}
     sod = pki.build_sod(dgs, p.dsc_rsa2048)
@@ -151,7 +155,9 @@ def test_revoked_dsc_and_crl_policy() -> None:
     assert "PA_CERT_REVOKED" in verdict.codes and not verdict.passive_ok
 
 
-def test_country_mismatch_mrz_mismatch_and_expiry() -> None:
+def test_country_mismatch_mrz_mismatch_and_expiry(
+    pki_store: Callable[[], trust.TrustStore],
+) -> None:
     p = shared_pki()
     at = NOW + timedelta(days=1)
     foreign = MRZ.replace("UTO", "NLD")
@@ -183,7 +189,7 @@ def test_mrz_fields_layouts() -> None:
     assert passive.mrz_fields(MRZ, date(2026, 1, 1)).document_number == "L898902C3"
 
 
-def test_unreadable_dg1_is_its_own_reason() -> None:
+def test_unreadable_dg1_is_its_own_reason(pki_store: Callable[[], trust.TrustStore]) -> None:
     p = shared_pki()
     dgs = {1: b"\x61\x03\x5f\x1f\x00"}
     verdict = passive.passive_authenticate(

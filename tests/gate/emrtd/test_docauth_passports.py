@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
 
 import cv2
 import numpy as np
 import pytest
 
-from gate.emrtd import aa, ca, lds, passive, sod
+from gate.emrtd import aa, ca, lds, passive, sod, trust
 from simulator import passports, pki
-from tests.docauth_helpers import NOW, pki_store, shared_pki
+from simulator.pki import TEST_PKI_EPOCH as NOW
+from simulator.pki import shared_test_pki as shared_pki
 
 MRZ = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F3401159ZE184226B<<<<<10"
 AT = NOW + timedelta(days=2)
@@ -23,7 +25,9 @@ def _portrait(dg2: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("portrait", ["jpeg", "jp2"])
-def test_complete_image_passes_pa_aa_and_ca(portrait: str) -> None:
+def test_complete_image_passes_pa_aa_and_ca(
+    portrait: str, pki_store: Callable[[], trust.TrustStore]
+) -> None:
     image = passports.build_passport(MRZ, shared_pki().dsc_p256, portrait=portrait)  # type: ignore[arg-type]
     assert {"EF.COM", "EF.CardAccess", "EF.SOD", "DG1", "DG2", "DG14", "DG15"} <= set(image.files)
     dgs = passports.data_groups(image)
@@ -70,7 +74,7 @@ def test_ecdsa_aa_passport() -> None:
     ).ok
 
 
-def test_bad_variants_are_caught() -> None:
+def test_bad_variants_are_caught(pki_store: Callable[[], trust.TrustStore]) -> None:
     p = shared_pki()
     image = passports.build_passport(MRZ, p.dsc_rsa_pss, chip_auth=False)
     store = pki_store()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,13 +17,11 @@ from gate.emrtd.docauth_errors import (
     SodError,
     SodVersionError,
 )
-from tests.conftest import require_testdata
-from tests.docauth_helpers import inside_validity, real_world
 
 COUNTRIES = ["AT", "AU", "CN", "DE", "FR", "MY", "NZ", "PH", "SG", "UK"]
 
 
-def _case(country: str) -> dict:
+def _case(real_world: Callable[[], tuple[Path, list[dict[str, Any]]]], country: str) -> dict:
     folder, cases = real_world()
     [case] = [c for c in cases if c["country_comment"] == country]
     case["folder"] = folder
@@ -29,8 +29,10 @@ def _case(country: str) -> dict:
 
 
 @pytest.mark.parametrize("country", COUNTRIES)
-def test_real_sod_parses_verifies_and_chains(country: str) -> None:
-    case = _case(country)
+def test_real_sod_parses_verifies_and_chains(
+    country: str, real_world: Callable[[], tuple[Path, list[dict[str, Any]]]]
+) -> None:
+    case = _case(real_world, country)
     folder, files = case["folder"], case["files"]
     parsed = sod.parse_sod((folder / files["ef_sod"]).read_bytes())
     assert parsed.dg_hashes[1].hex() == case["expected"]["dg1_hash"]
@@ -72,8 +74,10 @@ def test_real_sod_parses_verifies_and_chains(country: str) -> None:
 
 
 @pytest.mark.parametrize("country", ["AT", "DE", "UK"])
-def test_explicit_curve_keys_are_recognised(country: str) -> None:
-    case = _case(country)
+def test_explicit_curve_keys_are_recognised(
+    country: str, real_world: Callable[[], tuple[Path, list[dict[str, Any]]]]
+) -> None:
+    case = _case(real_world, country)
     for kind in ("dsc_der", "csca_der"):
         cert = certs.load_certificate((case["folder"] / case["files"][kind]).read_bytes())
         params = cert.public_key["algorithm"]["parameters"]
@@ -82,24 +86,30 @@ def test_explicit_curve_keys_are_recognised(country: str) -> None:
         assert certs.cert_public_key(cert).curve.name == curve.name
 
 
-def test_dsc_with_wrong_csca_does_not_verify() -> None:
-    at, de = _case("AT"), _case("DE")
+def test_dsc_with_wrong_csca_does_not_verify(
+    real_world: Callable[[], tuple[Path, list[dict[str, Any]]]],
+) -> None:
+    at, de = _case(real_world, "AT"), _case(real_world, "DE")
     dsc = certs.load_certificate((at["folder"] / at["files"]["dsc_der"]).read_bytes())
     other = certs.load_certificate((de["folder"] / de["files"]["csca_der"]).read_bytes())
     assert not certs.verify_certificate(dsc, certs.cert_public_key(other))
 
 
-def test_indefinite_length_nz_sod() -> None:
-    case = _case("NZ")
+def test_indefinite_length_nz_sod(
+    testdata_dir: Callable[..., Path], real_world: Callable[[], tuple[Path, list[dict[str, Any]]]]
+) -> None:
+    case = _case(real_world, "NZ")
     raw = (case["folder"] / case["files"]["ef_sod"]).read_bytes()
     assert b"\x30\x80" in raw[:16]  # BER indefinite length right inside tag 77
     assert sod.parse_sod(raw).hash_algorithm == "sha256"
-    jmrtd = require_testdata("epassport", "jmrtd_samples", "misc", "NZ2013_EF_SOD.BIN")
+    jmrtd = testdata_dir("epassport", "jmrtd_samples", "misc", "NZ2013_EF_SOD.BIN")
     assert len(sod.parse_sod(jmrtd.read_bytes()).dg_hashes) >= 2
 
 
-def test_id_data_content_type_only_in_relaxed_mode() -> None:
-    case = _case("CN")
+def test_id_data_content_type_only_in_relaxed_mode(
+    real_world: Callable[[], tuple[Path, list[dict[str, Any]]]],
+) -> None:
+    case = _case(real_world, "CN")
     raw = (case["folder"] / case["files"]["ef_sod"]).read_bytes()
     assert any("id-data" in w for w in sod.parse_sod(raw).warnings)
     with pytest.raises(SodContentTypeError):
@@ -152,12 +162,13 @@ VERDICTS = {
 }
 
 
-def _vectors() -> Path:
-    return require_testdata("epassport", "pymrtd", "vectors")
+@pytest.fixture(scope="session")
+def sod_vectors(testdata_dir: Callable[..., Path]) -> Path:
+    return testdata_dir("epassport", "pymrtd", "vectors")
 
 
-def test_the_sixteen_malformed_sods_are_all_covered() -> None:
-    manifest = json.loads((_vectors().parent / "manifest.json").read_text())
+def test_the_sixteen_malformed_sods_are_all_covered(sod_vectors: Path) -> None:
+    manifest = json.loads((sod_vectors.parent / "manifest.json").read_text())
     sods = [v["file"] for v in manifest["vectors"] if v["file"].startswith("sod_")]
     assert sorted(set(sods) - {s for s in sods if s[4:6] in ("01", "02", "03")}) == sorted(
         [*PARSE_ERRORS, *VERDICTS]
@@ -166,9 +177,9 @@ def test_the_sixteen_malformed_sods_are_all_covered() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PARSE_ERRORS))
-def test_malformed_sod_gives_specific_parse_error(name: str) -> None:
+def test_malformed_sod_gives_specific_parse_error(name: str, sod_vectors: Path) -> None:
     cls, fragment = PARSE_ERRORS[name]
-    raw = (_vectors() / name).read_bytes()
+    raw = (sod_vectors / name).read_bytes()
     with pytest.raises(cls, match=fragment.replace("(", r"\(").replace(".", r"\.")):
         sod.parse_sod(raw, strict=True)
     # Passive authentication turns it into a verdict, never an exception.
@@ -184,9 +195,9 @@ def _at() -> date:
 
 
 @pytest.mark.parametrize("name", sorted(VERDICTS))
-def test_tampered_sod_or_dg_gives_specific_verdict(name: str) -> None:
+def test_tampered_sod_or_dg_gives_specific_verdict(name: str, sod_vectors: Path) -> None:
     dgs, code, dg = VERDICTS[name]
-    folder = _vectors()
+    folder = sod_vectors
     data = {n: (folder / f).read_bytes() for n, f in dgs.items()}
     verdict = passive.passive_authenticate(
         (folder / name).read_bytes(), data, trust.TrustStore(), at=_at()
@@ -198,8 +209,8 @@ def test_tampered_sod_or_dg_gives_specific_verdict(name: str) -> None:
         assert result.status == "mismatch"
 
 
-def test_valid_etsi_sod_matches_its_data_groups_and_dsc() -> None:
-    folder = _vectors()
+def test_valid_etsi_sod_matches_its_data_groups_and_dsc(sod_vectors: Path) -> None:
+    folder = sod_vectors
     data = {
         1: (folder / "sod_test_inline_DG1_04.bin").read_bytes(),
         14: (folder / "sod_test_inline_DG14_05.bin").read_bytes(),
@@ -221,3 +232,10 @@ def test_not_a_sod() -> None:
     for raw in (b"", b"\x77", b"\x77\x05abc", b"\x30\x00", b"\x77\x80\x00\x00"):
         with pytest.raises(SodError):
             sod.parse_sod(raw)
+
+
+def inside_validity(*items: Any) -> datetime:
+    """A moment where every given certificate is valid."""
+    start = max(certs.not_before(c) for c in items) + timedelta(days=1)
+    assert start < min(certs.not_after(c) for c in items)
+    return start

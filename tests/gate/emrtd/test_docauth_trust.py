@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gate.emrtd import certs, trust
 from gate.emrtd.docauth_errors import MasterListError
 from simulator import pki
-from tests.conftest import require_testdata
-from tests.docauth_helpers import NOW, master_list_store, real_world, shared_pki
+from simulator.pki import TEST_PKI_EPOCH as NOW
+from simulator.pki import shared_test_pki as shared_pki
 
 COUNTRIES = ["AT", "AU", "CN", "DE", "FR", "MY", "NZ", "PH", "SG", "UK"]
 # Which of the real-world CSCAs each list holds (the NL list of 2026-07-22 has no AT or SG one).
@@ -22,7 +24,12 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize(("ml", "root"), sorted(EXPECTED))
-def test_master_list_imports_and_contains_real_cscas(ml: str, root: str) -> None:
+def test_master_list_imports_and_contains_real_cscas(
+    ml: str,
+    root: str,
+    real_world: Callable[[], tuple[Path, list[dict[str, Any]]]],
+    master_list_store: Callable[[str, str], trust.TrustStore],
+) -> None:
     store = master_list_store(ml, root)
     assert len(store.entries) > 300
     kinds = [e.kind for e in store.entries.values()]
@@ -37,8 +44,8 @@ def test_master_list_imports_and_contains_real_cscas(ml: str, root: str) -> None
     assert found == EXPECTED[(ml, root)]
 
 
-def test_master_list_with_wrong_root_is_refused() -> None:
-    folder = require_testdata("epassport", "gmrtd", "master_lists")
+def test_master_list_with_wrong_root_is_refused(testdata_dir: Callable[..., Path]) -> None:
+    folder = testdata_dir("epassport", "gmrtd", "master_lists")
     store = trust.TrustStore()
     wrong = certs.load_certificate((folder / "NL_ROOT_CA.cer").read_bytes())
     data = (folder / "DE_ML_2026-05-28-08-28-45.ml").read_bytes()
@@ -49,8 +56,8 @@ def test_master_list_with_wrong_root_is_refused() -> None:
     assert store.entries == {}
 
 
-def test_tampered_master_list_is_refused() -> None:
-    folder = require_testdata("epassport", "gmrtd", "master_lists")
+def test_tampered_master_list_is_refused(testdata_dir: Callable[..., Path]) -> None:
+    folder = testdata_dir("epassport", "gmrtd", "master_lists")
     data = bytearray((folder / "NL_ML_2026-07-22.ml").read_bytes())
     data[len(data) // 2] ^= 0x01  # inside the certificate list
     root = certs.load_certificate((folder / "NL_ROOT_CA.cer").read_bytes())
@@ -73,8 +80,8 @@ def test_synthetic_master_list_round_trip() -> None:
         trust.TrustStore().import_bytes(ml, source="ut.ml", now=NOW, master_list_roots=[other.cert])
 
 
-def test_link_certificates_need_their_issuer() -> None:
-    folder = require_testdata("epassport", "gmrtd", "csca_certs")
+def test_link_certificates_need_their_issuer(testdata_dir: Callable[..., Path]) -> None:
+    folder = testdata_dir("epassport", "gmrtd", "csca_certs")
     link = (folder / "IDN_2016-01_CSCA_LINK.cer").read_bytes()
     store = trust.TrustStore()
     report = store.import_bytes(link, source="link", now=NOW)

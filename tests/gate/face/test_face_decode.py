@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,7 +16,6 @@ from hypothesis import strategies as st
 
 from gate.face import portrait
 from gate.face.errors import ImageDecodeError, ImageError, ImageTooLargeError
-from tests.conftest import require_testdata
 
 
 def jpeg_bytes(width: int = 64, height: int = 48) -> bytes:
@@ -24,10 +25,9 @@ def jpeg_bytes(width: int = 64, height: int = 48) -> bytes:
     return data.tobytes()
 
 
-def jp2_face() -> bytes:
-    path = require_testdata(
-        "epassport", "gmrtd", "lds_biometric_blocks", "ICAO_39794_5_AP_Face.jpg"
-    )
+@pytest.fixture(scope="session")
+def jp2_face(testdata_dir: Callable[..., Path]) -> bytes:
+    path = testdata_dir("epassport", "gmrtd", "lds_biometric_blocks", "ICAO_39794_5_AP_Face.jpg")
     return path.read_bytes()
 
 
@@ -52,8 +52,8 @@ def test_jpeg_header_read_without_decoding() -> None:
     assert (header.format, header.width, header.height) == ("jpeg", 64, 48)
 
 
-def test_jpeg2000_portrait_decodes_to_header_size() -> None:
-    data = jp2_face()
+def test_jpeg2000_portrait_decodes_to_header_size(jp2_face: bytes) -> None:
+    data = jp2_face
     header = portrait.read_header(data)
     image = portrait.decode_portrait(data)
     assert header.format == "jp2"
@@ -61,8 +61,8 @@ def test_jpeg2000_portrait_decodes_to_header_size() -> None:
 
 
 @pytest.mark.parametrize("keep", [0.9, 0.5, 0.1, 60, 20, 12])
-def test_truncated_jpeg2000_is_a_clear_error(keep: float) -> None:
-    data = jp2_face()
+def test_truncated_jpeg2000_is_a_clear_error(keep: float, jp2_face: bytes) -> None:
+    data = jp2_face
     cut = int(len(data) * keep) if keep < 1 else int(keep)
     with pytest.raises(ImageDecodeError) as info:
         portrait.decode_portrait(data[:cut])
@@ -71,12 +71,12 @@ def test_truncated_jpeg2000_is_a_clear_error(keep: float) -> None:
 
 @pytest.mark.parametrize("fmt", ["jpeg", "jp2"])
 def test_10000_by_10000_header_is_refused_before_decoding(
-    fmt: str, monkeypatch: pytest.MonkeyPatch
+    fmt: str, monkeypatch: pytest.MonkeyPatch, jp2_face: bytes
 ) -> None:
     data = (
         patch_jpeg_size(jpeg_bytes(), 10_000, 10_000)
         if fmt == "jpeg"
-        else patch_jp2_size(jp2_face(), 10_000, 10_000)
+        else patch_jp2_size(jp2_face, 10_000, 10_000)
     )
     assert portrait.read_header(data).pixels == 100_000_000
 
@@ -108,8 +108,8 @@ def test_dg2_portrait_must_be_jpeg_or_jpeg2000() -> None:
         portrait.decode_image(b"")
 
 
-def test_webp_named_jpg_is_decoded() -> None:
-    path = require_testdata("faces", "deepface", "img47.jpg")
+def test_webp_named_jpg_is_decoded(testdata_dir: Callable[..., Path]) -> None:
+    path = testdata_dir("faces", "deepface", "img47.jpg")
     image = portrait.load_image_file(path)
     assert portrait.read_header(path.read_bytes()).format == "webp"
     assert image.ndim == 3
@@ -122,8 +122,8 @@ def test_missing_file_is_a_clear_error() -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300), st.integers(min_value=0, max_value=2000), st.booleans())
-def test_hostile_bytes_never_crash(noise: bytes, cut: int, jp2: bool) -> None:
-    base = jp2_face() if jp2 else jpeg_bytes()
+def test_hostile_bytes_never_crash(noise: bytes, cut: int, jp2: bool, jp2_face: bytes) -> None:
+    base = jp2_face if jp2 else jpeg_bytes()
     for data in (noise, base[:cut] + noise, base[: len(base) // 2] + noise):
         try:
             image = portrait.decode_image(data)
@@ -143,8 +143,8 @@ def test_enhancement_of_small_low_contrast_portrait() -> None:
     assert float(out.std()) > float(flat.std())
 
 
-def test_normal_portrait_is_left_alone() -> None:
-    image = portrait.decode_portrait(jp2_face())
+def test_normal_portrait_is_left_alone(jp2_face: bytes) -> None:
+    image = portrait.decode_portrait(jp2_face)
     assert portrait.needs_enhancement(image) == []
 
 

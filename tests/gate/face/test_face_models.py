@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -151,16 +152,15 @@ def test_cli_verify_reports_missing_models(
 
 
 def test_model_tests_skip_without_models_but_fail_under_ci(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, face_models: Callable[..., str]
 ) -> None:
-    from tests.face_helpers import require_models
 
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="egate models fetch"):
-        require_models(str(tmp_path))
+        face_models(str(tmp_path))
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="egate models fetch"):
-        require_models(str(tmp_path))
+        face_models(str(tmp_path))
 
 
 def test_extract_member_stops_at_the_pinned_size(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -25,22 +25,26 @@ from gate.face.liveness import LivenessObservation, MotionLiveness
 from gate.face.pipeline import FaceEngine, primary_face
 from gate.face.portrait import decode_portrait, load_image_file
 from gate.face.runtime import make_session
-from tests.conftest import require_testdata
-from tests.face_helpers import require_models
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[FaceEngine]:
-    require_models()
+def engine(face_models: Callable[..., str]) -> Iterator[FaceEngine]:
+    face_models()
     yield FaceEngine(FaceConfig().models_dir, threads=1)
 
 
-@functools.cache
-def deepface(name: str) -> np.ndarray:
-    """A deepface photo, longer side 800 px (read once per test process; do not modify)."""
-    image = load_image_file(require_testdata("faces", "deepface", name))
-    scale = 800 / max(image.shape[:2])  # smaller originals keep the test fast
-    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+@pytest.fixture(scope="session")
+def deepface(testdata_dir: Callable[..., Path]) -> Callable[[str], np.ndarray]:
+    """deepface(name): a deepface photo, longer side 800 px (read once per test process; do
+    not modify)."""
+
+    @functools.cache
+    def load(name: str) -> np.ndarray:
+        image = load_image_file(testdata_dir("faces", "deepface", name))
+        scale = 800 / max(image.shape[:2])  # smaller originals keep the test fast
+        return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+    return load
 
 
 # deepface tests/unit/test_verify.py (commit 243209f, lines 19-28), see PROVENANCE.md
@@ -58,7 +62,9 @@ EXPECTED = [
 ]
 
 
-def test_genuine_and_impostor_pairs_get_the_expected_decision(engine: FaceEngine) -> None:
+def test_genuine_and_impostor_pairs_get_the_expected_decision(
+    engine: FaceEngine, deepface: Callable[[str], np.ndarray]
+) -> None:
     cache = {}
     for a, b, same in EXPECTED:
         for name in (a, b):
@@ -69,8 +75,10 @@ def test_genuine_and_impostor_pairs_get_the_expected_decision(engine: FaceEngine
         assert result.match is same, f"{a} vs {b}: similarity {result.similarity:.3f}"
 
 
-def test_aligned_chip_pairs_from_dlib_johns(engine: FaceEngine) -> None:
-    root = require_testdata("faces", "dlib_johns")
+def test_aligned_chip_pairs_from_dlib_johns(
+    engine: FaceEngine, testdata_dir: Callable[..., Path]
+) -> None:
+    root = testdata_dir("faces", "dlib_johns")
     salley = sorted((root / "John_Salley").glob("*.jpg"))[:2]
     savage = sorted((root / "John_Savage").glob("*.jpg"))[:1]
     obs = [engine.observe(load_image_file(p), enhance_if_needed=True) for p in salley + savage]
@@ -78,10 +86,12 @@ def test_aligned_chip_pairs_from_dlib_johns(engine: FaceEngine) -> None:
     assert not engine.compare_observations(obs[0], obs[2]).result.match  # type: ignore[union-attr]
 
 
-def test_detector_agrees_with_opencv_yunet(engine: FaceEngine) -> None:
+def test_detector_agrees_with_opencv_yunet(
+    engine: FaceEngine, face_models: Callable[..., str], deepface: Callable[[str], np.ndarray]
+) -> None:
     """Our numpy decoder against OpenCV's own YuNet post-processing on the same 640x640 input."""
     model = Path(FaceConfig().models_dir)
-    path = str(model if model.is_absolute() else Path(require_models()))
+    path = str(model if model.is_absolute() else Path(face_models()))
     reference = cv2.FaceDetectorYN.create(
         f"{path}/face_detection_yunet_2023mar.onnx", "", (640, 640), 0.7, 0.3, 5000
     )
@@ -124,7 +134,9 @@ def test_rewritten_models_compute_the_same_as_the_files(engine: FaceEngine) -> N
         assert np.allclose(a, b, atol=1e-4)
 
 
-def test_face_count_for_anti_tailgating(engine: FaceEngine) -> None:
+def test_face_count_for_anti_tailgating(
+    engine: FaceEngine, deepface: Callable[[str], np.ndarray]
+) -> None:
     assert engine.observe(deepface("couple.jpg")).face_count == 2
     assert engine.observe(deepface("selfie-many-people.jpg")).face_count >= 5
 
@@ -148,15 +160,15 @@ def test_blank_and_non_face_images_give_no_face(engine: FaceEngine, image: np.nd
     assert observation.embedding is None and observation.quality is None
 
 
-def test_jpeg2000_portrait_from_dg2(engine: FaceEngine) -> None:
-    blocks = require_testdata("epassport", "gmrtd", "lds_biometric_blocks")
+def test_jpeg2000_portrait_from_dg2(engine: FaceEngine, testdata_dir: Callable[..., Path]) -> None:
+    blocks = testdata_dir("epassport", "gmrtd", "lds_biometric_blocks")
     a = engine.observe_portrait((blocks / "ICAO_39794_5_AP_Face.jpg").read_bytes())
     b = engine.observe_portrait((blocks / "ICAO_39794_5_AP_DG2_Face.jpg").read_bytes())
     assert a.face_count == 1 and b.face_count == 1
     assert engine.compare_observations(a, b).result.similarity > 0.9  # type: ignore[union-attr]
 
 
-def test_quality_guidance(engine: FaceEngine) -> None:
+def test_quality_guidance(engine: FaceEngine, deepface: Callable[[str], np.ndarray]) -> None:
     image = deepface("img1.jpg")
     good = engine.observe(image)
     assert good.quality is not None
@@ -176,7 +188,9 @@ def test_quality_guidance(engine: FaceEngine) -> None:
     assert tilted.quality is not None and "head_straight" in tilted.quality.issues
 
 
-def test_still_photo_in_front_of_the_camera_is_not_live(engine: FaceEngine) -> None:
+def test_still_photo_in_front_of_the_camera_is_not_live(
+    engine: FaceEngine, deepface: Callable[[str], np.ndarray]
+) -> None:
     image = deepface("img5.jpg")
     rng = np.random.default_rng(7)
     observations = []
@@ -188,7 +202,9 @@ def test_still_photo_in_front_of_the_camera_is_not_live(engine: FaceEngine) -> N
     assert not MotionLiveness().evaluate(observations).live
 
 
-def test_photo_moved_in_front_of_the_camera_is_not_live(engine: FaceEngine) -> None:
+def test_photo_moved_in_front_of_the_camera_is_not_live(
+    engine: FaceEngine, deepface: Callable[[str], np.ndarray]
+) -> None:
     image = deepface("img5.jpg")
     height, width = image.shape[:2]
     rng = np.random.default_rng(11)
@@ -205,7 +221,9 @@ def test_photo_moved_in_front_of_the_camera_is_not_live(engine: FaceEngine) -> N
     assert not result.live, result.measures
 
 
-def test_grey_and_bgra_frames_are_accepted(engine: FaceEngine) -> None:
+def test_grey_and_bgra_frames_are_accepted(
+    engine: FaceEngine, deepface: Callable[[str], np.ndarray]
+) -> None:
     image = deepface("img1.jpg")
     grey = engine.observe(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), enhance_if_needed=True)
     bgra = engine.observe(cv2.cvtColor(image, cv2.COLOR_BGR2BGRA))
@@ -220,7 +238,10 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, d
 
 
 def test_cli_compare_exit_codes(
-    engine: FaceEngine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    engine: FaceEngine,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    deepface: Callable[[str], np.ndarray],
 ) -> None:
     for name in ("img1.jpg", "img2.jpg", "img3.jpg"):
         cv2.imwrite(str(tmp_path / name), deepface(name))
@@ -236,7 +257,10 @@ def test_cli_compare_exit_codes(
 
 
 def test_cli_refuses_a_10000_by_10000_image(
-    engine: FaceEngine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    engine: FaceEngine,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    deepface: Callable[[str], np.ndarray],
 ) -> None:
     _, jpeg = cv2.imencode(".jpg", np.zeros((16, 16, 3), np.uint8))
     data = jpeg.tobytes()
@@ -249,15 +273,19 @@ def test_cli_refuses_a_10000_by_10000_image(
     assert "10000x10000" in report["errors"][0]
 
 
-def test_small_portrait_is_enhanced_without_crashing(engine: FaceEngine) -> None:
-    blocks = require_testdata("epassport", "gmrtd", "lds_biometric_blocks")
+def test_small_portrait_is_enhanced_without_crashing(
+    engine: FaceEngine, testdata_dir: Callable[..., Path]
+) -> None:
+    blocks = testdata_dir("epassport", "gmrtd", "lds_biometric_blocks")
     obs = engine.observe_portrait((blocks / "ISO19794_Test1_Face.jpg").read_bytes())
     assert "small" in obs.enhanced
     image = decode_portrait((blocks / "ISO19794_Test1_Face.jpg").read_bytes())
     assert align(image, [[10, 10], [30, 10], [20, 20], [12, 30], [28, 30]]).shape == (112, 112, 3)
 
 
-def test_live_frames_fused_against_a_portrait(engine: FaceEngine) -> None:
+def test_live_frames_fused_against_a_portrait(
+    engine: FaceEngine, deepface: Callable[[str], np.ndarray]
+) -> None:
     portrait = engine.observe(deepface("img1.jpg"), enhance_if_needed=True)
     samples = []
     for index, name in enumerate(("img2.jpg", "img11.jpg", "img4.jpg")):

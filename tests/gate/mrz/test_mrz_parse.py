@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gate.mrz import MrzResult, parse
-from tests.conftest import require_testdata
 
 TODAY = datetime.date(2026, 11, 21)
 
@@ -289,10 +290,10 @@ def test_today_default_is_used_only_outside() -> None:
     assert parse(TD3).fields.date_of_birth == datetime.date(1974, 8, 12)
 
 
-def test_specimens_agree_with_passporteye_ground_truth() -> None:
+def test_specimens_agree_with_passporteye_ground_truth(testdata_dir: Callable[..., Path]) -> None:
     # Independent ground truth: the fields PassportEye's tests assert for the ICAO specimen
     # pages (shared/testdata/mrz_documents/passporteye/expected.json, PROVENANCE.md there).
-    path = require_testdata("mrz_documents", "passporteye", "expected.json")
+    path = testdata_dir("mrz_documents", "passporteye", "expected.json")
     expected = json.loads(path.read_text())["expected"]
     for image, lines in (("passport-td3.png", TD3), ("passport-td2.png", TD2)):
         want = expected[image]
