@@ -129,10 +129,11 @@ class GateController(abc.ABC):
     @abc.abstractmethod
     async def set_mode(self, mode: p.Mode) -> None: ...
 
-    # Events: both drivers fill ``_queue`` (bounded by EVENT_BACKLOG) through ``_emit``.
-    port: str
-    _queue: asyncio.Queue[DriverEvent]
-    dropped_events: int
+    def __init__(self, port: str) -> None:
+        """Every driver's events go through one bounded backlog (``_emit``, :meth:`events`)."""
+        self.port = port
+        self._queue: asyncio.Queue[DriverEvent] = asyncio.Queue(maxsize=EVENT_BACKLOG)
+        self.dropped_events = 0
 
     def _emit(self, event: DriverEvent) -> None:
         """Queue an event for :meth:`events`; when nobody reads them, the oldest are dropped."""
@@ -184,7 +185,7 @@ class SerialGateController(GateController):
     ):
         """``passive``: never configure the controller or change its mode on (re)connection
         (for diagnostic tools that must not disturb a running lane)."""
-        self.port = port
+        super().__init__(port)
         self.baudrate = baudrate
         self.heartbeat_interval = heartbeat_interval
         self.configuration = p.Configure(
@@ -207,8 +208,6 @@ class SerialGateController(GateController):
         self._ser: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._futures: dict[int, asyncio.Future[p.Status | None]] = {}
-        self._queue: asyncio.Queue[DriverEvent] = asyncio.Queue(maxsize=EVENT_BACKLOG)
-        self.dropped_events = 0
         self._wake = asyncio.Event()
         self._lost = asyncio.Event()
         self._synced = asyncio.Event()

@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from drivers.gatectl import protocol as p
 from drivers.gatectl.driver import (
-    EVENT_BACKLOG,
-    DriverEvent,
     GateController,
     LinkDown,
     LinkUp,
@@ -117,7 +115,7 @@ class ModbusGateController(GateController):
         reconnect_interval: float = 0.5,
         client_factory: Callable[..., Any] | None = None,
     ):
-        self.port = port
+        super().__init__(port)
         self.baudrate = baudrate
         self.unit = unit
         self.map = io_map or IoMap()
@@ -133,9 +131,6 @@ class ModbusGateController(GateController):
         self.mode = p.Mode.NORMAL
         self._inputs: list[bool] | None = None
         self._passage: _Passage | None = None
-        # bounded like the serial driver's: a lane that stops reading must not grow memory
-        self._queue: asyncio.Queue[DriverEvent] = asyncio.Queue(maxsize=EVENT_BACKLOG)
-        self.dropped_events = 0
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._lock = asyncio.Lock()

@@ -179,7 +179,9 @@ class HostSession:
         if (
             self._inflight is None
             and not self._queue
-            and (self._last_tx is None or now - self._last_tx >= self.heartbeat_interval)
+            # the very expression deadline() returns: polled at that deadline, it is due (with
+            # `now - last >= interval` float rounding could leave it pending at its deadline)
+            and (self._last_tx is None or now >= self._last_tx + self.heartbeat_interval)
         ):
             self._queue.append((0, p.Heartbeat()))
         self._pump(now)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from asn1crypto import algos, cms, core, x509
 
-from gate.emrtd import certs, lds, tlv
+from gate.emrtd import certs, lds, signeddata
 from gate.emrtd.docauth_errors import (
     DER_ERRORS,
     SodContentTypeError,
@@ -171,61 +171,29 @@ def _parse(data: bytes, strict: bool) -> Sod:
             f"EF.SOD has {len(signer_infos)} SignerInfos, ICAO 9303 requires exactly one"
         )
     signer = signer_infos[0]
-    sid = signer["sid"]
-    issuer: x509.Name | None = None
-    serial: int | None = None
-    key_id: bytes | None = None
-    if sid.name == "issuer_and_serial_number":
-        issuer = sid.chosen["issuer"]
-        serial = int(sid.chosen["serial_number"].native)
-    else:
-        key_id = bytes(sid.chosen.native)
-
     certificates: list[x509.Certificate] = []
-    if signed["certificates"].native is not None:
-        for choice in signed["certificates"]:
-            if choice.name == "certificate":
-                cert = choice.chosen
-                try:
-                    _ = cert.subject.native, cert.serial_number, cert.issuer.native
-                except DER_ERRORS as exc:
-                    raise_if_bug(exc)
-                    raise SodStructureError(
-                        f"EF.SOD embeds an unreadable certificate ({exc})"
-                    ) from exc
-                certificates.append(cert)
-    signer_cert = None
-    for cert in certificates:
-        if issuer is not None and cert.issuer == issuer and cert.serial_number == serial:
-            signer_cert = cert
-            break
-        if key_id is not None and certs.key_identifier(cert) == key_id:
-            signer_cert = cert
-            break
-    if signer_cert is None and issuer is not None:
-        # Seen in the field (MY): the SignerInfo lists the issuer's RDNs in another order.
-        for cert in certificates:
-            if cert.serial_number == serial and certs.same_name(cert.issuer, issuer):
-                signer_cert = cert
-                warnings.append("SignerInfo issuer name differs in RDN order from the DSC")
-                break
+    for cert in signeddata.embedded_certificates(signed):
+        try:
+            _ = cert.subject.native, cert.serial_number, cert.issuer.native
+        except DER_ERRORS as exc:
+            raise_if_bug(exc)
+            raise SodStructureError(f"EF.SOD embeds an unreadable certificate ({exc})") from exc
+        certificates.append(cert)
+    ident = signeddata.signer_id(signer["sid"])
+    issuer, serial, key_id = ident.issuer, ident.serial, ident.key_id
+    match = signeddata.find_signer(certificates, ident)
+    signer_cert = match.certificate if match else None
+    if match and match.reordered_issuer:
+        warnings.append("SignerInfo issuer name differs in RDN order from the DSC")
 
-    signed_attrs = signer["signed_attrs"]
+    attributes = signeddata.signed_attributes(signer)
     attrs_der: bytes | None = None
     ct_attr: str | None = None
     md_attr: bytes | None = None
     signing_time: str | None = None
-    if signed_attrs.native is not None:
-        attrs_der = tlv.encode(0x31, bytes(signed_attrs.contents))
-        for attr in signed_attrs:
-            kind = attr["type"].native
-            values = attr["values"]
-            if kind == "content_type":
-                ct_attr = values[0].dotted
-            elif kind == "message_digest":
-                md_attr = bytes(values[0].native)
-            elif kind == "signing_time":
-                signing_time = values[0].native.isoformat()
+    if attributes is not None:
+        attrs_der, ct_attr = attributes.der, attributes.content_type
+        md_attr, signing_time = attributes.message_digest, attributes.signing_time
         if ct_attr is None or md_attr is None:
             raise SodStructureError(
                 "EF.SOD signed attributes lack the content-type or message-digest attribute"

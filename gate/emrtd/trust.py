@@ -24,7 +24,7 @@ from typing import Any
 
 from asn1crypto import cms, core, crl, pem, x509
 
-from gate.emrtd import certs, tlv
+from gate.emrtd import certs, signeddata
 from gate.emrtd.certs import same_name
 from gate.emrtd.docauth_errors import (
     DER_ERRORS,
@@ -452,7 +452,7 @@ def verify_master_list(
         econtent_type = signed["encap_content_info"]["content_type"].dotted
         econtent = bytes(signed["encap_content_info"]["content"])
         signer = signed["signer_infos"][0]
-        embedded = [c.chosen for c in (signed["certificates"] or []) if c.name == "certificate"]
+        embedded = signeddata.embedded_certificates(signed)
     except DER_ERRORS as exc:
         raise_if_bug(exc)
         raise MasterListError(f"{source}: not a CMS SignedData master list ({exc})") from exc
@@ -461,19 +461,14 @@ def verify_master_list(
             f"{source}: eContent type {econtent_type} is not id-icao-cscaMasterList "
             f"({OID_CSCA_MASTER_LIST})"
         )
-    sid = signer["sid"]
-    candidates: list[x509.Certificate] = []
-    for cert in [*embedded, *roots]:
-        if sid.name == "issuer_and_serial_number":
-            if cert.serial_number == sid.chosen["serial_number"].native and same_name(
-                cert.issuer, sid.chosen["issuer"]
-            ):
-                candidates.append(cert)
-        elif certs.key_identifier(cert) == bytes(sid.chosen.native):
-            candidates.append(cert)
-    if not candidates:
+    try:
+        match = signeddata.find_signer([*embedded, *roots], signer["sid"])
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
+        raise MasterListError(f"{source}: the SignerInfo cannot be decoded ({exc})") from exc
+    if match is None:
         raise MasterListError(f"{source}: the master-list signer certificate is not included")
-    ml_signer = candidates[0]
+    ml_signer = match.certificate
     _verify_cms_signer(signer, econtent, ml_signer, source)
     root_ok = False
     for root in roots:
@@ -504,16 +499,12 @@ def _verify_cms_signer(
     signer: cms.SignerInfo, econtent: bytes, cert: x509.Certificate, source: str
 ) -> None:
     digest_name = str(signer["digest_algorithm"]["algorithm"].native)
-    signed_attrs = signer["signed_attrs"]
-    if signed_attrs.native is not None:
-        md = None
-        for attr in signed_attrs:
-            if attr["type"].native == "message_digest":
-                md = bytes(attr["values"][0].native)
+    attributes = signeddata.signed_attributes(signer)
+    if attributes is not None:
+        md = attributes.message_digest
         if md is None or md != certs.digest(digest_name, econtent):
             raise MasterListError(f"{source}: message digest does not match the content")
-        contents = bytes(signed_attrs.contents)
-        data = tlv.encode(0x31, contents)
+        data = attributes.der
     else:
         data = econtent
     if not certs.verify_signature(

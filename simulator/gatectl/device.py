@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from drivers.gatectl import protocol as p
-from simulator.gatectl.model import DoorModel, LaneGeometry, LaneModel
+from simulator.gatectl.model import DoorModel, LaneGeometry, LaneModel, LaneWorld
 
 FIRMWARE = 0x0100
 EVENT_QUEUE_LIMIT = 256
@@ -63,7 +63,7 @@ class DeviceStats:
     safe_state_entries: int = 0
 
 
-class ControllerDevice:
+class ControllerDevice(LaneWorld):
     def __init__(self, config: DeviceConfig | None = None, *, now: float, seed: int = 0):
         self.config = config or DeviceConfig()
         self._rng = random.Random(seed)
@@ -178,25 +178,6 @@ class ControllerDevice:
             model.opening = 1.0
             self._emit(p.ForcedDoor(self._ms(now), door))
             self._check_changes(now)
-
-    def add_person(
-        self,
-        *,
-        speed: float = 1.0,
-        x: float | None = None,
-        turn_back_at: float | None = None,
-        gap: float = 0.9,
-    ) -> int:
-        """A traveller walking in; ``gap`` is the distance kept to the person ahead (0.35 for a
-        tailgater)."""
-        return self.lane.add_person(x=x, speed=speed, turn_back_at=turn_back_at, gap=gap).ident
-
-    def turn_back(self) -> int:
-        """Everyone in the lane turns round towards the entry (a refused traveller leaving)."""
-        for person in self.lane.people:
-            person.direction = -1
-            person.turn_back_at = None
-        return len(self.lane.people)
 
     # ----------------------------------------------------------------- status
 

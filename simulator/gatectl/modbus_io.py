@@ -18,10 +18,10 @@ from __future__ import annotations
 import struct
 
 from drivers.gatectl.modbus import IoMap, modbus_crc
-from simulator.gatectl.model import LaneGeometry, LaneModel
+from simulator.gatectl.model import LaneGeometry, LaneModel, LaneWorld
 
 
-class ModbusIoDevice:
+class ModbusIoDevice(LaneWorld):
     def __init__(
         self,
         *,
@@ -86,16 +86,6 @@ class ModbusIoDevice:
         self._buf.clear()
 
     # ----------------------------------------------------------------- world
-
-    def add_person(
-        self,
-        *,
-        speed: float = 1.0,
-        x: float | None = None,
-        turn_back_at: float | None = None,
-        gap: float = 0.9,
-    ) -> int:
-        return self.lane.add_person(x=x, speed=speed, turn_back_at=turn_back_at, gap=gap).ident
 
     def inputs(self) -> list[bool]:
         m = self.map

@@ -13,6 +13,7 @@ leaves: 0.8-1.5 s).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 from drivers.gatectl.protocol import DoorState
 
@@ -198,3 +199,29 @@ class LaneModel:
             or (p.direction < 0 and p.x >= g.entry_beam - p.leave_margin)
         ]
         return crossings
+
+
+class Arrival(TypedDict, total=False):
+    """How a simulated person walks into the lane (keyword arguments of ``add_person``)."""
+
+    speed: float  # m/s, default 1.0
+    x: float | None  # start position in m (default: 1 m before the entry beam)
+    turn_back_at: float | None  # position where the person turns round (None: walks through)
+    gap: float  # distance kept to the person ahead, default 0.9 m (0.35 for a tailgater)
+
+
+class LaneWorld:
+    """The people side shared by every simulated device that models a lane (``self.lane``)."""
+
+    lane: LaneModel
+
+    def add_person(self, **arrival: Unpack[Arrival]) -> int:
+        """A traveller walking in (see :class:`Arrival`); returns the person's id."""
+        return self.lane.add_person(**arrival).ident
+
+    def turn_back(self) -> int:
+        """Everyone in the lane turns round towards the entry (a refused traveller leaving)."""
+        for person in self.lane.people:
+            person.direction = -1
+            person.turn_back_at = None
+        return len(self.lane.people)

@@ -23,10 +23,11 @@ import tty
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, Unpack
 
 from drivers.gatectl import protocol as p
 from simulator.gatectl.device import ControllerDevice, DeviceConfig
+from simulator.gatectl.model import Arrival
 
 T = TypeVar("T")
 Direction = Literal["to_host", "from_host"]
@@ -199,19 +200,9 @@ class GateSimulator:
     def force_door(self, door: p.Door) -> None:
         self.locked(lambda dev, now: dev.force_door(door, now))
 
-    def add_person(
-        self,
-        *,
-        speed: float = 1.0,
-        x: float | None = None,
-        turn_back_at: float | None = None,
-        gap: float = 0.9,
-    ) -> int:
-        """A traveller walking in (x: start position, m; gap: distance kept to the person
-        ahead, 0.35 for a tailgater)."""
-        return self.locked(
-            lambda dev, now: dev.add_person(speed=speed, x=x, turn_back_at=turn_back_at, gap=gap)
-        )
+    def add_person(self, **arrival: Unpack[Arrival]) -> int:
+        """A traveller walking in (:class:`simulator.gatectl.model.Arrival`)."""
+        return self.locked(lambda dev, now: dev.add_person(**arrival))
 
     def turn_back(self) -> int:
         """Everyone in the lane turns round towards the entry; returns how many people."""
