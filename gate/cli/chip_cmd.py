@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.chipreader import ReaderTransport
+from gate.cli import options
 from gate.emrtd import lds
 from gate.emrtd.access import mrz_information
 from gate.emrtd.errors import ChipError, StatusWordError
@@ -42,7 +43,7 @@ def register(subparsers: Any) -> None:
         help="extended-length APDUs (default: from the ATR)",
     )
     read.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a card")
-    read.add_argument("--json", action="store_true", help="print the result as JSON")
+    options.add_json(read, "print the result as JSON")
     read.set_defaults(func=_read)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gate import config
+from gate.cli import options
 from gate.emrtd.docauth_errors import DocAuthError
 from gate.emrtd.passive import PaPolicy, passive_authenticate
 from gate.emrtd.trust import TrustStore
@@ -55,7 +56,7 @@ def register(subparsers: Any) -> None:
     )
     verify.add_argument("--require-crl", action="store_true", help="fail without a CRL")
     verify.add_argument("--strict", action="store_true", help="strict EF.SOD parsing")
-    verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    options.add_json(verify, "print the verdict as JSON")
     verify.set_defaults(func=_verify)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gate import config
+from gate.cli import options
 from gate.face.errors import ImageError
 from gate.face.pipeline import FaceEngine, FaceObservation
 from gate.face.portrait import load_image_file
@@ -26,8 +27,8 @@ def register(subparsers: Any) -> None:
     )
     compare.add_argument("image_a", type=Path, help="JPEG, JPEG 2000, PNG or WebP file")
     compare.add_argument("image_b", type=Path, help="JPEG, JPEG 2000, PNG or WebP file")
-    compare.add_argument("--json", action="store_true", help="print one JSON object")
-    compare.add_argument("--config", type=Path, default=None, help="lane configuration file")
+    options.add_json(compare, "print one JSON object")
+    options.add_lane_config(compare)
     compare.add_argument(
         "--threshold",
         type=_threshold,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gate import config
+from gate.cli import options
 from gate.face import models
 
 
@@ -26,7 +27,7 @@ def register(subparsers: Any) -> None:
             default=None,
             help="models directory (default: [face] models_dir of --config, i.e. models/cache)",
         )
-        p.add_argument("--config", type=Path, default=None, help="lane configuration file")
+        options.add_lane_config(p)
         p.set_defaults(func=func)
     fetch = sub.choices["fetch"]
     fetch.add_argument("--quiet", action="store_true", help="print nothing when all is well")

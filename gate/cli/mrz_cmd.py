@@ -24,6 +24,7 @@ import datetime
 import json
 from typing import Any
 
+from gate.cli import options
 from gate.mrz import Candidate, MrzResult, parse, repair
 
 _GROUP_ATTR = "_egate_mrz_group"
@@ -47,13 +48,8 @@ def register(subparsers: Any) -> None:
         "MRZ. Quote each line: the filler '<' is special to the shell.",
     )
     parse_cmd.add_argument("lines", nargs="+", metavar="LINE", help="MRZ lines (2 or 3)")
-    parse_cmd.add_argument("--json", action="store_true", help="print JSON")
-    parse_cmd.add_argument(
-        "--today",
-        type=datetime.date.fromisoformat,
-        default=None,
-        help="reference date for centuries and expiry (YYYY-MM-DD; default: today)",
-    )
+    options.add_json(parse_cmd, "print JSON")
+    options.add_today(parse_cmd)
     parse_cmd.add_argument(
         "--candidates",
         type=int,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from gate.cli import options
 from gate.cli.mrz_cmd import mrz_group
 
 
@@ -21,13 +21,8 @@ def register(subparsers: Any) -> None:
         "not found, 2 when the file is not an image.",
     )
     read.add_argument("image", type=Path, help="page image file")
-    read.add_argument("--json", action="store_true", help="print JSON")
-    read.add_argument(
-        "--today",
-        type=datetime.date.fromisoformat,
-        default=None,
-        help="reference date for centuries and expiry (YYYY-MM-DD; default: today)",
-    )
+    options.add_json(read, "print JSON")
+    options.add_today(read)
     read.add_argument("--candidates", type=int, default=5, metavar="N", help="repair candidates")
     read.set_defaults(func=_read)
 

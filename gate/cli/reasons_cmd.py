@@ -7,12 +7,13 @@ import json
 from typing import Any
 
 from gate import reasons
+from gate.cli import options
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("reasons", help="list every reason code with its meaning")
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="one JSON object: code -> details")
+    options.add_json(fmt, "one JSON object: code -> details")
     fmt.add_argument("--markdown", action="store_true", help="as docs/reason-codes.md")
     p.set_defaults(func=run)
 

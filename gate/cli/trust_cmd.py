@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gate import config
+from gate.cli import options
 from gate.emrtd import certs
 from gate.emrtd.docauth_errors import DocAuthError
 from gate.emrtd.trust import TrustStore
@@ -37,11 +38,11 @@ def register(subparsers: Any) -> None:
         help="trust these certificates even when they are link certificates whose issuer is "
         "not in the store (you vouch for them)",
     )
-    imp.add_argument("--json", action="store_true", help="print the import report as JSON")
+    options.add_json(imp, "print the import report as JSON")
     imp.set_defaults(func=_import)
 
     lst = sub.add_parser("list", help="list entries and warn about those expiring soon")
-    lst.add_argument("--json", action="store_true")
+    options.add_json(lst)
     lst.add_argument("--country", help="only entries of this alpha-2 country")
     lst.set_defaults(func=_list)
 
