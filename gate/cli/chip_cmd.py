@@ -12,9 +12,9 @@ from typing import Any
 from drivers.chipreader import ReaderTransport
 from gate.cli import options
 from gate.emrtd import lds
-from gate.emrtd.access import mrz_information
-from gate.emrtd.errors import ChipError, StatusWordError
-from gate.emrtd.reader import ChipSession, FileRead, Reader, ReadPolicy
+from gate.emrtd.errors import AccessControlError, ChipError, StatusWordError
+from gate.emrtd.reader import AccessResult, ChipSession, FileRead, Reader, ReadPolicy
+from gate.mrz import bac_keys, repair
 
 
 def register(subparsers: Any) -> None:
@@ -53,6 +53,41 @@ def _default_files(reader: Reader) -> tuple[list[str], FileRead]:
     return ["EF.COM", *[f"DG{n}" for n in groups if n not in (3, 4)], "EF.SOD"], com
 
 
+def mrz_keys(text: str) -> list[str | None]:
+    """The MRZ information of every repair candidate of ``text`` (the MRZ lines separated by
+    newlines or spaces, or run together), best first: a failed BAC/PACE is retried with the
+    next one, as the lane does (gate.mrz.repair)."""
+    lines = text.split()
+    if len(lines) == 1 and len(lines[0]) in LINE_LENGTHS:
+        size = LINE_LENGTHS[len(lines[0])]
+        lines = [lines[0][i : i + size] for i in range(0, len(lines[0]), size)]
+    keys = bac_keys(repair(lines))
+    if not keys:
+        raise ChipError(
+            "--mrz: not a readable MRZ (give the 2 or 3 lines, quoted: '<' is special to the "
+            "shell); check it with egate mrz parse"
+        )
+    return [key.mrz_information() for key in keys]
+
+
+LINE_LENGTHS = {90: 30, 72: 36, 88: 44}  # one string of TD1, TD2, TD3 -> line length
+
+
+def _open(
+    transport: ReaderTransport, policy: ReadPolicy, keys: list[str | None], can: str | None
+) -> tuple[ChipSession, Reader, AccessResult, int]:
+    """Open the chip with the first MRZ candidate it accepts (a fresh session each time)."""
+    for tried, key in enumerate(keys, 1):
+        session = ChipSession(transport)
+        reader = Reader(session, policy)
+        try:
+            return session, reader, reader.open(key, can), tried
+        except AccessControlError:
+            if tried == len(keys) or can is not None:
+                raise
+    raise AssertionError("unreachable: keys is never empty")
+
+
 def _read(args: argparse.Namespace) -> int:
     from drivers import registry
     from gate.config import ChipReaderConfig
@@ -71,17 +106,10 @@ def _read(args: argparse.Namespace) -> int:
     transport: ReaderTransport = chip_reader.connect()
     closer, reader_name = transport.close, transport.reader_name
     try:
-        info = None
-        if args.mrz:
-            try:
-                info = mrz_information(args.mrz)
-            except ValueError as exc:
-                raise ChipError(f"--mrz: {exc}") from exc
+        keys: list[str | None] = mrz_keys(args.mrz) if args.mrz else [None]
         policy = ReadPolicy(extended_length=args.extended, prefer_pace=not args.no_pace)
-        session = ChipSession(transport)
-        reader = Reader(session, policy)
         start = time.perf_counter()
-        access = reader.open(info, args.can)
+        session, reader, access, tried = _open(transport, policy, keys, args.can)
         files: list[dict[str, Any]] = []
         contents: dict[str, bytes] = {}
         done: dict[str, FileRead] = {}
@@ -125,6 +153,7 @@ def _read(args: argparse.Namespace) -> int:
             "cam_verified": access.cam_verified,
             "pace_error": access.pace_error,
         },
+        "mrz_candidates_tried": tried if args.mrz else 0,
         "extended_length": reader.extended,
         "files": files,
         "apdus": session.stats.apdus,

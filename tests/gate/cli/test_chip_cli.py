@@ -53,3 +53,23 @@ def test_wrong_mrz_exits_with_message(tmp_path: Path, capsys: pytest.CaptureFixt
     )
     assert main(["chip", "read", "--simulate", str(img), "--mrz", wrong]) == 2
     assert "does not open this chip" in capsys.readouterr().err
+
+
+def test_mrz_with_ocr_confusions_is_repaired_before_access(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--mrz`` goes through the MRZ layer like the lane: an O read for a 0 in the date of
+    birth (check digits fail) is repaired and the chip opens."""
+    from simulator.chip.builder import SPECIMEN_MRZ
+
+    img = tmp_path / "img"
+    main(["chip", "build-image", str(img), "--pace", "none", "--dg2-size", "500"])
+    capsys.readouterr()
+    line1, line2 = SPECIMEN_MRZ[:44], SPECIMEN_MRZ[44:]
+    assert line2[13:19].isdigit()
+    misread = line2[:13] + line2[13:19].replace("0", "O") + line2[19:]
+    assert misread != line2
+    code = main(["chip", "read", "--simulate", str(img), "--mrz", f"{line1}\n{misread}", "--json"])
+    assert code == 0, capsys.readouterr().err
+    result = json.loads(capsys.readouterr().out)
+    assert result["access"]["protocol"] == "BAC" and result["mrz_candidates_tried"] >= 1
