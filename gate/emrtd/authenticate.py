@@ -20,7 +20,7 @@ from gate.emrtd.docauth_errors import ActiveAuthError, ChipAuthError
 from gate.emrtd.errors import ChipError
 from gate.emrtd.passive import PaPolicy, passive_authenticate
 from gate.emrtd.reader import Reader
-from gate.emrtd.verdict import Verdict
+from gate.emrtd.verdict import AuthenticityVerdict
 
 DG_NUMBERS = {f"DG{n}": n for n in range(1, 17)}
 
@@ -78,7 +78,7 @@ def authenticate_document(
     mrz: str | None = None,
     policy: PaPolicy | None = None,
     random: Callable[[int], bytes] = secrets.token_bytes,
-) -> Verdict:
+) -> AuthenticityVerdict:
     """PA on ``files`` (as read by ``reader``), then CA and AA over the open session."""
     verdict = passive_authenticate(
         files.get("EF.SOD", b""), data_groups(files), store, at=at, mrz=mrz, policy=policy

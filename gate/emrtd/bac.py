@@ -22,7 +22,7 @@ def key_seed(mrz_information: str) -> bytes:
     return hashlib.sha1(mrz_information.encode("ascii")).digest()[:16]
 
 
-def bac_keys(mrz_information: str) -> tuple[bytes, bytes]:
+def document_basic_access_keys(mrz_information: str) -> tuple[bytes, bytes]:
     """(K_enc, K_mac) with DES parity, from the MRZ information."""
     seed = key_seed(mrz_information)
     return derive_key(seed, ENC, "3DES"), derive_key(seed, MAC, "3DES")
@@ -53,7 +53,7 @@ class BACTerminal:
     rnd_icc: bytes = b""
 
     def __post_init__(self) -> None:
-        self.k_enc, self.k_mac = bac_keys(self.mrz_information)
+        self.k_enc, self.k_mac = document_basic_access_keys(self.mrz_information)
 
     def get_challenge(self) -> CommandAPDU:
         return GET_CHALLENGE
@@ -95,7 +95,7 @@ class BACCard:
     """Chip side of BAC: answer MUTUAL AUTHENTICATE for the challenge it issued."""
 
     def __init__(self, mrz_information: str) -> None:
-        self.k_enc, self.k_mac = bac_keys(mrz_information)
+        self.k_enc, self.k_mac = document_basic_access_keys(mrz_information)
 
     def respond(self, rnd_icc: bytes, data: bytes, k_icc: bytes
                 ) -> tuple[bytes, SecureMessaging] | None:  # fmt: skip

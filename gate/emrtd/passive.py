@@ -33,7 +33,7 @@ from gate.emrtd.docauth_errors import (
 )
 from gate.emrtd.errors import ChipError
 from gate.emrtd.sod import Sod, parse_sod
-from gate.emrtd.verdict import DataGroupResult, Verdict
+from gate.emrtd.verdict import AuthenticityVerdict, DataGroupResult
 from gate.mrz.countries import alpha2
 
 
@@ -68,19 +68,19 @@ def dg1_mrz(dg1: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class MrzFields:
+class Dg1Facts:
     issuing_state: str
     document_number: str
     date_of_expiry: date | None
 
 
-def mrz_fields(mrz: str, today: date) -> MrzFields:
+def dg1_facts(mrz: str, today: date) -> Dg1Facts:
     """The fields passive authentication needs, read with the MRZ layer (:mod:`gate.mrz`);
     ``today`` decides the century of the expiry date."""
     if len(mrz) not in (90, 72, 88):
         raise DataGroupError(f"MRZ of {len(mrz)} characters is neither TD1, TD2 nor TD3")
     fields = gate_mrz.parse(mrz, today=today).fields
-    return MrzFields(
+    return Dg1Facts(
         issuing_state=fields.issuing_state or mrz[2:5].replace("<", ""),
         document_number=fields.document_number,
         date_of_expiry=fields.date_of_expiry,
@@ -98,12 +98,12 @@ def passive_authenticate(
     at: datetime | date,
     mrz: str | None = None,
     policy: PaPolicy | None = None,
-) -> Verdict:
+) -> AuthenticityVerdict:
     """The verdict for one document. Never raises for hostile input: every problem becomes a
     finding with a reason code."""
     policy = policy or PaPolicy()
     moment = certs.as_datetime(at)
-    verdict = Verdict(checked_at=moment.isoformat())
+    verdict = AuthenticityVerdict(checked_at=moment.isoformat())
     try:
         sod = parse_sod(sod_bytes, strict=policy.strict_sod)
     except SodError as exc:
@@ -127,7 +127,9 @@ def passive_authenticate(
     return verdict
 
 
-def _check_data_groups(sod: Sod, data_groups: Mapping[int, bytes], verdict: Verdict) -> bool:
+def _check_data_groups(
+    sod: Sod, data_groups: Mapping[int, bytes], verdict: AuthenticityVerdict
+) -> bool:
     ok = True
     for number in sorted(data_groups):
         content = data_groups[number]
@@ -159,7 +161,7 @@ def _check_data_groups(sod: Sod, data_groups: Mapping[int, bytes], verdict: Verd
     return ok
 
 
-def _check_signature(sod: Sod, verdict: Verdict) -> bool:
+def _check_signature(sod: Sod, verdict: AuthenticityVerdict) -> bool:
     dsc = sod.signer_certificate
     if dsc is None:
         verdict.add(
@@ -223,7 +225,11 @@ def _find_csca(
 
 
 def _check_chain(
-    sod: Sod, store: trust.TrustStore, moment: datetime, policy: PaPolicy, verdict: Verdict
+    sod: Sod,
+    store: trust.TrustStore,
+    moment: datetime,
+    policy: PaPolicy,
+    verdict: AuthenticityVerdict,
 ) -> bool:
     dsc = sod.signer_certificate
     if dsc is None:
@@ -319,7 +325,7 @@ def _check_document(
     mrz: str | None,
     moment: datetime,
     policy: PaPolicy,
-    verdict: Verdict,
+    verdict: AuthenticityVerdict,
 ) -> bool:
     dg1 = data_groups.get(1)
     if dg1 is None:
@@ -327,7 +333,7 @@ def _check_document(
         return True
     try:
         chip_mrz = dg1_mrz(dg1)
-        fields = mrz_fields(chip_mrz, moment.date())
+        fields = dg1_facts(chip_mrz, moment.date())
     except DataGroupError as exc:
         verdict.add("DG1_UNREADABLE", f"DG1 cannot be read: {exc}")
         return False

@@ -40,7 +40,7 @@ class DataGroupResult:
 
 
 @dataclass
-class Verdict:
+class AuthenticityVerdict:
     """Everything the gate and the officer need to know about a document's authenticity."""
 
     findings: list[Finding] = field(default_factory=list)

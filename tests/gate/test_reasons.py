@@ -9,7 +9,7 @@ import pytest
 
 from gate import reasons
 from gate.cli import main
-from gate.emrtd.verdict import Verdict
+from gate.emrtd.verdict import AuthenticityVerdict
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "reason-codes.md"
 
@@ -26,7 +26,7 @@ def test_unknown_codes_are_programming_errors() -> None:
     with pytest.raises(reasons.UnknownReasonError, match=r"gate/reasons\.py"):
         reasons.get("NOT_A_CODE")
     with pytest.raises(reasons.UnknownReasonError):
-        Verdict().add("PA_NO_SUCH_THING", "x")
+        AuthenticityVerdict().add("PA_NO_SUCH_THING", "x")
 
 
 def test_registering_twice_or_outside_a_family_is_refused() -> None:
@@ -39,7 +39,7 @@ def test_registering_twice_or_outside_a_family_is_refused() -> None:
 
 
 def test_verdict_severities_come_from_the_registry() -> None:
-    v = Verdict()
+    v = AuthenticityVerdict()
     v.add("PA_OK", "fine")
     v.add("PA_CRL_MISSING", "no CRL")
     assert v.ok

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gate.emrtd.apdu import CommandAPDU, decode_command, decode_response
-from gate.emrtd.bac import BACCard, BACTerminal, bac_keys, key_seed
+from gate.emrtd.bac import BACCard, BACTerminal, document_basic_access_keys, key_seed
 from gate.emrtd.pace import PACETerminal, mrz_password
 from gate.emrtd.securityinfos import PACEInfo, parse_card_access
 from gate.emrtd.sm import SecureMessaging
@@ -39,7 +39,7 @@ def test_bac_appendix_d(vectors: dict[str, Any]) -> None:
     info = _mrz_info(v["mrz_info"])
     assert info == v["mrz_info"]["mrz_information_string_from_comment"]["value"]
     assert key_seed(info) == _hex(v, "kseed")
-    assert bac_keys(info) == (_hex(v, "kenc"), _hex(v, "kmac"))
+    assert document_basic_access_keys(info) == (_hex(v, "kenc"), _hex(v, "kmac"))
     bac = BACTerminal(info)
     (gc, ma) = v["apdus"]
     assert bac.get_challenge().encode() == bytes.fromhex(gc["cmd"]["value"])

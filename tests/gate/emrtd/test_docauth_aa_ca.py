@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gate.emrtd import aa, ca
 from gate.emrtd.docauth_errors import ActiveAuthError, ChipAuthError
-from gate.emrtd.verdict import Verdict
+from gate.emrtd.verdict import AuthenticityVerdict
 from simulator import passports, pki
 
 
@@ -169,15 +169,15 @@ def test_invalid_points_and_dg14_are_rejected() -> None:
 
 
 def test_verdict_clone_logic() -> None:
-    v = Verdict()
+    v = AuthenticityVerdict()
     v.add("PA_OK", "ok")
     v.record_active_auth(False, "bad signature")
     assert "CHIP_CLONE_SUSPECTED" in v.codes and not v.ok and v.passive_ok
-    failed_pa = Verdict()
+    failed_pa = AuthenticityVerdict()
     failed_pa.add("PA_DG_HASH_MISMATCH", "DG2")
     failed_pa.record_chip_auth(True, "read ok")
     assert failed_pa.codes == ["PA_DG_HASH_MISMATCH", "CA_NOT_COUNTED"]
-    good = Verdict()
+    good = AuthenticityVerdict()
     good.add("PA_OK", "ok")
     good.record_chip_auth(True, "read ok")
     good.record_active_auth(True, "ok")

@@ -96,7 +96,7 @@ def test_dg1_parser_never_crashes(data: bytes) -> None:
     for candidate in (data, b"\x61" + bytes([len(data) & 0x7F]) + data, _DG1[:5] + data):
         try:
             mrz = passive.dg1_mrz(candidate)
-            passive.mrz_fields(mrz, date(2026, 1, 1))
+            passive.dg1_facts(mrz, date(2026, 1, 1))
         except DataGroupError:
             pass
 

@@ -178,15 +178,15 @@ def test_country_mismatch_mrz_mismatch_and_expiry(
     assert "DOCUMENT_EXPIRED" in verdict.codes and not verdict.passive_ok
 
 
-def test_mrz_fields_layouts() -> None:
+def test_dg1_facts_layouts() -> None:
     td1 = (
         "I<UTOD231458907<<<<<<<<<<<<<<<7408122F1204159UTO<<<<<<<<<<<6ERIKSSON<<ANNA<MARIA<<<<<<<<<<"
     )
-    assert passive.mrz_fields(td1, date(2010, 1, 1)).date_of_expiry == date(2012, 4, 15)
+    assert passive.dg1_facts(td1, date(2010, 1, 1)).date_of_expiry == date(2012, 4, 15)
     td2 = "I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<D231458907UTO7408122F1204159<<<<<<<6"
-    assert passive.mrz_fields(td2, date(2010, 1, 1)).date_of_expiry == date(2012, 4, 15)
-    assert passive.mrz_fields(MRZ, date(2026, 1, 1)).issuing_state == "UTO"
-    assert passive.mrz_fields(MRZ, date(2026, 1, 1)).document_number == "L898902C3"
+    assert passive.dg1_facts(td2, date(2010, 1, 1)).date_of_expiry == date(2012, 4, 15)
+    assert passive.dg1_facts(MRZ, date(2026, 1, 1)).issuing_state == "UTO"
+    assert passive.dg1_facts(MRZ, date(2026, 1, 1)).document_number == "L898902C3"
 
 
 def test_unreadable_dg1_is_its_own_reason(pki_store: Callable[[], trust.TrustStore]) -> None:
