@@ -15,6 +15,7 @@ from gate.emrtd.docauth_errors import DocAuthError
 from gate.emrtd.passive import PaPolicy, passive_authenticate
 from gate.emrtd.trust import TrustStore
 from gate.errors import EgateError
+from gate.truststore import load_store
 
 
 class DocCommandError(EgateError):
@@ -85,7 +86,7 @@ def _store(paths: list[Path]) -> TrustStore:
     now = datetime.now(UTC)
     for path in paths:
         if path.is_dir():
-            store.merge(TrustStore.load(path))
+            store.merge(load_store(path))
         else:
             report = store.import_bytes(_read(path), source=path.name, now=now, anchor=True)
             for reason in report.rejected:

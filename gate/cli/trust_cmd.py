@@ -13,7 +13,7 @@ from gate import config
 from gate.cli import options
 from gate.emrtd import certs
 from gate.emrtd.docauth_errors import DocAuthError
-from gate.emrtd.trust import TrustStore
+from gate.truststore import load_store, save_store
 
 
 def register(subparsers: Any) -> None:
@@ -66,7 +66,7 @@ def _store_path(args: argparse.Namespace) -> Path:
 def _import(args: argparse.Namespace) -> int:
     settings = _settings(args)
     path = _store_path(args)
-    store = TrustStore.load(path)
+    store = load_store(path)
     roots = []
     for file in [*settings.master_list_roots, *args.ml_root]:
         roots.extend(certs.load_certificates(Path(file).read_bytes(), source=str(file)))
@@ -88,7 +88,7 @@ def _import(args: argparse.Namespace) -> int:
             continue
         failed = failed or bool(report.rejected and not report.added)
         reports.append(report)
-    store.save(path)
+    save_store(store, path)
     if args.json:
         print(json.dumps([r.to_dict() for r in reports], indent=2))
     else:
@@ -106,7 +106,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    store = TrustStore.load(_store_path(args))
+    store = load_store(_store_path(args))
     now = datetime.now(UTC)
     entries = [
         e for e in store.list_entries() if not args.country or e.country == args.country.upper()
@@ -127,17 +127,17 @@ def _list(args: argparse.Namespace) -> int:
 
 def _expire(args: argparse.Namespace) -> int:
     path = _store_path(args)
-    store = TrustStore.load(path)
+    store = load_store(path)
     entry = store.expire(args.id)
-    store.save(path)
+    save_store(store, path)
     print(f"{entry.id[:16]} ({entry.subject}) is no longer trusted")
     return 0
 
 
 def _remove(args: argparse.Namespace) -> int:
     path = _store_path(args)
-    store = TrustStore.load(path)
+    store = load_store(path)
     entry = store.remove(args.id)
-    store.save(path)
+    save_store(store, path)
     print(f"{entry.id[:16]} ({entry.subject}) removed")
     return 0

@@ -15,11 +15,9 @@ The store is a directory: ``index.json`` plus ``certs/<sha256>.der`` and ``crls/
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from asn1crypto import cms, core, crl, pem, x509
@@ -86,8 +84,18 @@ def _fp(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """A trust store as data: the index (one dict per :class:`TrustEntry`) and the DER of
+    every certificate and CRL by entry id."""
+
+    index: list[dict[str, Any]]
+    objects: dict[str, bytes]
+
+
 class TrustStore:
-    """In-memory store; :meth:`load` / :meth:`save` map it to a directory."""
+    """In-memory store; ``gate.truststore.load_store`` / ``save_store`` keep it in a
+    directory (this core does no file I/O)."""
 
     def __init__(self) -> None:
         self.entries: dict[str, TrustEntry] = {}
@@ -95,48 +103,37 @@ class TrustStore:
         self._crls: dict[str, crl.CertificateList] = {}
 
     # ----------------------------------------------------------------- persistence
+    # Pure: the files a store is kept in are read and written by gate/truststore.py.
+
+    def snapshot(self) -> StoreSnapshot:
+        """Everything needed to keep the store: its index and each object's DER."""
+        objects = {eid: cert.dump() for eid, cert in self._certs.items()}
+        objects.update({eid: lst.dump() for eid, lst in self._crls.items()})
+        return StoreSnapshot([e.to_dict() for e in self.entries.values()], objects)
 
     @classmethod
-    def load(cls, path: Path) -> TrustStore:
+    def from_snapshot(cls, snapshot: StoreSnapshot, *, source: str = "trust store") -> TrustStore:
+        """The store a snapshot describes; :class:`TrustStoreError` when it is damaged."""
         store = cls()
-        index = path / "index.json"
-        if not index.exists():
-            if path.exists() and not path.is_dir():
-                raise TrustStoreError(f"trust store {path} is a file, expected a directory")
-            return store
+        names = {f.name for f in fields(TrustEntry)}
+        required = {f.name for f in fields(TrustEntry) if f.default is MISSING}
         try:
-            raw = json.loads(index.read_text())
-            for item in raw["entries"]:
+            for item in snapshot.index:
+                if not isinstance(item, dict) or not required <= set(item) <= names:
+                    raise TrustStoreError(f"{source} has a malformed index entry: {item!r}")
                 entry = TrustEntry(**item)
-                folder = "crls" if entry.kind == "crl" else "certs"
-                der = (path / folder / f"{entry.id}.der").read_bytes()
+                der = snapshot.objects.get(entry.id)
+                if der is None:
+                    raise TrustStoreError(f"{source} lists {entry.id} but holds no such file")
                 store._add_object(entry, der)
-        except (OSError, *DER_ERRORS) as exc:
+        except TrustStoreError:
+            raise
+        except (*DER_ERRORS, DocAuthError) as exc:
             raise_if_bug(exc)
             raise TrustStoreError(
-                f"trust store {path} is damaged ({exc}); remove it and import again"
+                f"{source} is damaged ({exc}); remove it and import again"
             ) from exc
         return store
-
-    def save(self, path: Path) -> None:
-        (path / "certs").mkdir(parents=True, exist_ok=True)
-        (path / "crls").mkdir(parents=True, exist_ok=True)
-        for eid, cert in self._certs.items():
-            target = path / "certs" / f"{eid}.der"
-            if not target.exists():
-                target.write_bytes(cert.dump())
-        for eid, lst in self._crls.items():
-            target = path / "crls" / f"{eid}.der"
-            if not target.exists():
-                target.write_bytes(lst.dump())
-        for folder in ("certs", "crls"):
-            for file in (path / folder).glob("*.der"):
-                if file.stem not in self.entries:
-                    file.unlink()
-        data = {"entries": [e.to_dict() for e in self.entries.values()]}
-        tmp = path / "index.json.tmp"
-        tmp.write_text(json.dumps(data, indent=1))
-        tmp.replace(path / "index.json")
 
     def _add_object(self, entry: TrustEntry, der: bytes) -> None:
         if entry.kind == "crl":

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from gate.emrtd import certs, trust
-from gate.emrtd.docauth_errors import MasterListError
+from gate.emrtd.docauth_errors import MasterListError, TrustStoreError
+from gate.truststore import load_store, save_store
 from simulator import pki
 from simulator.pki import TEST_PKI_EPOCH as NOW
 from simulator.pki import shared_test_pki as shared_pki
@@ -129,19 +130,19 @@ def test_save_load_list_expire_remove(tmp_path: Path) -> None:
     store = trust.TrustStore()
     store.import_bytes(p.csca_rsa.der + b"", source="a", now=NOW)
     store.import_bytes(p.csca_ec_explicit.der, source="b", now=NOW)
-    store.save(tmp_path)
-    loaded = trust.TrustStore.load(tmp_path)
+    save_store(store, tmp_path)
+    loaded = load_store(tmp_path)
     assert {e.id for e in loaded.list_entries()} == set(store.entries)
     ec_id = certs.fingerprint(p.csca_ec_explicit.cert)
     loaded.expire(ec_id[:12])
     assert [c.dump() for c in loaded.certificates()] == [p.csca_rsa.cert.dump()]
-    loaded.save(tmp_path)
-    again = trust.TrustStore.load(tmp_path)
+    save_store(loaded, tmp_path)
+    again = load_store(tmp_path)
     assert again.entries[ec_id].expired
     again.remove(ec_id[:12])
-    again.save(tmp_path)
+    save_store(again, tmp_path)
     assert not (tmp_path / "certs" / f"{ec_id}.der").exists()
-    assert len(trust.TrustStore.load(tmp_path).entries) == 1
+    assert len(load_store(tmp_path).entries) == 1
 
 
 def test_expiry_warnings_within_90_days() -> None:
@@ -170,3 +171,20 @@ def test_expiry_warnings_within_90_days() -> None:
     assert len(warnings) == 1 and "CSCA soon" in warnings[0]
     assert len(store.expiry_warnings(NOW, 150)) == 2
     assert len(store.expiry_warnings(NOW + timedelta(days=70), 0)) == 1  # already expired
+
+
+def test_damaged_store_directories_give_a_trust_store_error(tmp_path: Path) -> None:
+    store = trust.TrustStore()
+    store.import_bytes(shared_pki().csca_rsa.der, source="a", now=NOW)
+    save_store(store, tmp_path)
+    index = tmp_path / "index.json"
+    good = index.read_text()
+    for damaged in ("{", '{"entries": 3}', '{"entries": [{"id": "x"}]}', "[]"):
+        index.write_text(damaged)
+        with pytest.raises(TrustStoreError, match=r"damaged|entries|malformed"):
+            load_store(tmp_path)
+    index.write_text(good)
+    for der in (tmp_path / "certs").glob("*.der"):
+        der.unlink()
+    with pytest.raises(TrustStoreError, match="holds no such file"):
+        load_store(tmp_path)
