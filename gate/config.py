@@ -101,7 +101,8 @@ class GateControllerConfig(_Section):
 class FaceConfig(_Section):
     models_dir: Path = Path("models/cache")
     """Verified YuNet and SFace files (``egate models fetch``); relative to the working
-    directory, or to the repository when it does not exist there."""
+    directory, or to the checkout when it does not exist there; an installed egate (no
+    checkout) uses ``$EGATE_MODELS_DIR``, else ``$XDG_CACHE_HOME/egate/models``."""
     threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.399
     """SFace cosine similarity at or above which live face and chip portrait match. 0.399 is
     the threshold for a false match rate of 0.1% on all deepface test pairs
