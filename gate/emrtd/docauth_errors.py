@@ -9,7 +9,7 @@ during a passage: they carry no reason.
 
 from __future__ import annotations
 
-from gate.errors import EgateError
+from gate.emrtd.errors import EmrtdError
 
 # What asn1crypto (and int/bytes conversions) raise on malformed DER: callers turn these into
 # the domain errors below. Never crash on hostile input. Programming errors (TypeError,
@@ -43,7 +43,7 @@ def raise_if_bug(exc: BaseException) -> None:
     raise exc
 
 
-class DocAuthError(EgateError):
+class DocAuthError(EmrtdError):
     """Base of the document-authenticity errors."""
 
     code = "DOCAUTH_ERROR"

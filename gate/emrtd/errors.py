@@ -1,4 +1,6 @@
-"""The chip domain's exception hierarchy (ISO 7816, secure messaging, BAC/PACE, LDS, transport).
+"""The eMRTD exception hierarchy: :class:`EmrtdError`, with chip access below :class:`ChipError`
+(ISO 7816, secure messaging, BAC/PACE, LDS, transport) and document authenticity below
+:class:`gate.emrtd.docauth_errors.DocAuthError`.
 
 Every error the reader raises on purpose derives from :class:`ChipError`, so a caller (the lane,
 the CLI) can catch one type and still tell the person what failed and what to do.
@@ -9,7 +11,12 @@ from __future__ import annotations
 from gate.errors import EgateError
 
 
-class ChipError(EgateError):
+class EmrtdError(EgateError):
+    """Base of every eMRTD error: chip access (:class:`ChipError`) and document authenticity
+    (:class:`gate.emrtd.docauth_errors.DocAuthError`). Catch this for "the document failed"."""
+
+
+class ChipError(EmrtdError):
     """Base of every chip-access error."""
 
     reason_code = "CHIP_READ_FAILED"
