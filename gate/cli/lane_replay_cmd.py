@@ -1,4 +1,4 @@
-"""``egate lane replay FILE [--policy NEW.toml] [--json]``: replay a lane's transaction record.
+"""``egate lane replay FILE [--policy NEW.toml] [--json]`` and ``egate lane states``.
 
 The ``lane`` command itself (``egate lane --config FILE``) belongs to the lane daemon; this
 module only adds the ``replay`` sub-command to it, creating the ``lane`` group when the daemon's
@@ -29,7 +29,8 @@ def _lane_subcommands(subparsers: Any) -> Any:
 
 
 def register(subparsers: Any) -> None:
-    p = _lane_subcommands(subparsers).add_parser(
+    subs = _lane_subcommands(subparsers)
+    p = subs.add_parser(
         "replay",
         help="replay a transaction record through the lane core, step by step",
         description="Feed a lane's recorded inputs to the lane core again and show every step: "
@@ -40,6 +41,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--policy", type=Path, help="a lane configuration whose [policy] to try")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=run)
+    s = subs.add_parser(
+        "states",
+        help="the lane state diagram and states x inputs table (docs/lane.md)",
+    )
+    s.set_defaults(func=run_states)
+
+
+def run_states(args: argparse.Namespace) -> int:
+    from gate.lane.describe import markdown
+
+    print(markdown())
+    return 0
 
 
 def _print(result: Replay) -> None:

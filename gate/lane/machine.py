@@ -86,52 +86,122 @@ class Rule:
     targets: tuple[PassageState, ...]
 
 
-_ALL = tuple(PassageState)
-_ACTIVE = (S.READING_MRZ, S.READING_CHIP, S.ELIGIBILITY, S.ENTERING, S.FACE)
+_PRE_DECISION = (S.READING_MRZ, S.READING_CHIP, S.ELIGIBILITY, S.ENTERING, S.FACE)
 _ENDINGS = (S.REFERRED, S.REJECTED, S.ABORTED)
-_AFTER = (S.IDLE, S.OUT_OF_SERVICE, S.READING_MRZ)
-"""Where a finished traveller leaves the lane (a waiting document starts the next one)."""
-_CONCLUDE = (*_ENDINGS, S.EXITING, *_AFTER)
+_LEAVE = (S.IDLE, S.OUT_OF_SERVICE, S.READING_MRZ)
+"""Where the lane goes once a traveller is out (a document waiting starts the next one)."""
+_DECIDED = (*_ENDINGS, *_LEAVE)
+"""Where a decision other than 'accepted' leads (the traveller inside, at the reader, or gone)."""
+
+_PHYSICAL = (
+    DocumentPlaced,
+    DocumentRemoved,
+    PersonsSeen,
+    BeamsChanged,
+    DoorChanged,
+    PassageCompleted,
+    PassageAborted,
+    EmergencyInput,
+    DeviceFault,
+    DeviceRecovered,
+    OfficerCommand,
+    CentralLinkChanged,
+    Tick,
+    SafeStop,
+)
+"""Inputs from the physical world, officers and time: every state accepts them."""
 
 
-def _physical(state: PassageState) -> dict[type, Rule]:
-    """Inputs from the physical world and the lane: accepted in every state."""
-    busy_or_not = _ALL
-    return {
-        DocumentPlaced: Rule("document_placed", (state, S.READING_MRZ)),
-        DocumentRemoved: Rule("document_removed", (state, *_CONCLUDE)),
-        PersonsSeen: Rule("persons_seen", (state, *_CONCLUDE)),
-        BeamsChanged: Rule("beams_changed", (state, *_CONCLUDE)),
-        DoorChanged: Rule("door_changed", (state,)),
-        PassageCompleted: Rule("passage_completed", (state, S.FACE, *_CONCLUDE, S.FAULT)),
-        PassageAborted: Rule("passage_aborted", (state, *_CONCLUDE)),
-        EmergencyInput: Rule("emergency_input", (state, S.EMERGENCY)),
-        DeviceFault: Rule("device_fault", (state, S.FAULT, *_CONCLUDE)),
-        DeviceRecovered: Rule("device_recovered", (state, S.IDLE, S.READING_MRZ)),
-        OfficerCommand: Rule("officer_command", busy_or_not),
-        CentralLinkChanged: Rule("central_link", (state,)),
-        Tick: Rule("tick", (state, S.FACE, *_CONCLUDE)),
-        SafeStop: Rule("safe_stop", (state, *_CONCLUDE)),
-    }
+def _rule(handler: str, *targets: PassageState) -> Rule:
+    return Rule(handler, tuple(dict.fromkeys(targets)))
+
+
+_HANDLERS = {
+    DocumentPlaced: "document_placed",
+    DocumentRemoved: "document_removed",
+    PersonsSeen: "persons_seen",
+    BeamsChanged: "beams_changed",
+    DoorChanged: "door_changed",
+    PassageCompleted: "passage_completed",
+    PassageAborted: "passage_aborted",
+    EmergencyInput: "emergency_input",
+    DeviceFault: "device_fault",
+    DeviceRecovered: "device_recovered",
+    OfficerCommand: "officer_command",
+    CentralLinkChanged: "central_link",
+    Tick: "tick",
+    SafeStop: "safe_stop",
+    Started: "started",
+    MrzRead: "mrz_read",
+    ChipRead: "chip_read",
+    DocumentVerified: "document_verified",
+    Screened: "screened",
+    FaceVerified: "face_verified",
+    LivenessChecked: "liveness_checked",
+}
+
+
+def _targets(state: PassageState, kind: type) -> tuple[PassageState, ...]:
+    """Where ``kind`` may take the lane from ``state`` (checked by the tests on every step)."""
+    stay = (state,)
+    if kind is EmergencyInput:
+        return (state, S.EMERGENCY)
+    if state is S.EMERGENCY:
+        return (S.EMERGENCY, *_LEAVE) if kind is OfficerCommand else stay
+    officer = (S.EMERGENCY,) if kind is OfficerCommand else ()
+    if state is S.IDLE:
+        return {
+            DocumentPlaced: (S.READING_MRZ,),
+            DeviceFault: (S.IDLE, S.OUT_OF_SERVICE),
+            SafeStop: (S.OUT_OF_SERVICE,),
+            OfficerCommand: (S.IDLE, S.OUT_OF_SERVICE, S.EMERGENCY),
+        }.get(kind, stay)
+    if state is S.OUT_OF_SERVICE:
+        if kind in (Started, DeviceRecovered, OfficerCommand):
+            return (*_LEAVE, *officer)
+        return stay
+    if state is S.FAULT:
+        if kind in (PassageCompleted, OfficerCommand):
+            return (S.FAULT, *_LEAVE, *officer)
+        return stay
+    if state in _ENDINGS:
+        if kind in (PassageCompleted, DocumentRemoved, Tick, OfficerCommand):
+            return (state, *_LEAVE, *officer)
+        return stay
+    if state is S.EXITING:
+        if kind in (PassageCompleted, OfficerCommand):
+            return (S.EXITING, *_LEAVE, *officer)
+        return stay
+    # before the decision: any input may end the checks (tailgating, confinement, timeouts...)
+    ends = (state, *_DECIDED, *officer)
+    if kind is DeviceFault:
+        return (*ends, S.FAULT)
+    progress = {
+        MrzRead: (S.READING_CHIP,),
+        ChipRead: (S.ELIGIBILITY,),
+        DocumentVerified: (S.ENTERING, S.FACE, S.EXITING),
+        Screened: (S.ENTERING, S.FACE, S.EXITING),
+        FaceVerified: (S.FACE, S.EXITING),
+        LivenessChecked: (S.FACE, S.EXITING),
+        PassageCompleted: (S.FACE,),
+    }.get(kind, ())
+    return (*ends, *progress)
 
 
 def _table() -> dict[PassageState, dict[type, Rule]]:
-    table = {state: _physical(state) for state in PassageState}
-    table[S.OUT_OF_SERVICE][Started] = Rule("started", (S.OUT_OF_SERVICE, S.IDLE, S.READING_MRZ))
-    table[S.READING_MRZ][MrzRead] = Rule("mrz_read", (S.READING_CHIP, *_CONCLUDE))
-    table[S.READING_CHIP][ChipRead] = Rule("chip_read", (S.ELIGIBILITY, *_CONCLUDE))
-    table[S.ELIGIBILITY][DocumentVerified] = Rule(
-        "document_verified", (S.ELIGIBILITY, S.ENTERING, S.FACE, *_CONCLUDE)
-    )
-    for state in (S.READING_CHIP, S.ELIGIBILITY):
-        table[state][Screened] = Rule("screened", (state, S.ENTERING, S.FACE, *_CONCLUDE))
-    # face results: inside the mantrap (FACE), during the chip read in a one-step lane, and
+    accepts: dict[PassageState, tuple[type, ...]] = {state: _PHYSICAL for state in PassageState}
+    accepts[S.OUT_OF_SERVICE] += (Started,)
+    accepts[S.READING_MRZ] += (MrzRead,)
+    accepts[S.READING_CHIP] += (ChipRead, Screened)
+    accepts[S.ELIGIBILITY] += (DocumentVerified, Screened)
+    # face results: during the chip read of a one-step lane, inside the mantrap (FACE), and
     # late ones after the decision (ignored)
     for state in (S.READING_CHIP, S.ELIGIBILITY, S.FACE, S.EXITING, *_ENDINGS):
-        targets = (state, S.FACE, *_CONCLUDE)
-        table[state][FaceVerified] = Rule("face_verified", targets)
-        table[state][LivenessChecked] = Rule("liveness_checked", targets)
-    return table
+        accepts[state] += (FaceVerified, LivenessChecked)
+    return {
+        state: {kind: _rule(_HANDLERS[kind], *_targets(state, kind)) for kind in kinds}
+        for state, kinds in accepts.items()
+    }
 
 
 TABLE: dict[PassageState, dict[type, Rule]] = _table()
