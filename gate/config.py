@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gate.errors import EgateError
 
@@ -244,6 +244,18 @@ class PassageConfig(_Section):
     """Safety backstop: nobody stays with every barrier closed for longer; the way back is
     released and a person_trapped alarm raised. Must exceed the longest step."""
     tailgating: TailgatingConfig = TailgatingConfig()
+
+    @model_validator(mode="after")
+    def _backstop_last(self) -> PassageConfig:
+        longest = max(self.face_seconds, self.exit_seconds, self.leave_seconds)
+        if self.on_referral == "hold_for_officer":
+            longest = max(longest, self.officer_wait_seconds)
+        if self.confinement_seconds <= longest:
+            raise ValueError(
+                f"confinement_seconds ({self.confinement_seconds}) must exceed the longest step "
+                f"a traveller spends inside ({longest} s), or it cuts that step short"
+            )
+        return self
 
 
 class TrustConfig(_Section):

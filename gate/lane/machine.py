@@ -183,8 +183,9 @@ def _targets(state: PassageState, kind: type) -> tuple[PassageState, ...]:
         Screened: (S.ENTERING, S.FACE, S.EXITING),
         FaceVerified: (S.FACE, S.EXITING),
         LivenessChecked: (S.FACE, S.EXITING),
-        PassageCompleted: (S.FACE,),
     }.get(kind, ())
+    if kind is PassageCompleted and state is S.ENTERING:
+        progress = (S.FACE,)
     return (*ends, *progress)
 
 

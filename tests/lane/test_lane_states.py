@@ -552,7 +552,7 @@ def test_bad_referral_decision_is_refused() -> None:
 
 
 def test_confinement_backstop_releases_the_way_back() -> None:
-    lane = make_lane(confinement_seconds=20.0, face_seconds=100.0)
+    lane = make_lane(confinement_seconds=20.0)
     to_idle(lane)
     feed(lane, BeamsChanged(at=1.0, beams=(False, False, True, False, False)))  # someone inside
     assert lane.deadline() == pytest.approx(21.0)
