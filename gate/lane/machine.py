@@ -340,6 +340,11 @@ class Lane:
         return min(times) if times else None
 
     @property
+    def transaction(self) -> str | None:
+        """The id of the traveller being served (until they are out of the lane)."""
+        return self.tx.id if self.tx is not None else None
+
+    @property
     def decision(self) -> PolicyDecision | None:
         return self.tx.decision if self.tx is not None else None
 
