@@ -1,4 +1,4 @@
-"""The simulated controller models doors, speed gates and tripod turnstiles (docs/gate-protocol.md 5.3)."""
+"""Simulated controller barriers: doors, speed gates, tripod turnstiles (gate-protocol.md 5.3)."""
 
 from __future__ import annotations
 
