@@ -12,20 +12,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gate.cli import command_group
 from gate.config import LaneConfig, load
 from gate.lane.record import RecordError, decode
 from gate.lane.replay import Replay, as_dict, compare, replay
 
 
 def _lane_subcommands(subparsers: Any) -> Any:
-    lane = subparsers.choices.get("lane")
-    if lane is None:
+    if "lane" not in subparsers.choices:  # the daemon's lane_cmd is absent: make the group
         lane = subparsers.add_parser("lane", help="run or inspect a lane")
+        lane.add_subparsers(dest="lane_command", metavar="LANE_COMMAND")
         lane.set_defaults(func=lambda args: (lane.print_help(), 2)[1])
-    for action in lane._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return lane.add_subparsers(dest="lane_command", metavar="LANE_COMMAND")
+    return command_group(subparsers, "lane")
 
 
 def register(subparsers: Any) -> None:
