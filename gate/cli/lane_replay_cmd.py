@@ -21,7 +21,7 @@ from gate.lane.replay import Replay, as_dict, compare, replay
 def _lane_subcommands(subparsers: Any) -> Any:
     if "lane" not in subparsers.choices:  # the daemon's lane_cmd is absent: make the group
         lane = subparsers.add_parser("lane", help="run or inspect a lane")
-        lane.add_subparsers(dest="lane_command", metavar="LANE_COMMAND")
+        lane.add_subparsers(dest="lane_command", metavar="COMMAND")
         lane.set_defaults(func=lambda args: (lane.print_help(), 2)[1])
     return command_group(subparsers, "lane")
 
