@@ -109,6 +109,10 @@ def test_records_never_hold_full_document_numbers() -> None:
         ('{"input": "DocumentPlaced", "at": 1, "transaction": "t", "date": "2.12.2026"}', "date"),
         ('{"input": "DoorChanged", "at": 1, "door": "roof", "position": "open"}', "not a Door"),
         ("[1]", "expected an object"),
+        (
+            '{"input": "ChipRead", "at": 1, "transaction": "t", "ok": true, "reasons": ["NOPE_X"]}',
+            "unknown reason code",
+        ),
         ("{", "not JSON"),
     ],
 )
