@@ -99,8 +99,17 @@ class LaneMachine(RuleBasedStateMachine):
                 self.emergency = True
             if isinstance(c, SetGateMode) and c.mode is not GateMode.EMERGENCY_OPEN:
                 assert self.lane.state is not PassageState.EMERGENCY
+        opening = (isinstance(event, EmergencyInput) and event.active) or (
+            isinstance(event, OfficerCommand) and event.action is OfficerAction.EMERGENCY_OPEN
+        )
+        if opening:
+            # property 2: an emergency opens every barrier, from any state
+            assert self.lane.state is PassageState.EMERGENCY
+            assert (
+                state is PassageState.EMERGENCY or SetGateMode(mode=GateMode.EMERGENCY_OPEN) in cmds
+            )
         if self.emergency:
-            # property 2: emergency keeps everything open until an officer clears it
+            # and keeps them open: emergency keeps everything open until an officer clears it
             if self.lane.state is PassageState.EMERGENCY:
                 assert not any(isinstance(c, ReleasePassage) for c in cmds)
             else:
