@@ -15,7 +15,7 @@ from typing import Any
 from gate.cli import command_group
 from gate.config import LaneConfig, load
 from gate.lane.record import RecordError, decode
-from gate.lane.replay import Replay, as_dict, compare, replay
+from gate.lane.replay import Replay, as_dict, compare, only, replay
 
 
 def _lane_subcommands(subparsers: Any) -> Any:
@@ -37,6 +37,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("file", type=Path, help="transaction record (JSON Lines, docs/lane.md)")
     p.add_argument("--policy", type=Path, help="a lane configuration whose [policy] to try")
+    p.add_argument("--transaction", metavar="ID", help="only the steps of this traveller")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=run)
     s = subs.add_parser(
@@ -77,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     record = decode(text, str(args.file))
     if args.policy is None:
         result = replay(record)
+        if args.transaction:
+            result = only(result, args.transaction)
+            if not result.steps:
+                raise RecordError(f"{args.file}: no transaction {args.transaction!r} in the record")
         if args.json:
             print(json.dumps(as_dict(result), indent=2))
         else:

@@ -283,7 +283,7 @@ class Lane:
         self._beam_persons_since = 0.0
         self._camera_streak = 0
         self._confined_since: float | None = None
-        self._waiting_document: tuple[str, date] | None = None
+        self._waiting_document: DocumentPlaced | None = None
         self.document_present = False
         self.doors: dict[Door, DoorPosition] = {}
         self.emergency_input = False
@@ -393,9 +393,11 @@ class Lane:
 
     # ----------------------------------------------------------------- starting a traveller
 
-    def _start(self, transaction: str, day: date, at: float) -> list[Command]:
+    def _start(self, placed: DocumentPlaced, at: float) -> list[Command]:
+        transaction, day = placed.transaction, placed.date
+        direction = placed.direction or self.direction
         self.tx = _Transaction(
-            id=transaction, day=day, evidence=Evidence(today=day, direction=self.direction)
+            id=transaction, day=day, evidence=Evidence(today=day, direction=direction)
         )
         self.tx.stage(Stage.DOCUMENT_PLACED, at)
         self._waiting_document = None
@@ -412,8 +414,8 @@ class Lane:
         assert isinstance(ev, DocumentPlaced)
         self.document_present = True
         if self.state is S.IDLE:
-            return self._start(ev.transaction, ev.date, ev.at)
-        self._waiting_document = (ev.transaction, ev.date)
+            return self._start(ev, ev.at)
+        self._waiting_document = ev
         self._note = "document placed while the lane is not idle: it waits"
         return []
 
@@ -641,8 +643,7 @@ class Lane:
             ]
         cmds = self._goto(S.IDLE, "ready")
         if self._waiting_document is not None:
-            transaction, day = self._waiting_document
-            return cmds + self._start(transaction, day, at)
+            return cmds + self._start(self._waiting_document, at)
         return [*cmds, ShowScreen(screen=Screen.WELCOME)]
 
     # ----------------------------------------------------------------- the passage

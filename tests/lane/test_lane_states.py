@@ -562,3 +562,18 @@ def test_confinement_backstop_releases_the_way_back() -> None:
         in cmds
     )
     assert any(isinstance(c, RaiseAlarm) and c.kind is AlarmKind.PERSON_TRAPPED for c in cmds)
+
+
+def test_a_lane_serving_both_directions_takes_the_travellers() -> None:
+    lane = Lane(PassageConfig(), PolicyConfig(apis_directions=["departure"]), direction="arrival")
+    to_idle(lane)
+    feed(lane, DocumentPlaced(at=1.0, transaction=TX, date=TODAY, direction="departure"))
+    cmds = feed(
+        lane,
+        MrzRead(at=1.5, transaction=TX, document=DOC),
+        Screened(at=1.6, transaction=TX, result=ScreeningResult(on_manifest=False)),
+        ChipRead(at=3.0, transaction=TX, ok=True),
+        DocumentVerified(at=3.2, transaction=TX, reasons=GENUINE),
+    )
+    finished = next(c for c in cmds if isinstance(c, TransactionFinished))
+    assert finished.decision is Decision.REFERRED and "POLICY_NOT_ON_MANIFEST" in finished.reasons
