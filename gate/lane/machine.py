@@ -303,10 +303,9 @@ class Lane:
         before = self.state
         rules = TABLE[self.state]
         current = self.tx.id if self.tx is not None else None
-        stale = isinstance(event, RESULT_TYPES) and event.transaction != current
-        if stale and event.transaction in self._finished_ids:  # type: ignore[union-attr]
-            # a late answer for a traveller who already left (aborted, emergency...)
-            self._record(event, before, [], "stale", "late result of a finished traveller")
+        if isinstance(event, RESULT_TYPES) and self._stale(event.transaction):
+            # a late answer: the checks of that traveller ended (decided, aborted, emergency)
+            self._record(event, before, [], "stale", "late result of a concluded traveller")
             return []
         rule = rules.get(type(event))
         if rule is None:
@@ -325,6 +324,11 @@ class Lane:
         cmds += self._safety(event.at)
         self._record(event, before, cmds, rule.handler, self._note)
         return cmds
+
+    def _stale(self, transaction: str) -> bool:
+        if self.tx is not None and transaction == self.tx.id:
+            return self.tx.concluded is not None
+        return transaction in self._finished_ids
 
     def deadline(self) -> float | None:
         """When the next Tick is due (an ``at`` value), or None when nothing waits on time."""
