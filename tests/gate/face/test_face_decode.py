@@ -122,7 +122,7 @@ def test_missing_file_is_a_clear_error() -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300), st.integers(min_value=0, max_value=2000), st.booleans())
-def test_hostile_bytes_never_crash(noise: bytes, cut: int, jp2: bool, jp2_face: bytes) -> None:
+def test_hostile_bytes_never_crash(jp2_face: bytes, noise: bytes, cut: int, jp2: bool) -> None:
     base = jp2_face if jp2 else jpeg_bytes()
     for data in (noise, base[:cut] + noise, base[: len(base) // 2] + noise):
         try:
