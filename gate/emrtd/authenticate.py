@@ -29,10 +29,14 @@ def data_groups(files: Mapping[str, bytes]) -> dict[int, bytes]:
     return {DG_NUMBERS[name]: data for name, data in files.items() if name in DG_NUMBERS}
 
 
-def run_chip_authentication(reader: Reader, files: Mapping[str, bytes]) -> tuple[bool, str]:
-    """Chip authentication with the DG14 key; (passed, detail for the officer)."""
+def run_chip_authentication(
+    reader: Reader, files: Mapping[str, bytes], dg14: ca.Dg14 | None = None
+) -> tuple[bool, str]:
+    """Chip authentication with the DG14 key; (passed, detail for the officer). ``dg14``:
+    DG14 already parsed (else it is parsed from ``files``)."""
     try:
-        dg14 = ca.parse_dg14(files["DG14"])
+        if dg14 is None:
+            dg14 = ca.parse_dg14(files["DG14"])
         step = ca.start(dg14)
         for raw in step.commands:
             resp = reader.session.transmit(decode_command(raw))
@@ -48,14 +52,17 @@ def run_chip_authentication(reader: Reader, files: Mapping[str, bytes]) -> tuple
 
 
 def run_active_authentication(
-    reader: Reader, files: Mapping[str, bytes], challenge: bytes
+    reader: Reader, files: Mapping[str, bytes], challenge: bytes, dg14: ca.Dg14 | None = None
 ) -> tuple[bool, str]:
-    """INTERNAL AUTHENTICATE with ``challenge``, verified with the DG15 key."""
+    """INTERNAL AUTHENTICATE with ``challenge``, verified with the DG15 key. ``dg14``: DG14
+    already parsed (else it is parsed from ``files`` when present)."""
     try:
         key = aa.dg15_public_key(files["DG15"])
         ecdsa_hash = None
-        if "DG14" in files:
-            ecdsa_hash = aa.aa_hash_from_oid(ca.parse_dg14(files["DG14"]).aa_signature_oid)
+        if dg14 is None and "DG14" in files:
+            dg14 = ca.parse_dg14(files["DG14"])
+        if dg14 is not None:
+            ecdsa_hash = aa.aa_hash_from_oid(dg14.aa_signature_oid)
         apdu = decode_command(aa.internal_authenticate_apdu(challenge))
         size = getattr(key, "key_size", 2048) // 8
         resp = reader.session.transmit(
@@ -83,15 +90,16 @@ def authenticate_document(
     verdict = passive_authenticate(
         files.get("EF.SOD", b""), data_groups(files), store, at=at, mrz=mrz, policy=policy
     )
-    if "DG14" in files and verdict.passive_ok:
+    dg14: ca.Dg14 | None = None  # parsed once for CA and AA
+    if "DG14" in files:
         try:
-            has_ca_key = bool(ca.parse_dg14(files["DG14"]).keys)
+            dg14 = ca.parse_dg14(files["DG14"])
         except ChipAuthError:
-            has_ca_key = False
-        if has_ca_key:
-            verdict.record_chip_auth(*run_chip_authentication(reader, files))
+            dg14 = None  # no CA; AA reports the DG14 error when it needs the file
+    if dg14 is not None and dg14.keys and verdict.passive_ok:
+        verdict.record_chip_auth(*run_chip_authentication(reader, files, dg14))
     if "DG15" in files:
-        verdict.record_active_auth(*run_active_authentication(reader, files, random(8)))
+        verdict.record_active_auth(*run_active_authentication(reader, files, random(8), dg14))
     elif not any(f.code.startswith("CA_") for f in verdict.findings):
         verdict.record_active_auth(None, "no DG15: the chip offers neither AA nor CA")
     return verdict
