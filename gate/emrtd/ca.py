@@ -25,6 +25,7 @@ from gate.emrtd.apdu import CommandAPDU
 from gate.emrtd.curves import BY_NAME, CurveParams
 from gate.emrtd.docauth_errors import (
     DER_ERRORS,
+    CertificateError,
     ChipAuthError,
     UnknownCurveError,
     raise_if_bug,
@@ -39,22 +40,6 @@ OID_STANDARDIZED_DOMAIN = securityinfos.BSI_DE + ".1.2"
 
 class _AnySequence(core.SequenceOf):
     _child_spec = core.Any
-
-
-class _AlgorithmIdentifier(core.Sequence):
-    _fields = [  # noqa: RUF012
-        ("algorithm", core.ObjectIdentifier),
-        ("parameters", core.Any, {"optional": True}),
-    ]
-
-
-class _Spki(core.Sequence):
-    """SubjectPublicKeyInfo without asn1crypto's algorithm table (PKCS#3 DH is not in it)."""
-
-    _fields = [  # noqa: RUF012
-        ("algorithm", _AlgorithmIdentifier),
-        ("public_key", core.OctetBitString),
-    ]
 
 
 # --------------------------------------------------------------------------- EC arithmetic
@@ -165,11 +150,13 @@ def parse_dg14(dg14: bytes) -> Dg14:
 
 
 def _parse_key(spki_der: bytes, key_id: int | None) -> ChipAuthKey:
-    info = _Spki.load(spki_der)
-    algo = info["algorithm"]["algorithm"].dotted
-    raw = bytes(info["public_key"].native)
-    params = info["algorithm"]["parameters"]
-    if algo == "1.2.840.10045.2.1":  # id-ecPublicKey
+    try:
+        parts = certs.split_spki(spki_der)
+    except CertificateError as exc:
+        raise ChipAuthError(f"DG14 chip authentication key: {exc}") from exc
+    algo, raw = parts.algorithm, parts.key
+    params = core.Any.load(parts.parameters) if parts.parameters is not None else core.Void()
+    if algo == certs.OID_EC_PUBLIC_KEY:
         domain = keys.ECDomainParameters.load(params.dump())
         curve = _curve(domain)
         decode_point(curve, raw)

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from asn1crypto import algos, crl, keys, pem, x509
+from asn1crypto import algos, core, crl, keys, pem, x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
@@ -338,7 +338,56 @@ def public_key(info: keys.PublicKeyInfo) -> PublicKey:
     raise UnsupportedAlgorithmError(f"public key algorithm {algo!r} is not supported")
 
 
+OID_RSA = "1.2.840.113549.1.1.1"
+OID_RSASSA_PSS = "1.2.840.113549.1.1.10"
+OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+
+
+class _AlgorithmIdentifier(core.Sequence):
+    _fields = [  # noqa: RUF012
+        ("algorithm", core.ObjectIdentifier),
+        ("parameters", core.Any, {"optional": True}),
+    ]
+
+
+class _RawSpki(core.Sequence):
+    """SubjectPublicKeyInfo without asn1crypto's algorithm table (which lacks PKCS#3 DH and
+    raises KeyError for an OID it does not know)."""
+
+    _fields = [  # noqa: RUF012
+        ("algorithm", _AlgorithmIdentifier),
+        ("public_key", core.OctetBitString),
+    ]
+
+
+@dataclass(frozen=True)
+class SpkiParts:
+    """A SubjectPublicKeyInfo split into its parts, whatever the algorithm."""
+
+    algorithm: str  # dotted OID
+    parameters: bytes | None  # DER of the algorithm parameters; None when absent
+    key: bytes  # the subjectPublicKey bits
+
+
+def split_spki(spki_der: bytes) -> SpkiParts:
+    """The one SubjectPublicKeyInfo reader: DG15 (AA), DG14 (CA, DH keys included) and
+    certificates' keys all start here."""
+    try:
+        info = _RawSpki.load(spki_der, strict=True)
+        algorithm = info["algorithm"]["algorithm"].dotted
+        params = info["algorithm"]["parameters"]
+        parameters = None if isinstance(params, core.Void) else params.dump()
+        key = bytes(info["public_key"].native)
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
+        raise CertificateParseError(f"not a SubjectPublicKeyInfo ({exc})") from exc
+    return SpkiParts(algorithm, parameters, key)
+
+
 def public_key_from_der(spki_der: bytes) -> PublicKey:
+    algorithm = split_spki(spki_der).algorithm
+    if algorithm not in (OID_RSA, OID_RSASSA_PSS, OID_EC_PUBLIC_KEY):
+        raise UnsupportedAlgorithmError(f"public key algorithm {algorithm} is not supported")
     try:
         info = keys.PublicKeyInfo.load(spki_der, strict=True)
         _ = info["algorithm"]["algorithm"].native

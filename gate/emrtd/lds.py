@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gate.emrtd import securityinfos, tlv
+from gate.emrtd import certs, securityinfos, tlv
+from gate.emrtd.docauth_errors import CertificateError
 from gate.emrtd.errors import LDSError, SecurityInfoError, TLVError
 from gate.mrz.parser import split_lines
 
@@ -367,12 +368,13 @@ class DG15:
 
     @property
     def algorithm(self) -> Literal["RSA", "EC", "unknown"]:
-        oid = self.public_key_info
-        if bytes.fromhex("2A864886F70D010101") in oid:
+        try:
+            oid = certs.split_spki(self.public_key_info).algorithm
+        except CertificateError:
+            return "unknown"
+        if oid in (certs.OID_RSA, certs.OID_RSASSA_PSS):
             return "RSA"
-        if bytes.fromhex("2A8648CE3D0201") in oid:
-            return "EC"
-        return "unknown"
+        return "EC" if oid == certs.OID_EC_PUBLIC_KEY else "unknown"
 
 
 def parse_dg15(data: bytes) -> DG15:

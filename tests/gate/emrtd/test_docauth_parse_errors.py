@@ -7,7 +7,12 @@ from asn1crypto import keys
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gate.emrtd import certs
-from gate.emrtd.docauth_errors import DER_ERRORS, CertificateError, raise_if_bug
+from gate.emrtd.docauth_errors import (
+    DER_ERRORS,
+    CertificateError,
+    UnsupportedAlgorithmError,
+    raise_if_bug,
+)
 
 # SubjectPublicKeyInfo of a P-256 key with the algorithm OID 1.2.840.10045.2.1 changed to
 # 1.2.768.10045.2.1: asn1crypto raises KeyError when it looks up the key's field spec.
@@ -46,3 +51,16 @@ def test_value_errors_are_input_errors(error: type[Exception]) -> None:
         raise error("bad input")
     except DER_ERRORS as exc:
         raise_if_bug(exc)  # returns: the caller turns it into its domain error
+
+
+def test_one_spki_reader_splits_any_algorithm() -> None:
+    parts = certs.split_spki(_P256_SPKI)
+    assert parts.algorithm == certs.OID_EC_PUBLIC_KEY
+    assert parts.parameters == bytes.fromhex("06082a8648ce3d030107")  # prime256v1
+    assert len(parts.key) == 65 and parts.key[0] == 4
+    unknown = _P256_SPKI.replace(bytes.fromhex("2a8648ce3d0201"), bytes.fromhex("2a8600ce3d0201"))
+    assert certs.split_spki(unknown).algorithm == "1.2.768.10045.2.1"
+    with pytest.raises(UnsupportedAlgorithmError, match=r"1\.2\.768\.10045\.2\.1"):
+        certs.public_key_from_der(unknown)
+    with pytest.raises(CertificateError, match="not a SubjectPublicKeyInfo"):
+        certs.split_spki(_P256_SPKI[:-3])
