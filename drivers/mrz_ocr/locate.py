@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 
 WORK_SIDE = 1000
+MAX_GLYPH = 60  # px at the working scale: no MRZ character is this tall and wide
+LINE_GAP = (1.2, 3.2)  # distance between MRZ line centres, in line thicknesses
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ def _blobs(gray: np.ndarray, join: int) -> list[np.ndarray]:
     level, _ = cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     level = float(min(max(level, 18.0), 70.0))
     _, mask = cv2.threshold(blackhat, level, 255, cv2.THRESH_BINARY)
+    mask = _drop_frames(mask)
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, join), np.uint8))
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
@@ -76,6 +79,25 @@ def _blobs(gray: np.ndarray, join: int) -> list[np.ndarray]:
         long_side, short_side = max(w, h), max(min(w, h), 1.0)
         if long_side >= 40 and long_side / short_side >= 4.0:
             out.append(contour.reshape(-1, 2).astype(np.float32))
+    return out
+
+
+def _drop_frames(mask: np.ndarray) -> np.ndarray:
+    """Remove strokes that are far larger than any MRZ character in both directions and mostly
+    empty: frames, ellipses drawn around the MRZ, card edges, guilloche loops. Left in, the
+    closing would weld them to the text lines."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    big = [
+        k
+        for k in range(1, n)
+        if min(stats[k, cv2.CC_STAT_WIDTH], stats[k, cv2.CC_STAT_HEIGHT]) > MAX_GLYPH
+        and stats[k, cv2.CC_STAT_AREA]
+        < 0.2 * stats[k, cv2.CC_STAT_WIDTH] * stats[k, cv2.CC_STAT_HEIGHT]
+    ]
+    if not big:
+        return mask
+    out = mask.copy()
+    out[np.isin(labels, big)] = 0
     return out
 
 
@@ -129,17 +151,17 @@ def _groups(lines: list[TextLine]) -> list[tuple[list[int], float]]:
             across = -uy * dx + ux * dy
             if abs(along) > 0.12 * seed.length:
                 continue
-            if abs(across) > 2 * 2.6 * seed.thickness:
+            if abs(across) > 2 * LINE_GAP[1] * seed.thickness:
                 continue
             members.append((across, j))
         members.sort()
-        # keep a chain of consecutive lines, each 1.2-2.6 thicknesses apart
+        # keep a chain of consecutive lines, each LINE_GAP thicknesses apart
         best: list[int] = []
         for start in range(len(members)):
             chain = [members[start]]
             for nxt in members[start + 1 :]:
                 gap = nxt[0] - chain[-1][0]
-                if 1.2 * seed.thickness <= gap <= 2.6 * seed.thickness:
+                if LINE_GAP[0] * seed.thickness <= gap <= LINE_GAP[1] * seed.thickness:
                     chain.append(nxt)
             if len(chain) > len(best) and any(idx == i for _, idx in chain):
                 best = [idx for _, idx in chain]
