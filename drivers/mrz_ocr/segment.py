@@ -78,9 +78,14 @@ def ink_map(strip: np.ndarray) -> np.ndarray:
 
 
 def _columns(binary: np.ndarray) -> list[tuple[float, float, float, float]]:
-    """(x_center, x0, x1, y_center) of ink columns near the middle of the strip."""
-    n, _, stats, cents = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    """(x_center, x0, x1, y_center) of ink columns near the middle of the strip. Only the text
+    band counts: a frame or an ellipse drawn around the MRZ that touches a character would
+    otherwise make one component too tall to be a glyph, and the character would be lost."""
     mid = STRIP_H / 2.0
+    band = binary.copy()
+    band[: max(0, int(mid - 0.65 * CHAR_H))] = 0
+    band[int(mid + 0.65 * CHAR_H) :] = 0
+    n, _, stats, cents = cv2.connectedComponentsWithStats(band, connectivity=8)
     boxes = []
     for k in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[k])
