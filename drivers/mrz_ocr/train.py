@@ -64,8 +64,8 @@ def _background(rng: np.random.Generator, height: int, width: int, paper: int) -
         lines = np.clip(wave, 0, 1) ** float(rng.uniform(4, 12))
         bg -= float(rng.uniform(15, 60)) * lines
     elif kind < 0.4:  # texture: smoothed noise
-        noise = rng.normal(0, 1, size=(height, width)).astype(np.float32)
-        noise = cv2.GaussianBlur(noise, (0, 0), float(rng.uniform(0.8, 3.0)))
+        white = rng.normal(0, 1, size=(height, width)).astype(np.float32)
+        noise: np.ndarray = cv2.GaussianBlur(white, (0, 0), float(rng.uniform(0.8, 3.0)))
         bg += float(rng.uniform(10, 40)) * noise / max(float(noise.std()), 1e-3)
     return bg
 
@@ -212,7 +212,7 @@ def train(
                 vh = v[i] / (1 - beta2**step)
                 params[i] -= (rate * mh / (np.sqrt(vh) + eps)).astype(np.float32)
         print(f"epoch {epoch + 1}/{epochs}", file=sys.stderr)
-    return Classifier(*params)
+    return Classifier(params[0], params[1], params[2], params[3])
 
 
 def calibrate(logits: np.ndarray, y: np.ndarray) -> float:
