@@ -59,16 +59,20 @@ def _angle_diff(a: float, b: float) -> float:
     return min(d, math.pi - d)
 
 
-def _blobs(gray: np.ndarray, join: int) -> list[np.ndarray]:
-    """Point sets (x, y) of long thin blobs in ``gray``."""
+def _strokes(gray: np.ndarray) -> np.ndarray:
+    """Dark thin strokes of ``gray`` as a 0/255 mask (frames and loops removed)."""
     blackhat = cv2.morphologyEx(
         gray, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (11, 11))
     )
     level, _ = cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     level = float(min(max(level, 18.0), 70.0))
     _, mask = cv2.threshold(blackhat, level, 255, cv2.THRESH_BINARY)
-    mask = _drop_frames(mask)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, join), np.uint8))
+    return _drop_frames(mask)
+
+
+def _blobs(strokes: np.ndarray, join: int) -> list[np.ndarray]:
+    """Point sets (x, y) of long thin blobs once the strokes are joined along x."""
+    mask = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, np.ones((1, join), np.uint8))
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     out = []
@@ -179,36 +183,64 @@ def _groups(lines: list[TextLine]) -> list[tuple[list[int], float]]:
     return out
 
 
-def find_mrz(gray: np.ndarray, max_candidates: int = 3) -> list[MrzRegion]:
-    """MRZ candidates in a grayscale image, best first (empty when none is found)."""
+def _view(small: np.ndarray, degrees: int) -> tuple[np.ndarray, np.ndarray]:
+    """``small`` turned by ``degrees`` (clockwise) and the affine map back (2 x 3)."""
+    if degrees == 0:
+        return small, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    sh, sw = small.shape
+    if degrees == 90:  # rotated (x', y') -> original (y', H-1-x')
+        back = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, sh - 1.0]])
+        return cv2.rotate(small, cv2.ROTATE_90_CLOCKWISE), back
+    rad = math.radians(degrees)
+    cos, sin = abs(math.cos(rad)), abs(math.sin(rad))
+    nw, nh = int(sw * cos + sh * sin) + 2, int(sw * sin + sh * cos) + 2
+    matrix = cv2.getRotationMatrix2D((sw / 2.0, sh / 2.0), -degrees, 1.0)
+    matrix[0, 2] += (nw - sw) / 2.0
+    matrix[1, 2] += (nh - sh) / 2.0
+    turned = cv2.warpAffine(small, matrix, (nw, nh), borderMode=cv2.BORDER_REPLICATE)
+    return turned, cv2.invertAffineTransform(matrix)
+
+
+def find_mrz(
+    gray: np.ndarray,
+    max_candidates: int = 3,
+    *,
+    work_side: int = WORK_SIDE,
+    turns: tuple[int, ...] = (0, 90),
+) -> list[MrzRegion]:
+    """MRZ candidates in a grayscale image, best first (empty when none is found).
+
+    The image is searched at ``work_side`` pixels on its long side (a larger value finds
+    smaller print in a large photo, at a cost), turned by each of ``turns`` degrees (0, 90,
+    45 or 135; lines within about 25 degrees of a turn are found, the reading direction is
+    decided later)."""
     if gray.ndim != 2 or gray.size == 0:
         return []
     h, w = gray.shape
-    scale = min(1.0, WORK_SIDE / float(max(h, w)))
+    scale = min(1.0, work_side / float(max(h, w)))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    sh, _ = small.shape
     regions: list[MrzRegion] = []
-    for turned, join in ((False, 15), (True, 15), (False, 27), (True, 27)):
-        img = cv2.rotate(small, cv2.ROTATE_90_CLOCKWISE) if turned else small
-        pieces = _merge_collinear(_blobs(img, join))
-        full_pieces = []
-        for pts in pieces:
-            if turned:  # rotated (x', y') -> original (y', H-1-x')
-                pts = np.stack([pts[:, 1], sh - 1 - pts[:, 0]], axis=1)
-            full_pieces.append(pts / scale)
-        lines = [_line_from_points(p) for p in full_pieces]
-        for members, score in _groups(lines):
-            chosen = [lines[k] for k in members]
-            weights = np.array([ln.length for ln in chosen])
-            ref = chosen[0].angle
-            # average the directions relative to the first line (angles are modulo pi)
-            rel = []
-            for ln in chosen:
-                d = (ln.angle - ref + math.pi / 2) % math.pi - math.pi / 2
-                rel.append(d)
-            angle = ref + float(np.average(rel, weights=weights))
-            ux, uy = math.cos(angle), math.sin(angle)
-            ordered = sorted(chosen, key=lambda ln: -uy * ln.center[0] + ux * ln.center[1])
-            regions.append(MrzRegion(tuple(ordered), angle, score))
+    for degrees in turns:
+        img, back = _view(small, degrees)
+        strokes = _strokes(img)
+        for join in (15, 27):
+            pieces = _merge_collinear(_blobs(strokes, join))
+            full_pieces = [(pts @ back[:, :2].T + back[:, 2]) / scale for pts in pieces]
+            regions.extend(_regions([_line_from_points(p) for p in full_pieces]))
     regions.sort(key=lambda r: -r.score)
     return regions[:max_candidates]
+
+
+def _regions(lines: list[TextLine]) -> list[MrzRegion]:
+    out = []
+    for members, score in _groups(lines):
+        chosen = [lines[k] for k in members]
+        weights = np.array([ln.length for ln in chosen])
+        ref = chosen[0].angle
+        # average the directions relative to the first line (angles are modulo pi)
+        rel = [(ln.angle - ref + math.pi / 2) % math.pi - math.pi / 2 for ln in chosen]
+        angle = ref + float(np.average(rel, weights=weights))
+        ux, uy = math.cos(angle), math.sin(angle)
+        ordered = sorted(chosen, key=lambda ln: -uy * ln.center[0] + ux * ln.center[1])
+        out.append(MrzRegion(tuple(ordered), angle, score))
+    return out

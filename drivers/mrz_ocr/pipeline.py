@@ -29,7 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from drivers.mrz_ocr.locate import MrzRegion, find_mrz
+from drivers.mrz_ocr.locate import WORK_SIDE, MrzRegion, find_mrz
 from drivers.mrz_ocr.recognise import ALPHABET, Classifier, load_classifier
 from drivers.mrz_ocr.segment import line_cells, warp_line
 from gate.errors import EgateError
@@ -46,6 +46,7 @@ _MIN_SCORE = math.log(0.35)  # below this, and with failing checks, it is not an
 _CONSISTENT_SCORE = math.log(0.6)  # below this, passing checks are not trusted
 _PRINTED_SCORE = math.log(0.85)  # an unconstrained reading this sure is what is printed
 MAX_CORRECTIONS = 3
+SECOND_PASS_SIDE = 2400  # px: the finer search for small print in large photos
 DOUBT = 0.9  # a character below this confidence that no check digit covers is doubtful
 ALTERNATIVE = 0.02  # a glyph alternative at least this probable is a possible reading
 MAX_AMBIGUOUS_POSITIONS = 8  # alternatives combined when looking for other valid readings
@@ -432,23 +433,11 @@ def _readings(decoded: Decoded, today: dt.date | None, limit: int) -> list[Readi
     return out if len(out) > 1 else []
 
 
-def read_image(
-    source: str | Path | bytes | np.ndarray,
-    *,
-    today: dt.date | None = None,
-    model: Classifier | None = None,
-    max_candidates: int = 5,
-) -> OcrResult:
-    """Read the MRZ of one page image. See the module docstring."""
-    started = time.perf_counter()
-    timings: dict[str, float] = {}
-    gray = load_image(source)
-    timings["load"] = time.perf_counter() - started
-    model = model or load_classifier()
-    t = time.perf_counter()
-    regions = find_mrz(gray)
-    timings["locate"] = time.perf_counter() - t
-    t = time.perf_counter()
+def _read_regions(
+    gray: np.ndarray, regions: list[MrzRegion], model: Classifier
+) -> tuple[Decoded | None, Decoded | None]:
+    """The best reading of the regions (both directions, plain and extended strips) and the
+    best clear unconstrained reading, if any (see :func:`_as_printed`)."""
     best: Decoded | None = None
     printed: Decoded | None = None
     attempts = [(r, f, e) for r in regions for e in (False, True) for f in (False, True)]
@@ -474,6 +463,42 @@ def read_image(
             break
         if flip and best.checks_ok and best.score > _GOOD_SCORE:
             break
+    return best, printed
+
+
+def read_image(
+    source: str | Path | bytes | np.ndarray,
+    *,
+    today: dt.date | None = None,
+    model: Classifier | None = None,
+    max_candidates: int = 5,
+) -> OcrResult:
+    """Read the MRZ of one page image. See the module docstring."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    gray = load_image(source)
+    timings["load"] = time.perf_counter() - started
+    model = model or load_classifier()
+    t = time.perf_counter()
+    regions = find_mrz(gray)
+    timings["locate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    best, printed = _read_regions(gray, regions, model)
+    if best is None or not best.checks_ok:
+        # second and last pass: finer for small print in a large photo, and diagonal turns
+        t2 = time.perf_counter()
+        more = find_mrz(gray, turns=(45, 135))
+        if max(gray.shape) > 1.5 * WORK_SIDE:
+            more += find_mrz(gray, work_side=SECOND_PASS_SIDE)
+            more.sort(key=lambda region: -region.score)
+        second_locate = time.perf_counter() - t2
+        timings["locate"] += second_locate
+        t += second_locate  # "recognise" counts recognition only
+        best2, printed2 = _read_regions(gray, more, model)
+        if best2 is not None and (best is None or _rank(best2) > _rank(best)):
+            best = best2
+        if printed2 is not None and (printed is None or printed2.score > printed.score):
+            printed = printed2
     timings["recognise"] = time.perf_counter() - t
     if (
         best is not None

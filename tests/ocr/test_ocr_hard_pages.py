@@ -10,10 +10,11 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from drivers.mrz_ocr.pipeline import read_image
-from simulator.docpages import HARD_KINDS, hard_page
+from simulator.docpages import HARD_KINDS, Degradation, hard_page, synthetic_page
 
 
 @pytest.mark.parametrize("kind", HARD_KINDS)
@@ -23,6 +24,16 @@ def test_hard_page_read_exactly(kind: str) -> None:
     assert result.found, kind
     assert result.lines == page.lines
     assert result.valid
+
+
+def test_page_at_45_degrees_and_small_print_in_a_large_photo() -> None:
+    page = synthetic_page(5, "TD3", dpi=200, degradation=Degradation(rotation=225.0))
+    assert read_image(page.image).lines == page.lines
+    small = hard_page(301, "small")  # MRZ characters about 8 px high
+    canvas = np.full((2400, 3200, 3), 90, np.uint8)
+    h, w = small.image.shape[:2]
+    canvas[500 : 500 + h, 900 : 900 + w] = small.image
+    assert read_image(canvas).lines == small.lines
 
 
 def test_hard_page_rejects_unknown_kind() -> None:
