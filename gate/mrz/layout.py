@@ -150,6 +150,7 @@ class Positions:
     checks: tuple[Check, ...]
     name_spans: tuple[Span, ...]  # name fields: no check digit covers them
     alphanumeric_spans: tuple[Span, ...]  # letters and digits both allowed (number, optional)
+    other_spans: tuple[tuple[str, Span], ...] = ()  # code, countries, sex, optional data
 
     def field_of(self, line: int, col: int) -> str:
         for check in self.checks:
@@ -160,7 +161,10 @@ class Positions:
                 return check.name
         if any(s[0] == line and s[1] <= col < s[2] for s in self.name_spans):
             return "name"
-        return "other"
+        for name, (ln, start, end) in self.other_spans:
+            if ln == line and start <= col < end:
+                return name
+        return "filler"
 
 
 def _classes(
@@ -235,6 +239,18 @@ def positions(layout: Layout) -> Positions:
         tuple(checks),
         (layout.name_field,),
         tuple(alnum),
+        tuple(
+            (name, span)
+            for name, span in (
+                ("document_code", layout.document_code),
+                ("issuing_state", layout.issuing_state),
+                ("nationality", layout.nationality),
+                ("sex", layout.sex),
+                ("optional_data", layout.optional_data),
+                ("optional_data_2", layout.optional_data_2),
+            )
+            if span is not None
+        ),
     )
 
 
@@ -283,6 +299,12 @@ FRA_ID = Positions(
     ),
     (FRA_ID_SURNAME, FRA_ID_GIVEN_NAMES),
     (FRA_ID_NUMBER, FRA_ID_OFFICE),
+    (
+        ("document_code", (0, 0, 2)),
+        ("issuing_state", (0, 2, 5)),
+        ("sex", FRA_ID_SEX),
+        ("optional_data", FRA_ID_OFFICE),
+    ),
 )
 
 
