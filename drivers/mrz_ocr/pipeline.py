@@ -29,7 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from drivers.mrz_ocr.locate import WORK_SIDE, MrzRegion, find_mrz
+from drivers.mrz_ocr.locate import WORK_SIDE, MrzRegion, TextLine, find_mrz
 from drivers.mrz_ocr.recognise import ALPHABET, Classifier, load_classifier
 from drivers.mrz_ocr.segment import line_cells, warp_line
 from gate.errors import EgateError
@@ -210,7 +210,7 @@ def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
 def _region_logprobs(
     gray: np.ndarray, region: MrzRegion, flip: bool, model: Classifier, extend: bool = False
 ) -> tuple[list[np.ndarray], int] | None:
-    order = list(region.lines[::-1] if flip else region.lines)
+    order = _aligned(list(region.lines[::-1] if flip else region.lines), region.angle)
     allowed = (30,) if len(order) == 3 else (36, 44)
     results = []
     for line in order:
@@ -224,6 +224,25 @@ def _region_logprobs(
     if any(c != length for c in counts):
         return None
     return [model.log_probs(c.features) for c in results], length
+
+
+def _aligned(lines: list[TextLine], angle: float) -> list[TextLine]:
+    """The lines of one MRZ start and end at the same place along the reading direction: give
+    every line the common middle and the longest length, so a line whose end the locator
+    missed (glare, a character touching a frame) is cut like the others."""
+    ux, uy = math.cos(angle), math.sin(angle)
+    along = [ln.center[0] * ux + ln.center[1] * uy for ln in lines]
+    middle = float(np.median(along))
+    length = max(ln.length for ln in lines)
+    return [
+        TextLine(
+            (ln.center[0] + (middle - a) * ux, ln.center[1] + (middle - a) * uy),
+            ln.angle,
+            length,
+            ln.thickness,
+        )
+        for ln, a in zip(lines, along, strict=True)
+    ]
 
 
 @lru_cache(maxsize=16)
