@@ -22,8 +22,9 @@ reading that is not the printed MRZ: egate's ``certain``, passporteye's ``valid`
 ``flagged_wrong`` (egate only: valid by the check digits but not exact, and flagged as
 ambiguous or doubtful), the not-found rate and the median / p95 seconds per page (wall clock,
 one page at a time). ``machine`` gives the CPU count and the load average before and after.
-``--code DIR`` reads with the driver of another checkout (for before/after figures); the pages
-always come from this checkout. Prints one JSON object; progress goes to stderr.
+``--code DIR`` reads with the driver of another checkout (for before/after figures; it must
+have ``drivers/mrz_ocr/fonts.py``, which this checkout's page renderer imports); the pages and
+the scoring always come from this checkout. Prints one JSON object; progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -112,6 +113,11 @@ def devset_truth(folder: Path) -> list[tuple[Path, list[str]]]:
     return [(folder / c["image"], c["mrz"].split("\n")) for c in cases]
 
 
+def _write(path: Path, image: Any) -> None:
+    if not cv2.imwrite(str(path), image):
+        raise SystemExit(f"could not write {path}: is the temporary directory still there?")
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     if not n:
@@ -185,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(args.pages):
             page = docpages.synthetic_page(args.seed + k)
             path = Path(tmp) / f"page-{k:04d}.png"
-            cv2.imwrite(str(path), page.image)
+            _write(path, page.image)
             synthetic.append((path, page.lines))
             formats[page.identity.doc_format] = formats.get(page.identity.doc_format, 0) + 1
         sets["synthetic"] = synthetic
@@ -194,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             for k in range(args.hard):
                 page = docpages.hard_page(args.seed + 100_000 + k, kind)
                 path = Path(tmp) / f"{kind}-{k:04d}.png"
-                cv2.imwrite(str(path), page.image)
+                _write(path, page.image)
                 pages.append((path, page.lines))
             sets[f"hard_{kind}"] = pages
         print("rendered the synthetic pages", file=sys.stderr)
