@@ -428,7 +428,8 @@ def _readings(decoded: Decoded, today: dt.date | None, limit: int) -> list[Readi
     seen = {base}
     for size in range(1, len(options) + 1):
         for combo in itertools.combinations(options, size):
-            if len({(r, i) for r, i, _, _ in combo}) < size:
+            cost = sum(c for *_, c in combo)
+            if cost > MAX_AMBIGUITY_COST or len({(r, i) for r, i, _, _ in combo}) < size:
                 continue
             rows = [list(line) for line in base]
             for r, i, ch, _ in combo:
@@ -436,8 +437,7 @@ def _readings(decoded: Decoded, today: dt.date | None, limit: int) -> list[Readi
             if not all(_check_passes(rows, check) for check in positions.checks):
                 continue
             lines = tuple("".join(row) for row in rows)
-            cost = sum(c for *_, c in combo)
-            if lines not in seen and cost <= MAX_AMBIGUITY_COST:
+            if lines not in seen:
                 seen.add(lines)
                 found.append(Reading(lines, cost, None))
     if len(found) == 1:
