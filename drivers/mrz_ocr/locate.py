@@ -212,7 +212,7 @@ def find_mrz(
 
     The image is searched at ``work_side`` pixels on its long side (a larger value finds
     smaller print in a large photo, at a cost), turned by each of ``turns`` degrees (0, 90,
-    45 or 135; lines within about 25 degrees of a turn are found, the reading direction is
+    45 or 135; lines within about 30 degrees of a turn are found, the reading direction is
     decided later)."""
     if gray.ndim != 2 or gray.size == 0:
         return []
