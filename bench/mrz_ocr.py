@@ -1,105 +1,165 @@
 """MRZ page OCR bench: this driver (drivers.mrz_ocr) and plain passporteye, side by side.
 
-    python bench/mrz_ocr.py [--pages 200] [--seed 20261121] [--testdata ../shared/testdata]
-                            [--skip-passporteye]
+    python bench/mrz_ocr.py [--pages 200] [--hard 25] [--seed 20261121]
+                            [--testdata ../shared/testdata] [--skip-passporteye] [--code DIR]
 
-Both readers get the same image files: the ICAO "Utopia" specimen pages from
-``testdata/mrz_documents/passporteye`` and a seeded synthetic set (simulator.docpages: TD1, TD2
-and TD3 pages at 150-600 dpi, any quarter turn plus up to 10 degrees of skew, shear, JPEG 40-90,
-noise, blur, glare, uneven light). Prints one JSON object: per reader and set, the complete-MRZ
-exact rate, the BAC-field (document number, birth, expiry) exact rate, the no-read rate and the
-median / p95 seconds per page (wall clock, one page at a time). Progress goes to stderr.
+Both readers get the same image files, in these sets:
+
+- ``synthetic``: seeded pages from simulator.docpages (TD1, TD2, TD3 at 150-600 dpi, any
+  quarter turn plus up to 10 degrees of skew, shear, JPEG 40-90, noise, blur, glare, uneven
+  light): the standard difficulty;
+- ``hard_small``, ``hard_two_sided``, ``hard_visa``, ``hard_phone``: the hard cases of
+  ``simulator.docpages.hard_page`` (7-9 px characters; an ID card front and back side by side;
+  an MRV-A sticker on a guilloche passport page; hand-held photos with perspective, up to 30
+  degrees of skew and glare);
+- ``specimens``: the ICAO "Utopia" specimen pages in ``testdata/mrz_documents/passporteye``;
+- ``devset``: the real scans and phone photos in ``testdata/mrz_documents/public_devset``
+  (measured only: nothing is trained or tuned on them automatically), with a per-image list.
+
+Per reader and set: complete-MRZ exact rate, BAC-field (document number, birth, expiry) exact
+rate over the pages that have them, ``valid_but_wrong`` (the reader claims a certain valid
+reading that is not the printed MRZ: egate's ``certain``, passporteye's ``valid``; must be 0),
+``flagged_wrong`` (egate only: valid by the check digits but not exact, and flagged as
+ambiguous or doubtful), the not-found rate and the median / p95 seconds per page (wall clock,
+one page at a time). ``machine`` gives the CPU count and the load average before and after.
+``--code DIR`` reads with the driver of another checkout (for before/after figures; it must
+have ``drivers/mrz_ocr/fonts.py``, which this checkout's page renderer imports); the pages and
+the scoring always come from this checkout. Prints one JSON object; progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import cv2
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent.parent
 
-from drivers.mrz_ocr.pipeline import read_image
-from simulator.docpages import synthetic_page
+Outcome = tuple[list[str] | None, bool]  # lines read (None: not found), claimed certain
+Reader = Callable[[Path], Outcome]
+
+
+def _own(name: str, relative: str) -> Any:
+    """A module of this checkout, whatever checkout the reader comes from (the pages and the
+    scoring never change with the code under test)."""
+    spec = importlib.util.spec_from_file_location(name, HERE / relative)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"{relative} not found beside this bench")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+LAYOUT = _own("egate_bench_layout", "gate/mrz/layout.py")
 
 
 def bac_fields(lines: list[str]) -> tuple[str, str, str] | None:
-    if len(lines) == 3 and len(lines[0]) == 30:
-        return lines[0][5:14].rstrip("<"), lines[1][0:6], lines[1][8:14]
-    if len(lines) == 2 and len(lines[1]) in (36, 44):
-        return lines[1][0:9].rstrip("<"), lines[1][13:19], lines[1][21:27]
-    return None
+    result: tuple[str, str, str] | None = LAYOUT.bac_spans(lines)
+    return result
 
 
-def ours(path: Path) -> tuple[list[str] | None, tuple[str, str, str] | None]:
-    result = read_image(path)
-    if not result.found:
-        return None, None
-    return result.lines, bac_fields(result.lines)
+def egate_reader() -> Reader:
+    from drivers.mrz_ocr.pipeline import read_image
+
+    def read(path: Path) -> Outcome:
+        result = read_image(path)
+        if not result.found:
+            return None, False
+        certain = getattr(result, "certain", result.valid)  # older checkouts: valid only
+        return list(result.lines), bool(certain)
+
+    return read
 
 
-def passporteye(path: Path) -> tuple[list[str] | None, tuple[str, str, str] | None]:
+def passporteye_reader() -> Reader:
     from passporteye import read_mrz
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mrz = read_mrz(str(path))
-    if mrz is None:
-        return None, None
-    lines = [ln for ln in str(mrz.aux.get("raw_text", "")).split("\n") if ln]
-    bac = (str(mrz.number).rstrip("<"), str(mrz.date_of_birth), str(mrz.expiration_date))
-    return lines, bac
+    def read(path: Path) -> Outcome:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mrz = read_mrz(str(path))
+        if mrz is None:
+            return None, False
+        lines = [ln for ln in str(mrz.aux.get("raw_text", "")).split("\n") if ln]
+        return lines, bool(mrz.valid)
+
+    return read
 
 
-def specimen_truth(folder: Path) -> dict[Path, list[str]]:
+def specimen_truth(folder: Path) -> list[tuple[Path, list[str]]]:
+    import re
+
     expected = json.loads((folder / "expected.json").read_text())
     td3 = list(expected["mrz_lines_visible_in_image_td3_png"])
     td2 = re.findall(r"[A-Z0-9<]{36}", expected["mrz_lines_note"])[:2]
-    out = {}
-    for name in sorted(expected["expected"]):
-        out[folder / name] = td3 if "td3" in name else td2
-    return out
+    return [(folder / name, td3 if "td3" in name else td2) for name in sorted(expected["expected"])]
+
+
+def devset_truth(folder: Path) -> list[tuple[Path, list[str]]]:
+    cases = json.loads((folder / "expected.json").read_text())["cases"]
+    return [(folder / c["image"], c["mrz"].split("\n")) for c in cases]
+
+
+def _write(path: Path, image: Any) -> None:
+    if not cv2.imwrite(str(path), image):
+        raise SystemExit(f"could not write {path}: is the temporary directory still there?")
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
+    if not n:
+        return {"pages": 0}
     times = sorted(r["seconds"] for r in rows)
+    with_bac = [r for r in rows if r["bac"] is not None]
     return {
         "pages": n,
-        "complete_mrz_exact": round(sum(r["exact"] for r in rows) / n, 4) if n else None,
-        "bac_fields_exact": round(sum(r["bac"] for r in rows) / n, 4) if n else None,
-        "no_read": round(sum(r["no_read"] for r in rows) / n, 4) if n else None,
-        "median_seconds": round(statistics.median(times), 4) if n else None,
-        "p95_seconds": round(times[min(n - 1, int(0.95 * n))], 4) if n else None,
+        "complete_mrz_exact": round(sum(r["exact"] for r in rows) / n, 4),
+        "bac_fields_exact": (
+            round(sum(bool(r["bac"]) for r in with_bac) / len(with_bac), 4) if with_bac else None
+        ),
+        "valid_but_wrong": sum(r["certain"] and not r["exact"] for r in rows),
+        "flagged_wrong": sum(r["flagged_wrong"] for r in rows),
+        "not_found": round(sum(r["not_found"] for r in rows) / n, 4),
+        "median_seconds": round(statistics.median(times), 4),
+        "p95_seconds": round(times[min(n - 1, int(0.95 * n))], 4),
     }
 
 
-def run(reader: Any, pages: list[tuple[Path, list[str]]], label: str) -> list[dict[str, Any]]:
+def run(reader: Reader, pages: list[tuple[Path, list[str]]], label: str) -> list[dict[str, Any]]:
     rows = []
     for k, (path, truth) in enumerate(pages):
         started = time.perf_counter()
         try:
-            lines, bac = reader(path)
+            lines, certain = reader(path)
         except Exception as exc:  # a bench counts a crash as a no-read and goes on
             print(f"{label}: {path.name} raised {exc!r}", file=sys.stderr)
-            lines, bac = None, None
+            lines, certain = None, False
         seconds = time.perf_counter() - started
+        truth_bac = bac_fields(truth)
+        exact = lines == truth
         rows.append(
             {
-                "exact": lines == truth,
-                "bac": bac is not None and bac == bac_fields(truth),
-                "no_read": lines is None,
+                "page": path.name,
+                "exact": exact,
+                "bac": None
+                if truth_bac is None
+                else (lines is not None and bac_fields(lines) == truth_bac),
+                "certain": certain,
+                "flagged_wrong": lines is not None and not exact and not certain,
+                "not_found": lines is None,
                 "seconds": seconds,
             }
         )
@@ -111,41 +171,71 @@ def run(reader: Any, pages: list[tuple[Path, list[str]]], label: str) -> list[di
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--hard", type=int, default=25, help="pages per hard-case kind")
     parser.add_argument("--seed", type=int, default=20261121)
-    default_data = os.environ.get(
-        "EGATE_TESTDATA", str(Path(__file__).resolve().parents[1].parent / "shared" / "testdata")
-    )
+    default_data = os.environ.get("EGATE_TESTDATA", str(HERE.parent / "shared" / "testdata"))
     parser.add_argument("--testdata", type=Path, default=Path(default_data))
     parser.add_argument("--skip-passporteye", action="store_true")
+    parser.add_argument("--code", type=Path, default=HERE, help="checkout whose reader to run")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(args.code.resolve()))
+    docpages = _own("egate_bench_docpages", "simulator/docpages.py")
+    load_before = os.getloadavg()
 
+    sets: dict[str, list[tuple[Path, list[str]]]] = {}
     specimens_dir = args.testdata / "mrz_documents" / "passporteye"
-    specimens = list(specimen_truth(specimens_dir).items()) if specimens_dir.is_dir() else []
+    devset_dir = args.testdata / "mrz_documents" / "public_devset"
     with tempfile.TemporaryDirectory(prefix="mrz-bench-") as tmp:
         synthetic: list[tuple[Path, list[str]]] = []
         formats: dict[str, int] = {}
         for k in range(args.pages):
-            page = synthetic_page(args.seed + k)
+            page = docpages.synthetic_page(args.seed + k)
             path = Path(tmp) / f"page-{k:04d}.png"
-            cv2.imwrite(str(path), page.image)
+            _write(path, page.image)
             synthetic.append((path, page.lines))
             formats[page.identity.doc_format] = formats.get(page.identity.doc_format, 0) + 1
-        print(f"rendered {len(synthetic)} synthetic pages", file=sys.stderr)
-        readers: dict[str, Any] = {"egate": ours}
+        sets["synthetic"] = synthetic
+        for kind in docpages.HARD_KINDS:
+            pages = []
+            for k in range(args.hard):
+                page = docpages.hard_page(args.seed + 100_000 + k, kind)
+                path = Path(tmp) / f"{kind}-{k:04d}.png"
+                _write(path, page.image)
+                pages.append((path, page.lines))
+            sets[f"hard_{kind}"] = pages
+        print("rendered the synthetic pages", file=sys.stderr)
+        if specimens_dir.is_dir():
+            sets["specimens"] = specimen_truth(specimens_dir)
+        if devset_dir.is_dir():
+            sets["devset"] = devset_truth(devset_dir)
+        readers: dict[str, Reader] = {"egate": egate_reader()}
         if not args.skip_passporteye:
-            readers["passporteye"] = passporteye
+            readers["passporteye"] = passporteye_reader()
         report: dict[str, Any] = {
             "bench": "mrz_ocr",
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "code": str(args.code.resolve()),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "load_average_before": [round(v, 2) for v in load_before],
+            },
             "synthetic": {"pages": args.pages, "seed": args.seed, "formats": formats},
-            "specimens": [p.name for p, _ in specimens],
+            "hard_pages_per_kind": args.hard,
             "results": {},
+            "devset_pages": {},
         }
         for name, reader in readers.items():
-            report["results"][name] = {
-                "specimens": summarise(run(reader, specimens, f"{name} specimens")),
-                "synthetic": summarise(run(reader, synthetic, f"{name} synthetic")),
-            }
+            report["results"][name] = {}
+            for set_name, pages in sets.items():
+                rows = run(reader, pages, f"{name} {set_name}")
+                report["results"][name][set_name] = summarise(rows)
+                if set_name == "devset":
+                    report["devset_pages"][name] = {
+                        r["page"]: ("exact" if r["exact"] else "not found" if r["not_found"]
+                                    else "certain but wrong" if r["certain"] else "flagged")
+                        for r in rows
+                    }  # fmt: skip
+        report["machine"]["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(report, indent=2))
     return 0
 

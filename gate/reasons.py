@@ -85,6 +85,16 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("MRZ_INVALID", "refer", "the MRZ was read but a check digit or field is invalid"),
     ("MRZ_REPAIRED", "warn", "the MRZ had OCR errors that were corrected with the check digits"),
     ("MRZ_DG1_MISMATCH", "fail", "the MRZ on the data page differs from DG1 on the chip"),
+    (
+        "MRZ_NAME_FROM_CHIP",
+        "warn",
+        "the page OCR read the name differently from DG1; the name was taken from the chip",
+    ),
+    (
+        "MRZ_AMBIGUOUS",
+        "warn",
+        "several readings of the page MRZ pass every check digit; the chip decides which",
+    ),
     # ---- DG1 and document validity
     ("DG1_MISSING", "warn", "DG1 was not supplied: MRZ and expiry were not checked"),
     ("DG1_UNREADABLE", "fail", "DG1 holds no readable MRZ"),

@@ -36,6 +36,7 @@ FORMATS: dict[str, tuple[float, float, int, int]] = {
     "TD1": (85.6, 53.98, 3, 30),
     "TD2": (105.0, 74.0, 2, 36),
     "TD3": (125.0, 88.0, 2, 44),
+    "MRVA": (120.0, 80.0, 2, 44),  # visa sticker, ICAO 9303 Part 7
 }
 PITCH_MM = 2.54  # ICAO 9303-3: 10 characters per 25.4 mm
 LINE_PITCH_MM = 4.23  # 6 lines per inch
@@ -85,8 +86,13 @@ def random_identity(rng: np.random.Generator, doc_format: str = "TD3") -> Identi
         raise ValueError(f"format {doc_format!r}: expected one of {sorted(FORMATS)}")
     length = int(rng.integers(6, 10))
     number = "".join(ALNUM[int(i)] for i in rng.integers(0, len(ALNUM), size=length))
-    doc_type = {"TD3": "P<", "TD2": str(rng.choice(["I<", "AC", "ID"])), "TD1": "ID"}[doc_format]
-    opt_len = {"TD3": 14, "TD2": 7, "TD1": 15}[doc_format]
+    doc_type = {
+        "TD3": "P<",
+        "TD2": str(rng.choice(["I<", "AC", "ID"])),
+        "TD1": "ID",
+        "MRVA": "V<",
+    }[doc_format]
+    opt_len = {"TD3": 14, "TD2": 7, "TD1": 15, "MRVA": 16}[doc_format]
     opt_n = int(rng.integers(0, opt_len - 2))
     optional = "".join(ALNUM[int(i)] for i in rng.integers(0, len(ALNUM), size=opt_n))
     return Identity(
@@ -123,6 +129,10 @@ def compose_mrz(identity: Identity) -> list[str]:
         composite = number + ncd + dob + dcd + exp + ecd + personal + pcd
         line2 = body + personal + pcd + check_digit(composite)
         return [line1, line2]
+    if fmt == "MRVA":  # no composite, no optional-data check digit
+        line1 = (identity.doc_type + identity.issuer + _names_field(identity, 39))[:44]
+        body = number + ncd + identity.nationality + dob + dcd + identity.sex + exp + ecd
+        return [line1, body + identity.optional.ljust(16, "<")[:16]]
     if fmt == "TD2":
         line1 = (identity.doc_type + identity.issuer + _names_field(identity, 31))[:36]
         optional = identity.optional.ljust(7, "<")[:7]
@@ -257,6 +267,7 @@ class Degradation:
     glare: int = 0  # number of bright spots
     light_gradient: float = 0.0  # 0..1 strength of uneven illumination
     margin: float = 0.08  # background around the page, fraction of its size
+    perspective: float = 0.0  # corner displacement of a tilted phone, fraction of the size
 
 
 def random_degradation(rng: np.random.Generator) -> Degradation:
@@ -292,6 +303,13 @@ def degrade(image: np.ndarray, spec: Degradation, rng: np.random.Generator) -> n
         full[1, 2] += (nh - h) / 2
         img = cv2.warpAffine(img, full[:2], (nw, nh), flags=cv2.INTER_LINEAR, borderValue=bg)
         h, w = img.shape[:2]
+    if spec.perspective:
+        src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+        jitter = rng.uniform(0, spec.perspective, size=(4, 2)) * np.array([w, h])
+        inward = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=np.float64)
+        dst = (src + jitter * inward).astype(np.float32)
+        matrix = cv2.getPerspectiveTransform(src, dst)
+        img = cv2.warpPerspective(img, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=bg)
     out: np.ndarray = img.astype(np.float32)
     if spec.light_gradient:
         gx = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :]
@@ -343,6 +361,99 @@ def synthetic_page(
     clean, lines = render_page(identity, dpi=res, rng=rng)
     spec = degradation if degradation is not None else random_degradation(rng)
     return SyntheticPage(degrade(clean, spec, rng), lines, identity, spec, res)
+
+
+HARD_KINDS = ("small", "two_sided", "visa", "phone")
+
+
+def _paste(canvas: np.ndarray, image: np.ndarray, x: int, y: int) -> None:
+    h, w = image.shape[:2]
+    canvas[y : y + h, x : x + w] = image
+
+
+def hard_page(seed: int, kind: str) -> SyntheticPage:
+    """A page from the hard cases a gate meets every day, drawn from ``seed``:
+
+    - ``small``: a TD1 or TD3 page at 85-110 dpi, MRZ characters about 7-9 px high;
+    - ``two_sided``: an ID card photographed front and back side by side (the MRZ on the back
+      covers less than half the image width);
+    - ``visa``: an MRV-A visa sticker on a passport page with a strong guilloche pattern;
+    - ``phone``: a hand-held photo: perspective, any quarter turn plus up to 30 degrees, glare.
+    """
+    if kind not in HARD_KINDS:
+        raise ValueError(f"hard case {kind!r}: expected one of {', '.join(HARD_KINDS)}")
+    rng = np.random.default_rng(seed)
+    quarter = float(rng.choice([0.0, 90.0, 180.0, 270.0]))
+    if kind == "small":
+        fmt = str(rng.choice(["TD1", "TD3"]))
+        identity = random_identity(rng, fmt)
+        dpi = float(rng.uniform(85.0, 110.0))
+        clean, lines = render_page(identity, dpi=dpi, rng=rng)
+        spec = Degradation(
+            rotation=quarter + float(rng.uniform(-5, 5)),
+            blur=float(rng.choice([0.0, 0.4])),
+            noise=float(rng.uniform(0, 5)),
+            jpeg_quality=int(rng.integers(70, 95)),
+            light_gradient=float(rng.uniform(0, 0.2)),
+        )
+    elif kind == "two_sided":
+        identity = random_identity(rng, "TD1")
+        dpi = float(rng.uniform(150.0, 300.0))
+        back, lines = render_page(identity, dpi=dpi, rng=rng)
+        front, _ = render_page(random_identity(rng, "TD1"), dpi=dpi, rng=rng)
+        mrz_top = int((FORMATS["TD1"][1] - 4.0 - 3 * LINE_PITCH_MM - 1.0) * dpi / 25.4)
+        front[mrz_top:] = front[mrz_top - 1 : mrz_top]  # the front side has no MRZ
+        gap = int(rng.integers(10, 60))
+        h, w = back.shape[:2]
+        clean = np.full((h + 2 * gap, 2 * w + 3 * gap, 3), int(rng.integers(60, 200)), np.uint8)
+        _paste(clean, front, gap, gap)
+        _paste(clean, back, 2 * gap + w, gap)
+        spec = Degradation(
+            rotation=quarter + float(rng.uniform(-8, 8)),
+            blur=float(rng.choice([0.0, 0.6])),
+            noise=float(rng.uniform(0, 8)),
+            jpeg_quality=int(rng.integers(50, 90)),
+            glare=int(rng.choice([0, 1])),
+            light_gradient=float(rng.uniform(0, 0.3)),
+            margin=0.03,
+        )
+    elif kind == "visa":
+        identity = random_identity(rng, "MRVA")
+        dpi = float(rng.uniform(150.0, 300.0))
+        sticker, lines = render_page(identity, dpi=dpi, rng=rng)
+        h, w = sticker.shape[:2]
+        ph, pw = int(h * 1.35), int(w * 1.2)
+        yy, xx = np.mgrid[0:ph, 0:pw].astype(np.float32) / (dpi / 25.4)
+        phase = float(rng.uniform(0, 6.28))
+        waves = np.sin(xx * 3.1 + 2.0 * np.sin(yy * 1.7 + phase)) * np.sin(yy * 2.3 - phase)
+        tint = rng.integers(150, 230, size=3).astype(np.float32)
+        page = tint[None, None, :] - 45.0 * np.clip(waves, 0, 1)[..., None] ** 3
+        clean = np.clip(page, 0, 255).astype(np.uint8)
+        _paste(clean, sticker, int(rng.integers(0, pw - w)), int(rng.integers(0, ph - h)))
+        spec = Degradation(
+            rotation=quarter + float(rng.uniform(-6, 6)),
+            blur=float(rng.choice([0.0, 0.6])),
+            noise=float(rng.uniform(0, 8)),
+            jpeg_quality=int(rng.integers(50, 90)),
+            light_gradient=float(rng.uniform(0, 0.3)),
+            margin=0.04,
+        )
+    else:
+        fmt = str(rng.choice(["TD1", "TD3", "TD3", "TD2"]))
+        identity = random_identity(rng, fmt)
+        dpi = float(rng.uniform(180.0, 300.0))
+        clean, lines = render_page(identity, dpi=dpi, rng=rng)
+        spec = Degradation(
+            rotation=quarter + float(rng.uniform(-30, 30)),
+            blur=float(rng.choice([0.0, 0.6, 1.0])),
+            noise=float(rng.uniform(2, 10)),
+            jpeg_quality=int(rng.integers(50, 85)),
+            glare=int(rng.choice([1, 2])),
+            light_gradient=float(rng.uniform(0.1, 0.4)),
+            margin=0.15,
+            perspective=float(rng.uniform(0.04, 0.1)),
+        )
+    return SyntheticPage(degrade(clean, spec, rng), lines, identity, spec, dpi)
 
 
 def encode_png(image: np.ndarray) -> bytes:

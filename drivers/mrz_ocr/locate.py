@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 
 WORK_SIDE = 1000
+MAX_GLYPH = 60  # px at the working scale: no MRZ character is this tall and wide
+LINE_GAP = (1.2, 3.2)  # distance between MRZ line centres, in line thicknesses
 
 
 @dataclass(frozen=True)
@@ -57,15 +59,20 @@ def _angle_diff(a: float, b: float) -> float:
     return min(d, math.pi - d)
 
 
-def _blobs(gray: np.ndarray, join: int) -> list[np.ndarray]:
-    """Point sets (x, y) of long thin blobs in ``gray``."""
+def _strokes(gray: np.ndarray) -> np.ndarray:
+    """Dark thin strokes of ``gray`` as a 0/255 mask (frames and loops removed)."""
     blackhat = cv2.morphologyEx(
         gray, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (11, 11))
     )
     level, _ = cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     level = float(min(max(level, 18.0), 70.0))
     _, mask = cv2.threshold(blackhat, level, 255, cv2.THRESH_BINARY)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, join), np.uint8))
+    return _drop_frames(mask)
+
+
+def _blobs(strokes: np.ndarray, join: int) -> list[np.ndarray]:
+    """Point sets (x, y) of long thin blobs once the strokes are joined along x."""
+    mask = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, np.ones((1, join), np.uint8))
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     out = []
@@ -76,6 +83,25 @@ def _blobs(gray: np.ndarray, join: int) -> list[np.ndarray]:
         long_side, short_side = max(w, h), max(min(w, h), 1.0)
         if long_side >= 40 and long_side / short_side >= 4.0:
             out.append(contour.reshape(-1, 2).astype(np.float32))
+    return out
+
+
+def _drop_frames(mask: np.ndarray) -> np.ndarray:
+    """Remove strokes that are far larger than any MRZ character in both directions and mostly
+    empty: frames, ellipses drawn around the MRZ, card edges, guilloche loops. Left in, the
+    closing would weld them to the text lines."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    big = [
+        k
+        for k in range(1, n)
+        if min(stats[k, cv2.CC_STAT_WIDTH], stats[k, cv2.CC_STAT_HEIGHT]) > MAX_GLYPH
+        and stats[k, cv2.CC_STAT_AREA]
+        < 0.2 * stats[k, cv2.CC_STAT_WIDTH] * stats[k, cv2.CC_STAT_HEIGHT]
+    ]
+    if not big:
+        return mask
+    out = mask.copy()
+    out[np.isin(labels, big)] = 0
     return out
 
 
@@ -129,17 +155,17 @@ def _groups(lines: list[TextLine]) -> list[tuple[list[int], float]]:
             across = -uy * dx + ux * dy
             if abs(along) > 0.12 * seed.length:
                 continue
-            if abs(across) > 2 * 2.6 * seed.thickness:
+            if abs(across) > 2 * LINE_GAP[1] * seed.thickness:
                 continue
             members.append((across, j))
         members.sort()
-        # keep a chain of consecutive lines, each 1.2-2.6 thicknesses apart
+        # keep a chain of consecutive lines, each LINE_GAP thicknesses apart
         best: list[int] = []
         for start in range(len(members)):
             chain = [members[start]]
             for nxt in members[start + 1 :]:
                 gap = nxt[0] - chain[-1][0]
-                if 1.2 * seed.thickness <= gap <= 2.6 * seed.thickness:
+                if LINE_GAP[0] * seed.thickness <= gap <= LINE_GAP[1] * seed.thickness:
                     chain.append(nxt)
             if len(chain) > len(best) and any(idx == i for _, idx in chain):
                 best = [idx for _, idx in chain]
@@ -157,36 +183,64 @@ def _groups(lines: list[TextLine]) -> list[tuple[list[int], float]]:
     return out
 
 
-def find_mrz(gray: np.ndarray, max_candidates: int = 3) -> list[MrzRegion]:
-    """MRZ candidates in a grayscale image, best first (empty when none is found)."""
+def _view(small: np.ndarray, degrees: int) -> tuple[np.ndarray, np.ndarray]:
+    """``small`` turned by ``degrees`` (clockwise) and the affine map back (2 x 3)."""
+    if degrees == 0:
+        return small, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    sh, sw = small.shape
+    if degrees == 90:  # rotated (x', y') -> original (y', H-1-x')
+        back = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, sh - 1.0]])
+        return cv2.rotate(small, cv2.ROTATE_90_CLOCKWISE), back
+    rad = math.radians(degrees)
+    cos, sin = abs(math.cos(rad)), abs(math.sin(rad))
+    nw, nh = int(sw * cos + sh * sin) + 2, int(sw * sin + sh * cos) + 2
+    matrix = cv2.getRotationMatrix2D((sw / 2.0, sh / 2.0), -degrees, 1.0)
+    matrix[0, 2] += (nw - sw) / 2.0
+    matrix[1, 2] += (nh - sh) / 2.0
+    turned = cv2.warpAffine(small, matrix, (nw, nh), borderMode=cv2.BORDER_REPLICATE)
+    return turned, cv2.invertAffineTransform(matrix)
+
+
+def find_mrz(
+    gray: np.ndarray,
+    max_candidates: int = 3,
+    *,
+    work_side: int = WORK_SIDE,
+    turns: tuple[int, ...] = (0, 90),
+) -> list[MrzRegion]:
+    """MRZ candidates in a grayscale image, best first (empty when none is found).
+
+    The image is searched at ``work_side`` pixels on its long side (a larger value finds
+    smaller print in a large photo, at a cost), turned by each of ``turns`` degrees (0, 90,
+    45 or 135; lines within about 30 degrees of a turn are found, the reading direction is
+    decided later)."""
     if gray.ndim != 2 or gray.size == 0:
         return []
     h, w = gray.shape
-    scale = min(1.0, WORK_SIDE / float(max(h, w)))
+    scale = min(1.0, work_side / float(max(h, w)))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    sh, _ = small.shape
     regions: list[MrzRegion] = []
-    for turned, join in ((False, 15), (True, 15), (False, 27), (True, 27)):
-        img = cv2.rotate(small, cv2.ROTATE_90_CLOCKWISE) if turned else small
-        pieces = _merge_collinear(_blobs(img, join))
-        full_pieces = []
-        for pts in pieces:
-            if turned:  # rotated (x', y') -> original (y', H-1-x')
-                pts = np.stack([pts[:, 1], sh - 1 - pts[:, 0]], axis=1)
-            full_pieces.append(pts / scale)
-        lines = [_line_from_points(p) for p in full_pieces]
-        for members, score in _groups(lines):
-            chosen = [lines[k] for k in members]
-            weights = np.array([ln.length for ln in chosen])
-            ref = chosen[0].angle
-            # average the directions relative to the first line (angles are modulo pi)
-            rel = []
-            for ln in chosen:
-                d = (ln.angle - ref + math.pi / 2) % math.pi - math.pi / 2
-                rel.append(d)
-            angle = ref + float(np.average(rel, weights=weights))
-            ux, uy = math.cos(angle), math.sin(angle)
-            ordered = sorted(chosen, key=lambda ln: -uy * ln.center[0] + ux * ln.center[1])
-            regions.append(MrzRegion(tuple(ordered), angle, score))
+    for degrees in turns:
+        img, back = _view(small, degrees)
+        strokes = _strokes(img)
+        for join in (15, 27):
+            pieces = _merge_collinear(_blobs(strokes, join))
+            full_pieces = [(pts @ back[:, :2].T + back[:, 2]) / scale for pts in pieces]
+            regions.extend(_regions([_line_from_points(p) for p in full_pieces]))
     regions.sort(key=lambda r: -r.score)
     return regions[:max_candidates]
+
+
+def _regions(lines: list[TextLine]) -> list[MrzRegion]:
+    out = []
+    for members, score in _groups(lines):
+        chosen = [lines[k] for k in members]
+        weights = np.array([ln.length for ln in chosen])
+        ref = chosen[0].angle
+        # average the directions relative to the first line (angles are modulo pi)
+        rel = [(ln.angle - ref + math.pi / 2) % math.pi - math.pi / 2 for ln in chosen]
+        angle = ref + float(np.average(rel, weights=weights))
+        ux, uy = math.cos(angle), math.sin(angle)
+        ordered = sorted(chosen, key=lambda ln: -uy * ln.center[0] + ux * ln.center[1])
+        out.append(MrzRegion(tuple(ordered), angle, score))
+    return out

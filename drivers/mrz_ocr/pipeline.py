@@ -3,6 +3,13 @@ and the check digits, then hand the lines to the MRZ layer (gate.mrz) for parsin
 
     result = read_image("page.jpg")       # or a numpy BGR/grey array, or encoded bytes
     result.found, result.lines, result.confidence, result.to_dict()
+    result.doubtful    # characters no check digit protects whose glyph is uncertain (names)
+    result.ambiguous   # several readings pass every check: result.readings, best first
+
+The per-character confidences are calibrated probabilities (the classifier's temperature is
+fitted on held-out data). A reading is never claimed certain when another reading the glyphs
+allow passes every check as well: ``ambiguous`` is then true and ``readings`` lists them, each
+with its BAC key, ranked by the recogniser's scores (the chip decides).
 
 Never raises on a readable image without an MRZ: ``found`` is False and ``message`` says
 "no MRZ found". Unreadable input (not an image) raises :class:`ImageError`.
@@ -15,26 +22,35 @@ import itertools
 import math
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from drivers.mrz_ocr import layout as lay
-from drivers.mrz_ocr.locate import MrzRegion, find_mrz
+from drivers.mrz_ocr.locate import WORK_SIDE, MrzRegion, TextLine, find_mrz
 from drivers.mrz_ocr.recognise import ALPHABET, Classifier, load_classifier
 from drivers.mrz_ocr.segment import line_cells, warp_line
 from gate.errors import EgateError
 from gate.mrz import Candidate, MrzResult, parse, repair
+from gate.mrz import layout as lay
 from gate.mrz.checkdigit import check_digit
+from gate.mrz.keys import BacKey
+from gate.mrz.model import bac_key_dict
 
 NO_MRZ = "no MRZ found"
 _GOOD_SCORE = math.log(0.8)  # mean per-character probability that ends the search early
 _SURE_SCORE = math.log(0.9)  # ... and that, uncorrected, ends it before the other direction
 _MIN_SCORE = math.log(0.35)  # below this, and with failing checks, it is not an MRZ
 _CONSISTENT_SCORE = math.log(0.6)  # below this, passing checks are not trusted
+_PRINTED_SCORE = math.log(0.85)  # an unconstrained reading this sure is what is printed
 MAX_CORRECTIONS = 3
+SECOND_PASS_SIDE = 2400  # px: the finer search for small print in large photos
+DOUBT = 0.9  # a character below this confidence that no check digit covers is doubtful
+ALTERNATIVE = 0.02  # a glyph alternative at least this probable is a possible reading
+MAX_AMBIGUOUS_POSITIONS = 8  # alternatives combined when looking for other valid readings
+MAX_AMBIGUITY_COST = 3.0  # other readings at least e^-3 (5 %) as likely as the best count
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 
 
@@ -42,6 +58,47 @@ class ImageError(EgateError):
     """The input could not be decoded as an image."""
 
     reason_code = "MRZ_NOT_READ"
+
+
+@dataclass(frozen=True)
+class Doubt:
+    """A character whose glyph the recogniser is unsure of, outside any check digit's reach
+    (names above all): 1-based line and position, the field, what was read and the ranked
+    alternatives with their probabilities."""
+
+    line: int
+    position: int
+    field: str
+    read: str
+    confidence: float
+    alternatives: tuple[tuple[str, float], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "position": self.position,
+            "field": self.field,
+            "read": self.read,
+            "confidence": round(self.confidence, 4),
+            "alternatives": [[c, round(p, 4)] for c, p in self.alternatives],
+        }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One reading of the MRZ that passes every check, with the recogniser's cost (sum of
+    -log probability over the characters that differ from the best reading; 0 for the best)."""
+
+    lines: tuple[str, ...]
+    cost: float
+    bac_key: BacKey | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lines": list(self.lines),
+            "cost": round(self.cost, 3),
+            "bac_key": bac_key_dict(self.bac_key),
+        }
 
 
 @dataclass
@@ -52,6 +109,10 @@ class Decoded:
     score: float  # mean log-probability of the chosen characters
     checks_ok: bool
     corrections: list[str] = field(default_factory=list)
+    logps: list[np.ndarray] = field(default_factory=list)  # per line, masked by the classes
+    positions: lay.Positions | None = None
+    as_printed: bool = False  # read without the format's classes (a non-conforming MRZ)
+    code_confidence: float = 1.0  # unconstrained probability of the format-deciding letter
 
 
 @dataclass
@@ -67,10 +128,24 @@ class OcrResult:
     candidates: list[Candidate]
     timings: dict[str, float]
     seconds: float
+    doubtful: list[Doubt] = field(default_factory=list)
+    readings: list[Reading] = field(default_factory=list)
+
+    @property
+    def ambiguous(self) -> bool:
+        """More than one reading the glyphs allow passes every check."""
+        return len(self.readings) > 1
 
     @property
     def valid(self) -> bool:
         return bool(self.parsed is not None and self.parsed.valid)
+
+    @property
+    def certain(self) -> bool:
+        """Valid, no other valid reading plausible and no doubtful character: the only state
+        in which the reading may be taken as the document's data without the chip (DG1)
+        confirming it."""
+        return self.valid and not self.ambiguous and not self.doubtful
 
     def to_dict(self) -> dict[str, Any]:
         parsed = self.parsed.to_dict() if self.parsed is not None else None
@@ -80,10 +155,15 @@ class OcrResult:
             "format": self.layout,
             "lines": self.lines,
             "valid": self.valid,
+            "ambiguous": self.ambiguous,
+            "certain": self.certain,
             "fields": parsed["fields"] if parsed else {},
             "checks": parsed["checks"] if parsed else {},
+            "missing_checks": parsed["missing_checks"] if parsed else [],
             "bac_key": parsed["bac_key"] if parsed else None,
             "confidence": [[round(c, 4) for c in row] for row in self.confidence],
+            "doubtful": [d.to_dict() for d in self.doubtful],
+            "readings": [r.to_dict() for r in self.readings],
             "corrections": self.corrections,
             "candidates": [c.to_dict() for c in self.candidates],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
@@ -132,7 +212,7 @@ def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
 def _region_logprobs(
     gray: np.ndarray, region: MrzRegion, flip: bool, model: Classifier, extend: bool = False
 ) -> tuple[list[np.ndarray], int] | None:
-    order = list(region.lines[::-1] if flip else region.lines)
+    order = _aligned(list(region.lines[::-1] if flip else region.lines), region.angle)
     allowed = (30,) if len(order) == 3 else (36, 44)
     results = []
     for line in order:
@@ -148,33 +228,93 @@ def _region_logprobs(
     return [model.log_probs(c.features) for c in results], length
 
 
-def _decode(logps: list[np.ndarray], layout: lay.Layout) -> Decoded:
+def _aligned(lines: list[TextLine], angle: float) -> list[TextLine]:
+    """The lines of one MRZ start and end at the same place along the reading direction: give
+    every line the common middle and the longest length, so a line whose end the locator
+    missed (glare, a character touching a frame) is cut like the others."""
+    ux, uy = math.cos(angle), math.sin(angle)
+    along = [ln.center[0] * ux + ln.center[1] * uy for ln in lines]
+    middle = float(np.median(along))
+    length = max(ln.length for ln in lines)
+    return [
+        TextLine(
+            (ln.center[0] + (middle - a) * ux, ln.center[1] + (middle - a) * uy),
+            ln.angle,
+            length,
+            ln.thickness,
+        )
+        for ln, a in zip(lines, along, strict=True)
+    ]
+
+
+@lru_cache(maxsize=16)
+def _masks(positions: lay.Positions) -> tuple[np.ndarray, ...]:
+    return tuple(
+        np.array([[c in chars for c in ALPHABET] for chars in row], dtype=bool)
+        for row in positions.classes
+    )
+
+
+def _decode(logps: list[np.ndarray], positions: lay.Positions) -> Decoded:
     lines: list[list[str]] = []
-    conf: list[list[float]] = []
     masked_all: list[np.ndarray] = []
     for row, lp in enumerate(logps):
-        masks = np.array([lay.allowed_mask(a) for a in layout.allowed[row]], dtype=bool)
-        masked = np.where(masks, lp, -np.inf)
+        masked = np.where(_masks(positions)[row], lp, -np.inf)
         masked = masked - np.logaddexp.reduce(masked, axis=1, keepdims=True)
         masked_all.append(masked)
-        best = masked.argmax(axis=1)
-        lines.append([ALPHABET[int(i)] for i in best])
-        conf.append([float(np.exp(masked[i, b])) for i, b in enumerate(best)])
+        lines.append([ALPHABET[int(i)] for i in masked.argmax(axis=1)])
     corrections: list[str] = []
     ok = True
-    for check in layout.checks:
+    for check in positions.checks:
         fixed = _fix_check(lines, masked_all, check, corrections)
         ok = ok and fixed
     # a later fix (the composite) may touch a field an earlier check protects
-    ok = ok and all(_check_passes(lines, check) for check in layout.checks)
+    ok = ok and all(_check_passes(lines, check) for check in positions.checks)
     texts = ["".join(r) for r in lines]
-    for row, text in enumerate(texts):
-        for i, ch in enumerate(text):
-            conf[row][i] = float(np.exp(masked_all[row][i, _INDEX[ch]]))
+    conf = _confidences(texts, masked_all)
     score = float(np.mean([math.log(max(c, 1e-9)) for row in conf for c in row]))
     # a few corrections are OCR slips; many mean the check digits were forced onto noise
     ok = ok and len(corrections) <= MAX_CORRECTIONS and score >= _CONSISTENT_SCORE
-    return Decoded(texts, conf, layout.name, score, ok, corrections)
+    return Decoded(texts, conf, positions.name, score, ok, corrections, masked_all, positions)
+
+
+def _decode_layouts(logps: list[np.ndarray], length: int) -> list[Decoded]:
+    """Decode with every format the first characters plausibly announce (the first letter
+    decides passport or visa, and a misread 'P'/'V' must not silently pick the wrong one)."""
+    first = np.exp(logps[0][0])
+    rest = "".join(ALPHABET[int(k)] for k in logps[0][1:5].argmax(axis=1))
+    letters = [ALPHABET[int(k)] for k in np.argsort(-first)[:3] if first[k] >= ALTERNATIVE]
+    letters = letters or [ALPHABET[int(first.argmax())]]
+    out: list[Decoded] = []
+    seen: set[str] = set()
+    for letter in letters:
+        positions = lay.positions_for(len(logps), length, letter + rest)
+        if positions is None or positions.name in seen:
+            continue
+        seen.add(positions.name)
+        decoded = _decode(logps, positions)
+        decoded.code_confidence = float(first[_INDEX[decoded.lines[0][0]]])
+        out.append(decoded)
+    return out
+
+
+def _confidences(texts: list[str], logps: list[np.ndarray]) -> list[list[float]]:
+    return [
+        [float(np.exp(logps[row][i, _INDEX[ch]])) for i, ch in enumerate(text)]
+        for row, text in enumerate(texts)
+    ]
+
+
+def _as_printed(logps: list[np.ndarray], positions: lay.Positions) -> Decoded | None:
+    """The reading without the format's character classes, when the glyphs are clear: some
+    documents print a letter or '<' where ICAO wants a check digit (an Austrian card prints no
+    expiry check digit, so the nationality starts one column early). None when unsure."""
+    texts = ["".join(ALPHABET[int(i)] for i in lp.argmax(axis=1)) for lp in logps]
+    conf = _confidences(texts, logps)
+    score = float(np.mean([math.log(max(c, 1e-9)) for row in conf for c in row]))
+    if score < _PRINTED_SCORE:
+        return None
+    return Decoded(texts, conf, positions.name, score, False, [], list(logps), positions, True)
 
 
 def _rank(decoded: Decoded) -> tuple[bool, int, float]:
@@ -182,13 +322,13 @@ def _rank(decoded: Decoded) -> tuple[bool, int, float]:
     return (decoded.checks_ok, -len(decoded.corrections), decoded.score)
 
 
-def _check_passes(lines: list[list[str]], check: lay.Check) -> bool:
+def _check_passes(lines: list[list[str]] | list[str], check: lay.Check) -> bool:
     data = "".join("".join(lines[r][s:e]) for r, s, e in check.spans)
     digit = lines[check.digit[0]][check.digit[1]]
     if check.may_be_filler and digit == "<" and set(data) <= {"<"}:
         return True
-    if check.name == "document_number" and digit == "<" and check.digit == (0, 14):
-        return True  # TD1 long document number: the check digit sits in the optional field
+    if check.long_number and digit == "<":
+        return True  # long document number: the check digit sits in the optional field
     return digit.isdigit() and check_digit(data) == digit
 
 
@@ -243,6 +383,110 @@ def _fix_check(
     return True
 
 
+def _doubtful(decoded: Decoded) -> list[Doubt]:
+    """Characters no check digit protects (names; sex; codes) whose glyph is uncertain."""
+    positions = decoded.positions
+    if positions is None:
+        return []
+    covered = {(r, i) for check in positions.checks for r, s, e in check.spans for i in range(s, e)}
+    covered |= {check.digit for check in positions.checks}
+    out: list[Doubt] = []
+    if decoded.code_confidence < DOUBT:  # the letter that decided the format itself
+        out.append(Doubt(1, 1, "document_code", decoded.lines[0][0], decoded.code_confidence, ()))
+    for row, text in enumerate(decoded.lines):
+        for i, ch in enumerate(text):
+            conf = decoded.confidence[row][i]
+            if (row, i) in covered or conf >= DOUBT or (row, i) == (0, 0):
+                continue
+            probs = np.exp(decoded.logps[row][i])
+            order = [int(k) for k in np.argsort(-probs)[:4] if ALPHABET[int(k)] != ch]
+            alts = tuple((ALPHABET[k], float(probs[k])) for k in order if probs[k] >= ALTERNATIVE)
+            out.append(Doubt(row + 1, i + 1, positions.field_of(row, i), ch, conf, alts))
+    return out
+
+
+def _readings(decoded: Decoded, today: dt.date | None, limit: int) -> list[Reading]:
+    """Every reading that passes all checks when plausible glyph alternatives are swapped in
+    the alphanumeric fields (document number, optional data), ranked by recogniser cost. The
+    check digits cannot tell 0 from O in some positions (O = 24 and 0 = 0 can collide modulo
+    10 under the 7-3-1 weights), so a lone valid reading is only certain when no such swap
+    also passes."""
+    positions = decoded.positions
+    if positions is None or not decoded.checks_ok:
+        return []
+    options: list[tuple[int, int, str, float]] = []
+    for r, s, e in positions.alphanumeric_spans:
+        for i in range(s, e):
+            lp = decoded.logps[r][i]
+            current = decoded.lines[r][i]
+            for k in np.argsort(-lp)[:3]:
+                ch = ALPHABET[int(k)]
+                if ch != current and np.exp(lp[k]) >= ALTERNATIVE:
+                    options.append((r, i, ch, float(lp[_INDEX[current]] - lp[k])))
+    options.sort(key=lambda o: o[3])
+    options = options[:MAX_AMBIGUOUS_POSITIONS]
+    base = tuple(decoded.lines)
+    found: list[Reading] = [Reading(base, 0.0, None)]
+    seen = {base}
+    for size in range(1, len(options) + 1):
+        for combo in itertools.combinations(options, size):
+            cost = sum(c for *_, c in combo)
+            if cost > MAX_AMBIGUITY_COST or len({(r, i) for r, i, _, _ in combo}) < size:
+                continue
+            rows = [list(line) for line in base]
+            for r, i, ch, _ in combo:
+                rows[r][i] = ch
+            if not all(_check_passes(rows, check) for check in positions.checks):
+                continue
+            lines = tuple("".join(row) for row in rows)
+            if lines not in seen:
+                seen.add(lines)
+                found.append(Reading(lines, cost, None))
+    if len(found) == 1:
+        return []
+    found.sort(key=lambda reading: reading.cost)
+    out = []
+    for reading in found[:limit]:
+        parsed = parse(list(reading.lines), today=today)
+        # a filler inside a document number is not a reading, whatever the check digits say
+        if parsed.valid and "<" not in parsed.fields.document_number:
+            out.append(Reading(reading.lines, reading.cost, parsed.bac_key))
+    return out if len(out) > 1 else []
+
+
+def _read_regions(
+    gray: np.ndarray, regions: list[MrzRegion], model: Classifier
+) -> tuple[Decoded | None, Decoded | None]:
+    """The best reading of the regions (both directions, plain and extended strips) and the
+    best clear unconstrained reading, if any (see :func:`_as_printed`)."""
+    best: Decoded | None = None
+    printed: Decoded | None = None
+    attempts = [(r, f, e) for r in regions for e in (False, True) for f in (False, True)]
+    for region, flip, extend in attempts:
+        if extend and best is not None and best.checks_ok:
+            continue  # the plain strip already read consistently
+        got = _region_logprobs(gray, region, flip, model, extend)
+        if got is None:
+            continue
+        logps, length = got
+        for decoded in _decode_layouts(logps, length):
+            if best is None or _rank(decoded) > _rank(best):
+                best = decoded
+            if (not decoded.checks_ok or decoded.corrections) and decoded.positions is not None:
+                plain = _as_printed(logps, decoded.positions)
+                if plain is not None and (printed is None or plain.score > printed.score):
+                    printed = plain
+        if best is None:
+            continue
+        # the other reading direction is skipped only after a reading that needed no
+        # correction at all; otherwise both directions are compared before stopping early
+        if not flip and best.checks_ok and not best.corrections and best.score > _SURE_SCORE:
+            break
+        if flip and best.checks_ok and best.score > _GOOD_SCORE:
+            break
+    return best, printed
+
+
 def read_image(
     source: str | Path | bytes | np.ndarray,
     *,
@@ -260,29 +504,29 @@ def read_image(
     regions = find_mrz(gray)
     timings["locate"] = time.perf_counter() - t
     t = time.perf_counter()
-    best: Decoded | None = None
-    attempts = [(r, f, e) for r in regions for e in (False, True) for f in (False, True)]
-    for region, flip, extend in attempts:
-        if extend and best is not None and best.checks_ok:
-            continue  # the plain strip already read consistently
-        got = _region_logprobs(gray, region, flip, model, extend)
-        if got is None:
-            continue
-        logps, length = got
-        first = ALPHABET[int(logps[0][0].argmax())]
-        layout = lay.layout_for(len(logps), length, first)
-        if layout is None:
-            continue
-        decoded = _decode(logps, layout)
-        if best is None or _rank(decoded) > _rank(best):
-            best = decoded
-        # the other reading direction is skipped only after a reading that needed no
-        # correction at all; otherwise both directions are compared before stopping early
-        if not flip and best.checks_ok and not best.corrections and best.score > _SURE_SCORE:
-            break
-        if flip and best.checks_ok and best.score > _GOOD_SCORE:
-            break
+    best, printed = _read_regions(gray, regions, model)
+    if best is None or not best.checks_ok:
+        # second and last pass: finer for small print in a large photo, and diagonal turns
+        t2 = time.perf_counter()
+        more = find_mrz(gray, turns=(45, 135))
+        if max(gray.shape) > 1.5 * WORK_SIDE:
+            more += find_mrz(gray, work_side=SECOND_PASS_SIDE)
+            more.sort(key=lambda region: -region.score)
+        second_locate = time.perf_counter() - t2
+        timings["locate"] += second_locate
+        t += second_locate  # "recognise" counts recognition only
+        best2, printed2 = _read_regions(gray, more, model)
+        if best2 is not None and (best is None or _rank(best2) > _rank(best)):
+            best = best2
+        if printed2 is not None and (printed is None or printed2.score > printed.score):
+            printed = printed2
     timings["recognise"] = time.perf_counter() - t
+    if (
+        best is not None
+        and printed is not None
+        and (not best.checks_ok or not parse(best.lines, today=today).valid)
+    ):
+        best = printed  # a clear print that does not follow ICAO: read it as printed
     if best is not None and not best.checks_ok and best.score < _MIN_SCORE:
         best = None
     if best is None:
@@ -293,17 +537,33 @@ def read_image(
     t = time.perf_counter()
     parsed = parse(best.lines, today=today)
     candidates = repair(best.lines, today=today, max_candidates=max_candidates)
+    readings = _readings(best, today, max_candidates)
     timings["parse"] = time.perf_counter() - t
+    if readings:
+        message = f"MRZ read; ambiguous: {len(readings)} readings pass every check"
+    elif best.checks_ok:
+        message = "MRZ read"
+    elif best.as_printed:
+        missing = ", ".join(parsed.missing_checks)
+        message = "MRZ read as printed; " + (
+            f"the document prints no check digit for: {missing}"
+            if missing
+            else "check digits do not all agree"
+        )
+    else:
+        message = "MRZ read; check digits do not all agree"
     return OcrResult(
         True,
-        "MRZ read" if best.checks_ok else "MRZ read; check digits do not all agree",
+        message,
         best.lines,
         best.confidence,
-        best.layout,
+        parsed.format,
         best.checks_ok,
         best.corrections,
         parsed,
         candidates,
         timings,
         time.perf_counter() - started,
+        _doubtful(best),
+        readings,
     )

@@ -78,9 +78,14 @@ def ink_map(strip: np.ndarray) -> np.ndarray:
 
 
 def _columns(binary: np.ndarray) -> list[tuple[float, float, float, float]]:
-    """(x_center, x0, x1, y_center) of ink columns near the middle of the strip."""
-    n, _, stats, cents = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    """(x_center, x0, x1, y_center) of ink columns near the middle of the strip. Only the text
+    band counts: a frame or an ellipse drawn around the MRZ that touches a character would
+    otherwise make one component too tall to be a glyph, and the character would be lost."""
     mid = STRIP_H / 2.0
+    band = binary.copy()
+    band[: max(0, int(mid - 0.65 * CHAR_H))] = 0
+    band[int(mid + 0.65 * CHAR_H) :] = 0
+    n, _, stats, cents = cv2.connectedComponentsWithStats(band, connectivity=8)
     boxes = []
     for k in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[k])
@@ -105,9 +110,36 @@ def _columns(binary: np.ndarray) -> list[tuple[float, float, float, float]]:
     return [((b[0] + b[1]) / 2.0, b[0], b[1], (b[2] + b[3]) / 2.0) for b in merged]
 
 
-def _fit_grid(
-    centers: np.ndarray, allowed: tuple[int, ...]
-) -> tuple[float, float, int, int, int] | None:
+@dataclass(frozen=True)
+class Grid:
+    """Cell centres along a strip: x(k) a polynomial in the cell index k (degree 1 for a flat
+    print, 2 when perspective makes the pitch grow or shrink along the line)."""
+
+    coeffs: np.ndarray
+    n: int  # cells in the line (30, 36 or 44)
+    lo: int  # lowest and highest index that holds an ink column
+    hi: int
+
+    def x(self, k: float) -> float:
+        return float(np.polyval(self.coeffs, k))
+
+    def pitch(self, k: float) -> float:
+        return float(np.polyval(np.polyder(self.coeffs), k))
+
+
+def _walk(gaps: np.ndarray, pitch: float) -> np.ndarray:
+    """Indices of the columns, walking the gaps with a pitch that follows slow changes."""
+    idx = [0]
+    local = pitch
+    for gap in gaps:
+        step = max(1, round(float(gap) / local))
+        idx.append(idx[-1] + step)
+        if step == 1 and 0.75 * local < gap < 1.3 * local:
+            local = 0.7 * local + 0.3 * float(gap)
+    return np.array(idx, dtype=np.float64)
+
+
+def _fit_grid(centers: np.ndarray, allowed: tuple[int, ...]) -> Grid | None:
     if len(centers) < 8:
         return None
     gaps = np.diff(centers)
@@ -118,49 +150,46 @@ def _fit_grid(
     near = gaps[(gaps > 0.7 * pitch) & (gaps < 1.3 * pitch)]
     if len(near):
         pitch = float(np.median(near))
-    span = float(centers[-1] - centers[0])
-    estimate = span / pitch + 1.0
+    idx = _walk(gaps, pitch)
+    estimate = float(idx[-1] + 1)
     n = min(allowed, key=lambda a: abs(a - estimate))
     if abs(n - estimate) > 0.2 * n:
         return None
-    if len(centers) >= n - 1 and abs(span / (n - 1) - pitch) < 0.1 * pitch:
-        pitch = span / (n - 1)  # every column seen: the ends fix the pitch best
-    else:
-        # grow the fit from the start so a small pitch error cannot add up along the line
-        for upto in (len(centers) // 4, len(centers) // 2):
-            head = centers[: max(upto, 3)]
-            k = np.round((head - head[0]) / pitch)
-            if k[-1] > 0:
-                pitch = float(np.polyfit(k, head, 1)[0])
-    idx = np.round((centers - centers[0]) / pitch)
+    degree = 2 if len(centers) >= 12 else 1
+    coeffs = np.polyfit(idx, centers, degree)
     for _ in range(2):
-        a_mat = np.stack([np.ones_like(idx), idx], axis=1)
-        sol, *_ = np.linalg.lstsq(a_mat, centers, rcond=None)
-        origin, pitch = float(sol[0]), float(sol[1])
-        idx = np.round((centers - origin) / pitch)
+        ks = np.arange(idx.min() - 3, idx.max() + 4)
+        xs = np.polyval(coeffs, ks)
+        idx = ks[np.abs(centers[:, None] - xs[None, :]).argmin(axis=1)]
+        coeffs = np.polyfit(idx, centers, degree)
     lo, hi = int(idx.min()), int(idx.max())
+    local = np.polyval(np.polyder(coeffs), np.arange(lo - n, hi + n))
+    # a pitch that turns negative or changes more than perspective can explain is not a grid
+    if local.min() <= 2 or local.max() > 2.0 * local.min():
+        return None
     # fixed-pitch print sits on the grid; proportional text does not
-    residual = float(np.median(np.abs(centers - (origin + pitch * idx)))) / pitch
+    residual = float(
+        np.median(np.abs(centers - np.polyval(coeffs, idx)) / np.polyval(np.polyder(coeffs), idx))
+    )
     collisions = len(idx) - len(set(idx.tolist()))
     if residual > MAX_GRID_RESIDUAL or collisions > 0.15 * n:
         return None
-    return origin, pitch, n, lo, hi
+    return Grid(coeffs, n, lo, hi)
 
 
-def _place(
-    origin: float, pitch: float, n: int, lo: int, hi: int, counts: dict[int, int], middle: float
-) -> float:
-    """x of the first cell: choose which n consecutive grid positions hold the line, preferring
-    the window with most ink columns, then the one centred on the located line."""
+def _place(grid: Grid, counts: dict[int, int], middle: float) -> int:
+    """Index of the first cell: choose which n consecutive grid positions hold the line,
+    preferring the window with most ink columns, then the one centred on the located line."""
+    n, lo, hi = grid.n, grid.lo, grid.hi
     best: tuple[int, float] | None = None
-    chosen = float(lo)
+    chosen = lo
     for first in range(min(lo, hi - n + 1), max(lo, hi - n + 1) + 1):
         inside = sum(v for k, v in counts.items() if first <= k < first + n)
-        centre = origin + (first + (n - 1) / 2.0) * pitch
+        centre = grid.x(first + (n - 1) / 2.0)
         key = (inside, -abs(centre - middle))
         if best is None or key > best:
-            best, chosen = key, float(first)
-    return origin + chosen * pitch
+            best, chosen = key, first
+    return chosen
 
 
 def line_cells(strip: np.ndarray, allowed: tuple[int, ...]) -> LineCells | None:
@@ -171,28 +200,31 @@ def line_cells(strip: np.ndarray, allowed: tuple[int, ...]) -> LineCells | None:
     if len(cols) < 8:
         return None
     centers = np.array([c[0] for c in cols], dtype=np.float64)
-    fit = _fit_grid(centers, allowed)
-    if fit is None:
+    grid = _fit_grid(centers, allowed)
+    if grid is None:
         return None
-    origin, pitch, n, lo, hi = fit
-    idx = np.round((centers - origin) / pitch).astype(int)
+    ks = np.arange(grid.lo - 3, grid.hi + 4)
+    xs = np.polyval(grid.coeffs, ks)
+    idx = ks[np.abs(centers[:, None] - xs[None, :]).argmin(axis=1)]
     counts: dict[int, int] = {}
     for k in idx:
         counts[int(k)] = counts.get(int(k), 0) + 1
-    start = _place(origin, pitch, n, lo, hi, counts, strip.shape[1] / 2.0)
+    first = _place(grid, counts, strip.shape[1] / 2.0)
+    n = grid.n
     y_mid = float(np.median([c[3] for c in cols]))
     feats = np.zeros((n, N_FEATURES), dtype=np.float32)
-    half = 0.5 * pitch
     y0 = int(max(0, round(y_mid - 0.8 * CHAR_H)))
     y1 = int(min(STRIP_H, round(y_mid + 0.8 * CHAR_H)))
     width = ink.shape[1]
     for i in range(n):
-        cx = start + i * pitch
+        cx, pitch = grid.x(first + i), grid.pitch(first + i)
+        half = 0.5 * pitch
         x0, x1 = int(max(0, math.floor(cx - half))), int(min(width, math.ceil(cx + half)))
         if x1 - x0 < 2:
             continue
         feats[i] = glyph_features(ink[y0:y1, x0:x1], binary[y0:y1, x0:x1], pitch, y_mid - y0)
-    return LineCells(feats, pitch, len(cols))
+    mean_pitch = (grid.x(first + n - 1) - grid.x(first)) / max(n - 1, 1)
+    return LineCells(feats, mean_pitch, len(cols))
 
 
 def glyph_features(

@@ -45,12 +45,16 @@ def _read(args: argparse.Namespace) -> int:
             f"{fields.get('document_number_masked', '?')}  birth {fields.get('date_of_birth')}  "
             f"expiry {fields.get('date_of_expiry')}  ({data['seconds']:.3f} s)"
         )
-        low = [
-            f"line {r + 1} pos {i + 1} ({c:.2f})"
-            for r, row in enumerate(result.confidence)
-            for i, c in enumerate(row)
-            if c < 0.6
-        ]
-        if low:
-            print("low confidence: " + ", ".join(low[:10]))
+        print(result.message)
+        for doubt in result.doubtful[:10]:
+            alternatives = ", ".join(f"{c} {p:.2f}" for c, p in doubt.alternatives)
+            print(
+                f"doubtful: line {doubt.line} pos {doubt.position} ({doubt.field}) "
+                f"{doubt.read} {doubt.confidence:.2f}"
+                + (f"; or {alternatives}" if alternatives else "")
+            )
+        for reading in result.readings:
+            key = reading.bac_key
+            masked = key.__repr__() if key is not None else "no BAC key"
+            print(f"reading (cost {reading.cost:.2f}): {' / '.join(reading.lines)}  {masked}")
     return 0 if result.valid else 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gate.mrz.layout import printed_mrz_information
+
 
 def normalize_mrz(mrz: str) -> str:
     """The MRZ as one run of characters: line breaks and blanks removed, upper case."""
@@ -13,15 +15,10 @@ def mrz_information(mrz: str) -> str:
     in the MRZ (the BAC key seed input and the PACE MRZ password). ``mrz`` is the two or three
     MRZ lines, with or without line breaks. Raises ValueError on a wrong length."""
     text = normalize_mrz(mrz)
-    if len(text) == 90:  # TD1
-        number, birth, expiry = text[5:15], text[30:37], text[38:45]
-        if number[-1] == "<":  # long document number continues in the optional data
-            rest = text[15:30].rstrip("<")
-            number = number[:9] + rest
-        return number + birth + expiry
-    if len(text) in (72, 88):  # TD2 / TD3
-        line2 = text[len(text) // 2 :]
-        return line2[0:10] + line2[13:20] + line2[21:28]
-    raise ValueError(
-        f"MRZ of {len(text)} characters: expected 90 (TD1), 72 (TD2) or 88 (TD3) characters"
-    )
+    width = {90: 30, 72: 36, 88: 44}.get(len(text))
+    if width is None:
+        raise ValueError(
+            f"MRZ of {len(text)} characters: expected 90 (TD1), 72 (TD2) or 88 (TD3) characters"
+        )
+    lines = [text[i : i + width] for i in range(0, len(text), width)]
+    return printed_mrz_information(lines)

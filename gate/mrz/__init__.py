@@ -16,6 +16,7 @@ from gate.mrz.model import (
     mask_document_number,
 )
 from gate.mrz.parser import parse
+from gate.mrz.reconcile import NameCheck, NameDifference, name_from_chip
 from gate.mrz.repair import CONFUSION_SETS, bac_keys, repair
 
 __all__ = [
@@ -27,9 +28,12 @@ __all__ = [
     "MrzFields",
     "MrzIssue",
     "MrzResult",
+    "NameCheck",
+    "NameDifference",
     "bac_keys",
     "check_digit",
     "mask_document_number",
+    "name_from_chip",
     "parse",
     "repair",
 ]

@@ -78,6 +78,7 @@ class CheckResult:
     message: str
     expected: str | None = None
     found: str | None = None
+    missing: bool = False  # a check digit the document does not print ('<' or a letter there)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +86,7 @@ class CheckResult:
             "message": self.message,
             "expected": self.expected,
             "found": self.found,
+            "missing": self.missing,
         }
 
 
@@ -131,6 +133,11 @@ class MrzResult:
     bac_key: BacKey | None
     expired: bool | None = None
 
+    @property
+    def missing_checks(self) -> list[str]:
+        """Names of the check digits the document does not print (e.g. some Austrian cards)."""
+        return [name for name, check in self.checks.items() if check.missing]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": self.format,
@@ -141,6 +148,7 @@ class MrzResult:
             "errors": [issue.to_dict() for issue in self.errors],
             "bac_key": bac_key_dict(self.bac_key),
             "expired": self.expired,
+            "missing_checks": self.missing_checks,
         }
 
 

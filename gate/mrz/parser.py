@@ -10,9 +10,10 @@ import datetime
 from collections.abc import Sequence
 
 from gate.mrz import countries
+from gate.mrz import layout as lay
 from gate.mrz.checkdigit import VALUES, optional_check_digit
 from gate.mrz.keys import BacKey
-from gate.mrz.layout import Layout, Span, choose_layout
+from gate.mrz.layout import Layout, Span, choose_layout, is_french_id
 from gate.mrz.model import CheckResult, MrzFields, MrzIssue, MrzResult
 
 DIGITS = "0123456789"
@@ -115,10 +116,11 @@ class _Builder:
         field: str,
         expected: str,
         found: str,
+        missing: bool = False,
     ) -> None:
         # The first failure of a check is its verdict; every failure is an issue.
         if name not in self.checks or self.checks[name].ok:
-            self.checks[name] = CheckResult(False, message, expected, found)
+            self.checks[name] = CheckResult(False, message, expected, found, missing)
         line, col = where
         self.errors.append(MrzIssue(line + 1, col + 1, field, expected, found, message))
 
@@ -126,7 +128,17 @@ class _Builder:
         found = self.get(check_span)
         where = (check_span[0], check_span[1])
         expected = safe_check_digit(data)
-        if expected is None:
+        if found not in DIGITS and expected is not None:
+            self.fail(
+                name,
+                f"{what}: check digit missing, the document prints {found!r} where it belongs",
+                where,
+                name + "_check",
+                expected,
+                found,
+                missing=True,
+            )
+        elif expected is None:
             self.fail(
                 name,
                 f"{what}: check digit cannot be computed, the data holds non-MRZ characters",
@@ -164,6 +176,8 @@ def parse(lines: Sequence[str] | str, *, today: datetime.date | None = None) -> 
 
 def parse_lines(lines: list[str], today: datetime.date) -> MrzResult:
     """:func:`parse` on already split lines with an explicit ``today`` (pure)."""
+    if is_french_id(lines):
+        return _parse_french_id(lines, today)
     layout = choose_layout(lines)
     if layout is None:
         b = _Builder(None, lines)
@@ -428,3 +442,84 @@ def _bac_key(number: str, dob: str, doe: str) -> BacKey | None:
         return BacKey(number or "<", dob, doe)
     except ValueError:
         return None
+
+
+def _parse_french_id(lines: list[str], today: datetime.date) -> MrzResult:
+    """The French national identity card of 1988-2021 (2 x 36, its own layout and check
+    digits; see gate.mrz.layout.FRA_ID). It has no expiry date in the MRZ and no chip."""
+    length = lay.FRA_ID.line_length
+    work = [(line + "<" * length)[:length] for line in lines]
+    b = _Builder(None, work)
+    bad = [i for i, line in enumerate(lines) if len(line) != length]
+    for i in bad:
+        b.fail(
+            "format",
+            f"{lay.FRA_ID_NAME}: line {i + 1} has {len(lines[i])} characters, expected {length}",
+            (i, min(len(lines[i]), length)),
+            "format",
+            str(length),
+            str(len(lines[i])),
+        )
+    if not bad:
+        b.ok("format", f"{lay.FRA_ID_NAME}: French identity card 1988-2021, 2 lines of 36")
+    charset_ok = True
+    for i, line in enumerate(work):
+        for j, ch in enumerate(line):
+            if ch not in CHARSET:
+                charset_ok = False
+                b.fail("charset", f"character {ch!r} is not an MRZ character", (i, j), "charset",
+                       "0-9, A-Z or <", ch)  # fmt: skip
+    if charset_ok:
+        b.ok("charset", "only 0-9, A-Z and '<'")
+    b.ok("document_code", "document code 'ID'")
+    b.ok("issuing_state", f"FRA: {countries.describe('FRA')}")
+    surname_text = b.get(lay.FRA_ID_SURNAME)
+    given_text = b.get(lay.FRA_ID_GIVEN_NAMES)
+    for span, text in ((lay.FRA_ID_SURNAME, surname_text), (lay.FRA_ID_GIVEN_NAMES, given_text)):
+        for j, ch in enumerate(text):
+            if ch not in LETTERS and ch != "<":
+                b.fail("name", f"name holds {ch!r}; names use only A-Z and the filler '<'",
+                       (span[0], span[1] + j), "name", "A-Z or <", ch)  # fmt: skip
+    primary = " ".join(part for part in surname_text.split("<") if part)
+    secondary = " ".join(part for part in given_text.split("<") if part)
+    if not primary and "name" not in b.checks:
+        b.fail("name", "surname is empty", (0, 5), "name", "a surname", surname_text[:1])
+    if "name" not in b.checks:
+        b.ok("name", "names use only A-Z and '<'")
+    number = b.get(lay.FRA_ID_NUMBER)
+    b.check_digit("document_number", number, lay.FRA_ID_NUMBER_CHECK, "card number")
+    birth_text = b.get(lay.FRA_ID_BIRTH)
+    b.check_digit("date_of_birth", birth_text, lay.FRA_ID_BIRTH_CHECK, "date of birth")
+    birth = _check_date(b, "date_of_birth", lay.FRA_ID_BIRTH, today)
+    sex = b.get(lay.FRA_ID_SEX)
+    if sex in ("M", "F", "X", "<"):
+        b.ok("sex", f"sex {sex!r}")
+    else:
+        b.fail("sex", f"sex is {sex!r}; expected M, F, X or '<'", (1, lay.FRA_ID_SEX[1]), "sex",
+               "M, F, X or <", sex)  # fmt: skip
+    composite = "".join(b.get(span) for span in lay.FRA_ID_COMPOSITE_SPANS)
+    b.check_digit("composite", composite, lay.FRA_ID_COMPOSITE, "both lines")
+    fields = MrzFields(
+        document_code="ID",
+        document_type="identity",
+        issuing_state="FRA",
+        primary_identifier=primary,
+        secondary_identifier=secondary,
+        document_number=number.rstrip("<"),
+        nationality="FRA",
+        date_of_birth=birth,
+        date_of_expiry=None,
+        sex=sex,
+        optional_data=b.get(lay.FRA_ID_OFFICE).rstrip("<"),
+    )
+    b.errors.sort(key=lambda issue: (issue.line, issue.position))
+    return MrzResult(
+        format=lay.FRA_ID_NAME,
+        lines=tuple(lines),
+        valid=all(check.ok for check in b.checks.values()),
+        fields=fields,
+        checks=b.checks,
+        errors=b.errors,
+        bac_key=None,  # no chip on this card
+        expired=None,  # the MRZ holds no expiry date
+    )

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from gate.mrz.checkdigit import VALUES, WEIGHTS
 from gate.mrz.keys import BacKey
-from gate.mrz.layout import Layout, Span, choose_layout
+from gate.mrz.layout import Layout, Span, choose_layout, is_french_id
 from gate.mrz.model import Candidate
 from gate.mrz.parser import DIGITS, LETTERS, char_value, parse_lines, split_lines
 
@@ -507,6 +507,9 @@ def repair_lines(
     lines: list[str], today: datetime.date, max_candidates: int = 10
 ) -> list[Candidate]:
     """:func:`repair` on already split lines with an explicit ``today`` (pure)."""
+    if is_french_id(lines):  # no chip to open: the reading as it is, when it is valid
+        result = parse_lines(lines, today)
+        return [Candidate(tuple(lines), 0.0, [], result, None)] if result.valid else []
     layout = choose_layout([line.upper()[:1] + line[1:] for line in lines])
     if layout is None or max_candidates <= 0:
         return []

@@ -332,7 +332,7 @@ def test_mask_short_and_long_numbers() -> None:
     assert mask_document_number("") == ""
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # timing varies on a shared machine
 @given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<", max_size=40), st.integers(0, 40))
 def test_one_check_digit_table_for_parser_repair_and_keys(data: str, at: int) -> None:
     from gate.mrz import checkdigit, parser
