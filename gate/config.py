@@ -98,6 +98,13 @@ class GateControllerConfig(_Section):
     reconnect_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
 
 
+class EmbeddingModel(_Section):
+    model: Literal["sface", "dlib_resnet"] = "sface"
+    """'sface' (SFace, Apache-2.0) or 'dlib_resnet' (dlib's ResNet, CC0); models/README.md."""
+    weight: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    """Share of this model's cosine similarity in the fused score (weights are normalised)."""
+
+
 class FaceConfig(_Section):
     models_dir: Path = Path("models/cache")
     """Verified YuNet and SFace files (``egate models fetch``); relative to the working
@@ -111,6 +118,21 @@ class FaceConfig(_Section):
     """onnxruntime intra-op threads per model."""
     frames_to_fuse: Annotated[int, Field(ge=1, le=32)] = 3
     """Best live frames (by quality) whose embeddings are averaged."""
+    embedding: list[EmbeddingModel] = Field(default_factory=lambda: [EmbeddingModel()])
+    """Embedding models and their weights: with several, each model's cosine similarity is
+    averaged with these weights (``[[face.embedding]]`` tables)."""
+    flip: bool = False
+    """Also embed the mirror image of each aligned face and add both embeddings."""
+
+    @field_validator("embedding")
+    @classmethod
+    def _models(cls, value: list[EmbeddingModel]) -> list[EmbeddingModel]:
+        if not value:
+            raise ValueError("at least one [[face.embedding]] model is needed")
+        names = [m.model for m in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a model is listed twice: {names}")
+        return value
 
 
 class PolicyConfig(_Section):
