@@ -109,16 +109,23 @@ class FaceConfig(_Section):
     models_dir: Path = Path("models/cache")
     """Verified YuNet and SFace files (``egate models fetch``); relative to the working
     directory, or to the repository when it does not exist there."""
-    threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.399
-    """SFace cosine similarity at or above which live face and chip portrait match. 0.399 is
-    the threshold for a false match rate of 0.1% on all deepface test pairs
-    (``bench/face_accuracy.py``: 1690 impostor pairs, FNMR 0.0% there); OpenCV Zoo publishes
-    0.363 for SFace on LFW. Re-measure on your own population before production."""
+    threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.632
+    """Similarity (cosine; with several models the weighted mean of their cosines) at or
+    above which live face and chip portrait match. 0.632 is the threshold for a false match
+    rate of 0.1% of the default models (SFace and dlib's ResNet, equal weights, no flip) on
+    lfw_dev: 12.7 million impostor pairs (``bench/face_accuracy.py``, docs/face.md). It belongs
+    to those models: change ``embedding`` or ``flip`` and re-measure it with
+    ``egate face evaluate``, as on your own population before production."""
     threads: Annotated[int, Field(ge=1, le=64)] = 2
     """onnxruntime intra-op threads per model."""
     frames_to_fuse: Annotated[int, Field(ge=1, le=32)] = 3
     """Best live frames (by quality) whose embeddings are averaged."""
-    embedding: list[EmbeddingModel] = Field(default_factory=lambda: [EmbeddingModel()])
+    embedding: list[EmbeddingModel] = Field(
+        default_factory=lambda: [
+            EmbeddingModel(model="sface", weight=0.5),
+            EmbeddingModel(model="dlib_resnet", weight=0.5),
+        ]
+    )
     """Embedding models and their weights: with several, each model's cosine similarity is
     averaged with these weights (``[[face.embedding]]`` tables)."""
     flip: bool = False

@@ -175,14 +175,14 @@ class EmbeddingCache:
         self._unsaved = 0
 
 
-def config_key(engine: FaceEngine, condition: str) -> str:
+def config_key(engine: FaceEngine, condition: str, *, pick: str | None = None) -> str:
     """A digest of everything that decides an image's views (not the weights or flip, which
     are applied when scoring)."""
     used = ["yunet", *engine.embedders]
     parts = {
         "pipeline": PIPELINE_VERSION,
         "models": {key: models.MODELS[key].sha256 for key in used},
-        "pick": engine.pick,
+        "pick": pick or engine.pick,
         "score_threshold": engine.detector.score_threshold,
         "condition": condition,
     }
@@ -397,6 +397,13 @@ def observe_set(
     """Every labelled image observed under ``condition``, through the cache."""
     files = [root / r.file for r in rows]
     cache = EmbeddingCache(cache_dir, config_key(engine, condition))
+    if engine.pick != "largest" and cache_dir is not None:
+        # An image with at most one face gives the same observation whichever face rule is
+        # used: take those from the cache of the default rule instead of embedding them again.
+        largest = EmbeddingCache(cache_dir, config_key(engine, condition, pick="largest"))
+        for key, entry in largest.entries.items():
+            if entry.faces <= 1 and key not in cache.entries:
+                cache.entries[key] = entry
     label = "embedding" if condition == "raw" else f"embedding {condition}"
     bar = Progress(label, len(files), enabled=show_progress)
     return observe_images(engine, files, cache, condition, progress=bar)

@@ -149,11 +149,17 @@ class FaceEngine:
         threshold: float = FaceConfig().threshold,
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         quality_thresholds: QualityThresholds | None = None,
-        flip: bool = False,
+        flip: bool = FaceConfig().flip,
         pick: FacePick = "largest",
-        embedders: Sequence[str] = ("sface",),
+        embedders: Sequence[str] | None = None,
         weights: Sequence[float] | None = None,
     ) -> None:
+        """Defaults are those of :class:`gate.config.FaceConfig` (models, weights, flip and
+        the threshold calibrated for them); ``embedders`` without ``weights`` weighs equally."""
+        if embedders is None:
+            defaults = FaceConfig().embedding
+            embedders = [m.model for m in defaults]
+            weights = [m.weight for m in defaults] if weights is None else weights
         self.threshold = threshold
         self.flip = flip
         """Test-time augmentation: embed the aligned face and its mirror image, add both."""
