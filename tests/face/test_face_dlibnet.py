@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -15,15 +14,13 @@ import pytest
 from gate.face import dlibnet, models
 from gate.face.errors import ModelCorruptError, ModelFetchError
 from gate.face.runtime import make_session
-from tests.face_helpers import require_models
 
 REFERENCE = Path(__file__).with_name("dlib_reference_descriptor.json")
 
 
-@functools.cache
-def dat_bytes() -> bytes:
-    root = require_models()
-    return models.model_bytes(root, "dlib_resnet")
+@pytest.fixture(scope="module")
+def dat(face_models_dir: Path) -> bytes:
+    return models.model_bytes(face_models_dir, "dlib_resnet")
 
 
 def reference_chip() -> np.ndarray:
@@ -32,8 +29,8 @@ def reference_chip() -> np.ndarray:
     return np.stack(planes, axis=2).astype(np.uint8)
 
 
-def test_parsed_network_is_dlibs_published_resnet() -> None:
-    net = dlibnet.parse(dat_bytes())
+def test_parsed_network_is_dlibs_published_resnet(dat: bytes) -> None:
+    net = dlibnet.parse(dat)
     kinds = [layer.kind for layer in net.layers]
     assert kinds.count("con") == 29 and kinds.count("add_prev") == 14
     assert kinds[-2:] == ["avg_pool", "fc"] and net.input_size == (150, 150)
@@ -42,21 +39,21 @@ def test_parsed_network_is_dlibs_published_resnet() -> None:
     assert fc is not None and fc.shape == (256, 128)
 
 
-def test_onnx_graph_gives_dlibs_own_descriptor() -> None:
+def test_onnx_graph_gives_dlibs_own_descriptor(dat: bytes) -> None:
     """The reference was computed by dlib 20.0.1 itself (PyPI dlib-bin) on the same chip."""
     expected = np.asarray(json.loads(REFERENCE.read_text())["descriptor"], np.float32)
-    session = make_session(dlibnet.onnx_from_dat(dat_bytes()), 1, name="dlib")
+    session = make_session(dlibnet.onnx_from_dat(dat), 1, name="dlib")
     blob = reference_chip().transpose(2, 0, 1)[None].astype(np.float32)
     (out,) = session.run(None, {"chip": blob})
     assert np.abs(out[0] - expected).max() < 1e-5
-    numpy_out = dlibnet.forward_numpy(dlibnet.fold(dlibnet.parse(dat_bytes())), reference_chip())
+    numpy_out = dlibnet.forward_numpy(dlibnet.fold(dlibnet.parse(dat)), reference_chip())
     assert np.abs(numpy_out - expected).max() < 1e-5
 
 
 @pytest.mark.parametrize("cut", [0, 10, 300, 20_000, 22_000_000])
-def test_truncated_or_foreign_files_are_refused(cut: int) -> None:
+def test_truncated_or_foreign_files_are_refused(dat: bytes, cut: int) -> None:
     with pytest.raises(ModelCorruptError):
-        dlibnet.parse(dat_bytes()[:cut])
+        dlibnet.parse(dat[:cut])
     with pytest.raises(ModelCorruptError):
         dlibnet.parse(b"\x01\x0dloss_metric_3" + bytes(64))
 

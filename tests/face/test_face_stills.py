@@ -16,17 +16,16 @@ import pytest
 from gate.cli import main
 from gate.config import FaceConfig
 from gate.face.pipeline import FaceEngine, pad_for_detection, primary_face
-from tests.face_helpers import require_models
 
 
 @pytest.fixture(scope="module")
-def fused() -> Iterator[FaceEngine]:
-    yield FaceEngine(require_models(), threads=1, embedders=("sface", "dlib_resnet"))
+def fused(face_models_dir: Path) -> Iterator[FaceEngine]:
+    yield FaceEngine(face_models_dir, threads=1, embedders=("sface", "dlib_resnet"))
 
 
-def lfw(testdata: Path, name: str) -> np.ndarray:
+def lfw(faces: Path, name: str) -> np.ndarray:
     person = name.rsplit("_", 1)[0]
-    image = cv2.imread(str(testdata / "faces" / "lfw_dev" / person / name))
+    image = cv2.imread(str(faces / "lfw_dev" / person / name))
     assert image is not None
     return image
 
@@ -52,9 +51,9 @@ def test_padding_is_replicated_on_every_side() -> None:
 
 @pytest.mark.parametrize("name", ["Aaron_Peirsol_0001.jpg", "Al_Gore_0001.jpg"])
 def test_a_face_that_fills_the_image_is_found_by_padding(
-    fused: FaceEngine, testdata: Path, name: str
+    fused: FaceEngine, faces_data: Path, name: str
 ) -> None:
-    photo = lfw(testdata, name)
+    photo = lfw(faces_data, name)
     crop = tight_grey_crop(fused, photo)
     observation = fused.observe(crop, enhance_if_needed=True)
     assert "padded" in observation.enhanced
@@ -64,8 +63,8 @@ def test_a_face_that_fills_the_image_is_found_by_padding(
     assert float(observation.embedding @ original) > 0.6
 
 
-def test_harsh_side_light_fails_the_quality_gate(fused: FaceEngine, testdata: Path) -> None:
-    photo = lfw(testdata, "Aaron_Peirsol_0001.jpg")  # near frontal
+def test_harsh_side_light_fails_the_quality_gate(fused: FaceEngine, faces_data: Path) -> None:
+    photo = lfw(faces_data, "Aaron_Peirsol_0001.jpg")  # near frontal
     fine = fused.observe(photo)
     assert fine.quality is not None and "uneven_light" not in fine.quality.issues
     face = primary_face(fused.detect(photo))
@@ -82,9 +81,9 @@ def test_harsh_side_light_fails_the_quality_gate(fused: FaceEngine, testdata: Pa
     assert not observation.quality.ok
 
 
-def test_fused_models_separate_people(fused: FaceEngine, testdata: Path) -> None:
-    a1, a2 = lfw(testdata, "Al_Gore_0001.jpg"), lfw(testdata, "Al_Gore_0002.jpg")
-    other = lfw(testdata, "Aaron_Peirsol_0001.jpg")
+def test_fused_models_separate_people(fused: FaceEngine, faces_data: Path) -> None:
+    a1, a2 = lfw(faces_data, "Al_Gore_0001.jpg"), lfw(faces_data, "Al_Gore_0002.jpg")
+    other = lfw(faces_data, "Aaron_Peirsol_0001.jpg")
     obs = [fused.observe(i, enhance_if_needed=True, all_views=True) for i in (a1, a2, other)]
     assert all(o.embedding is not None and o.embedding.shape == (256,) for o in obs)
     assert set(obs[0].views) == {"sface", "sface_flip", "dlib_resnet", "dlib_resnet_flip"}
@@ -94,13 +93,13 @@ def test_fused_models_separate_people(fused: FaceEngine, testdata: Path) -> None
 
 
 def test_cli_evaluate_reports_the_figures_and_reuses_its_cache(
-    testdata: Path,
+    face_models_dir: Path,
+    faces_data: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    require_models()
-    src = testdata / "faces" / "lfw_dev"
+    src = faces_data / "lfw_dev"
     people = ["Al_Gore", "Aaron_Peirsol", "Abdullah_Gul"]
     rows = []
     for person in people:
