@@ -64,7 +64,7 @@ def _quality(obs: FaceObservation | None) -> dict[str, Any] | None:
 def _compare(args: argparse.Namespace) -> int:
     face = config.load_lane(args.config).face
     threshold = face.threshold if args.threshold is None else args.threshold
-    engine = FaceEngine(face.models_dir, threads=face.threads, threshold=threshold)
+    engine = FaceEngine.from_config(face, threshold=threshold)
     started = time.perf_counter()
     observations: list[FaceObservation | None] = []
     errors: list[str | None] = []
