@@ -487,7 +487,8 @@ def evaluate(args: argparse.Namespace) -> int:
     print(f"{report['genuine_pairs']:,} genuine and {report['impostor_pairs']:,} impostor pairs")
     for key, label in (("at_fmr_0.001", "FMR 0.1%"), ("at_fmr_0.0001", "FMR 0.01%")):
         point = report[key]
-        print(f"at {label}: FNMR {point['fnmr'] * 100:.2f}% (threshold {point['threshold']})")
+        note = "" if point["impostor_pairs_allowed"] else ": not resolved, too few impostor pairs"
+        print(f"at {label}: FNMR {point['fnmr'] * 100:.2f}% (threshold {point['threshold']}){note}")
     conf = report["at_configured"]
     print(
         f"at the configured threshold {conf['threshold']}: FNMR {conf['fnmr'] * 100:.2f}%, "
