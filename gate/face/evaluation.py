@@ -231,8 +231,9 @@ def det_image(
     colours = [(200, 60, 0), (0, 140, 0), (0, 0, 200), (120, 0, 160), (0, 140, 160)]
     for n, (name, curve) in enumerate(curves.items()):
         colour = colours[n % len(colours)]
-        if curve:
-            pts = np.array([pos(fmr, fnmr) for fmr, fnmr in curve], np.int32)
+        shown = [(fmr, fnmr) for fmr, fnmr in curve if fmr >= floor]  # below: off the plot
+        if shown:
+            pts = np.array([pos(fmr, fnmr) for fmr, fnmr in shown], np.int32)
             cv2.polylines(img, [pts], False, colour, 2)
         cv2.putText(img, name[:40], (size - margin - 300, margin + 20 + 18 * n), 0, 0.45, colour, 1)
     return img
