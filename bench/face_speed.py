@@ -1,12 +1,17 @@
 """Face pipeline speed per 640x480 frame with one face, and DG2 portrait decode time; JSON.
 
     python bench/face_speed.py [--data ../shared/testdata] [--threads 2] [--frames 100]
+                               [--models sface,dlib_resnet] [--flip]
 
 The frame is a deepface photo (img1.jpg) scaled so that the face is about 200 px high, as a
-traveller at a gate camera, on a 640x480 canvas. Timed per frame: detection (YuNet, including
-the letterbox to 640x640), alignment and SFace embedding, on onnxruntime with --threads
-intra-op threads. DG2 decode: the ISO/IEC 19794-5 JPEG and the ISO/IEC 39794-5 JPEG 2000 face
-images of testdata/epassport/gmrtd/lds_biometric_blocks.
+traveller at a gate camera, on a 640x480 canvas. Timed per frame: detection (YuNet at 640x480),
+alignment and embedding with the configured models ([face] embedding and flip defaults: every
+model's crop is aligned and embedded, twice with flip), on onnxruntime with --threads intra-op
+threads. Wall-clock medians depend on what else runs on the machine; ``cpu_ms`` is the
+process CPU time per frame (all threads added up), which other jobs barely change: with
+``--threads 1`` it is the compute one core needs per frame, an upper bound for the wall time
+of an idle 2-core machine. DG2 decode: the ISO/IEC 19794-5 JPEG and the ISO/IEC 39794-5
+JPEG 2000 face images of testdata/epassport/gmrtd/lds_biometric_blocks.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import numpy as np
 from _common import faces_root  # sets up sys.path for the gate package
 
 from gate.config import FaceConfig
-from gate.face.align import align
+from gate.face.align import align_to
 from gate.face.pipeline import FaceEngine, primary_face
 from gate.face.portrait import decode_portrait, load_image_file
 
@@ -56,27 +61,46 @@ def main() -> int:
     parser.add_argument("--data", help="testdata/faces folder")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--models", default=None, help="e.g. sface (default: [face] embedding)")
+    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None)
     args = parser.parse_args()
     faces = faces_root(args.data)
-    engine = FaceEngine(FaceConfig().models_dir, threads=args.threads)
+    overrides: dict[str, object] = {"threads": args.threads}
+    if args.models:
+        overrides["embedders"] = args.models.split(",")
+        overrides["weights"] = None
+    if args.flip is not None:
+        overrides["flip"] = args.flip
+    engine = FaceEngine.from_config(FaceConfig(), **overrides)
     frame = frame_640x480(load_image_file(faces / "deepface" / "img1.jpg"), engine)
     for _ in range(5):  # warm-up
         engine.observe(frame)
-    total, det, ali, emb, counts = [], [], [], [], []
+    total, det, ali, emb, counts, cpu = [], [], [], [], [], []
+    per_model: dict[str, list[float]] = {key: [] for key in engine.embedders}
     for _ in range(args.frames):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         found = engine.detect(frame)
         t1 = time.perf_counter()
         main_face = primary_face(found)
         assert main_face is not None
-        crop = align(frame, main_face.landmarks)
-        t2 = time.perf_counter()
-        engine.embedder.embed(crop)
-        t3 = time.perf_counter()
-        total.append(t3 - t0)
+        align_s = embed_s = 0.0
+        for key, embedder in engine.embedders.items():
+            ta = time.perf_counter()
+            crop = align_to(frame, main_face.landmarks, embedder.size, embedder.template)
+            tb = time.perf_counter()
+            embedder.embed(crop)
+            if engine.flip:
+                embedder.embed(np.ascontiguousarray(crop[:, ::-1]))
+            tc = time.perf_counter()
+            align_s += tb - ta
+            embed_s += tc - tb
+            per_model[key].append(tc - tb)
+        total.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         det.append(t1 - t0)
-        ali.append(t2 - t1)
-        emb.append(t3 - t2)
+        ali.append(align_s)
+        emb.append(embed_s)
         counts.append(len(found))
 
     blocks = faces.parent / "epassport" / "gmrtd" / "lds_biometric_blocks"
@@ -108,9 +132,13 @@ def main() -> int:
         "frames": args.frames,
         "faces_per_frame": sorted(set(counts)),
         "detect_align_embed": stats(total),
+        "detect_align_embed_cpu_ms": stats(cpu),
         "detect": stats(det),
         "align": stats(ali),
         "embed": stats(emb),
+        "embed_per_model": {key: stats(v) for key, v in per_model.items()},
+        "models": engine.weights,
+        "flip": engine.flip,
         "target_median_ms": 40,
         "dg2_decode": decode,
         "cpu": platform.processor() or platform.machine(),

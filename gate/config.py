@@ -98,20 +98,49 @@ class GateControllerConfig(_Section):
     reconnect_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
 
 
+class EmbeddingModel(_Section):
+    model: Literal["sface", "dlib_resnet"] = "sface"
+    """'sface' (SFace, Apache-2.0) or 'dlib_resnet' (dlib's ResNet, CC0); models/README.md."""
+    weight: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    """Share of this model's cosine similarity in the fused score (weights are normalised)."""
+
+
 class FaceConfig(_Section):
     models_dir: Path = Path("models/cache")
     """Verified YuNet and SFace files (``egate models fetch``); relative to the working
     directory, or to the checkout when it does not exist there; an installed egate (no
     checkout) uses ``$EGATE_MODELS_DIR``, else ``$XDG_CACHE_HOME/egate/models``."""
-    threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.399
-    """SFace cosine similarity at or above which live face and chip portrait match. 0.399 is
-    the threshold for a false match rate of 0.1% on all deepface test pairs
-    (``bench/face_accuracy.py``: 1690 impostor pairs, FNMR 0.0% there); OpenCV Zoo publishes
-    0.363 for SFace on LFW. Re-measure on your own population before production."""
+    threshold: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.632
+    """Similarity (cosine; with several models the weighted mean of their cosines) at or
+    above which live face and chip portrait match. 0.632 is the threshold for a false match
+    rate of 0.1% of the default models (SFace and dlib's ResNet, equal weights, no flip) on
+    lfw_dev: 12.7 million impostor pairs (``bench/face_accuracy.py``, docs/face.md). It belongs
+    to those models: change ``embedding`` or ``flip`` and re-measure it with
+    ``egate face evaluate``, as on your own population before production."""
     threads: Annotated[int, Field(ge=1, le=64)] = 2
     """onnxruntime intra-op threads per model."""
     frames_to_fuse: Annotated[int, Field(ge=1, le=32)] = 3
     """Best live frames (by quality) whose embeddings are averaged."""
+    embedding: list[EmbeddingModel] = Field(
+        default_factory=lambda: [
+            EmbeddingModel(model="sface", weight=0.5),
+            EmbeddingModel(model="dlib_resnet", weight=0.5),
+        ]
+    )
+    """Embedding models and their weights: with several, each model's cosine similarity is
+    averaged with these weights (``[[face.embedding]]`` tables)."""
+    flip: bool = False
+    """Also embed the mirror image of each aligned face and add both embeddings."""
+
+    @field_validator("embedding")
+    @classmethod
+    def _models(cls, value: list[EmbeddingModel]) -> list[EmbeddingModel]:
+        if not value:
+            raise ValueError("at least one [[face.embedding]] model is needed")
+        names = [m.model for m in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a model is listed twice: {names}")
+        return value
 
 
 Direction = Literal["arrival", "departure"]

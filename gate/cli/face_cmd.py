@@ -1,6 +1,8 @@
 """``egate face compare IMAGE_A IMAGE_B [--json]``: verify that two images show the same person.
 
 Exit status: 0 match, 1 no match, 2 a face is missing (or an image cannot be used).
+``egate face evaluate DIR --labels CSV`` measures accuracy on a labelled set
+(:mod:`gate.cli.face_evaluate`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from gate import config
 from gate.cli import options
+from gate.cli.face_evaluate import register_evaluate
 from gate.face.errors import ImageError
 from gate.face.pipeline import FaceEngine, FaceObservation
 from gate.face.portrait import load_image_file
@@ -36,6 +39,7 @@ def register(subparsers: Any) -> None:
         help="override [face] threshold (cosine, -1..1)",
     )
     compare.set_defaults(func=_compare)
+    register_evaluate(sub, _threshold)
 
 
 def _threshold(text: str) -> float:
@@ -61,7 +65,7 @@ def _quality(obs: FaceObservation | None) -> dict[str, Any] | None:
 def _compare(args: argparse.Namespace) -> int:
     face = config.load_lane(args.config).face
     threshold = face.threshold if args.threshold is None else args.threshold
-    engine = FaceEngine(face.models_dir, threads=face.threads, threshold=threshold)
+    engine = FaceEngine.from_config(face, threshold=threshold)
     started = time.perf_counter()
     observations: list[FaceObservation | None] = []
     errors: list[str | None] = []

@@ -58,7 +58,42 @@ def similarity_transform(
 
 def align(image: Image, landmarks: npt.ArrayLike, size: int = ALIGNED_SIZE) -> Image:
     """The face warped onto the template: a ``size`` x ``size`` BGR crop."""
-    template = ARCFACE_TEMPLATE * (size / ALIGNED_SIZE)
+    return align_to(image, landmarks, size, ARCFACE_TEMPLATE * (size / ALIGNED_SIZE))
+
+
+def _dlib_template() -> npt.NDArray[np.float64]:
+    """The five points above as they fall on dlib's 150x150 face chip.
+
+    dlib's chip (get_face_chip_details(shape, 150, 0.25), dlib image_transforms) maps its
+    5-point landmarks (eye corners, under the nose) onto a mean shape given in unit
+    coordinates; (0.25 + u) / 1.5 * 150 puts them on the chip. The eye centres are the means of
+    the eye corners; YuNet's nose tip and mouth corners, which dlib's scheme lacks, are placed
+    with the ArcFace template's proportions relative to the eyes.
+    """
+    unit = np.array(
+        [
+            [0.8595674595992, 0.2134981538014],
+            [0.6460604764104, 0.2289674387677],
+            [0.1205750620789, 0.2137274526848],
+            [0.3340850613712, 0.2290642403242],
+        ]
+    )
+    chip = (0.25 + unit) / 1.5 * 150.0
+    right_eye, left_eye = chip[2:4].mean(axis=0), chip[0:2].mean(axis=0)
+    src = ARCFACE_TEMPLATE[:2]
+    matrix = similarity_transform(src, np.stack([right_eye, left_eye]))
+    points = ARCFACE_TEMPLATE @ matrix[:, :2].T + matrix[:, 2]
+    out: npt.NDArray[np.float64] = points
+    return out
+
+
+DLIB_CHIP_SIZE = 150
+DLIB_TEMPLATE = _dlib_template()
+"""Right eye, left eye, nose tip, mouth corners on dlib's 150x150 chip (see above)."""
+
+
+def align_to(image: Image, landmarks: npt.ArrayLike, size: int, template: npt.ArrayLike) -> Image:
+    """The face warped so that ``landmarks`` land on ``template``: a ``size`` x ``size`` crop."""
     matrix = similarity_transform(landmarks, template)
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)

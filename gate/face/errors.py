@@ -52,3 +52,7 @@ class ImageTooLargeError(ImageError):
 
 class NoFaceError(FaceError):
     """No face was found where one is required."""
+
+
+class EvaluationError(FaceError):
+    """An evaluation set (image folder and labels file) cannot be used."""

