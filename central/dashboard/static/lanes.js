@@ -1,0 +1,135 @@
+/* Lanes page: one tile per lane, grouped by port and terminal, updated live over SSE.
+   Own work, Apache-2.0. */
+"use strict";
+(function () {
+  const { cfg, t, el, api, url, fmtTime, notice, stream, soundToggle, setAlarmCount, beep } = window.egate;
+  const root = document.getElementById("lanes");
+  const summary = document.getElementById("lanes-summary");
+  const live = document.getElementById("live");
+  const lanes = new Map();
+  let skew = 0; // server clock minus browser clock, ms
+
+  const count = (v) => (Array.isArray(v) ? v.length : Number(v || 0));
+
+  /* The state a tile shows, most urgent first. */
+  function displayState(l) {
+    if (!l.online) return "offline";
+    if (l.state === "emergency") return "emergency";
+    if (count(l.active_alarms) > 0) return "alarm";
+    if (count(l.pending_referrals) > 0) return "referred";
+    if (l.state === "out_of_service" || l.state === "stopped") return "out_of_service";
+    if (l.state === "fault" || faults(l).length) return "fault";
+    if (l.state === "busy") return "busy";
+    if (l.state === "starting") return "starting";
+    return "idle";
+  }
+  function faults(l) {
+    return Object.entries(l.devices || {}).filter(([, s]) => s && s !== "ok").map(([d]) => d);
+  }
+  /* Offline within 3 heartbeat periods even when no event says so. */
+  function stale(l) {
+    if (!l.last_heartbeat) return true;
+    const period = Number(l.period_seconds || cfg.heartbeat_period_seconds || 5) * 1000;
+    return Date.now() + skew - new Date(l.last_heartbeat).getTime() > 3 * period;
+  }
+
+  function tile(l) {
+    const state = displayState(l);
+    const f = faults(l);
+    const doors = l.doors || {};
+    const door = (d) => t("door." + (doors[d] || "unknown"));
+    const alarms = Array.isArray(l.active_alarms) ? l.active_alarms.map((a) => t("alarm." + (a.kind || a))).join(", ") : "";
+    return el("a.tile.s-" + state, { href: url("lane_page", { lane_id: l.lane_id }), id: "lane-" + l.lane_id,
+        "data-lane": l.lane_id, "data-state": state },
+      el("div.head", {}, el("span.name", { text: l.name || l.lane_id }),
+        el("span.state", {}, el("span.icon", { "aria-hidden": "true" }), t("state." + state))),
+      el("dl", {},
+        alarms ? [el("dt", { text: t("nav.exceptions") }), el("dd.faults", { text: alarms })] : null,
+        el("dt", { text: t("lanes.step") }), el("dd", { text: t("step." + (l.step || "none")) }),
+        el("dt", { text: t("lanes.doors") }), el("dd", { text: t("lanes.entry") + " " + door("entry") + ", " + t("lanes.exit") + " " + door("exit") }),
+        el("dt", { text: t("lanes.throughput") }), el("dd", { text: t("lanes.passages", { count: l.throughput_last_hour || 0 }) }),
+        el("dt", { text: t("lanes.devices") }),
+        f.length ? el("dd.faults", { text: f.map((d) => t("device." + d) + ": " + t("device." + (l.devices[d] === "unknown" ? "unknown" : "fault"))).join(", ") })
+                 : el("dd", { text: t("lanes.devices_ok") }),
+        el("dt", { text: t("lanes.last_seen") }), el("dd", { text: fmtTime(l.last_heartbeat, l.timezone) })));
+  }
+
+  function render() {
+    const ports = new Map();
+    for (const l of [...lanes.values()].sort((a, b) => String(a.lane_id).localeCompare(String(b.lane_id), undefined, { numeric: true }))) {
+      const p = l.port || "—", term = l.terminal || "";
+      if (!ports.has(p)) ports.set(p, new Map());
+      if (!ports.get(p).has(term)) ports.get(p).set(term, []);
+      ports.get(p).get(term).push(l);
+    }
+    if (!lanes.size) { notice(root, "info", t("lanes.empty")); updateSummary(); return; }
+    const sections = [];
+    for (const [port, terms] of [...ports.entries()].sort()) {
+      const sec = el("section.port", { "aria-labelledby": "port-" + port }, el("h2", { id: "port-" + port, text: port }));
+      for (const [term, list] of [...terms.entries()].sort()) {
+        sec.append(el("div.terminal", {}, term ? el("h3", { text: t("lanes.terminal", { terminal: term }) }) : null,
+          el("ul.tiles", {}, list.map((l) => el("li", {}, tile(l))))));
+      }
+      sections.push(sec);
+    }
+    root.replaceChildren(...sections);
+    updateSummary();
+  }
+
+  function updateSummary() {
+    let alarms = 0, referred = 0, offline = 0;
+    for (const l of lanes.values()) {
+      const s = displayState(l);
+      if (s === "alarm" || s === "emergency") alarms++;
+      if (s === "referred") referred++;
+      if (s === "offline") offline++;
+    }
+    summary.textContent = t("lanes.summary", { total: lanes.size, alarms, referred, offline });
+    let active = 0;
+    for (const l of lanes.values()) active += count(l.active_alarms) + (l.state === "emergency" ? 1 : 0);
+    setAlarmCount(active);
+  }
+
+  function update(l) {
+    if (!l || !l.lane_id) return;
+    const old = lanes.get(l.lane_id);
+    const merged = Object.assign({}, old || {}, l);
+    if (l.online === undefined) merged.online = !stale(merged);
+    lanes.set(l.lane_id, merged);
+    const node = document.getElementById("lane-" + l.lane_id);
+    if (!old || !node || (old.port !== merged.port) || (old.terminal !== merged.terminal)) { render(); return; }
+    const before = node.dataset.state;
+    const fresh = tile(merged);
+    const hadFocus = document.activeElement === node;
+    node.replaceWith(fresh);
+    if (hadFocus) fresh.focus();
+    if (fresh.dataset.state === "alarm" && before !== "alarm") beep();
+    updateSummary();
+  }
+
+  async function load() {
+    try {
+      const data = await api("GET", url("lanes"));
+      const list = Array.isArray(data) ? data : data.lanes || [];
+      if (data && data.server_time) skew = new Date(data.server_time).getTime() - Date.now();
+      lanes.clear();
+      for (const l of list) lanes.set(l.lane_id, l);
+      render();
+    } catch (e) { notice(root, "error", t("common.error", { detail: e.message })); }
+  }
+
+  function setLive(ok) {
+    live.classList.toggle("down", !ok);
+    live.querySelector(".text").textContent = ok ? t("lanes.live") : t("lanes.reconnecting");
+    if (ok) load();
+  }
+
+  soundToggle(document.getElementById("sound"));
+  load();
+  stream({ lane: update, lanes: (d) => (d.lanes || d).forEach(update) }, setLive);
+  // Heartbeats stop without any event: re-check staleness every second.
+  setInterval(() => {
+    for (const l of lanes.values()) if (l.online !== false && stale(l)) update(Object.assign({}, l, { online: false }));
+  }, 1000);
+  window.egate.lanes = { update, displayState, lanes };
+})();
