@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -187,10 +188,42 @@ class RetentionConfig(_Section):
     portrait_hours: Annotated[int, Field(ge=0, le=720)] = 24
 
 
+class DashboardConfig(_Section):
+    timezone: str = "Asia/Taipei"
+    """IANA time zone of the dashboard's times for ports without their own entry below."""
+    port_timezones: dict[str, str] = Field(default_factory=dict)
+    """IANA time zone per port code, e.g. ``TPE = "Asia/Taipei"``: each lane's times are shown
+    in the time zone of its port."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+    @field_validator("port_timezones")
+    @classmethod
+    def _zones(cls, value: dict[str, str]) -> dict[str, str]:
+        for port, zone in value.items():
+            try:
+                _check_zone(zone)
+            except ValueError as exc:
+                raise ValueError(f"port {port}: {exc}") from None
+        return value
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Taipei, UTC)") from None
+    return value
+
+
 class CentralConfig(_Section):
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
     retention: RetentionConfig = RetentionConfig()
+    dashboard: DashboardConfig = DashboardConfig()
     logging: LoggingConfig = LoggingConfig()
 
 

@@ -67,7 +67,9 @@ def check_catalogs() -> list[str]:
             want = set(_PLACEHOLDER.findall(reference[key]))
             got = set(_PLACEHOLDER.findall(messages[key]))
             if want != got:
-                problems.append(f"{language}: {key} has placeholders {sorted(got)}, not {sorted(want)}")
+                problems.append(
+                    f"{language}: {key} has placeholders {sorted(got)}, not {sorted(want)}"
+                )
     return problems
 
 

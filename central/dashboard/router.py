@@ -69,9 +69,10 @@ NAV: tuple[Page, ...] = (
     Page("admin", "/admin", "nav.admin", "admin"),
 )
 
-# Lane controls a role may use (the API checks again). Emergency open asks for confirmation.
+# Lane controls a role may use (the API checks again: lane commands need a supervisor).
+# Emergency open asks for confirmation first.
 LANE_ACTIONS: dict[str, tuple[str, ...]] = {
-    "officer": ("release_exit", "release_entry", "reset_alarm"),
+    "officer": (),
     "supervisor": (
         "open_lane", "close_lane", "out_of_service", "in_service", "release_exit",
         "release_entry", "reset_alarm", "emergency_open", "emergency_clear",
@@ -85,6 +86,7 @@ API: dict[str, str] = {
     "lanes": "/api/v1/lanes",
     "lane": "/api/v1/lanes/{lane_id}",
     "lane_commands": "/api/v1/lanes/{lane_id}/commands",
+    "commands": "/api/v1/commands",
     "alarms": "/api/v1/alarms",
     "alarm_acknowledge": "/api/v1/alarms/{alarm_id}/acknowledge",
     "alarm_shelve": "/api/v1/alarms/{alarm_id}/shelve",
@@ -167,18 +169,22 @@ def render(
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
 
-def _need(officer: Officer | None, role: str) -> Officer | None:
-    """None when the officer may see a page of ``role``; raises 403 otherwise."""
-    if officer is None:
-        return None
-    if RANK[officer.role] < RANK[role]:
-        raise HTTPException(403, f"this page needs the {role} role")
-    return officer
-
-
 def _login_redirect(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _refuse(
+    request: Request, central: Central, officer: Officer | None, role: str, title_key: str,
+) -> Response | None:
+    """The response for a visitor who may not see a page of ``role``, or None to go on."""
+    refused = _refuse(request, central, officer, "officer", "app.title")
+    if refused is not None:
+        return refused
+    if RANK[officer.role] < RANK[role]:
+        return render(request, central, "forbidden.html", page="", title_key=title_key,
+                      officer=officer, status_code=403)
+    return None
 
 
 # --------------------------------------------------------------------------- login / logout
@@ -296,8 +302,9 @@ async def exceptions_page(
     request: Request, central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
-    if officer is None:
-        return _login_redirect(request)
+    refused = _refuse(request, central, officer, "officer", "app.title")
+    if refused is not None:
+        return refused
     return render(request, central, "exceptions.html", page="exceptions",
                   title_key="exceptions.title", officer=officer, scripts=("exceptions.js",))
 
@@ -307,8 +314,9 @@ async def referral_page(
     transaction_id: str, request: Request, central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
-    if officer is None:
-        return _login_redirect(request)
+    refused = _refuse(request, central, officer, "officer", "app.title")
+    if refused is not None:
+        return refused
     catalogue = {code: {"severity": r.severity, "explanation": r.explanation}
                  for code, r in reasons.REASONS.items()}
     return render(request, central, "referral.html", page="exceptions",
@@ -321,8 +329,9 @@ async def lane_page(
     lane_id: str, request: Request, central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
-    if officer is None:
-        return _login_redirect(request)
+    refused = _refuse(request, central, officer, "officer", "app.title")
+    if refused is not None:
+        return refused
     return render(request, central, "lane.html", page="lanes", title_key="lane.title",
                   title_values={"lane": lane_id}, officer=officer, scripts=("lane.js",),
                   lane_id=lane_id, actions=LANE_ACTIONS.get(officer.role, ()))
@@ -333,14 +342,73 @@ async def statistics_page(
     request: Request, central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
-    if officer is None:
-        return _login_redirect(request)
+    refused = _refuse(request, central, officer, "officer", "app.title")
+    if refused is not None:
+        return refused
     zone = ZoneInfo(_timezone(central))
     today = datetime.now(UTC).astimezone(zone).date()
     return render(request, central, "stats.html", page="statistics", title_key="stats.title",
                   officer=officer, scripts=("charts.js", "stats.js"),
                   default_from=(today - timedelta(days=6)).isoformat(),
                   default_to=today.isoformat())
+
+
+LIST_FIELDS: dict[str, tuple[str, ...]] = {
+    "watchlist": ("document", "name", "nationality", "birth_date", "reason"),
+    "registry": ("document", "name", "nationality", "valid_until"),
+}
+
+
+async def _list_page(request: Request, central: Central, officer: Officer | None,
+                     page: str, list_name: str, title_key: str) -> Response:
+    refused = _refuse(request, central, officer, "supervisor", title_key)
+    if refused is not None:
+        return refused
+    return render(request, central, "lists.html", page=page, title_key=title_key,
+                  officer=officer, scripts=("manage.js",), list_name=list_name,
+                  fields=LIST_FIELDS[list_name])
+
+
+@router.get("/watchlist", response_class=HTMLResponse)
+async def watchlist_page(
+    request: Request, central: Central = Depends(get_central),
+    officer: Officer | None = Depends(optional_officer),
+) -> Response:
+    return await _list_page(request, central, officer, "watchlist", "watchlist",
+                            "watchlist.title")
+
+
+@router.get("/travellers", response_class=HTMLResponse)
+async def travellers_page(
+    request: Request, central: Central = Depends(get_central),
+    officer: Officer | None = Depends(optional_officer),
+) -> Response:
+    return await _list_page(request, central, officer, "travellers", "registry",
+                            "travellers.title")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_page(
+    request: Request, central: Central = Depends(get_central),
+    officer: Officer | None = Depends(optional_officer),
+) -> Response:
+    refused = _refuse(request, central, officer, "supervisor", "audit.title")
+    if refused is not None:
+        return refused
+    return render(request, central, "audit.html", page="audit", title_key="audit.title",
+                  officer=officer, scripts=("manage.js",))
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin_page(
+    request: Request, central: Central = Depends(get_central),
+    officer: Officer | None = Depends(optional_officer),
+) -> Response:
+    refused = _refuse(request, central, officer, "admin", "admin.title")
+    if refused is not None:
+        return refused
+    return render(request, central, "admin.html", page="admin", title_key="admin.title",
+                  officer=officer, scripts=("manage.js",))
 
 
 # --------------------------------------------------------------------------- static

@@ -70,18 +70,24 @@
     return u;
   }
 
+  /* A time from the API: seconds since the epoch (number) or an ISO 8601 string; ms or NaN. */
+  function toMs(v) {
+    if (v === null || v === undefined || v === "") return NaN;
+    return typeof v === "number" ? v * 1000 : Date.parse(v);
+  }
+
   /* Times in the port's time zone (IANA name), with the zone shown once per page. */
   const fmtCache = new Map();
-  function fmtTime(iso, tz, withDate) {
-    if (!iso) return t("common.na");
-    const d = new Date(iso);
-    if (isNaN(d)) return t("common.na");
+  function fmtTime(value, tz, withDate) {
+    const ms = toMs(value);
+    if (isNaN(ms)) return t("common.na");
+    const d = new Date(ms);
     const zone = tz || cfg.timezone || "UTC";
     const key = zone + (withDate ? "d" : "t");
     if (!fmtCache.has(key)) {
       const opts = { timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" };
       if (withDate) Object.assign(opts, { year: "numeric", month: "2-digit", day: "2-digit" });
-      fmtCache.set(key, new Intl.DateTimeFormat(cfg.lang || "en", opts));
+      fmtCache.set(key, new Intl.DateTimeFormat(cfg.lang === "zh-TW" ? "zh-TW" : "en-GB", opts));
     }
     return fmtCache.get(key).format(d);
   }
@@ -195,6 +201,9 @@
     }, 1000);
   }
 
-  window.egate = { cfg, t, el, svg, api, url, fmtTime, notice, stream, beep, soundToggle, confirmDialog, setAlarmCount, ApiError };
+  /* The time zone of a port (configured), else the service's. */
+  function tzOf(port) { return (cfg.port_timezones || {})[port] || cfg.timezone || "UTC"; }
+
+  window.egate = { cfg, t, el, svg, api, url, toMs, tzOf, fmtTime, notice, stream, beep, soundToggle, confirmDialog, setAlarmCount, ApiError };
   document.addEventListener("DOMContentLoaded", idleTimer);
 })();

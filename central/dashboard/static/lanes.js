@@ -2,21 +2,26 @@
    Own work, Apache-2.0. */
 "use strict";
 (function () {
-  const { cfg, t, el, api, url, fmtTime, notice, stream, soundToggle, setAlarmCount, beep } = window.egate;
+  const { cfg, t, el, api, url, toMs, tzOf, fmtTime, notice, stream, soundToggle, setAlarmCount, beep } = window.egate;
   const root = document.getElementById("lanes");
   const summary = document.getElementById("lanes-summary");
   const live = document.getElementById("live");
+  const problems = document.getElementById("lanes-problems");
   const lanes = new Map();
+  const alarms = new Map();     // alarm_id -> alarm (not cleared, not shelved)
+  const referrals = new Map();  // transaction_id -> pending referral
   let skew = 0; // server clock minus browser clock, ms
 
-  const count = (v) => (Array.isArray(v) ? v.length : Number(v || 0));
+  const OPEN_ALARM = new Set(["active", "acknowledged"]);
+  function laneAlarms(id) { return [...alarms.values()].filter((a) => a.lane_id === id); }
+  function laneReferrals(id) { return [...referrals.values()].filter((r) => r.lane_id === id); }
 
   /* The state a tile shows, most urgent first. */
   function displayState(l) {
     if (!l.online) return "offline";
     if (l.state === "emergency") return "emergency";
-    if (count(l.active_alarms) > 0) return "alarm";
-    if (count(l.pending_referrals) > 0) return "referred";
+    if (laneAlarms(l.lane_id).length > 0) return "alarm";
+    if (laneReferrals(l.lane_id).length > 0) return "referred";
     if (l.state === "out_of_service" || l.state === "stopped") return "out_of_service";
     if (l.state === "fault" || faults(l).length) return "fault";
     if (l.state === "busy") return "busy";
@@ -28,9 +33,10 @@
   }
   /* Offline within 3 heartbeat periods even when no event says so. */
   function stale(l) {
-    if (!l.last_heartbeat) return true;
-    const period = Number(l.period_seconds || cfg.heartbeat_period_seconds || 5) * 1000;
-    return Date.now() + skew - new Date(l.last_heartbeat).getTime() > 3 * period;
+    const last = toMs(l.last_heartbeat_at);
+    if (isNaN(last)) return true;
+    const period = Number(l.heartbeat_period_seconds || cfg.heartbeat_period_seconds || 5) * 1000;
+    return Date.now() + skew - last > Number(cfg.offline_after_periods || 3) * period;
   }
 
   function tile(l) {
@@ -38,20 +44,21 @@
     const f = faults(l);
     const doors = l.doors || {};
     const door = (d) => t("door." + (doors[d] || "unknown"));
-    const alarms = Array.isArray(l.active_alarms) ? l.active_alarms.map((a) => t("alarm." + (a.kind || a))).join(", ") : "";
+    const kinds = [...new Set(laneAlarms(l.lane_id).map((a) => t("alarm." + a.kind)))].join(", ");
+    const tz = tzOf(l.port);
     return el("a.tile.s-" + state, { href: url("lane_page", { lane_id: l.lane_id }), id: "lane-" + l.lane_id,
         "data-lane": l.lane_id, "data-state": state },
       el("div.head", {}, el("span.name", { text: l.name || l.lane_id }),
         el("span.state", {}, el("span.icon", { "aria-hidden": "true" }), t("state." + state))),
       el("dl", {},
-        alarms ? [el("dt", { text: t("nav.exceptions") }), el("dd.faults", { text: alarms })] : null,
+        kinds ? [el("dt", { text: t("nav.exceptions") }), el("dd.faults", { text: kinds })] : null,
         el("dt", { text: t("lanes.step") }), el("dd", { text: t("step." + (l.step || "none")) }),
         el("dt", { text: t("lanes.doors") }), el("dd", { text: t("lanes.entry") + " " + door("entry") + ", " + t("lanes.exit") + " " + door("exit") }),
-        el("dt", { text: t("lanes.throughput") }), el("dd", { text: t("lanes.passages", { count: l.throughput_last_hour || 0 }) }),
+        el("dt", { text: t("lanes.throughput") }), el("dd", { text: t("lanes.passages", { count: l.passages_last_hour || 0 }) }),
         el("dt", { text: t("lanes.devices") }),
         f.length ? el("dd.faults", { text: f.map((d) => t("device." + d) + ": " + t("device." + (l.devices[d] === "unknown" ? "unknown" : "fault"))).join(", ") })
                  : el("dd", { text: t("lanes.devices_ok") }),
-        el("dt", { text: t("lanes.last_seen") }), el("dd", { text: fmtTime(l.last_heartbeat, l.timezone) })));
+        el("dt", { text: t("lanes.last_seen") }), el("dd", { text: fmtTime(l.last_heartbeat_at, tz) })));
   }
 
   function render() {
@@ -77,17 +84,15 @@
   }
 
   function updateSummary() {
-    let alarms = 0, referred = 0, offline = 0;
+    let alarming = 0, referred = 0, offline = 0;
     for (const l of lanes.values()) {
       const s = displayState(l);
-      if (s === "alarm" || s === "emergency") alarms++;
+      if (s === "alarm" || s === "emergency") alarming++;
       if (s === "referred") referred++;
       if (s === "offline") offline++;
     }
-    summary.textContent = t("lanes.summary", { total: lanes.size, alarms, referred, offline });
-    let active = 0;
-    for (const l of lanes.values()) active += count(l.active_alarms) + (l.state === "emergency" ? 1 : 0);
-    setAlarmCount(active);
+    summary.textContent = t("lanes.summary", { total: lanes.size, alarms: alarming, referred, offline });
+    setAlarmCount([...alarms.values()].filter((a) => a.state === "active").length);
   }
 
   function update(l) {
@@ -107,12 +112,28 @@
     updateSummary();
   }
 
+  function onAlarm(a) {
+    if (!a || a.alarm_id === undefined) return;
+    if (OPEN_ALARM.has(a.state)) alarms.set(a.alarm_id, a); else alarms.delete(a.alarm_id);
+    refresh(a.lane_id);
+  }
+  function onReferral(r) {
+    if (!r || !r.transaction_id) return;
+    if (r.status === "pending") referrals.set(r.transaction_id, r); else referrals.delete(r.transaction_id);
+    refresh(r.lane_id);
+  }
+  function refresh(id) { const l = lanes.get(id); if (l) update({ lane_id: id, online: l.online }); }
+
   async function load() {
     try {
-      const data = await api("GET", url("lanes"));
+      // Alarms and referrals colour the tiles; without them the lanes still show.
+      const soft = (p) => p.catch((e) => { notice(problems, "error", t("common.error", { detail: e.message })); return []; });
+      const [data, al, rf] = await Promise.all([api("GET", url("lanes")), soft(api("GET", url("alarms"))), soft(api("GET", url("referrals")))]);
       const list = Array.isArray(data) ? data : data.lanes || [];
-      if (data && data.server_time) skew = new Date(data.server_time).getTime() - Date.now();
-      lanes.clear();
+      if (data && data.server_time) skew = toMs(data.server_time) - Date.now();
+      lanes.clear(); alarms.clear(); referrals.clear();
+      for (const a of al.alarms || al) if (OPEN_ALARM.has(a.state)) alarms.set(a.alarm_id, a);
+      for (const r of rf.referrals || rf) if (!r.status || r.status === "pending") referrals.set(r.transaction_id, r);
       for (const l of list) lanes.set(l.lane_id, l);
       render();
     } catch (e) { notice(root, "error", t("common.error", { detail: e.message })); }
@@ -126,7 +147,7 @@
 
   soundToggle(document.getElementById("sound"));
   load();
-  stream({ lane: update, lanes: (d) => (d.lanes || d).forEach(update) }, setLive);
+  stream({ lane: update, alarm: onAlarm, referral: onReferral }, setLive);
   // Heartbeats stop without any event: re-check staleness every second.
   setInterval(() => {
     for (const l of lanes.values()) if (l.online !== false && stale(l)) update(Object.assign({}, l, { online: false }));

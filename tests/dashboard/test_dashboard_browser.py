@@ -1,0 +1,132 @@
+"""The dashboard in a real browser (Debian chromium, headless, driven by Playwright)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from central.dashboard.harness import LocalCentral
+
+
+def test_login_shows_every_lane_grouped_by_port_and_terminal(
+    page_as: Callable[..., Any], artifacts: Path,
+) -> None:
+    page = page_as("officer")
+    page.wait_for_selector("#lane-TPE-T1-01")
+    headings = page.locator("section.port > h2").all_inner_texts()
+    assert headings == ["KHH", "TPE"]
+    tpe = page.locator("section.port", has=page.locator("h2", has_text="TPE"))
+    assert tpe.locator("h3").all_inner_texts() == ["Terminal 1", "Terminal 2"]
+    tile = page.locator("#lane-TPE-T1-01")
+    assert tile.get_attribute("data-state") == "idle"
+    text = tile.inner_text()
+    assert "Idle" in text and "entry closed" in text and "all devices OK" in text
+    page.screenshot(path=str(artifacts / "lanes-1366x768.png"), full_page=True)
+
+
+def test_a_tile_follows_ingested_events_within_one_second(
+    page_as: Callable[..., Any], site: LocalCentral, artifacts: Path,
+) -> None:
+    page = page_as("officer")
+    page.wait_for_selector("#lane-TPE-T1-02[data-state=idle]")
+    page.wait_for_selector("#live:not(.down)")
+    site.post_events("TPE-T1-02", [{"type": "lane_state", "previous": "idle",
+                                    "state": "out_of_service", "reason": "cleaning"}])
+    page.wait_for_selector("#lane-TPE-T1-02[data-state=out_of_service]", timeout=1000)
+
+    site.post_events("TPE-T1-03", [{"type": "alarm", "alarm": "tailgating",
+                                    "severity": "critical", "detail": "two people in the gate"}])
+    page.wait_for_selector("#lane-TPE-T1-03[data-state=alarm]", timeout=1000)
+    banner = page.locator("#alarm-banner")
+    assert banner.is_visible() and "1 active alarms" in banner.inner_text()
+    # colour and shape: the alarm icon is a triangle, the idle one a circle
+    clip = page.eval_on_selector("#lane-TPE-T1-03 .icon", "e => getComputedStyle(e).clipPath")
+    assert clip.startswith("polygon(50% 0")
+    assert page.eval_on_selector("#lane-TPE-T1-01 .icon",
+                                 "e => getComputedStyle(e).clipPath").startswith("circle")
+    page.screenshot(path=str(artifacts / "lanes-alarm.png"), full_page=True)
+
+
+def test_a_silent_lane_shows_offline_within_three_heartbeat_periods(
+    page_as: Callable[..., Any], site: LocalCentral,
+) -> None:
+    page = page_as("officer")
+    page.wait_for_selector("#lane-KHH-01[data-state=idle]")
+    period = site.central.config.lanes.heartbeat_period_seconds
+    site.silent.add("KHH-01")
+    site.heartbeat("KHH-01")  # the last one
+    started = time.monotonic()
+    page.wait_for_selector("#lane-KHH-01[data-state=offline]", timeout=(3 * period + 3) * 1000)
+    assert time.monotonic() - started <= 3 * period + 2
+    site.silent.discard("KHH-01")
+    site.heartbeat("KHH-01")
+    page.wait_for_selector("#lane-KHH-01:not([data-state=offline])", timeout=2000)
+
+
+def test_emergency_open_is_offered_to_supervisors_only_and_needs_confirmation(
+    page_as: Callable[..., Any], site: LocalCentral, artifacts: Path,
+) -> None:
+    officer = page_as("officer")
+    officer.goto("/lanes/TPE-T2-01")
+    officer.wait_for_selector("#devices table")
+    assert officer.locator("button[data-action=emergency_open]").count() == 0
+    assert officer.locator("#controls").count() == 0
+
+    site.fetch_commands("TPE-T2-01")  # drain
+    sup = page_as("supervisor")
+    sup.goto("/lanes/TPE-T2-01")
+    sup.wait_for_selector("#devices table")
+    button = sup.locator("button[data-action=emergency_open]")
+    button.click()
+    dialog = sup.locator("dialog[data-testid=confirm]")
+    assert dialog.is_visible()
+    sup.screenshot(path=str(artifacts / "lane-emergency-confirm.png"))
+    sup.keyboard.press("Escape")  # cancel: nothing is sent
+    assert dialog.count() == 0
+    assert site.fetch_commands("TPE-T2-01") == []
+    button.click()
+    sup.locator("dialog[data-testid=confirm] button.danger").click()
+    sup.wait_for_selector("#lane-status .notice.ok")
+    commands = site.fetch_commands("TPE-T2-01")
+    assert [c["action"] for c in commands] == ["emergency_open"]
+
+
+def test_form_posts_without_the_csrf_token_are_refused(
+    page_as: Callable[..., Any], site: LocalCentral,
+) -> None:
+    page = page_as("officer")
+    # a form on the page built without the csrf_token field, as another site would post it
+    page.evaluate("""() => {
+        const f = document.createElement('form'); f.method = 'post'; f.action = '/logout';
+        document.body.append(f); f.submit(); }""")
+    page.wait_for_load_state()
+    assert "CSRF" in page.content()
+    page.goto("/lanes")
+    assert page.locator("#logout-form").count() == 1  # still logged in
+    with httpx.Client(base_url=site.base_url) as client:
+        client.get("/login")
+        r = client.post("/login", data={"username": "officer1", "password": "x" * 12})
+        assert r.status_code == 403
+
+
+def test_every_page_renders_for_its_role(
+    page_as: Callable[..., Any], artifacts: Path,
+) -> None:
+    admin = page_as("admin")
+    for path, name, ready in [
+        ("/exceptions", "exceptions", "#exceptions table, #exceptions .notice"),
+        ("/lanes/TPE-T1-01", "lane-detail", "#devices table"),
+        ("/statistics", "statistics", "#stats .chart, #stats .notice"),
+        ("/watchlist", "watchlist", "#list table, #list .notice"),
+        ("/travellers", "travellers", "#list table, #list .notice"),
+        ("/audit", "audit", "#audit table"),
+        ("/admin", "admin", "#admin-accounts table"),
+    ]:
+        admin.goto(path)
+        admin.wait_for_selector(ready)
+        assert admin.locator(".notice.error").count() == 0, (path, admin.content())
+        admin.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
