@@ -200,3 +200,35 @@ def local_central(
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def page_transfer(page: Any, path: str, ready: Any) -> dict[str, Any]:
+    """Bytes the browser received (headers and bodies, as on the wire) loading ``path`` until
+    ``ready(page)`` returns, from the DevTools protocol; the SSE stream counts what it got."""
+    cdp = page.context.new_cdp_session(page)
+    sizes: dict[str, int] = {}
+    urls: dict[str, str] = {}
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+
+    def on_response(event: dict[str, Any]) -> None:
+        urls[event["requestId"]] = event["response"]["url"]
+
+    def on_data(event: dict[str, Any]) -> None:
+        sizes[event["requestId"]] = sizes.get(event["requestId"], 0) + int(
+            event.get("encodedDataLength", 0))
+
+    def on_finished(event: dict[str, Any]) -> None:
+        sizes[event["requestId"]] = int(event["encodedDataLength"])
+
+    cdp.on("Network.responseReceived", on_response)
+    cdp.on("Network.dataReceived", on_data)
+    cdp.on("Network.loadingFinished", on_finished)
+    started = time.monotonic()
+    page.goto(path)
+    ready(page)
+    elapsed = time.monotonic() - started
+    page.wait_for_timeout(300)  # late finishing events
+    cdp.detach()
+    return {"bytes": sum(sizes.values()), "requests": len(urls),
+            "by_url": {urls.get(k, k): v for k, v in sizes.items()}, "seconds": elapsed}

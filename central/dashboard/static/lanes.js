@@ -58,7 +58,7 @@
         el("dt", { text: t("lanes.devices") }),
         f.length ? el("dd.faults", { text: f.map((d) => t("device." + d) + ": " + t("device." + (l.devices[d] === "unknown" ? "unknown" : "fault"))).join(", ") })
                  : el("dd", { text: t("lanes.devices_ok") }),
-        el("dt", { text: t("lanes.last_seen") }), el("dd", { text: fmtTime(l.last_heartbeat_at, tz) })));
+        state === "offline" ? [el("dt", { text: t("lanes.last_seen") }), el("dd", { text: fmtTime(l.last_heartbeat_at, tz) })] : null));
   }
 
   function render() {
