@@ -31,7 +31,6 @@ CHROMIUM_FLAGS = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 )
 PASSWORD = "correct horse battery staple"
-ROLES = ("officer", "supervisor", "admin")
 
 
 class HarnessError(RuntimeError):
@@ -142,12 +141,13 @@ def _free_socket() -> socket.socket:
 
 def _seed(central: Any, lanes: list[LaneSpec]) -> dict[str, str]:
     from central.lanes import LaneRegistration, register_lane
-    from central.security import create_officer
+    from central.security import ROLES, create_officer
 
     now = central.now()
     with central.db.write() as conn:
         for role in ROLES:
-            create_officer(conn, username=f"{role}1", password=PASSWORD, role=role, at=now,
+            create_officer(conn, central.config.security, username=f"{role}1",
+                           password=PASSWORD, role=role, at=now,
                            display_name=f"{role.title()} One")
     tokens = {}
     for spec in lanes:

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from central import audit
 from central.auth import clear_session_cookies, perform_login, set_session_cookies
 from central.dashboard import i18n
 from central.dashboard.assets import STATIC_PREFIX, Asset, assets
@@ -32,9 +33,8 @@ from central.deps import (
     Central,
     get_central,
     optional_officer,
-    require,
 )
-from central.security import RANK, LoginRefused, Officer, csrf_matches
+from central.security import RANK, LoginRefused, Officer, csrf_matches, end_session
 from gate import reasons
 
 CSP = (
@@ -95,6 +95,7 @@ API: dict[str, str] = {
     "referral_decision": "/api/v1/referrals/{transaction_id}/decision",
     "portrait": "/api/v1/referrals/{transaction_id}/portraits/{kind}",
     "stats": "/api/v1/stats/summary",
+    "stats_passages": "/api/v1/stats/passages",
     "audit": "/api/v1/audit",
     "lists": "/api/v1/lists/{list_name}",
     "officers": "/api/v1/officers",
@@ -174,17 +175,16 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
-def _refuse(
+def _allowed(
     request: Request, central: Central, officer: Officer | None, role: str, title_key: str,
-) -> Response | None:
-    """The response for a visitor who may not see a page of ``role``, or None to go on."""
-    refused = _refuse(request, central, officer, "officer", "app.title")
-    if refused is not None:
-        return refused
+) -> Officer | Response:
+    """The officer when allowed a page of ``role``; else the login redirect or a 403 page."""
+    if officer is None:
+        return _login_redirect(request)
     if RANK[officer.role] < RANK[role]:
         return render(request, central, "forbidden.html", page="", title_key=title_key,
                       officer=officer, status_code=403)
-    return None
+    return officer
 
 
 # --------------------------------------------------------------------------- login / logout
@@ -249,22 +249,28 @@ async def login_submit(
 
 @router.post("/logout")
 async def logout_submit(
+    request: Request,
     reason: str = Form("", max_length=16),
+    csrf_token: str = Form("", alias=CSRF_FORM_FIELD, max_length=128),
     central: Central = Depends(get_central),
-    officer: Officer = Depends(require("officer")),
+    officer: Officer | None = Depends(optional_officer),
 ) -> Response:
-    from central.security import end_session  # the session module owns sessions
+    if officer is None:
+        return RedirectResponse("/login", status_code=303)
+    if not csrf_matches(officer.csrf_token, csrf_token):
+        return render(request, central, "forbidden.html", page="", title_key="nav.logout",
+                      officer=officer, status_code=403,
+                      message=i18n.catalog(_language(request)).t("common.csrf"))
+    idle = reason == "idle"
 
     def work() -> None:
         with central.db.write() as conn:
             end_session(conn, officer.session_hash)
-            from central import audit
-
             audit.append(conn, at=central.now(), actor=officer.username, action="logout",
-                         detail={"reason": "idle" if reason == "idle" else "officer"})
+                         detail={"reason": "idle timeout" if idle else "officer"})
 
     await run_in_threadpool(work)
-    response = RedirectResponse("/login?m=" + ("idle" if reason == "idle" else "logged_out"),
+    response = RedirectResponse("/login?m=" + ("idle" if idle else "logged_out"),
                                 status_code=303)
     clear_session_cookies(response, central)
     return response
@@ -302,11 +308,11 @@ async def exceptions_page(
     request: Request, central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
-    refused = _refuse(request, central, officer, "officer", "app.title")
-    if refused is not None:
-        return refused
+    who = _allowed(request, central, officer, "officer", "app.title")
+    if not isinstance(who, Officer):
+        return who
     return render(request, central, "exceptions.html", page="exceptions",
-                  title_key="exceptions.title", officer=officer, scripts=("exceptions.js",))
+                  title_key="exceptions.title", officer=who, scripts=("exceptions.js",))
 
 
 @router.get("/referrals/{transaction_id}", response_class=HTMLResponse)
@@ -314,13 +320,13 @@ async def referral_page(
     transaction_id: str, request: Request, central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
-    refused = _refuse(request, central, officer, "officer", "app.title")
-    if refused is not None:
-        return refused
+    who = _allowed(request, central, officer, "officer", "app.title")
+    if not isinstance(who, Officer):
+        return who
     catalogue = {code: {"severity": r.severity, "explanation": r.explanation}
                  for code, r in reasons.REASONS.items()}
     return render(request, central, "referral.html", page="exceptions",
-                  title_key="referral.title", officer=officer, scripts=("referral.js",),
+                  title_key="referral.title", officer=who, scripts=("referral.js",),
                   transaction_id=transaction_id, config={"reasons": catalogue})
 
 
@@ -329,12 +335,12 @@ async def lane_page(
     lane_id: str, request: Request, central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
-    refused = _refuse(request, central, officer, "officer", "app.title")
-    if refused is not None:
-        return refused
+    who = _allowed(request, central, officer, "officer", "app.title")
+    if not isinstance(who, Officer):
+        return who
     return render(request, central, "lane.html", page="lanes", title_key="lane.title",
-                  title_values={"lane": lane_id}, officer=officer, scripts=("lane.js",),
-                  lane_id=lane_id, actions=LANE_ACTIONS.get(officer.role, ()))
+                  title_values={"lane": lane_id}, officer=who, scripts=("lane.js",),
+                  lane_id=lane_id, actions=LANE_ACTIONS.get(who.role, ()))
 
 
 @router.get("/statistics", response_class=HTMLResponse)
@@ -342,30 +348,31 @@ async def statistics_page(
     request: Request, central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
-    refused = _refuse(request, central, officer, "officer", "app.title")
-    if refused is not None:
-        return refused
+    who = _allowed(request, central, officer, "officer", "app.title")
+    if not isinstance(who, Officer):
+        return who
     zone = ZoneInfo(_timezone(central))
     today = datetime.now(UTC).astimezone(zone).date()
     return render(request, central, "stats.html", page="statistics", title_key="stats.title",
-                  officer=officer, scripts=("charts.js", "stats.js"),
+                  officer=who, scripts=("charts.js", "stats.js"),
                   default_from=(today - timedelta(days=6)).isoformat(),
                   default_to=today.isoformat())
 
 
+# The fields of each list's entries (central/lists.py), in the order the page shows them.
 LIST_FIELDS: dict[str, tuple[str, ...]] = {
-    "watchlist": ("document", "name", "nationality", "birth_date", "reason"),
-    "registry": ("document", "name", "nationality", "valid_until"),
+    "watchlist": ("issuing_state", "document_number", "name", "category", "note"),
+    "registry": ("issuing_state", "document_number", "name", "nationality", "valid_until"),
 }
 
 
 async def _list_page(request: Request, central: Central, officer: Officer | None,
                      page: str, list_name: str, title_key: str) -> Response:
-    refused = _refuse(request, central, officer, "supervisor", title_key)
-    if refused is not None:
-        return refused
+    who = _allowed(request, central, officer, "supervisor", title_key)
+    if not isinstance(who, Officer):
+        return who
     return render(request, central, "lists.html", page=page, title_key=title_key,
-                  officer=officer, scripts=("manage.js",), list_name=list_name,
+                  officer=who, scripts=("manage.js",), list_name=list_name,
                   fields=LIST_FIELDS[list_name])
 
 
@@ -392,11 +399,11 @@ async def audit_page(
     request: Request, central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
-    refused = _refuse(request, central, officer, "supervisor", "audit.title")
-    if refused is not None:
-        return refused
+    who = _allowed(request, central, officer, "supervisor", "audit.title")
+    if not isinstance(who, Officer):
+        return who
     return render(request, central, "audit.html", page="audit", title_key="audit.title",
-                  officer=officer, scripts=("manage.js",))
+                  officer=who, scripts=("manage.js",))
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -404,11 +411,11 @@ async def admin_page(
     request: Request, central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
-    refused = _refuse(request, central, officer, "admin", "admin.title")
-    if refused is not None:
-        return refused
+    who = _allowed(request, central, officer, "admin", "admin.title")
+    if not isinstance(who, Officer):
+        return who
     return render(request, central, "admin.html", page="admin", title_key="admin.title",
-                  officer=officer, scripts=("manage.js",))
+                  officer=who, scripts=("manage.js",))
 
 
 # --------------------------------------------------------------------------- static

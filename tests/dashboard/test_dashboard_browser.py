@@ -100,11 +100,12 @@ def test_form_posts_without_the_csrf_token_are_refused(
 ) -> None:
     page = page_as("officer")
     # a form on the page built without the csrf_token field, as another site would post it
-    page.evaluate("""() => {
-        const f = document.createElement('form'); f.method = 'post'; f.action = '/logout';
-        document.body.append(f); f.submit(); }""")
-    page.wait_for_load_state()
-    assert "CSRF" in page.content()
+    with page.expect_navigation() as navigation:
+        page.evaluate("""() => {
+            const f = document.createElement('form'); f.method = 'post'; f.action = '/logout';
+            document.body.append(f); f.submit(); }""")
+    assert navigation.value.status == 403
+    assert "CSRF" in page.locator("main").inner_text()
     page.goto("/lanes")
     assert page.locator("#logout-form").count() == 1  # still logged in
     with httpx.Client(base_url=site.base_url) as client:

@@ -201,9 +201,20 @@
     }, 1000);
   }
 
+  /* Epoch seconds of midnight starting the day "YYYY-MM-DD" in time zone tz. */
+  function zonedMidnight(day, tz) {
+    const [y, m, d] = day.split("-").map(Number);
+    const guess = Date.UTC(y, m - 1, d);
+    const parts = new Intl.DateTimeFormat("en-GB", { timeZone: tz || cfg.timezone || "UTC", hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+      .formatToParts(new Date(guess)).reduce((o, p) => { o[p.type] = Number(p.value); return o; }, {});
+    const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+    return (guess - (wall - guess)) / 1000;
+  }
+
   /* The time zone of a port (configured), else the service's. */
   function tzOf(port) { return (cfg.port_timezones || {})[port] || cfg.timezone || "UTC"; }
 
-  window.egate = { cfg, t, el, svg, api, url, toMs, tzOf, fmtTime, notice, stream, beep, soundToggle, confirmDialog, setAlarmCount, ApiError };
+  window.egate = { cfg, t, el, svg, api, url, toMs, tzOf, zonedMidnight, fmtTime, notice, stream, beep, soundToggle, confirmDialog, setAlarmCount, ApiError };
   document.addEventListener("DOMContentLoaded", idleTimer);
 })();

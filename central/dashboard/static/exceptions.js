@@ -9,8 +9,9 @@
 
   /* Lower is more urgent: people at risk, then security, then passage, then devices. */
   const RANK = { emergency: 0, person_trapped: 0, watchlist_hit: 1, forced_door: 2, tamper: 2,
-    tailgating: 3, document_reused: 3, reverse_passage: 3, referral: 4, lane_offline: 5, device_fault: 6 };
+    tailgating: 3, document_used_twice: 3, reverse_passage: 3, referral: 4, lane_offline: 5, device_fault: 6 };
   const STATE_RANK = { active: 0, acknowledged: 1, shelved: 2, cleared: 3 };
+  const SHELVE_MINUTES = 15;
   const SHAPE = { referral: "referred", device_fault: "fault", lane_offline: "offline" };
 
   function urgency(a, b) {
@@ -23,18 +24,18 @@
     const out = [];
     for (const a of alarms) {
       out.push({ type: "alarm", id: a.alarm_id, kind: a.kind, lane_id: a.lane_id, since: a.raised_at,
-        state: a.state, detail: a.detail || "", transaction_id: a.transaction_id, timezone: a.timezone });
+        state: a.state, detail: a.detail || "", transaction_id: a.transaction_id });
     }
     for (const r of referrals) {
       out.push({ type: "referral", id: r.transaction_id, kind: "referral", lane_id: r.lane_id, since: r.created_at,
-        state: "active", detail: (r.reasons || []).join(", "), transaction_id: r.transaction_id, timezone: r.timezone });
+        state: "active", detail: (r.reasons || []).join(", "), transaction_id: r.transaction_id });
     }
     return out.sort(urgency);
   }
 
   async function act(item, action) {
     try {
-      await api("POST", url("alarm_" + action, { alarm_id: item.id }), {});
+      await api("POST", url("alarm_" + action, { alarm_id: item.id }), action === "shelve" ? { minutes: SHELVE_MINUTES } : {});
       notice(status, "ok", t("exceptions." + action) + ": " + t("alarm." + item.kind) + " · " + item.lane_id);
       await load();
     } catch (e) { notice(status, "error", t("common.error", { detail: e.message })); }
@@ -53,7 +54,7 @@
     return el("tr" + (item.state === "active" && (RANK[item.kind] ?? 5) <= 3 ? ".urgent" : ""), { "data-kind": item.kind, "data-id": item.id },
       el("td", {}, el("span.kind.s-" + shape, {}, el("span.icon", { "aria-hidden": "true" }), t("alarm." + item.kind))),
       el("td", {}, el("a", { href: url("lane_page", { lane_id: item.lane_id }), text: item.lane_id })),
-      el("td", { text: fmtTime(item.since, item.timezone, true) }),
+      el("td", { text: fmtTime(item.since, null, true) }),
       el("td", { text: t("alarm_state." + item.state) }),
       el("td", { text: item.detail }),
       el("td", {}, el("div.actions", {}, actions)));
@@ -62,7 +63,7 @@
   async function load() {
     try {
       const [alarms, referrals] = await Promise.all([
-        api("GET", url("alarms") + (showShelved.checked ? "?include_shelved=true" : "")),
+        api("GET", url("alarms")),
         api("GET", url("referrals"))]);
       const list = items(alarms.alarms || alarms, referrals.referrals || referrals)
         .filter((i) => showShelved.checked || i.state !== "shelved");

@@ -134,7 +134,7 @@
       lanes.clear(); alarms.clear(); referrals.clear();
       for (const a of al.alarms || al) if (OPEN_ALARM.has(a.state)) alarms.set(a.alarm_id, a);
       for (const r of rf.referrals || rf) if (!r.status || r.status === "pending") referrals.set(r.transaction_id, r);
-      for (const l of list) lanes.set(l.lane_id, l);
+      for (const l of list) lanes.set(l.lane_id, Object.assign(l, { online: l.online && !stale(l) }));
       render();
     } catch (e) { notice(root, "error", t("common.error", { detail: e.message })); }
   }
@@ -148,9 +148,17 @@
   soundToggle(document.getElementById("sound"));
   load();
   stream({ lane: update, alarm: onAlarm, referral: onReferral }, setLive);
-  // Heartbeats stop without any event: re-check staleness every second.
+  // Heartbeats stop without any event: re-check staleness every second. The service only
+  // sends a lane when something visible changed, so a lane marked offline here is re-read
+  // (at most every 3 s) in case its heartbeats came back without a change.
+  let lastReload = 0;
   setInterval(() => {
-    for (const l of lanes.values()) if (l.online !== false && stale(l)) update(Object.assign({}, l, { online: false }));
+    let anyOffline = false;
+    for (const l of lanes.values()) {
+      if (l.online !== false && stale(l)) update(Object.assign({}, l, { online: false }));
+      if (l.online === false) anyOffline = true;
+    }
+    if (anyOffline && Date.now() - lastReload > 3000) { lastReload = Date.now(); load(); }
   }, 1000);
   window.egate.lanes = { update, displayState, lanes };
 })();

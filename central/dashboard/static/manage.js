@@ -2,7 +2,7 @@
    Own work, Apache-2.0. */
 "use strict";
 (function () {
-  const { cfg, t, el, api, url, fmtTime, notice } = window.egate;
+  const { cfg, t, el, api, url, fmtTime, zonedMidnight, notice } = window.egate;
   const page = document.body.dataset.page;
 
   function table(head, rows) {
@@ -29,22 +29,23 @@
       document.getElementById("list-version").textContent = t("watchlist.version", { version: data.version ?? 0 });
       const entries = data.entries || [];
       if (!entries.length) { notice(root, "info", t("watchlist.empty")); return; }
-      root.replaceChildren(table([...fields.map((f) => t("field." + f)), ""], entries.map((e) => {
-        const d = Object.assign({ document: e.entry_key || e.key }, e.data || e);
-        return el("tr", { "data-key": e.entry_key || e.key }, fields.map((f) => el("td", { text: d[f] ?? "" })),
-          el("td", {}, el("button", { type: "button", text: t("watchlist.remove"), onclick: () => guarded(status, async () => {
-            await api("DELETE", url("lists", { list_name: name }) + "/entries/" + encodeURIComponent(e.entry_key || e.key));
-            await load();
-          }) })));
-      })));
+      root.replaceChildren(table([...fields.map((f) => t("field." + f)), ""], entries.map((e) =>
+        el("tr", { "data-key": e.key }, fields.map((f) => el("td", { text: e[f] ?? "" })),
+          el("td", {}, el("button", { type: "button", "aria-label": t("watchlist.remove") + " " + e.key, text: t("watchlist.remove"),
+            onclick: () => guarded(status, async () => {
+              await api("DELETE", url("lists", { list_name: name }) + "/entries/" + encodeURIComponent(e.key));
+              notice(status, "ok", t("watchlist.remove") + ": " + e.key);
+              await load();
+            }) }))))));
     }
     document.getElementById("list-add").addEventListener("submit", (ev) => {
       ev.preventDefault();
-      const data = formObject(ev.target);
+      const entry = formObject(ev.target);
+      for (const k of ["issuing_state", "document_number", "nationality"]) if (entry[k]) entry[k] = entry[k].toUpperCase();
       guarded(status, async () => {
-        await api("POST", url("lists", { list_name: name }) + "/entries", { entry_key: data.document, data });
+        await api("POST", url("lists", { list_name: name }) + "/entries", { entries: [entry] });
         ev.target.reset();
-        notice(status, "ok", t("watchlist.add") + ": " + data.document);
+        notice(status, "ok", t("watchlist.add") + ": " + entry.issuing_state + ":" + entry.document_number);
         await load();
       });
     });
@@ -70,26 +71,33 @@
     const form = document.getElementById("audit-form");
     const older = document.getElementById("audit-older");
     const newer = document.getElementById("audit-newer");
-    const pages = [];
-    async function load(before) {
+    const PAGE = 100;
+    const pages = [];  // the "until" of each page shown before the current one
+    let current = null;
+    async function load(until) {
+      const f = formObject(form);
       const p = new URLSearchParams();
-      for (const [k, v] of Object.entries(formObject(form))) p.set(k, v);
-      if (before) p.set("before", before);
-      p.set("limit", "100");
+      for (const k of ["actor", "action", "target"]) if (f[k]) p.set(k, f[k]);
+      if (f.from) p.set("since", String(zonedMidnight(f.from)));
+      const end = f.to ? zonedMidnight(f.to) + 86400 : null;
+      const upper = until !== undefined && until !== null ? (end === null ? until : Math.min(until, end)) : end;
+      if (upper !== null) p.set("until", String(upper));
+      p.set("limit", String(PAGE));
       const data = await api("GET", url("audit") + "?" + p);
-      const entries = data.entries || data;
-      older.disabled = entries.length < 100;
+      const entries = data.entries || [];
+      current = until ?? null;
+      older.disabled = entries.length < PAGE;
       newer.disabled = pages.length === 0;
-      older.dataset.before = entries.length ? entries[entries.length - 1].seq : "";
+      older.dataset.until = entries.length ? String(entries[entries.length - 1].at) : "";
       if (!entries.length) { notice(root, "info", t("audit.empty")); return; }
       root.replaceChildren(table(["#", t("audit.at"), t("audit.actor"), t("audit.action"), t("audit.target"), t("audit.detail")],
-        entries.map((e) => el("tr", {}, el("td.num", { text: e.seq }), el("td", { text: fmtTime(e.at, null, true) }),
+        entries.map((e) => el("tr", { "data-seq": e.seq }, el("td.num", { text: e.seq }), el("td", { text: fmtTime(e.at, null, true) }),
           el("td", { text: e.actor }), el("td", { text: e.action }), el("td", { text: e.target || "" }),
           el("td", { text: typeof e.detail === "string" ? e.detail : JSON.stringify(e.detail || {}) })))));
     }
     form.addEventListener("submit", (ev) => { ev.preventDefault(); pages.length = 0; guarded(root, () => load()); });
-    older.addEventListener("click", () => { pages.push(older.dataset.before); guarded(root, () => load(older.dataset.before)); });
-    newer.addEventListener("click", () => { pages.pop(); guarded(root, () => load(pages[pages.length - 1])); });
+    older.addEventListener("click", () => { pages.push(current); guarded(root, () => load(Number(older.dataset.until))); });
+    newer.addEventListener("click", () => { guarded(root, () => load(pages.pop())); });
     guarded(root, () => load());
   }
 

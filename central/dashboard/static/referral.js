@@ -3,6 +3,7 @@
 "use strict";
 (function () {
   const { cfg, t, el, api, url, fmtTime, notice, stream } = window.egate;
+  let lastCommand = null;
   const root = document.getElementById("referral");
   const status = document.getElementById("referral-status");
   const tid = root.dataset.transaction;
@@ -43,7 +44,7 @@
     current = r;
     const tx = r.transaction || {};
     const scores = tx.scores || {};
-    const portraits = r.portraits || tx.portraits || {};
+    const stored = new Set(Array.isArray(r.portraits) ? r.portraits : []);
     const decided = r.status && r.status !== "pending";
     const doc = r.document || tx.document;
     const checks = el("table", {}, el("caption.visually-hidden", { text: t("referral.checks") }),
@@ -65,11 +66,11 @@
             el("button", { type: "button", "data-decision": "second_line", text: t("referral.second_line"), onclick: () => decide("second_line") })));
     root.replaceChildren(
       el("p", {}, el("a", { href: url("lane_page", { lane_id: r.lane_id }), text: t("lane.title", { lane: r.lane_id }) }),
-        " · " + fmtTime(r.created_at || tx.occurred_at, r.timezone, true) + " · " + t("decision." + (tx.decision || "referred"))),
+        " · " + fmtTime(tx.occurred_at || r.created_at, null, true) + " · " + t("decision." + (tx.decision || "referred"))),
       el("div.two-col", {},
         el("section", { "aria-labelledby": "h-portraits" }, el("h2.visually-hidden", { id: "h-portraits", text: t("referral.chip_portrait") }),
-          el("div.portraits", {}, portrait("chip", t("referral.chip_portrait"), portraits.chip !== false && portraits.chip !== null),
-            portrait("live", t("referral.live_capture"), portraits.live !== false && portraits.live !== null)),
+          el("div.portraits", {}, portrait("chip", t("referral.chip_portrait"), stored.has("chip")),
+            portrait("live", t("referral.live_capture"), stored.has("live"))),
           el("div.scores", {},
             meter(scores.face_similarity, scores.face_threshold, t("referral.similarity"),
               scores.face_threshold !== undefined && scores.face_threshold !== null ? t("referral.threshold", { threshold: scores.face_threshold }) : ""),
@@ -85,11 +86,12 @@
     root.querySelectorAll("button[data-decision]").forEach((b) => { b.disabled = true; });
     try {
       const res = await api("POST", url("referral_decision", { transaction_id: tid }), { decision, note });
-      const commandId = res && (res.command_id || (res.command && res.command.command_id));
+      const commandId = res && res.command ? res.command.command_id : res && res.command_id;
       current = Object.assign({}, current, { status: "decided", decision, command_id: commandId });
+      lastCommand = commandId;
       render(current);
       notice(status, "ok", t("referral.decided", { lane: current.lane_id, decision: t("decision." + decision) }) +
-        (commandId ? " " + t("referral.command_state", { state: t("command.pending") }) : ""));
+        (commandId ? " " + t("referral.command_state", { state: t("command.queued") }) : ""));
       status.dataset.command = commandId || "";
     } catch (e) {
       root.querySelectorAll("button[data-decision]").forEach((b) => { b.disabled = false; });
@@ -103,9 +105,10 @@
   }
   load();
   stream({ command: (c) => {
-    if (current && c.command_id && c.command_id === current.command_id) {
+    if (current && c.command_id && c.command_id === lastCommand) {
       const state = c.result || c.status || "delivered";
-      notice(status, state === "done" || state === "delivered" ? "ok" : "error",
+      status.dataset.commandState = state;
+      notice(status, ["done", "delivered", "queued"].includes(state) ? "ok" : "error",
         t("referral.decided", { lane: current.lane_id, decision: t("decision." + current.decision) }) + " " +
         t("referral.command_state", { state: t("command." + state) }));
     }
