@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from central.dashboard.harness import LocalCentral
+
+pytestmark = pytest.mark.xdist_group("dashboard_browser")
 
 
 def test_login_shows_every_lane_grouped_by_port_and_terminal(
@@ -131,3 +136,79 @@ def test_every_page_renders_for_its_role(
         admin.wait_for_selector(ready)
         assert admin.locator(".notice.error").count() == 0, (path, admin.content())
         admin.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+def _jpeg(shift: int) -> bytes:
+    """A face photograph bundled with scikit-image, as a small JPEG."""
+    import io
+
+    from PIL import Image
+    from skimage import data
+
+    image = Image.fromarray(data.astronaut()[20 + shift:260 + shift, 140:340])
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def test_a_referral_is_reviewed_beside_both_portraits_and_admitted(
+    page_as: Callable[..., Any], site: LocalCentral, artifacts: Path,
+) -> None:
+    tid = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    stages = [{"stage": s, "at": (now - timedelta(seconds=9 - i)).isoformat()}
+              for i, s in enumerate(["document_placed", "mrz_read", "chip_read",
+                                     "document_verified", "face_captured", "face_matched",
+                                     "decided"])]
+    site.post_events("TPE-T1-01", [{
+        "type": "transaction", "transaction_id": tid, "decision": "referred",
+        "reasons": ["FACE_NO_MATCH"], "stages": stages,
+        "document": {"format": "TD3", "document_code": "P", "issuing_state": "D",
+                     "nationality": "D", "masked_number": "C01X****", "year_of_birth": 1964,
+                     "sex": "F"},
+        "verdicts": [
+            {"check": "document_authenticity", "outcome": "pass", "reasons": ["PA_OK", "CA_OK"]},
+            {"check": "face", "outcome": "refer", "reasons": ["FACE_NO_MATCH"]},
+            {"check": "liveness", "outcome": "pass", "reasons": ["LIVENESS_OK"]},
+        ],
+        "scores": {"face_similarity": 0.31, "face_threshold": 0.42, "liveness": 0.97},
+    }])
+    site.put_portrait("TPE-T1-01", tid, "chip", _jpeg(0))
+    site.put_portrait("TPE-T1-01", tid, "live", _jpeg(12))
+    site.fetch_commands("TPE-T1-01")  # drain
+
+    page = page_as("officer")
+    page.wait_for_selector("#lane-TPE-T1-01[data-state=referred]")
+    page.click("nav >> text=Exceptions")
+    page.click(f"tr[data-id='{tid}'] >> text=Review")
+    page.wait_for_selector("figure[data-portrait=live] img")
+    for kind in ("chip", "live"):
+        width = page.eval_on_selector(f"figure[data-portrait={kind}] img",
+                                      "img => img.complete ? img.naturalWidth : 0")
+        assert width == 200, kind
+    text = page.locator("#referral").inner_text()
+    assert "0.310" in text and "threshold 0.42" in text and "0.970" in text
+    # every check with its outcome and the registry's explanation in plain words
+    assert "the live face does not match the chip portrait" in text
+    assert "passive authentication passed" in text
+    assert page.locator("tr[data-check=face] .outcome").inner_text().strip() == "refer"
+    page.screenshot(path=str(artifacts / "referral.png"), full_page=True)
+    assert "C01X****" in text, text
+
+    page.fill("#note", "checked against the passport photo by hand")
+    page.click("button[data-decision=admit]")
+    page.wait_for_selector("#referral-status .notice.ok")
+    commands = site.fetch_commands("TPE-T1-01")
+    assert len(commands) == 1 and commands[0]["action"] == "referral_decision"
+    assert commands[0]["args"]["transaction_id"] == tid
+    assert commands[0]["args"]["decision"] == "admit"
+    assert commands[0]["args"]["release"] == "exit"
+
+    sup = page_as("supervisor")
+    sup.goto("/audit")
+    sup.fill("#a-action", "referral_decision")
+    sup.click("#audit-form button[type=submit]")
+    row = sup.locator("#audit tbody tr").first
+    row.wait_for()
+    assert "officer1" in row.inner_text() and tid in row.inner_text()
+    sup.screenshot(path=str(artifacts / "audit-referral-decision.png"), full_page=True)

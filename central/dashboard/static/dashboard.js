@@ -24,7 +24,7 @@
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else node.setAttribute(k, v === true ? "" : String(v));
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       node.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -36,7 +36,7 @@
     for (const [k, v] of Object.entries(attrs || {})) {
       if (k === "text") node.textContent = String(v); else if (v !== null && v !== undefined) node.setAttribute(k, String(v));
     }
-    for (const c of children.flat()) if (c) node.append(c);
+    for (const c of children.flat(Infinity)) if (c) node.append(c);
     return node;
   }
 
@@ -76,20 +76,21 @@
     return typeof v === "number" ? v * 1000 : Date.parse(v);
   }
 
-  /* Times in the port's time zone (IANA name), with the zone shown once per page. */
+  /* Times in the port's time zone (IANA name) as "YYYY-MM-DD HH:MM:SS" (unambiguous in
+     every language); the page says once which zone that is. */
   const fmtCache = new Map();
   function fmtTime(value, tz, withDate) {
     const ms = toMs(value);
     if (isNaN(ms)) return t("common.na");
-    const d = new Date(ms);
     const zone = tz || cfg.timezone || "UTC";
-    const key = zone + (withDate ? "d" : "t");
-    if (!fmtCache.has(key)) {
-      const opts = { timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" };
-      if (withDate) Object.assign(opts, { year: "numeric", month: "2-digit", day: "2-digit" });
-      fmtCache.set(key, new Intl.DateTimeFormat(cfg.lang === "zh-TW" ? "zh-TW" : "en-GB", opts));
+    if (!fmtCache.has(zone)) {
+      fmtCache.set(zone, new Intl.DateTimeFormat("en-GB", { timeZone: zone, hourCycle: "h23",
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }));
     }
-    return fmtCache.get(key).format(d);
+    const p = {};
+    for (const part of fmtCache.get(zone).formatToParts(new Date(ms))) p[part.type] = part.value;
+    const time = `${p.hour}:${p.minute}:${p.second}`;
+    return withDate ? `${p.year}-${p.month}-${p.day} ${time}` : time;
   }
 
   function notice(container, kind, text) {

@@ -14,7 +14,7 @@
   /* Passage rows (bucket_start, decision, count) -> labels and one series per decision. */
   function byDecision(rows, daily) {
     const starts = [...new Set(rows.map((r) => r.bucket_start))].sort();
-    const labels = starts.map((s) => (daily ? s.slice(0, 10) : fmtTime(s, cfg.timezone, false).slice(0, 5)));
+    const labels = starts.map((s) => (daily ? s.slice(0, 10) : fmtTime(s, cfg.timezone, false).slice(0, 5)));  // days are UTC days (the API's buckets)
     const series = DECISIONS.map((d) => ({ name: t("decision." + d),
       values: starts.map((s) => rows.filter((r) => r.bucket_start === s && r.decision === d).reduce((a, r) => a + r.count, 0)) }));
     return { labels, series };
