@@ -29,7 +29,7 @@ def test_login_shows_every_lane_grouped_by_port_and_terminal(
     tile = page.locator("#lane-TPE-T1-01")
     assert tile.get_attribute("data-state") == "idle"
     text = tile.inner_text()
-    assert "Idle" in text and "entry closed" in text and "all devices OK" in text
+    assert "Idle" in text and "entry closed · exit closed" in text and "all devices OK" in text
     page.screenshot(path=str(artifacts / "lanes-1366x768.png"), full_page=True)
 
 
@@ -212,3 +212,87 @@ def test_a_referral_is_reviewed_beside_both_portraits_and_admitted(
     row.wait_for()
     assert "officer1" in row.inner_text() and tid in row.inner_text()
     sup.screenshot(path=str(artifacts / "audit-referral-decision.png"), full_page=True)
+
+
+def test_statistics_are_drawn_in_the_browser_and_exported_as_csv(
+    page_as: Callable[..., Any], site: LocalCentral, artifacts: Path,
+) -> None:
+    now = datetime.now(UTC)
+    decisions = ["accepted"] * 14 + ["rejected"] * 2 + ["referred"] * 3 + ["aborted"]
+    events = []
+    for i, decision in enumerate(decisions):
+        start = now - timedelta(hours=i % 5, minutes=i)
+        end = (start + timedelta(seconds=8 + i % 7)).isoformat()
+        events.append({
+            "type": "transaction", "transaction_id": str(uuid.uuid4()), "decision": decision,
+            "occurred_at": end, "reasons": ["FACE_NO_MATCH"] if decision == "referred" else [],
+            "stages": [{"stage": "document_placed", "at": start.isoformat()},
+                       {"stage": "decided", "at": end}],
+            "scores": {"face_similarity": 0.5 + (i % 5) / 10, "face_threshold": 0.42},
+        })
+    site.post_events("KHH-01", events[:10])
+    site.post_events("TPE-T2-01", events[10:])
+    page = page_as("officer")
+    page.goto("/statistics")
+    page.wait_for_selector("#stats figure.chart svg rect.c0")
+    titles = page.locator("#stats figure h2").all_inner_texts()
+    for wanted in ("Passages per hour by decision", "Referral reasons", "Availability per lane",
+                   "Automated clearances against the same period a year earlier"):
+        assert wanted in titles, titles
+    page.screenshot(path=str(artifacts / "statistics.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    rows = Path(download.value.path()).read_text().splitlines()
+    assert rows[0] == "section,key,name,value"
+    assert "usage,automated_clearances,,14" in rows
+    assert "referral_reasons,FACE_NO_MATCH,count,3" in rows
+
+
+EFFECTIVE_COLOURS = """(sel) => [...document.querySelectorAll(sel)].map((e) => {
+  let bg = null;
+  for (let n = e; n && !bg; n = n.parentElement) {
+    const c = getComputedStyle(n).backgroundColor;
+    if (c && c !== 'rgba(0, 0, 0, 0)' && c !== 'transparent') bg = c;
+  }
+  return [getComputedStyle(e).color, bg || 'rgb(255, 255, 255)'];
+})"""
+
+
+def _luminance(css: str) -> float:
+    r, g, b = (int(v) / 255 for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(fg: str, bg: str) -> float:
+    a, b = sorted((_luminance(fg), _luminance(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def test_text_contrast_meets_wcag_aa_and_the_keyboard_reaches_everything(
+    page_as: Callable[..., Any], site: LocalCentral, artifacts: Path,
+) -> None:
+    site.post_events("TPE-T1-02", [{"type": "alarm", "alarm": "forced_door",
+                                    "detail": "exit forced"}])
+    page = page_as("officer", lang="zh-TW")
+    page.wait_for_selector("#lane-TPE-T1-02[data-state=alarm]")
+    assert page.locator("h1").inner_text() == "通道"
+    selectors = [".nav a", ".who", ".tile .name", ".tile dt", ".tile dd", ".tile .state",
+                 ".banner .text", ".toolbar .muted", "#sound", "h2", "h3"]
+    for selector in selectors:
+        for fg, bg in page.evaluate(EFFECTIVE_COLOURS, selector):
+            assert _contrast(fg, bg) >= 4.5, (selector, fg, bg)
+    page.screenshot(path=str(artifacts / "lanes-zh-TW.png"), full_page=True)
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")  # the alarm-sound toggle
+    assert page.evaluate("document.activeElement.id") == "sound"
+    page.keyboard.press("Tab")  # the first tile
+    assert page.evaluate("document.activeElement.dataset.lane") == "KHH-01"
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/lanes/KHH-01")

@@ -34,7 +34,7 @@
     for (let k = 0; k <= 4; k++) {
       const y = M.t + ih - (ih * k) / 4;
       g.append(svg("line", { class: "grid", x1: M.l, x2: W - M.r, y1: y, y2: y }),
-        svg("text", { x: M.l - 6, y: y + 4, "text-anchor": "end", text: String(Math.round((max * k) / 4)) }));
+        svg("text", { x: M.l - 6, y: y + 4, "text-anchor": "end", text: String(Number(((max * k) / 4).toFixed(2))) }));
     }
     const every = Math.ceil(labels.length / 12);
     labels.forEach((lab, i) => {

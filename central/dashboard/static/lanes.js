@@ -53,7 +53,7 @@
       el("dl", {},
         kinds ? [el("dt", { text: t("nav.exceptions") }), el("dd.faults", { text: kinds })] : null,
         el("dt", { text: t("lanes.step") }), el("dd", { text: t("step." + (l.step || "none")) }),
-        el("dt", { text: t("lanes.doors") }), el("dd", { text: t("lanes.entry") + " " + door("entry") + ", " + t("lanes.exit") + " " + door("exit") }),
+        el("dt", { text: t("lanes.doors") }), el("dd", { text: t("lanes.doors_value", { entry: door("entry"), exit: door("exit") }) }),
         el("dt", { text: t("lanes.throughput") }), el("dd", { text: t("lanes.passages", { count: l.passages_last_hour || 0 }) }),
         el("dt", { text: t("lanes.devices") }),
         f.length ? el("dd.faults", { text: f.map((d) => t("device." + d) + ": " + t("device." + (l.devices[d] === "unknown" ? "unknown" : "fault"))).join(", ") })
