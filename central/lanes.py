@@ -8,7 +8,7 @@ import contextlib
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
@@ -296,7 +296,7 @@ async def fetch_commands(
 )
 async def ack_command(
     lane_id: LaneId,
-    command_id: Annotated[str, Field(max_length=64)],
+    command_id: Annotated[str, Path(max_length=64)],
     body: CommandAck,
     central: Central = Depends(get_central),
     token_lane: str = Depends(require_lane),
