@@ -547,9 +547,9 @@ async def send_command(
     """Expires after ``ttl_seconds`` (default ``[lanes] command_ttl_seconds``) if no lane
     fetched it. Referral decisions go through ``/api/v1/referrals/{id}/decision`` instead."""
     if body.action == CommandAction.REFERRAL_DECISION:
-        raise HTTPException(422, "use POST /api/v1/referrals/{transaction_id}/decision")
+        raise HTTPException(400, "use POST /api/v1/referrals/{transaction_id}/decision")
     if len(json.dumps(body.args)) > 4000:
-        raise HTTPException(422, "args larger than 4000 bytes")
+        raise HTTPException(400, "args larger than 4000 bytes")
 
     def work() -> dict[str, Any]:
         now = central.now()

@@ -322,7 +322,7 @@ def distribution(
 AUTH: dict[int | str, dict[str, Any]] = {
     401: {"description": "not logged in"},
     403: {"description": "role too low, or CSRF token missing"},
-    422: {"description": "an entry is not valid; the message names it and the field"},
+    400: {"description": "an entry is not valid; the message names it and the field"},
 }
 
 
@@ -333,7 +333,7 @@ AUTH: dict[int | str, dict[str, Any]] = {
 )
 async def public_key(central: Central = Depends(get_central)) -> PlainTextResponse:
     pem = await run_in_threadpool(lambda: signer(central).public_pem())
-    return PlainTextResponse(pem, media_type="application/x-pem-file")
+    return PlainTextResponse(pem)
 
 
 @router.get(
@@ -525,17 +525,17 @@ async def import_list(
     try:
         text_body = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise HTTPException(422, "the import must be UTF-8") from None
+        raise HTTPException(400, "the import must be UTF-8") from None
     if "csv" in ctype:
         entries = parse_csv(list_name, text_body)
     else:
         try:
             data = json.loads(text_body)
         except (ValueError, RecursionError):
-            raise HTTPException(422, "body is neither CSV (text/csv) nor JSON") from None
+            raise HTTPException(400, "body is neither CSV (text/csv) nor JSON") from None
         items = data.get("entries") if isinstance(data, dict) else data
         if not isinstance(items, list):
-            raise HTTPException(422, 'JSON import must be a list or {"entries": [...]}')
+            raise HTTPException(400, 'JSON import must be a list or {"entries": [...]}')
         entries = parse_entries(list_name, items)
 
     def work() -> dict[str, Any]:

@@ -55,9 +55,9 @@ def _period(since: date | None, until: date | None, now: float) -> tuple[float, 
     )
     start = datetime.combine(since, datetime.min.time(), UTC) if since else end - timedelta(days=1)
     if start >= end:
-        raise HTTPException(422, "'from' must be before 'to'")
+        raise HTTPException(400, "'from' must be before 'to'")
     if end - start > timedelta(days=MAX_PERIOD_DAYS):
-        raise HTTPException(422, f"a period of at most {MAX_PERIOD_DAYS} days")
+        raise HTTPException(400, f"a period of at most {MAX_PERIOD_DAYS} days")
     return start.timestamp(), end.timestamp()
 
 
@@ -321,7 +321,7 @@ async def open_data_crossings(
     today = datetime.fromtimestamp(central.now(), UTC).date()
     chosen = day or today
     if chosen > today:
-        raise HTTPException(422, "no data for a future day")
+        raise HTTPException(400, "no data for a future day")
     start = datetime.combine(chosen, datetime.min.time(), UTC).timestamp()
 
     def work() -> list[dict[str, Any]]:

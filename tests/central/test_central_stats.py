@@ -95,7 +95,7 @@ def test_summary_figures_and_year_on_year_usage(
     accepted = next(row for row in rows if row["decision"] == "accepted")
     assert accepted["port"] == "TPE" and accepted["count"] == "5"
     assert (
-        sqlite_client.get("/api/v1/stats/summary?from=2026-01-02&to=2026-01-01").status_code == 422
+        sqlite_client.get("/api/v1/stats/summary?from=2026-01-02&to=2026-01-01").status_code == 400
     )
 
 
@@ -122,7 +122,7 @@ def test_open_data_is_public_and_suppresses_small_cells(
         text = client.get(f"/open-data/crossings?date={day.date().isoformat()}&format=csv").text
         assert "KHH,arrival" in text and ",2," not in text
         future = (day + timedelta(days=2)).date().isoformat()
-        assert client.get(f"/open-data/crossings?date={future}").status_code == 422
+        assert client.get(f"/open-data/crossings?date={future}").status_code == 400
 
 
 def test_purge_removes_old_data_keeps_audit_and_counts(
