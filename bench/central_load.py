@@ -170,6 +170,12 @@ class Server:
                 conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _stage_totals(metrics: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for stage, value in re.findall(
@@ -188,6 +194,7 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
     beat_delays: list[float] = []
     latencies: list[float] = []
     accepted = 0
+    heartbeats = 0
     refused_429 = 0
     limits = httpx.Limits(max_connections=len(posters) + len(beaters) + 4,
                           max_keepalive_connections=len(posters) + len(beaters) + 4)
@@ -251,6 +258,7 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
                 accepted += len(r.json()["accepted"])
 
         async def beater(lane: str, offset: float) -> None:
+            nonlocal heartbeats
             headers = {"Authorization": f"Bearer {tokens[lane]}"}
             await asyncio.sleep(offset)
             n = 0
@@ -258,16 +266,21 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
                 n += 1
                 step = f"step{n}"
                 sent_beats[(lane, step)] = time.perf_counter()
+                t0 = time.perf_counter()
                 await http.post(f"/api/v1/lanes/{lane}/heartbeat", headers=headers,
                                 json={"state": "busy", "step": step,
                                       "devices": {"camera": "ok", "chip_reader": "ok"}})
-                await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() % 1.0) * 0))
+                heartbeats += 1
+                await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
 
+        assert server.proc is not None
+        cpu_before = _cpu_seconds(server.proc.pid)
         started = time.perf_counter()
         await asyncio.gather(*(poster(p) for p in posters),
                              *(beater(b, i / max(1, len(beaters))) for i, b in
                                enumerate(beaters)))
         elapsed = time.perf_counter() - started
+        server_cpu = _cpu_seconds(server.proc.pid) - cpu_before
         await asyncio.sleep(1.0)  # let the last live messages arrive
         sub.cancel()
         after = _stage_totals((await http.get("/metrics")).text)
@@ -279,6 +292,10 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
         "batch": batch, "posting_lanes": len(posters), "heartbeat_lanes": len(beaters),
         "duration_s": round(elapsed, 2), "events_accepted": accepted,
         "events_per_s": round(accepted / elapsed, 1), "batches": len(latencies),
+        "heartbeats_per_s": round(heartbeats / elapsed, 1),
+        "server_cpu_s": round(server_cpu, 2),
+        "events_per_server_cpu_s": round(accepted / server_cpu, 1) if server_cpu else None,
+        "load_average_1m": os.getloadavg()[0],
         "refused_429": refused_429,
         "ingest_latency_ms": {"p50": _ms(_percentile(latencies, 50)),
                               "p99": _ms(_percentile(latencies, 99)),
