@@ -100,7 +100,7 @@ def create_app(
 
     @app.exception_handler(InvalidRequest)
     async def _invalid(_r: Request, exc: InvalidRequest) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse({"detail": str(exc)}, status_code=400)
 
     from central import auth, lanes
 

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -27,9 +29,11 @@ from central.errors import InvalidRequest
 from central.live import LiveHub
 from gate.config import CentralConfig
 from gate.events import (
+    SCHEMA_VERSION,
     AlarmEvent,
     Decision,
     DeviceFaultEvent,
+    Event,
     EventSchemaError,
     LaneStateEvent,
     TransactionEvent,
@@ -65,10 +69,33 @@ def _ts(value: Any) -> float:
     return float(value.timestamp())
 
 
+_BATCH_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
+
+
 def validate_batch(
     lane_id: str, items: Sequence[Any]
 ) -> tuple[list[tuple[Any, dict[str, Any]]], list[dict[str, Any]]]:
-    """(valid events with their JSON, rejections); raises ForeignLane for another lane's event."""
+    """(valid events with their JSON, rejections); raises ForeignLane for another lane's event.
+
+    The whole batch is validated in one call (fast path); only a batch with a bad event is
+    validated event by event to name each bad one.
+    """
+    try:
+        if all(
+            isinstance(i, dict) and i.get("schema_version", SCHEMA_VERSION) == SCHEMA_VERSION
+            for i in items
+        ):
+            parsed = _BATCH_ADAPTER.validate_python(items)
+            pairs = list(zip(parsed, items, strict=True))
+            for index, (ev, _) in enumerate(pairs):
+                if ev.lane_id != lane_id:
+                    raise ForeignLane(
+                        f"event {index} ({ev.event_id}) is from lane {ev.lane_id!r}; this "
+                        f"credential is for lane {lane_id!r}"
+                    )
+            return pairs, []
+    except ValidationError:
+        pass
     valid: list[tuple[Any, dict[str, Any]]] = []
     rejected: list[dict[str, Any]] = []
     for index, item in enumerate(items):
@@ -120,7 +147,7 @@ def store_batch(
                 "type": ev.type,
                 "occurred_at": _ts(ev.occurred_at),
                 "received_at": now,
-                "payload": json.dumps(raw, separators=(",", ":"), default=str),
+                "payload": orjson.dumps(raw).decode(),
             }
         )
     if not rows:
@@ -209,9 +236,48 @@ def _derive(
         )
     if fault_rows:
         conn.execute(device_faults.insert(), fault_rows)
+    referred = [
+        ev
+        for ev in new_events
+        if isinstance(ev, TransactionEvent)
+        and ev.decision == Decision.REFERRED
+        and str(ev.transaction_id) in new_tx
+    ]
+    if referred:
+        conn.execute(
+            _insert_ignore(conn, referrals),
+            [
+                {
+                    "transaction_id": str(ev.transaction_id),
+                    "lane_id": lane.lane_id,
+                    "created_at": now,
+                    "status": "pending",
+                    "reasons": dumps(ev.reasons),
+                }
+                for ev in referred
+            ],
+        )
+        for ev in referred:
+            hub.publish(
+                conn,
+                "referral",
+                {
+                    "transaction_id": str(ev.transaction_id),
+                    "lane_id": lane.lane_id,
+                    "status": "pending",
+                    "reasons": ev.reasons,
+                    "created_at": now,
+                },
+            )
     for ev in new_events:
-        if isinstance(ev, TransactionEvent) and str(ev.transaction_id) in new_tx:
-            _on_transaction(conn, hub, config, lane, ev, now)
+        if isinstance(ev, TransactionEvent):
+            if (
+                ev.decision == Decision.ACCEPTED
+                and ev.document is not None
+                and ev.document.fingerprint
+                and str(ev.transaction_id) in new_tx
+            ):
+                _on_transaction(conn, hub, config, lane, ev, now)
         elif isinstance(ev, AlarmEvent):
             _on_alarm(conn, hub, lane, ev, now)
         elif isinstance(ev, DeviceFaultEvent):
@@ -271,27 +337,6 @@ def _on_transaction(
     now: float,
 ) -> None:
     tid = str(ev.transaction_id)
-    if ev.decision == Decision.REFERRED:
-        conn.execute(
-            _insert_ignore(conn, referrals).values(
-                transaction_id=tid,
-                lane_id=lane.lane_id,
-                created_at=now,
-                status="pending",
-                reasons=dumps(ev.reasons),
-            )
-        )
-        hub.publish(
-            conn,
-            "referral",
-            {
-                "transaction_id": tid,
-                "lane_id": lane.lane_id,
-                "status": "pending",
-                "reasons": ev.reasons,
-                "created_at": now,
-            },
-        )
     window = config.detection.document_reuse_minutes * 60
     doc = ev.document
     if ev.decision == Decision.ACCEPTED and window and doc is not None and doc.fingerprint:

@@ -8,7 +8,7 @@ import contextlib
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
@@ -296,7 +296,7 @@ async def fetch_commands(
 )
 async def ack_command(
     lane_id: LaneId,
-    command_id: Annotated[str, Field(max_length=64)],
+    command_id: Annotated[str, Path(max_length=64)],
     body: CommandAck,
     central: Central = Depends(get_central),
     token_lane: str = Depends(require_lane),
@@ -547,9 +547,9 @@ async def send_command(
     """Expires after ``ttl_seconds`` (default ``[lanes] command_ttl_seconds``) if no lane
     fetched it. Referral decisions go through ``/api/v1/referrals/{id}/decision`` instead."""
     if body.action == CommandAction.REFERRAL_DECISION:
-        raise HTTPException(422, "use POST /api/v1/referrals/{transaction_id}/decision")
+        raise HTTPException(400, "use POST /api/v1/referrals/{transaction_id}/decision")
     if len(json.dumps(body.args)) > 4000:
-        raise HTTPException(422, "args larger than 4000 bytes")
+        raise HTTPException(400, "args larger than 4000 bytes")
 
     def work() -> dict[str, Any]:
         now = central.now()

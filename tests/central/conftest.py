@@ -227,3 +227,15 @@ class LiveServer:
 def live_server() -> Callable[[FastAPI], LiveServer]:
     """``with live_server(app) as srv: httpx.get(srv.url + ...)``: uvicorn in a thread."""
     return LiveServer
+
+
+@pytest.fixture
+def sqlite_app(app_factory: Callable[..., FastAPI], sqlite_url: str) -> FastAPI:
+    """An app on SQLite only, for behaviour that does not depend on the database."""
+    return app_factory(sqlite_url)
+
+
+@pytest.fixture
+def sqlite_client(sqlite_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(sqlite_app) as c:
+        yield c

@@ -43,7 +43,9 @@ def _reader(
 
 
 def _wait_for(
-    out: queue.Queue[tuple[str, dict[str, Any]]], kind: str, timeout: float = 5.0,
+    out: queue.Queue[tuple[str, dict[str, Any]]],
+    kind: str,
+    timeout: float = 5.0,
     backlog: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> tuple[dict[str, Any], float]:
     """The next message of ``kind``; others are kept in ``backlog`` for later calls."""
