@@ -35,7 +35,9 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCentral]:
-    with local_central(tmp_path_factory.mktemp("central"), LANES) as running:
+    # a short heartbeat period so that a silent lane goes offline within seconds
+    config = {"lanes": {"heartbeat_period_seconds": 2.0}}
+    with local_central(tmp_path_factory.mktemp("central"), LANES, config) as running:
         yield running
 
 

@@ -208,9 +208,11 @@ def test_a_referral_is_reviewed_beside_both_portraits_and_admitted(
     sup.goto("/audit")
     sup.fill("#a-action", "referral_decision")
     sup.click("#audit-form button[type=submit]")
-    row = sup.locator("#audit tbody tr").first
-    row.wait_for()
-    assert "officer1" in row.inner_text() and tid in row.inner_text()
+    sup.wait_for_function(
+        "() => [...document.querySelectorAll('#audit tbody tr')].every("
+        "r => r.children[3].textContent === 'referral_decision')")
+    rows = sup.locator("#audit tbody tr").all_inner_texts()
+    assert len(rows) == 1 and "officer1" in rows[0] and tid in rows[0], rows
     sup.screenshot(path=str(artifacts / "audit-referral-decision.png"), full_page=True)
 
 
@@ -225,7 +227,7 @@ def test_statistics_are_drawn_in_the_browser_and_exported_as_csv(
         end = (start + timedelta(seconds=8 + i % 7)).isoformat()
         events.append({
             "type": "transaction", "transaction_id": str(uuid.uuid4()), "decision": decision,
-            "occurred_at": end, "reasons": ["FACE_NO_MATCH"] if decision == "referred" else [],
+            "occurred_at": end, "reasons": ["LIVENESS_FAILED"] if decision == "referred" else [],
             "stages": [{"stage": "document_placed", "at": start.isoformat()},
                        {"stage": "decided", "at": end}],
             "scores": {"face_similarity": 0.5 + (i % 5) / 10, "face_threshold": 0.42},
@@ -245,7 +247,7 @@ def test_statistics_are_drawn_in_the_browser_and_exported_as_csv(
     rows = Path(download.value.path()).read_text().splitlines()
     assert rows[0] == "section,key,name,value"
     assert "usage,automated_clearances,,14" in rows
-    assert "referral_reasons,FACE_NO_MATCH,count,3" in rows
+    assert "referral_reasons,LIVENESS_FAILED,count,3" in rows
 
 
 EFFECTIVE_COLOURS = """(sel) => [...document.querySelectorAll(sel)].map((e) => {
