@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from central.dashboard.harness import LocalCentral
+from central.dashboard.harness import PASSWORD, LocalCentral
 
 pytestmark = pytest.mark.xdist_group("dashboard_browser")
 
@@ -298,3 +298,47 @@ def test_text_contrast_meets_wcag_aa_and_the_keyboard_reaches_everything(
     assert page.evaluate("document.activeElement.dataset.lane") == "KHH-01"
     page.keyboard.press("Enter")
     page.wait_for_url("**/lanes/KHH-01")
+
+
+def test_alarms_are_acknowledged_and_shelved_from_the_queue(
+    page_as: Callable[..., Any], site: LocalCentral,
+) -> None:
+    site.post_events("TPE-T2-01", [{"type": "alarm", "alarm": "watchlist_hit",
+                                    "detail": "silent alarm: list entry matched"}])
+    page = page_as("officer")
+    page.goto("/exceptions")
+    row = page.locator("#exceptions tbody tr[data-kind=watchlist_hit]")
+    row.wait_for()
+    # a watch-list hit outranks every tailgating, forced door or offline alarm
+    assert page.locator("#exceptions tbody tr").first.get_attribute("data-kind") == "watchlist_hit"
+    row.locator("text=Acknowledge").click()
+    page.wait_for_selector("#exceptions tbody tr[data-kind=watchlist_hit] >> text=acknowledged")
+    page.locator("#exceptions tbody tr[data-kind=watchlist_hit] >> text=Shelve").click()
+    page.wait_for_selector("#exceptions tbody tr[data-kind=watchlist_hit]", state="detached")
+    page.check("#show-shelved")
+    page.wait_for_selector("#exceptions tbody tr[data-kind=watchlist_hit] >> text=shelved")
+
+
+def test_an_idle_session_is_warned_then_logged_out(
+    browser: Any, site: LocalCentral,
+) -> None:
+    context = browser.new_context(base_url=site.base_url)
+    try:
+        page = context.new_page()
+        page.clock.install()
+        page.goto("/login")
+        page.fill("#username", "officer1")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/")
+        idle = site.central.config.security.session_idle_minutes * 60
+        page.clock.run_for((idle - 30) * 1000)
+        warning = page.locator(".idle[role=alertdialog]")
+        assert warning.is_visible() and "signed out in" in warning.inner_text()
+        page.keyboard.press("Enter")  # "Stay signed in" has the focus
+        assert warning.count() == 0
+        page.clock.run_for((idle + 2) * 1000)
+        page.wait_for_url("**/login?m=idle")
+        assert "without activity" in page.locator(".notice").inner_text()
+    finally:
+        context.close()
