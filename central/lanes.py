@@ -185,9 +185,16 @@ async def heartbeat(
         lists = json.dumps(
             body.lists.model_dump(exclude_none=True), separators=(",", ":"), sort_keys=True
         )
+        visible = (body.state.value, body.step, devices, doors)
+        seen: dict[str, tuple[str, str, str, str]] = central.extras.setdefault("lane_seen", {})
         with central.db.write() as conn:
-            row = conn.execute(select(lanes).where(lanes.c.lane_id == lane_id)).one()
-            visible = (row.state, row.step, row.devices, row.doors, bool(row.online))
+            # flips offline -> online exactly once, also with several central processes
+            came_back = conn.execute(
+                update(lanes)
+                .where(lanes.c.lane_id == lane_id, lanes.c.online.is_(False))
+                .values(online=True)
+                .returning(lanes.c.lane_id)
+            ).first()
             conn.execute(
                 update(lanes)
                 .where(lanes.c.lane_id == lane_id)
@@ -200,10 +207,9 @@ async def heartbeat(
                     lists=lists,
                     trust_store=body.trust_store,
                     last_heartbeat_at=now,
-                    online=True,
                 )
             )
-            if not row.online:
+            if came_back is not None:
                 conn.execute(
                     update(outages)
                     .where(outages.c.lane_id == lane_id, outages.c.ended_at.is_(None))
@@ -223,8 +229,9 @@ async def heartbeat(
                     now=now,
                     detail=f"door opened by force or by hand: {', '.join(forced)}",
                 )
-            if visible != (body.state.value, body.step, devices, doors, True):
+            if came_back is not None or seen.get(lane_id) != visible:
                 publish_lane(conn, central.hub, lane_id)
+        seen[lane_id] = visible
 
     await run_in_threadpool(work)
     central.extras["metrics"].heartbeats.inc()
