@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from central import alarms as alarm_model
 from central import audit
 from central import commands as command_model
-from central.db import lanes, outages, transactions
+from central.db import commands, lanes, outages, transactions
 from central.deps import (
     Central,
     get_central,
@@ -523,13 +524,31 @@ async def lane_detail(
                 .scalars()
                 .all()
             )
-            item["recent_transactions"] = [json.loads(p) for p in recent]
+            item["transactions"] = [_timeline(json.loads(p)) for p in recent]
+            cmds = conn.execute(
+                select(commands)
+                .where(commands.c.lane_id == lane_id)
+                .order_by(commands.c.issued_at.desc())
+                .limit(20)
+            ).all()
+            item["commands"] = [command_model.command_dict(c) for c in cmds]
         return item
 
     try:
         return await run_in_threadpool(work)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
+
+
+def _timeline(event: dict[str, Any]) -> dict[str, Any]:
+    """A transaction event for the lane timeline: as sent (document without fingerprint),
+    plus ``duration_ms`` from the first to the last stage."""
+    # stored events were validated at ingest: every stage has an ISO 8601 "at"
+    times = [datetime.fromisoformat(s["at"]).timestamp() for s in event.get("stages", [])]
+    event["duration_ms"] = round((max(times) - min(times)) * 1000, 1) if len(times) > 1 else None
+    if isinstance(event.get("document"), dict):
+        event["document"].pop("fingerprint", None)
+    return event
 
 
 class CommandRequest(BaseModel):
@@ -598,8 +617,6 @@ async def list_commands(
     lane_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    from central.db import commands
-
     def work() -> dict[str, Any]:
         q = select(commands).order_by(commands.c.issued_at.desc()).limit(limit)
         if lane_id:
