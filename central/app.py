@@ -156,13 +156,16 @@ def create_app(
                 }
                 yield b"retry: 2000\n\n"
                 yield b"event: hello\ndata: " + JSONResponse(hello).body + b"\n\n"
-                checked = time.monotonic()
+                checked = last_sent = time.monotonic()
                 while True:
-                    try:
-                        msg = await asyncio.wait_for(sub.queue.get(), timeout=KEEPALIVE_SECONDS)
+                    try:  # wake at least every second to notice a client that went away
+                        msg = await asyncio.wait_for(sub.queue.get(), timeout=1.0)
                         yield msg.sse()
+                        last_sent = time.monotonic()
                     except TimeoutError:
-                        yield b": keep-alive\n\n"
+                        if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
+                            yield b": keep-alive\n\n"
+                            last_sent = time.monotonic()
                     if time.monotonic() - checked > 30:
                         checked = time.monotonic()
                         if not await run_in_threadpool(

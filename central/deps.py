@@ -44,6 +44,13 @@ class Central:
     def now(self) -> float:
         return self.clock()
 
+    def cached_lane_for_token(self, token: str) -> tuple[bool, str | None]:
+        """(cache hit, lane) without touching the database."""
+        hit = self._lane_cache.get(token)
+        if hit is not None and hit[1] > self.now():
+            return True, hit[0]
+        return False, None
+
     def lane_for_token(self, token: str) -> str | None:
         """Lane of a bearer token, cached for 5 s (a revoked token stops within 5 s)."""
         now = self.now()
@@ -130,7 +137,9 @@ async def require_lane(request: Request) -> str:
             headers={"WWW-Authenticate": "Bearer"},
         )
     central = get_central(request)
-    lane = await run_in_threadpool(central.lane_for_token, token.strip())
+    cached, lane = central.cached_lane_for_token(token.strip())
+    if not cached:
+        lane = await run_in_threadpool(central.lane_for_token, token.strip())
     if lane is None:
         raise HTTPException(
             401,

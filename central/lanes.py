@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from central import alarms as alarm_model
 from central import audit
 from central import commands as command_model
-from central.db import lanes, outages, transactions
+from central.db import commands, lanes, outages, transactions
 from central.deps import (
     Central,
     get_central,
@@ -185,9 +186,16 @@ async def heartbeat(
         lists = json.dumps(
             body.lists.model_dump(exclude_none=True), separators=(",", ":"), sort_keys=True
         )
+        visible = (body.state.value, body.step, devices, doors)
+        seen: dict[str, tuple[str, str, str, str]] = central.extras.setdefault("lane_seen", {})
         with central.db.write() as conn:
-            row = conn.execute(select(lanes).where(lanes.c.lane_id == lane_id)).one()
-            visible = (row.state, row.step, row.devices, row.doors, bool(row.online))
+            # flips offline -> online exactly once, also with several central processes
+            came_back = conn.execute(
+                update(lanes)
+                .where(lanes.c.lane_id == lane_id, lanes.c.online.is_(False))
+                .values(online=True)
+                .returning(lanes.c.lane_id)
+            ).first()
             conn.execute(
                 update(lanes)
                 .where(lanes.c.lane_id == lane_id)
@@ -200,10 +208,9 @@ async def heartbeat(
                     lists=lists,
                     trust_store=body.trust_store,
                     last_heartbeat_at=now,
-                    online=True,
                 )
             )
-            if not row.online:
+            if came_back is not None:
                 conn.execute(
                     update(outages)
                     .where(outages.c.lane_id == lane_id, outages.c.ended_at.is_(None))
@@ -223,8 +230,9 @@ async def heartbeat(
                     now=now,
                     detail=f"door opened by force or by hand: {', '.join(forced)}",
                 )
-            if visible != (body.state.value, body.step, devices, doors, True):
+            if came_back is not None or seen.get(lane_id) != visible:
                 publish_lane(conn, central.hub, lane_id)
+        seen[lane_id] = visible
 
     await run_in_threadpool(work)
     central.extras["metrics"].heartbeats.inc()
@@ -516,13 +524,31 @@ async def lane_detail(
                 .scalars()
                 .all()
             )
-            item["recent_transactions"] = [json.loads(p) for p in recent]
+            item["transactions"] = [_timeline(json.loads(p)) for p in recent]
+            cmds = conn.execute(
+                select(commands)
+                .where(commands.c.lane_id == lane_id)
+                .order_by(commands.c.issued_at.desc())
+                .limit(20)
+            ).all()
+            item["commands"] = [command_model.command_dict(c) for c in cmds]
         return item
 
     try:
         return await run_in_threadpool(work)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
+
+
+def _timeline(event: dict[str, Any]) -> dict[str, Any]:
+    """A transaction event for the lane timeline: as sent (document without fingerprint),
+    plus ``duration_ms`` from the first to the last stage."""
+    # stored events were validated at ingest: every stage has an ISO 8601 "at"
+    times = [datetime.fromisoformat(s["at"]).timestamp() for s in event.get("stages", [])]
+    event["duration_ms"] = round((max(times) - min(times)) * 1000, 1) if len(times) > 1 else None
+    if isinstance(event.get("document"), dict):
+        event["document"].pop("fingerprint", None)
+    return event
 
 
 class CommandRequest(BaseModel):
@@ -591,8 +617,6 @@ async def list_commands(
     lane_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    from central.db import commands
-
     def work() -> dict[str, Any]:
         q = select(commands).order_by(commands.c.issued_at.desc()).limit(limit)
         if lane_id:

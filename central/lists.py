@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
+import hmac
 import io
 import json
 import os
@@ -64,6 +66,15 @@ class _Entry(BaseModel):
 
 
 class WatchlistEntry(_Entry):
+    nationality: Code | None = None
+    """Holder's nationality (the document key hashes number and nationality); defaults to
+    the issuing state."""
+    names: Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=16)] = Field(
+        default_factory=list
+    )
+    """Further spellings of the name (transliteration variants) besides ``name``."""
+    date_of_birth: date | None = None
+    """With a name, lets a lane match a person whatever document they carry."""
     category: Annotated[str, Field(max_length=32)] = ""
     """Free category (e.g. 'lost-stolen', 'wanted'); a hit is a silent alarm to officers."""
     note: Annotated[str, Field(max_length=500)] = ""
@@ -131,6 +142,15 @@ class ListSigner:
             )
             .decode()
         )
+
+    def salt(self, list_name: str) -> bytes:
+        """The secret, stable salt of one list's document keys (derived from the key)."""
+        raw = self.key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        return hmac.new(raw, f"egate-list-salt:{list_name}".encode(), hashlib.sha256).digest()
 
     def sign(self, document: dict[str, Any]) -> str:
         return base64.b64encode(self.key.sign(canonical(document))).decode()
@@ -269,38 +289,84 @@ def change(
     }
 
 
+def document_key(salt: bytes, number: str, nationality: str) -> str:
+    """HMAC-SHA256(salt, NUMBER|NATIONALITY) in hex: how a lane recognises a document without
+    the list holding its number (the same function as ``gate.policy.lists.document_key``)."""
+    clean = number.replace("<", "").strip().upper() + "|" + nationality.replace("<", "").upper()
+    return hmac.new(salt, clean.encode("ascii", "replace"), hashlib.sha256).hexdigest()
+
+
+def lane_item(name: str, data: dict[str, Any], salt: bytes) -> tuple[str, Any]:
+    """(id, item) of one entry as lanes receive it: document numbers only as salted keys.
+
+    registry: the key itself; watchlist: ``{id, document_keys, names, date_of_birth,
+    category}``; manifests: ``{id, flight, day, direction, key}``.
+    """
+    nationality = data.get("nationality") or data["issuing_state"]
+    key = document_key(salt, data["document_number"], nationality)
+    if name == "registry":
+        return key, key
+    label = (
+        f"{data['issuing_state']}:{data['document_number']}:{data.get('flight', '')}:"
+        f"{data.get('flight_date', '')}"
+    )
+    entry_id = hmac.new(salt, label.encode(), hashlib.sha256).hexdigest()[:32]
+    if name == "watchlist":
+        names = [n for n in [data.get("name", ""), *data.get("names", [])] if n]
+        return entry_id, {
+            "id": entry_id,
+            "document_keys": [key],
+            "names": names,
+            "date_of_birth": data.get("date_of_birth"),
+            "category": data.get("category", ""),
+        }
+    return entry_id, {
+        "id": entry_id,
+        "flight": data["flight"],
+        "day": data["flight_date"],
+        "direction": data.get("direction", "arrival"),
+        "key": key,
+    }
+
+
 def distribution(
     conn: Connection, central: Central, name: str, since: int | None, port: str | None
 ) -> dict[str, Any]:
-    """The signed document a lane receives."""
+    """The signed document a lane receives (see docs/lane-central-api.md)."""
     version = current_version(conn, name)
-    base = select(list_entries.c.entry_key, list_entries.c.data).where(
-        list_entries.c.list_name == name
-    )
+    salt = signer(central).salt(name)
+    base = select(list_entries.c.data).where(list_entries.c.list_name == name)
     if port is not None:
         base = base.where(list_entries.c.port == port)
-    doc: dict[str, Any] = {"list": name, "version": version}
+    doc: dict[str, Any] = {"list": name, "version": version, "salt": salt.hex()}
     if since is None or since > version or since < 0:
-        rows = conn.execute(
-            base.where(list_entries.c.removed_version.is_(None)).order_by(list_entries.c.entry_key)
-        ).all()
-        doc.update(full=True, since=None, entries=[json.loads(r.data) for r in rows])
+        rows = (
+            conn.execute(
+                base.where(list_entries.c.removed_version.is_(None)).order_by(
+                    list_entries.c.entry_key
+                )
+            )
+            .scalars()
+            .all()
+        )
+        doc.update(
+            full=True, since=None, entries=[lane_item(name, json.loads(d), salt)[1] for d in rows]
+        )
     else:
-        added = conn.execute(
-            base.where(
-                list_entries.c.added_version > since, list_entries.c.removed_version.is_(None)
-            ).order_by(list_entries.c.entry_key)
-        ).all()
+        added = (
+            conn.execute(
+                base.where(
+                    list_entries.c.added_version > since, list_entries.c.removed_version.is_(None)
+                ).order_by(list_entries.c.entry_key)
+            )
+            .scalars()
+            .all()
+        )
         removed = (
             conn.execute(
-                select(list_entries.c.entry_key)
-                .where(
-                    list_entries.c.list_name == name,
-                    list_entries.c.added_version <= since,
-                    list_entries.c.removed_version > since,
-                    *([list_entries.c.port == port] if port is not None else []),
+                base.where(
+                    list_entries.c.added_version <= since, list_entries.c.removed_version > since
                 )
-                .order_by(list_entries.c.entry_key)
             )
             .scalars()
             .all()
@@ -308,8 +374,8 @@ def distribution(
         doc.update(
             full=False,
             since=since,
-            added=[json.loads(r.data) for r in added],
-            removed=sorted(set(removed)),
+            added=[lane_item(name, json.loads(d), salt)[1] for d in added],
+            removed=sorted({lane_item(name, json.loads(d), salt)[0] for d in removed}),
         )
     if port is not None:
         doc["port"] = port

@@ -73,9 +73,7 @@ class LiveHub:
         """Publish ``data`` when the transaction of ``conn`` commits."""
         if self.use_notify:
             payload = json.dumps({"kind": kind, "data": data}, separators=(",", ":"), default=str)
-            if len(payload.encode()) > NOTIFY_LIMIT:
-                log.warning("live message %s too large for NOTIFY (%d bytes)", kind, len(payload))
-                payload = json.dumps({"kind": kind, "data": {"truncated": True}})
+            payload = _fit(kind, data, payload)
             conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": self.channel, "p": payload})
             return
         after_commit(conn, lambda: self.deliver(kind, data))
@@ -166,6 +164,22 @@ class PostgresListener:
             self.hub.deliver(str(msg["kind"]), dict(msg["data"]))
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring malformed live notification: %s", exc)
+
+
+def _fit(kind: str, data: dict[str, Any], payload: str) -> str:
+    """Shorten a message's ``events`` list until it fits a NOTIFY payload (``truncated``)."""
+    events = data.get("events")
+    while len(payload.encode()) > NOTIFY_LIMIT and isinstance(events, list) and events:
+        events = events[: len(events) // 2]
+        payload = json.dumps(
+            {"kind": kind, "data": {**data, "events": events, "truncated": True}},
+            separators=(",", ":"),
+            default=str,
+        )
+    if len(payload.encode()) > NOTIFY_LIMIT:
+        log.warning("live message %s too large for NOTIFY (%d bytes)", kind, len(payload))
+        payload = json.dumps({"kind": kind, "data": {"truncated": True}})
+    return payload
 
 
 def channel_for(sqlalchemy_url: str) -> str:

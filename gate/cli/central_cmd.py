@@ -110,6 +110,7 @@ def _serve(args: argparse.Namespace) -> int:
             os.environ["EGATE_CENTRAL_CONFIG"] = str(args.config)
         uvicorn.run(
             "central.asgi:app",
+            timeout_graceful_shutdown=5,
             host=host,
             port=port,
             workers=args.workers,
@@ -125,6 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=port,
         log_level=cfg.logging.level.lower(),
         proxy_headers=True,
+        timeout_graceful_shutdown=5,
     )
     return 0
 

@@ -3,6 +3,7 @@ reachable), an app with a settable clock, logged-in clients and registered lanes
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -55,16 +56,32 @@ def pg_url() -> Iterator[str]:
             c.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'central.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database migrated once per session; tests get a copy (migrating takes ~1 s)."""
+    from central.db import Database, migrate
+
+    path = tmp_path_factory.mktemp("template") / "central.sqlite"
+    db = Database(f"sqlite:///{path}")
+    migrate(db)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'central.sqlite'}"
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    target = tmp_path / "central.sqlite"
+    shutil.copyfile(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("pg_url"))
 
 
 @dataclass
@@ -204,7 +221,12 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(
             uvicorn.Config(
-                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+                app,
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                lifespan="on",
+                timeout_graceful_shutdown=2,
             )
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from central.lists import canonical
+from central.lists import canonical, document_key, lane_item
 
 
 def _verify(client: TestClient, doc: dict[str, Any]) -> None:
@@ -48,8 +50,15 @@ def test_watchlist_versions_and_signed_deltas(
     )
     delta = client.get("/api/v1/lanes/L1/lists/watchlist?since=1", headers=lane).json()
     assert not delta["full"] and delta["version"] == 3
-    assert delta["removed"] == ["D:C01X00T47", "UTO:AB1234567"]  # b replaced, a removed
-    assert [e["category"] for e in delta["added"]] == ["lost-stolen"]
+    salt = bytes.fromhex(delta["salt"])
+    ids = {lane_item("watchlist", e, salt)[0] for e in (a, b)}
+    assert set(delta["removed"]) == ids  # b replaced, a removed
+    [added] = delta["added"]
+    assert added["category"] == "lost-stolen" and added["id"] in ids
+    # the lane sees no document number, only HMAC-SHA256(salt, NUMBER|NATIONALITY)
+    expected = hmac.new(salt, b"C01X00T47|D", hashlib.sha256).hexdigest()
+    assert added["document_keys"] == [expected]
+    assert "C01X00T47" not in json.dumps(delta)
     _verify(client, delta)
     tampered = {**delta, "removed": []}
     try:
@@ -123,8 +132,13 @@ def test_manifests_go_to_the_lanes_of_their_port(
     got_khh = sqlite_client.get(
         "/api/v1/lanes/K1/lists/manifests", headers={"Authorization": f"Bearer {khh}"}
     ).json()
-    assert [e["document_number"] for e in got_tpe["entries"]] == ["N0", "N1"]
-    assert [e["document_number"] for e in got_khh["entries"]] == ["N2"]
+    salt = bytes.fromhex(got_tpe["salt"])
+    assert [e["key"] for e in got_tpe["entries"]] == [
+        document_key(salt, n, "UTO") for n in ("N0", "N1")
+    ]
+    assert [e["key"] for e in got_khh["entries"]] == [document_key(salt, "N2", "UTO")]
+    assert got_tpe["entries"][0]["flight"] == "BR87"
+    assert got_tpe["entries"][0]["day"] == "2026-12-02"
     assert got_tpe["port"] == "TPE"
     assert (
         sqlite_client.get(

@@ -109,3 +109,14 @@ def test_ingest_and_heartbeat_reach_the_stream_within_a_second(
 
 def test_stream_needs_a_session(app: FastAPI, client: Any) -> None:
     assert client.get("/api/v1/stream").status_code == 401
+
+
+def test_large_live_message_is_shortened_to_fit_notify() -> None:
+    from central.live import NOTIFY_LIMIT, _fit
+
+    data = {"lane_id": "L1", "events": [{"event_id": "x" * 36, "n": i} for i in range(400)]}
+    payload = _fit("ingest", data, json.dumps({"kind": "ingest", "data": data}))
+    assert len(payload.encode()) <= NOTIFY_LIMIT
+    fitted = json.loads(payload)["data"]
+    assert fitted["truncated"] is True and fitted["lane_id"] == "L1"
+    assert 0 < len(fitted["events"]) < 400 and fitted["events"][0]["n"] == 0
