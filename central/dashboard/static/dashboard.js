@@ -40,6 +40,9 @@
     return node;
   }
 
+  let leaving = false;
+  window.addEventListener("beforeunload", () => { leaving = true; });
+
   class ApiError extends Error {
     constructor(status, detail) { super(detail); this.status = status; this.detail = detail; }
   }
@@ -51,7 +54,11 @@
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const res = await fetch(url, { method, headers, credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body) });
-    if (res.status === 401) { window.location.assign(cfg.login_url || "/login"); throw new ApiError(401, "signed out"); }
+    if (res.status === 401) {
+      // The session ended: go to the login page once (not while the page is already leaving).
+      if (!leaving) { leaving = true; window.location.assign((cfg.login_url || "/login") + "?next=" + encodeURIComponent(location.pathname)); }
+      throw new ApiError(401, "signed out");
+    }
     const text = await res.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
@@ -184,9 +191,11 @@
     let box = null;
     const reset = () => { last = Date.now(); if (box) { box.remove(); box = null; } };
     ["keydown", "pointerdown", "wheel"].forEach((e) => document.addEventListener(e, reset, { passive: true }));
-    setInterval(() => {
+    const timer = setInterval(() => {
       const left = limit - (Date.now() - last);
       if (left <= 0) {
+        clearInterval(timer);  // submit once
+        leaving = true;
         const reason = form.querySelector("input[name=reason]");
         if (reason) reason.value = "idle";
         form.submit();
