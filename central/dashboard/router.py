@@ -86,7 +86,6 @@ API: dict[str, str] = {
     "lanes": "/api/v1/lanes",
     "lane": "/api/v1/lanes/{lane_id}",
     "lane_commands": "/api/v1/lanes/{lane_id}/commands",
-    "commands": "/api/v1/commands",
     "alarms": "/api/v1/alarms",
     "alarm_acknowledge": "/api/v1/alarms/{alarm_id}/acknowledge",
     "alarm_shelve": "/api/v1/alarms/{alarm_id}/shelve",

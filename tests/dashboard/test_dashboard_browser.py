@@ -205,6 +205,14 @@ def test_a_referral_is_reviewed_beside_both_portraits_and_admitted(
     assert commands[0]["args"]["release"] == "exit"
 
     sup = page_as("supervisor")
+    sup.goto("/lanes/TPE-T1-01")
+    entry = sup.locator("ol.timeline > li", has_text="referred").first
+    entry.wait_for()
+    assert "Duration 6.0 s" in entry.inner_text()
+    assert entry.locator(".bar span").count() == len(stages) - 1
+    sup.wait_for_selector("#commands tr >> text=Referral decision")
+    sup.screenshot(path=str(artifacts / "lane-detail-timeline.png"), full_page=True)
+
     sup.goto("/audit")
     sup.fill("#a-action", "referral_decision")
     sup.click("#audit-form button[type=submit]")

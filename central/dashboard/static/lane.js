@@ -53,7 +53,7 @@
     document.getElementById("versions").replaceChildren(el("table", {}, el("tbody", {},
       Object.entries(lists).map(([k, v]) => el("tr", {}, el("th", { scope: "row", text: k === "trust_store" ? t("device.trust_store") : k }),
         el("td", { "data-list": k, text: v ?? t("common.na") }))))));
-    const txs = l.recent_transactions || l.transactions || [];
+    const txs = l.transactions || [];
     document.getElementById("timeline").replaceChildren(txs.length ? el("ol.timeline", {}, txs.map((x) => el("li", {},
       el("strong", { text: fmtTime(x.occurred_at, tz, true) + " · " + t("decision." + x.decision) }),
       duration(x) !== null ? el("span.muted", { text: " · " + t("lane.duration") + " " + duration(x).toFixed(1) + " s" }) : null,
@@ -80,10 +80,9 @@
 
   async function load() {
     try {
-      const [l, cmds] = await Promise.all([api("GET", url("lane", { lane_id: laneId })),
-        api("GET", url("commands") + "?lane_id=" + encodeURIComponent(laneId) + "&limit=10")]);
+      const l = await api("GET", url("lane", { lane_id: laneId }));
       renderLane(l);
-      renderCommands(cmds.commands || []);
+      renderCommands(l.commands || []);
     }
     catch (e) { notice(status, "error", t("common.error", { detail: e.message })); }
   }
