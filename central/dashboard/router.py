@@ -302,18 +302,6 @@ async def lanes_page(
                   officer=officer, scripts=("lanes.js",))
 
 
-@router.get("/exceptions", response_class=HTMLResponse)
-async def exceptions_page(
-    request: Request, central: Central = Depends(get_central),
-    officer: Officer | None = Depends(optional_officer),
-) -> Response:
-    who = _allowed(request, central, officer, "officer", "app.title")
-    if not isinstance(who, Officer):
-        return who
-    return render(request, central, "exceptions.html", page="exceptions",
-                  title_key="exceptions.title", officer=who, scripts=("exceptions.js",))
-
-
 @router.get("/referrals/{transaction_id}", response_class=HTMLResponse)
 async def referral_page(
     transaction_id: str, request: Request, central: Central = Depends(get_central),
@@ -365,56 +353,49 @@ LIST_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-async def _list_page(request: Request, central: Central, officer: Officer | None,
-                     page: str, list_name: str, title_key: str) -> Response:
-    who = _allowed(request, central, officer, "supervisor", title_key)
-    if not isinstance(who, Officer):
-        return who
-    return render(request, central, "lists.html", page=page, title_key=title_key,
-                  officer=who, scripts=("manage.js",), list_name=list_name,
-                  fields=LIST_FIELDS[list_name])
+@dataclass(frozen=True)
+class _Shell:
+    """A page that is only its template and scripts, for officers of ``role`` and above."""
+
+    path: str
+    role: str
+    template: str
+    page: str
+    title_key: str
+    scripts: tuple[str, ...]
+    context: tuple[tuple[str, Any], ...] = ()
 
 
-@router.get("/watchlist", response_class=HTMLResponse)
-async def watchlist_page(
-    request: Request, central: Central = Depends(get_central),
-    officer: Officer | None = Depends(optional_officer),
-) -> Response:
-    return await _list_page(request, central, officer, "watchlist", "watchlist",
-                            "watchlist.title")
+SHELLS: tuple[_Shell, ...] = (
+    _Shell("/exceptions", "officer", "exceptions.html", "exceptions", "exceptions.title",
+           ("exceptions.js",)),
+    _Shell("/watchlist", "supervisor", "lists.html", "watchlist", "watchlist.title",
+           ("manage.js",), (("list_name", "watchlist"), ("fields", LIST_FIELDS["watchlist"]))),
+    _Shell("/travellers", "supervisor", "lists.html", "travellers", "travellers.title",
+           ("manage.js",), (("list_name", "registry"), ("fields", LIST_FIELDS["registry"]))),
+    _Shell("/audit", "supervisor", "audit.html", "audit", "audit.title", ("manage.js",)),
+    _Shell("/admin", "admin", "admin.html", "admin", "admin.title", ("manage.js",)),
+)
 
 
-@router.get("/travellers", response_class=HTMLResponse)
-async def travellers_page(
-    request: Request, central: Central = Depends(get_central),
-    officer: Officer | None = Depends(optional_officer),
-) -> Response:
-    return await _list_page(request, central, officer, "travellers", "registry",
-                            "travellers.title")
+def _add_shell(shell: _Shell) -> None:
+    async def page(
+        request: Request, central: Central = Depends(get_central),
+        officer: Officer | None = Depends(optional_officer),
+    ) -> Response:
+        who = _allowed(request, central, officer, shell.role, shell.title_key)
+        if not isinstance(who, Officer):
+            return who
+        return render(request, central, shell.template, page=shell.page,
+                      title_key=shell.title_key, officer=who, scripts=shell.scripts,
+                      **dict(shell.context))
+
+    page.__name__ = f"{shell.page}_page"
+    router.add_api_route(shell.path, page, methods=["GET"], response_class=HTMLResponse)
 
 
-@router.get("/audit", response_class=HTMLResponse)
-async def audit_page(
-    request: Request, central: Central = Depends(get_central),
-    officer: Officer | None = Depends(optional_officer),
-) -> Response:
-    who = _allowed(request, central, officer, "supervisor", "audit.title")
-    if not isinstance(who, Officer):
-        return who
-    return render(request, central, "audit.html", page="audit", title_key="audit.title",
-                  officer=who, scripts=("manage.js",))
-
-
-@router.get("/admin", response_class=HTMLResponse)
-async def admin_page(
-    request: Request, central: Central = Depends(get_central),
-    officer: Officer | None = Depends(optional_officer),
-) -> Response:
-    who = _allowed(request, central, officer, "admin", "admin.title")
-    if not isinstance(who, Officer):
-        return who
-    return render(request, central, "admin.html", page="admin", title_key="admin.title",
-                  officer=who, scripts=("manage.js",))
+for _shell in SHELLS:
+    _add_shell(_shell)
 
 
 # --------------------------------------------------------------------------- static
