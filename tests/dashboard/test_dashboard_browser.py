@@ -350,3 +350,40 @@ def test_an_idle_session_is_warned_then_logged_out(
         assert "without activity" in page.locator(".notice").inner_text()
     finally:
         context.close()
+
+
+def test_a_supervisor_edits_the_watch_list_and_an_admin_registers_a_lane(
+    page_as: Callable[..., Any], tmp_path: Path,
+) -> None:
+    sup = page_as("supervisor")
+    sup.goto("/watchlist")
+    sup.wait_for_selector("#list .notice, #list table")
+    before = sup.locator("#list-version").inner_text()
+    sup.fill("#f-issuing_state", "utO")
+    sup.fill("#f-document_number", "l898902c")
+    sup.fill("#f-name", "ERIKSSON ANNA")
+    sup.fill("#f-category", "lost-stolen")
+    sup.click("#list-add button[type=submit]")
+    row = sup.locator("#list tr[data-key='UTO:L898902C']")
+    row.wait_for()
+    assert "lost-stolen" in row.inner_text()
+    assert sup.locator("#list-version").inner_text() != before
+    csv = tmp_path / "import.csv"
+    csv.write_text("issuing_state,document_number,name,category\nD,C01X00T47,MUSTERMANN,wanted\n")
+    sup.set_input_files("#csv-file", str(csv))
+    sup.click("#list-import button[type=submit]")
+    sup.wait_for_selector("#list tr[data-key='D:C01X00T47']")
+    row.locator("button").click()
+    sup.wait_for_selector("#list tr[data-key='UTO:L898902C']", state="detached")
+
+    admin = page_as("admin")
+    admin.goto("/admin")
+    admin.wait_for_selector("#admin-lanes table")
+    admin.fill("#l-id", "TPE-T2-09")
+    admin.fill("#l-port", "TPE")
+    admin.fill("#l-terminal", "2")
+    admin.click("#lane-register button[type=submit]")
+    token = admin.locator("#lane-token-value")
+    token.wait_for()
+    assert token.inner_text().startswith("egl_")
+    admin.wait_for_selector("#admin-lanes a >> text=TPE-T2-09")
