@@ -86,14 +86,15 @@ class LocalCentral:
                 raise HarnessError(f"heartbeat of {lane_id} refused: {r.status_code} {r.text}")
 
     def keep_alive(self) -> None:
-        """Heartbeat every lane (but the silent ones) each period until the service stops."""
-        period = float(self.central.config.lanes.heartbeat_period_seconds)
+        """Heartbeat every lane (but the silent ones) twice a period until the service stops
+        (twice, so that a loaded machine delaying one never makes a lane look offline)."""
+        interval = float(self.central.config.lanes.heartbeat_period_seconds) / 2
 
         def run() -> None:
-            while not self._stop.wait(period):
+            while not self._stop.wait(interval):
                 for lane_id in list(self.lane_tokens):
                     if lane_id not in self.silent:
-                        # a refused heartbeat is tried again next period, as a lane would
+                        # a refused heartbeat is tried again next time, as a lane would
                         with contextlib.suppress(HarnessError, httpx.HTTPError):
                             self.heartbeat(lane_id)
 

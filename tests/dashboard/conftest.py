@@ -35,14 +35,14 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCentral]:
-    # a short heartbeat period so that a silent lane goes offline within seconds
-    config = {"lanes": {"heartbeat_period_seconds": 2.0}}
-    with local_central(tmp_path_factory.mktemp("central"), LANES, config) as running:
+    with local_central(tmp_path_factory.mktemp("central"), LANES) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread while it
+    is open, which would break other tests' ``asyncio.run`` in the same worker."""
     path = chromium_path()
     if path is None:
         message = "Debian chromium is not installed (scripts/debian-packages.txt)"
