@@ -9,6 +9,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -104,7 +105,7 @@ async def ingest_events(
     try:
         raw = await read_limited(request, cfg.max_batch_bytes, "batch (send fewer events)")
         try:
-            body = json.loads(raw)
+            body = orjson.loads(raw)
         except (ValueError, RecursionError):
             raise HTTPException(400, "body is not valid JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
