@@ -28,7 +28,6 @@ from central.db import Database, migrate, sessions
 from central.deps import Central, get_central, require_officer
 from central.errors import CentralError, Conflict, InvalidRequest, NotFound
 from central.live import CHANNEL, LiveHub, PostgresListener, channel_for, psycopg_dsn
-from central.metrics import Metrics
 from central.security import Officer
 from gate import __version__
 from gate.config import CentralConfig
@@ -57,7 +56,6 @@ def create_app(
         channel=channel_for(config.database.url) if db.is_postgres else CHANNEL,
     )
     central = Central(config=config, db=db, hub=hub, clock=clock or time.time)
-    central.extras.update(metrics=Metrics(), inflight=0)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -144,7 +142,7 @@ def create_app(
         docs/central.md). The stream ends when the officer's session ends."""
         wanted = {k.strip() for k in kinds.split(",")} & set(STREAM_KINDS) if kinds else None
         sub = central.hub.subscribe(wanted)
-        metrics = central.extras["metrics"]
+        metrics = central.metrics
         metrics.live_subscribers.inc()
 
         async def body() -> AsyncIterator[bytes]:
@@ -212,7 +210,7 @@ def create_app(
     )
     async def metrics_route(central: Central = Depends(get_central)) -> PlainTextResponse:
         return PlainTextResponse(
-            central.extras["metrics"].render().decode(), media_type="text/plain; version=0.0.4"
+            central.metrics.render().decode(), media_type="text/plain; version=0.0.4"
         )
 
     _install_dashboard(app)
@@ -258,7 +256,7 @@ def housekeeping_once(central: Central) -> dict[str, int]:
         expired = command_model.expire_due(conn, central.hub, now)
         unshelved = alarm_model.unshelve_due(conn, central.hub, now)
     if expired:
-        central.extras["metrics"].commands.labels("expired").inc(expired)
+        central.metrics.commands.labels("expired").inc(expired)
     return {"offline": len(offline), "expired": expired, "unshelved": unshelved}
 
 

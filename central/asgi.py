@@ -8,7 +8,10 @@ import os
 from pathlib import Path
 
 from central.app import create_app
+from central.logs import configure
 from gate.config import load_central
 
 _path = os.environ.get("EGATE_CENTRAL_CONFIG")
-app = create_app(load_central(Path(_path) if _path else None))
+_config = load_central(Path(_path) if _path else None)
+configure(_config.logging)
+app = create_app(_config)

@@ -19,6 +19,7 @@ from central import audit
 from central.deps import (
     CSRF_COOKIE,
     CSRF_HEADER,
+    OFFICER_AUTH,
     SESSION_COOKIE,
     Central,
     get_central,
@@ -79,9 +80,9 @@ def perform_login(central: Central, username: str, password: str) -> tuple[str, 
             )
         else:
             audit.append(conn, at=now, actor=username, action="login")
-            central.extras["metrics"].logins.labels("ok").inc()
+            central.metrics.logins.labels("ok").inc()
             return token, officer
-    central.extras["metrics"].logins.labels("refused").inc()
+    central.metrics.logins.labels("refused").inc()
     raise refused
 
 
@@ -159,7 +160,7 @@ async def login_route(
     )
 
 
-@router.post("/logout", status_code=204, summary="End the session")
+@router.post("/logout", status_code=204, summary="End the session", responses=OFFICER_AUTH)
 async def logout_route(
     response: Response,
     central: Central = Depends(get_central),

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from central.db import Database
 from central.live import LiveHub
+from central.metrics import Metrics
 from central.security import Officer, Role, csrf_matches, lane_for_token, session_officer
 from gate.config import CentralConfig
 
@@ -38,7 +39,11 @@ class Central:
     db: Database
     hub: LiveHub
     clock: Callable[[], float] = time.time
+    metrics: Metrics = field(default_factory=Metrics)
+    inflight: int = 0
+    """Ingest batches being processed by this process (backpressure)."""
     extras: dict[str, Any] = field(default_factory=dict)
+    """Per-process caches of other modules (list signer, last lane status seen)."""
     _lane_cache: dict[str, tuple[str | None, float]] = field(default_factory=dict)
 
     def now(self) -> float:
@@ -162,3 +167,29 @@ require_supervisor = require("supervisor")
 """Dependency: supervisor or admin (lane commands, emergency, lists, audit log)."""
 require_admin = require("admin")
 """Dependency: admin (accounts, lane registration)."""
+
+
+Responses = dict[int | str, dict[str, Any]]
+OFFICER_AUTH: Responses = {
+    401: {"description": "not logged in (no session, or it ended)"},
+    403: {"description": "role too low, or CSRF token missing"},
+}
+LANE_AUTH: Responses = {
+    401: {"description": "lane credential missing, unknown, revoked or expired"},
+    403: {"description": "the credential belongs to another lane"},
+}
+
+
+async def read_limited(request: Request, limit: int, what: str) -> bytes:
+    """The request body, or 413 as soon as it grows past ``limit`` bytes."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise HTTPException(413, f"{what} larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"{what} larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -394,7 +394,8 @@ def _on_alarm(conn: Connection, hub: LiveHub, lane: LaneInfo, ev: AlarmEvent, no
         alarm_model.clear_condition(conn, hub, lane_id=lane.lane_id, kind=kind, now=now)
 
 
-def lane_dict(row: Any, config: CentralConfig) -> dict[str, Any]:
+def lane_status(row: Any) -> dict[str, Any]:
+    """A lane row as the API and the ``lane`` live message show it."""
     return {
         "lane_id": row.lane_id,
         "name": row.name,
@@ -412,27 +413,17 @@ def lane_dict(row: Any, config: CentralConfig) -> dict[str, Any]:
         "last_heartbeat_at": row.last_heartbeat_at,
         "last_seq": row.last_seq,
         "last_event_at": row.last_event_at,
-        "heartbeat_period_seconds": config.lanes.heartbeat_period_seconds,
     }
+
+
+def lane_dict(row: Any, config: CentralConfig) -> dict[str, Any]:
+    return {**lane_status(row), "heartbeat_period_seconds": config.lanes.heartbeat_period_seconds}
 
 
 def publish_lane(conn: Connection, hub: LiveHub, lane_id: str) -> None:
     row = conn.execute(select(lanes).where(lanes.c.lane_id == lane_id)).first()
-    if row is None:
-        return
-    data = {
-        "lane_id": row.lane_id,
-        "state": row.state,
-        "step": row.step,
-        "online": bool(row.online),
-        "devices": json.loads(row.devices or "{}"),
-        "doors": json.loads(row.doors or "{}"),
-        "outbox_depth": row.outbox_depth,
-        "last_heartbeat_at": row.last_heartbeat_at,
-        "port": row.port,
-        "terminal": row.terminal,
-    }
-    hub.publish(conn, "lane", data)
+    if row is not None:
+        hub.publish(conn, "lane", lane_status(row))
 
 
 def lane_info(conn: Connection, lane_id: str) -> LaneInfo | None:

@@ -9,6 +9,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -20,8 +21,11 @@ from central import audit
 from central import commands as command_model
 from central.db import commands, lanes, outages, transactions
 from central.deps import (
+    LANE_AUTH,
+    OFFICER_AUTH,
     Central,
     get_central,
+    read_limited,
     require_admin,
     require_lane,
     require_officer,
@@ -31,19 +35,9 @@ from central.deps import (
 from central.errors import Conflict, InvalidRequest, NotFound
 from central.ingest import ForeignLane, ingest, lane_dict, publish_lane, sequence_gaps
 from central.security import Officer, issue_lane_credential, revoke_lane_credentials
-from gate.events import CommandAck, CommandAction, Heartbeat, LaneId, LaneState
+from gate.events import CommandAck, CommandAction, Heartbeat, LaneId
 
 router = APIRouter(prefix="/api/v1", tags=["lanes"])
-
-Responses = dict[int | str, dict[str, Any]]
-LANE_AUTH: Responses = {
-    401: {"description": "lane credential missing, unknown, revoked or expired"},
-    403: {"description": "the credential belongs to another lane"},
-}
-OFFICER_AUTH: Responses = {
-    401: {"description": "not logged in"},
-    403: {"description": "role too low, or CSRF token missing"},
-}
 
 INGEST_BODY = {
     "required": True,
@@ -78,20 +72,6 @@ class IngestResponse(BaseModel):
     rejected: list[IngestRejection]
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise HTTPException(413, f"batch larger than {limit} bytes; send fewer events per batch")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"batch larger than {limit} bytes; send fewer events")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @router.post(
     "/ingest/events",
     summary="Send a batch of lane events",
@@ -113,19 +93,19 @@ async def ingest_events(
     nothing. A bad event is listed in ``rejected`` with its index and reason; the rest is kept.
     """
     cfg = central.config.ingest
-    metrics = central.extras["metrics"]
-    if central.extras["inflight"] >= cfg.max_concurrent_batches:
+    metrics = central.metrics
+    if central.inflight >= cfg.max_concurrent_batches:
         metrics.batches.labels("429").inc()
         return JSONResponse(
             {"detail": "central is busy; retry later"},
             status_code=429,
             headers={"Retry-After": str(cfg.retry_after_seconds)},
         )
-    central.extras["inflight"] += 1
+    central.inflight += 1
     try:
-        raw = await _read_limited(request, cfg.max_batch_bytes)
+        raw = await read_limited(request, cfg.max_batch_bytes, "batch (send fewer events)")
         try:
-            body = json.loads(raw)
+            body = orjson.loads(raw)
         except (ValueError, RecursionError):
             raise HTTPException(400, "body is not valid JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
@@ -145,7 +125,7 @@ async def ingest_events(
         except InvalidRequest as exc:
             raise HTTPException(403, str(exc)) from None
     finally:
-        central.extras["inflight"] -= 1
+        central.inflight -= 1
     metrics.batches.labels("200").inc()
     metrics.events.labels("accepted").inc(len(result.accepted))
     metrics.events.labels("duplicate").inc(len(result.duplicates))
@@ -235,7 +215,7 @@ async def heartbeat(
         seen[lane_id] = visible
 
     await run_in_threadpool(work)
-    central.extras["metrics"].heartbeats.inc()
+    central.metrics.heartbeats.inc()
     return HeartbeatResponse(
         server_time=command_model.iso(now) or "",
         period_seconds=central.config.lanes.heartbeat_period_seconds,
@@ -289,7 +269,7 @@ async def fetch_commands(
     finally:
         hub.unsubscribe(sub)
     if rows:
-        central.extras["metrics"].commands.labels("delivered").inc(len(rows))
+        central.metrics.commands.labels("delivered").inc(len(rows))
     return CommandsResponse(commands=[CommandOut(**command_model.wire(r)) for r in rows])
 
 
@@ -329,7 +309,7 @@ async def ack_command(
         raise HTTPException(404, str(exc)) from None
     except Conflict as exc:
         raise HTTPException(409, str(exc)) from None
-    central.extras["metrics"].commands.labels("acknowledged").inc()
+    central.metrics.commands.labels("acknowledged").inc()
     return out
 
 
@@ -606,7 +586,7 @@ async def send_command(
         out = await run_in_threadpool(work)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
-    central.extras["metrics"].commands.labels("queued").inc()
+    central.metrics.commands.labels("queued").inc()
     return out
 
 
@@ -653,11 +633,7 @@ def detect_offline(central: Central) -> list[str]:
             )
             publish_lane(conn, central.hub, lane_id)
         counts = conn.execute(select(lanes.c.online, func.count()).group_by(lanes.c.online)).all()
-    metrics = central.extras["metrics"]
+    metrics = central.metrics
     metrics.lanes_online.set(sum(int(c) for o, c in counts if o))
     metrics.lanes_offline.set(sum(int(c) for o, c in counts if not o))
     return [lane_id for lane_id, _ in gone]
-
-
-def lane_state_names() -> list[str]:
-    return [s.value for s in LaneState]

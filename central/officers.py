@@ -11,16 +11,13 @@ from starlette.concurrency import run_in_threadpool
 
 from central import audit
 from central.db import officers, sessions
-from central.deps import Central, get_central, require_admin
+from central.deps import OFFICER_AUTH, Central, get_central, require_admin
 from central.errors import InvalidRequest, NotFound
 from central.security import USERNAME_PATTERN, Officer, Role, create_officer, hash_password
 
 router = APIRouter(prefix="/api/v1/officers", tags=["officers"])
 
-AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "not logged in"},
-    403: {"description": "admin role needed, or CSRF token missing"},
-}
+AUTH = OFFICER_AUTH
 
 
 def _officer_dict(row: Any) -> dict[str, Any]:

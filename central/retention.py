@@ -48,11 +48,10 @@ def purge(central: Central) -> dict[str, int]:
         for kind, table, condition in plan:
             counts[kind] = int(conn.execute(table.delete().where(condition)).rowcount)
         audit.append(conn, at=now, actor="system", action="retention_purge", detail=counts)
-    metrics = central.extras.get("metrics")
-    if metrics is not None:
-        metrics.purge_runs.inc()
-        for kind, n in counts.items():
-            metrics.purged.labels(kind).inc(n)
-        metrics.purge_seconds.set(time.perf_counter() - started)
-        metrics.purge_last.set(now)
+    metrics = central.metrics
+    metrics.purge_runs.inc()
+    for kind, n in counts.items():
+        metrics.purged.labels(kind).inc(n)
+    metrics.purge_seconds.set(time.perf_counter() - started)
+    metrics.purge_last.set(now)
     return counts

@@ -16,18 +16,23 @@ from central import alarms as alarm_model
 from central import audit
 from central import commands as command_model
 from central.db import alarms, audit_log, events, portraits, referrals, transactions
-from central.deps import Central, get_central, require_lane, require_officer, require_supervisor
+from central.deps import (
+    OFFICER_AUTH,
+    Central,
+    Responses,
+    get_central,
+    read_limited,
+    require_lane,
+    require_officer,
+    require_supervisor,
+)
 from central.errors import Conflict, NotFound
 from central.security import Officer
 from gate.events import CommandAction
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
 
-Responses = dict[int | str, dict[str, Any]]
-AUTH: Responses = {
-    401: {"description": "not logged in"},
-    403: {"description": "role too low, or CSRF token missing"},
-}
+AUTH: Responses = OFFICER_AUTH
 NOT_FOUND: Responses = {404: {"description": "no such item"}}
 CONFLICT: Responses = {409: {"description": "not allowed in the item's current state"}}
 
@@ -377,15 +382,7 @@ async def upload_portrait(
 ) -> dict[str, Any]:
     """Only for referred transactions. Stored apart from the events and deleted
     ``[retention] portrait_hours`` after upload."""
-    limit = central.config.ingest.max_portrait_bytes
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"portrait larger than {limit} bytes")
-        chunks.append(chunk)
-    data = b"".join(chunks)
+    data = await read_limited(request, central.config.ingest.max_portrait_bytes, "portrait")
     if not data.startswith(JPEG_MAGIC):
         raise HTTPException(415, "portraits must be JPEG (image/jpeg)")
 

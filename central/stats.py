@@ -25,17 +25,14 @@ from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from central.db import device_faults, lanes, outages, transactions
-from central.deps import Central, get_central, require_officer
+from central.deps import OFFICER_AUTH, Central, get_central, require_officer
 from central.security import Officer
 
 router = APIRouter(tags=["statistics"])
 
 KPI_TARGET_PERCENT = 10.0
 MAX_PERIOD_DAYS = 366
-AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "not logged in"},
-    403: {"description": "role too low"},
-}
+AUTH = OFFICER_AUTH
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -119,9 +119,12 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 0
     from central.app import create_app
+    from central.logs import configure
 
+    configure(cfg.logging)
     uvicorn.run(
         create_app(cfg),
+        log_config=None,
         host=host,
         port=port,
         log_level=cfg.logging.level.lower(),

@@ -118,3 +118,20 @@ def test_officer_actions_are_chained(
     sqlite_client.post("/api/v1/lanes", json={"lane_id": "L5"})
     verify = sqlite_client.get("/api/v1/audit/verify").json()
     assert verify["ok"] and verify["entries"] == 2  # login, lane_registered
+
+
+def test_json_log_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from central.logs import configure
+    from gate.config import LoggingConfig
+
+    configure(LoggingConfig(level="INFO", format="json"))
+    try:
+        logging.getLogger("central.test").info("lane %s offline", "G01")
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        entry = json.loads(line)
+        assert entry["message"] == "lane G01 offline" and entry["level"] == "info"
+    finally:
+        logging.getLogger().handlers[:] = []

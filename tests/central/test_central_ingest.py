@@ -138,10 +138,10 @@ def test_backpressure_answers_429_with_retry_after(
 ) -> None:
     token = register_lane(app, "L1")
     central = app.state.central
-    central.extras["inflight"] = central.config.ingest.max_concurrent_batches
+    central.inflight = central.config.ingest.max_concurrent_batches
     r = _post(client, token, [make_event("L1", 0)])
     assert r.status_code == 429 and r.headers["Retry-After"] == "2"
-    central.extras["inflight"] = 0
+    central.inflight = 0
     assert _post(client, token, [make_event("L1", 0)]).status_code == 200
 
 

@@ -146,3 +146,49 @@ def test_manifests_go_to_the_lanes_of_their_port(
         ).status_code
         == 403
     )
+
+
+def test_lane_core_reads_the_distributed_lists(
+    sqlite_app: FastAPI,
+    sqlite_client: TestClient,
+    register_lane: Callable[..., str],
+    login: Callable[..., str],
+) -> None:
+    """What central ships is what gate.policy.lists (the lane core) consults."""
+    from datetime import date
+
+    from gate.policy.lists import EnrolledRegistry, WatchList
+
+    token = register_lane(sqlite_app, "L1")
+    lane = {"Authorization": f"Bearer {token}"}
+    login(sqlite_client, "super")
+    sqlite_client.post(
+        "/api/v1/lists/watchlist/entries",
+        json={
+            "entries": [
+                {
+                    "issuing_state": "D",
+                    "document_number": "C01X00T47",
+                    "nationality": "D",
+                    "name": "MUSTERMANN ERIKA",
+                    "date_of_birth": "1964-08-12",
+                }
+            ]
+        },
+    )
+    sqlite_client.post(
+        "/api/v1/lists/registry/entries",
+        json={
+            "entries": [
+                {"issuing_state": "UTO", "document_number": "L898902C3", "nationality": "UTO"}
+            ]
+        },
+    )
+    watch = sqlite_client.get("/api/v1/lanes/L1/lists/watchlist", headers=lane).json()
+    wl = WatchList.from_dict(watch)
+    assert wl.match("C01X00T47", "D", "", None)  # by document
+    assert wl.match("X0000000", "D", "ERIKA MUSTERMANN", date(1964, 8, 12))  # by name + birth
+    assert not wl.match("L898902C3", "UTO", "ERIKSSON ANNA", date(1974, 8, 12))
+    reg = sqlite_client.get("/api/v1/lanes/L1/lists/registry", headers=lane).json()
+    registry = EnrolledRegistry.from_dict({**reg, "keys": reg["entries"]})
+    assert registry.contains("L898902C3", "UTO") and not registry.contains("C01X00T47", "D")

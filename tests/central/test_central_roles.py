@@ -114,3 +114,21 @@ def test_every_route_for_every_caller(caller_client: tuple[str, TestClient]) -> 
         if allowed(need, caller) == denied:
             failures.append(f"{method} {path} ({need}) as {caller}: {r.status_code}")
     assert not failures, "\n".join(failures)
+
+
+def test_every_operation_is_described(sqlite_app: FastAPI) -> None:
+    """OpenAPI at /docs: every endpoint has a summary, and protected ones document 401/403."""
+    spec = sqlite_app.openapi()
+    problems = []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if not op.get("summary"):
+                problems.append(f"{method.upper()} {path}: no summary")
+            need = ROUTES[(method.upper(), path)]
+            documented = set(op.get("responses", {}))
+            if need != "public" and "401" not in documented:
+                problems.append(f"{method.upper()} {path}: 401 not documented")
+            can_403 = need != "officer" or method.upper() != "GET"  # role, lane or CSRF
+            if need != "public" and can_403 and "403" not in documented:
+                problems.append(f"{method.upper()} {path}: 403 not documented")
+    assert not problems, "\n".join(problems)
