@@ -147,7 +147,18 @@
 
   soundToggle(document.getElementById("sound"));
   load();
-  stream({ lane: update, alarm: onAlarm, referral: onReferral }, setLive);
+  /* Passages of the last hour: counted up live from ingested transactions; the full re-read
+     every minute lets old ones age out of the window. */
+  function onIngest(m) {
+    const l = lanes.get(m.lane_id);
+    if (!l || !Array.isArray(m.events)) return;
+    const hourAgo = Date.now() + skew - 3600 * 1000;
+    const n = m.events.filter((e) => e.type === "transaction" && toMs(e.occurred_at) >= hourAgo).length;
+    if (n) update({ lane_id: m.lane_id, online: l.online, passages_last_hour: (l.passages_last_hour || 0) + n });
+  }
+  setInterval(load, 60000);
+
+  stream({ lane: update, alarm: onAlarm, referral: onReferral, ingest: onIngest }, setLive);
   // Heartbeats stop without any event: re-check staleness every second. The service only
   // sends a lane when something visible changed, so a lane marked offline here is re-read
   // (at most every 3 s) in case its heartbeats came back without a change.
