@@ -237,10 +237,11 @@ async def login_submit(
     try:
         token, officer = await run_in_threadpool(perform_login, central, username, password)
     except LoginRefused as exc:
-        text = (cat.t("login.locked", seconds=exc.retry_after) if "locked" in str(exc)
+        locked = exc.retry_after > 0  # this failure locked the account, or it was locked
+        text = (cat.t("login.locked", seconds=exc.retry_after) if locked
                 else cat.t("login.failed"))
         return _login_page(request, central, notices=[("error", text)], next_path=target,
-                           status_code=429 if "locked" in str(exc) else 401)
+                           status_code=429 if locked else 401)
     response = RedirectResponse(target, status_code=303)
     set_session_cookies(response, central, token, officer.csrf_token)
     return response

@@ -134,3 +134,30 @@ def test_static_assets_are_served_pinned_and_nothing_else(site: LocalCentral) ->
             assert "immutable" in r.headers["cache-control"]
         for bad in ("MANIFEST.json", "..%2Frouter.py", "nope.js"):
             assert client.get(f"{assets.STATIC_PREFIX}/{bad}").status_code == 404
+
+
+def test_repeated_failures_lock_the_account_and_the_page_says_for_how_long(
+    site: LocalCentral,
+) -> None:
+    from central.security import create_officer
+
+    central = site.central
+    with central.db.write() as conn:
+        create_officer(conn, central.config.security, username="locked1", password=PASSWORD,
+                       role="officer", at=central.now())
+    threshold = central.config.security.lockout_threshold
+    with httpx.Client(base_url=site.base_url) as client:
+        client.get("/login")
+        token = client.cookies["egate_csrf"]
+        statuses = []
+        for _ in range(threshold):
+            r = client.post("/login", data={"username": "locked1", "password": "wrong password!",
+                                            "csrf_token": token})
+            statuses.append(r.status_code)
+        assert statuses == [401] * (threshold - 1) + [429]
+        r = client.post("/login", data={"username": "locked1", "password": PASSWORD,
+                                        "csrf_token": token})
+        assert r.status_code == 429
+        seconds = central.config.security.lockout_base_seconds
+        wait = re.search(r"try again in (\d+) s", r.text)
+        assert wait is not None and 0 < int(wait.group(1)) <= seconds
