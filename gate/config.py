@@ -298,6 +298,8 @@ class LaneConfig(_Section):
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8600
+    worker_threads: Annotated[int, Field(ge=1, le=256)] = 8
+    """Threads doing database work per process; more mostly add lock contention."""
 
 
 class DatabaseConfig(_Section):
