@@ -117,6 +117,11 @@
         onStatus && onStatus(false);
         if (source.readyState === EventSource.CLOSED) { setTimeout(open, retry); retry = Math.min(retry * 2, 15000); }
       };
+      // The service ends the stream when the session ends (idle timeout, logout elsewhere).
+      source.addEventListener("session_ended", () => {
+        source.close();
+        if (!leaving) { leaving = true; window.location.assign((cfg.login_url || "/login") + "?next=" + encodeURIComponent(location.pathname)); }
+      });
       for (const [type, fn] of Object.entries(handlers)) {
         source.addEventListener(type, (ev) => { let d; try { d = JSON.parse(ev.data); } catch (e) { return; } fn(d); });
       }
