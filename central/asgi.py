@@ -1,0 +1,17 @@
+"""ASGI entry point for ``uvicorn central.asgi:app`` (several workers, or a process manager):
+the configuration file comes from ``EGATE_CENTRAL_CONFIG`` (else defaults) and the
+``EGATE_CENTRAL__...`` environment overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from central.app import create_app
+from central.logs import configure
+from gate.config import load_central
+
+_path = os.environ.get("EGATE_CENTRAL_CONFIG")
+_config = load_central(Path(_path) if _path else None)
+configure(_config.logging)
+app = create_app(_config)
