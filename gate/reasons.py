@@ -136,6 +136,11 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("DOCREADER_NO_ANSWER", "fault", "the document reader does not answer"),
     ("PCSC_READER_MISSING", "fault", "the chip reader is not connected"),
     ("CENTRAL_UNREACHABLE", "fault", "the central service cannot be reached"),
+    ("CENTRAL_CREDENTIAL_REFUSED", "fault", "the central service refuses the lane credential"),
+    ("GATECTL_FAULT", "fault", "the gate controller reports a fault (door motor, beam, power)"),
+    ("LANE_OUTBOX_HIGH_WATER", "warn", "the outbox is filling up: central has not taken events"),
+    ("LANE_OUTBOX_FULL", "fault", "the outbox or its disk is full: travellers are not admitted"),
+    ("LANE_LISTS_STALE", "warn", "the cached lists are older than allowed: central unreachable"),
 )
 
 REASONS: dict[str, Reason] = {}
