@@ -52,8 +52,8 @@ class PcscSlot:
 
 def build_devices(config: LaneConfig) -> Devices:
     """Devices for ``config`` (not started). Simulated kinds come from ``simulator``."""
-    simulated = None
-    kinds = (config.docreader.kind, config.chip.kind, config.gatectl.kind)
+    simulated: Any = None
+    kinds = (config.docreader.kind, config.chip.kind, config.gatectl.kind, config.camera.source)
     if "simulator" in kinds:
         # the simulator's device sides; the only place the daemon reaches into simulator/
         module = importlib.import_module("simulator.lane_devices")
@@ -75,7 +75,9 @@ def build_devices(config: LaneConfig) -> Devices:
     camera: CameraBase = (
         simulated.camera if config.camera.source == "simulator" else open_camera(config.camera)
     )
-    gatectl = (
-        simulated.gatectl if config.gatectl.kind == "simulator" else open_gate_controller(config.gatectl)
+    gatectl: GateController = (
+        simulated.gatectl
+        if config.gatectl.kind == "simulator"
+        else open_gate_controller(config.gatectl)
     )
     return Devices(docreader, chip, camera, gatectl, simulated)

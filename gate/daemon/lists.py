@@ -39,6 +39,8 @@ class CachedList:
     synced_at: float | None = None
     """Wall-clock seconds when central last confirmed this version."""
     signature: str = ""
+    salt: str = ""
+    """Hex salt of the list's document keys (gate.policy.lists.document_key)."""
 
 
 def _key(entry: Any) -> Any:
@@ -67,9 +69,12 @@ class ListCache:
                     list(data.get("entries", [])),
                     float(data["synced_at"]) if data.get("synced_at") is not None else None,
                     str(data.get("signature", "")),
+                    str(data.get("salt", "")),
                 )
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                log.error("cached %s list %s is unusable (%s): ignored until resynced", name, path, exc)
+                log.error(
+                    "cached %s list %s is unusable (%s): ignored until resynced", name, path, exc
+                )
 
     def version(self, name: str) -> int | None:
         return self.lists[name].version
@@ -106,7 +111,12 @@ class ListCache:
             new = [e for e in current.entries if _key(e) not in gone] + list(added)
             changed = changed or bool(added or removed)
         self.lists[name] = CachedList(
-            name, version, new, self._clock(), str(answer.get("signature", ""))
+            name,
+            version,
+            new,
+            self._clock(),
+            str(answer.get("signature", "")),
+            str(answer.get("salt", current.salt)),
         )
         self._save(self.lists[name])
         return changed
@@ -120,6 +130,7 @@ class ListCache:
             "entries": cached.entries,
             "synced_at": cached.synced_at,
             "signature": cached.signature,
+            "salt": cached.salt,
         }
         with open(tmp, "w", encoding="utf-8") as out:
             json.dump(data, out)

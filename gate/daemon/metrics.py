@@ -60,9 +60,7 @@ class LaneMetrics:
             buckets=SIMILARITY_BUCKETS,
             registry=r,
         )
-        self.device_faults = Counter(
-            "egate_device_faults", "Device faults", ["device"], registry=r
-        )
+        self.device_faults = Counter("egate_device_faults", "Device faults", ["device"], registry=r)
         self.device_up = Gauge("egate_device_up", "1 when the device works", ["device"], registry=r)
         self.outbox_depth = Gauge("egate_outbox_depth", "Events waiting for central", registry=r)
         self.outbox_age = Gauge(

@@ -73,6 +73,7 @@ class Transaction:
     placed_at: float
     placed_wall: datetime
     mrz: str = ""
+    mrz_lines: tuple[str, ...] = ()
     facts: DocumentFacts | None = None
     keys: list[BacKey] = field(default_factory=list)
     reader: Reader | None = None
@@ -123,12 +124,12 @@ def read_mrz(tx: Transaction, today: date, at: Callable[[], float]) -> li.MrzRea
         keys += [c.bac_key for c in candidates if c.bac_key and c.bac_key not in keys]
         tx.keys = keys
         if parsed.valid:
-            tx.mrz = "".join(parsed.lines)
+            tx.mrz, tx.mrz_lines = "".join(parsed.lines), tuple(parsed.lines)
             tx.facts = _facts(parsed.fields, parsed.format)
             reasons: tuple[str, ...] = ("MRZ_OK",)
         elif candidates and candidates[0].result.valid:
             best = candidates[0].result
-            tx.mrz = "".join(best.lines)
+            tx.mrz, tx.mrz_lines = "".join(best.lines), tuple(best.lines)
             tx.facts = _facts(best.fields, best.format)
             reasons = ("MRZ_REPAIRED",)
         else:
@@ -259,7 +260,7 @@ def capture_face(
         tx.persons_max = max(tx.persons_max, len(boxes))
         post(li.PersonsSeen(at=at(), faces=boxes))
         if sample is not None and observation.primary is not None:
-            samples = (samples + [sample])[-face.max_samples :]
+            samples = [*samples, sample][-face.max_samples :]
             observations.append(
                 LivenessObservation(observation.primary.landmarks, time=time.monotonic())
             )
