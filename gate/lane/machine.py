@@ -232,23 +232,22 @@ class Lane:
         before = self.state
         rules = TABLE[self.state]
         current = self.tx.id if self.tx is not None else None
-        if isinstance(event, RESULT_TYPES) and event.transaction != current:
-            if event.transaction in self._finished_ids:
-                # a late answer for a traveller who already left (aborted, emergency...)
-                self._record(event, before, [], "stale", "late result of a finished traveller")
-                return []
+        stale = isinstance(event, RESULT_TYPES) and event.transaction != current
+        if stale and event.transaction in self._finished_ids:  # type: ignore[union-attr]
+            # a late answer for a traveller who already left (aborted, emergency...)
+            self._record(event, before, [], "stale", "late result of a finished traveller")
+            return []
         rule = rules.get(type(event))
         if rule is None:
             raise LaneProtocolError(
                 self.state.value, type(event).__name__, tuple(t.__name__ for t in rules)
             )
-        if isinstance(event, RESULT_TYPES):
-            if event.transaction != current:
-                raise LaneProtocolError(
-                    self.state.value,
-                    f"{type(event).__name__} for unknown transaction {event.transaction!r}",
-                    tuple(t.__name__ for t in rules),
-                )
+        if isinstance(event, RESULT_TYPES) and event.transaction != current:
+            raise LaneProtocolError(
+                self.state.value,
+                f"{type(event).__name__} for unknown transaction {event.transaction!r}",
+                tuple(t.__name__ for t in rules),
+            )
         self._note = ""
         handler: Callable[[Input], list[Command]] = getattr(self, "_on_" + rule.handler)
         cmds = handler(event)

@@ -259,7 +259,7 @@ def test_two_step_genuine_traveller_is_accepted_and_exit_opens_last() -> None:
     )
     done = [c for c in cmds if isinstance(c, TransactionFinished)]
     assert done[0].decision is Decision.ACCEPTED and "POLICY_ACCEPTED" in done[0].reasons
-    assert [s for s, _ in done[0].stages][0] == "document_placed"
+    assert next(s for s, _ in done[0].stages) == "document_placed"
     assert lane.state is S.IDLE
 
 
@@ -360,7 +360,7 @@ def test_watchlist_hit_refers_discreetly_with_an_alarm() -> None:
         DocumentVerified(at=3.2, transaction=TX, reasons=GENUINE),
     )
     assert RaiseAlarm(kind=AlarmKind.WATCHLIST_HIT, transaction=TX) in cmds
-    officer = [c for c in cmds if isinstance(c, RequestOfficer)][0]
+    officer = next(c for c in cmds if isinstance(c, RequestOfficer))
     assert officer.discreet and "POLICY_WATCHLIST_HIT" in officer.reasons
     screens = [c.screen for c in cmds if isinstance(c, ShowScreen)]
     assert Screen.SEE_OFFICER in screens  # the traveller never sees why
@@ -501,7 +501,7 @@ def test_fault_lets_the_traveller_out_then_out_of_service_until_recovery() -> No
         ReleasePassage(door=Door.ENTRY, direction=PassageDirection.OUT, timeout_seconds=15.0)
         in cmds
     )
-    finished = [c for c in cmds if isinstance(c, TransactionFinished)][0]
+    finished = next(c for c in cmds if isinstance(c, TransactionFinished))
     assert finished.decision is Decision.ABORTED and "CAMERA_NO_FRAMES" in finished.reasons
     feed(lane, PassageCompleted(at=8.0, door=Door.ENTRY, direction=PassageDirection.OUT, persons=1))
     assert lane.state is S.OUT_OF_SERVICE
