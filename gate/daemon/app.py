@@ -124,7 +124,10 @@ class LaneDaemon:
         )
         self.notifier = Notifier()
         self.lists = ListCache(config.daemon.lists_dir)
-        self.recorder = TransactionRecorder(config.daemon.records_dir)
+        direction = "departure" if config.lane.direction == "departure" else "arrival"
+        self.recorder = TransactionRecorder(
+            config.daemon.records_dir, config.lane.id, direction, config.passage, config.policy
+        )
         self.outbox: Outbox | None = None
         self.client: CentralClient | None = None
         self.deliverer: Deliverer | None = None
@@ -382,20 +385,20 @@ class LaneDaemon:
 
     async def feed(self, inp: li.Input) -> None:
         """One input to the core, then its commands, in order."""
-        tx = self.transaction
-        self.recorder.input(tx.id if tx else None, inp)
+        self.recorder.input(inp)
         try:
             commands = self.lane.handle(inp)
         except LaneProtocolError as exc:
             self.metrics.protocol_errors.inc()
             log.error("lane core refused an input: %s; going to a safe state", exc)
+            safe = li.SafeStop(at=inp.at, reason=str(exc)[:200])
+            self.recorder.input(safe)
             try:
-                commands = self.lane.handle(li.SafeStop(at=inp.at, reason=str(exc)))
+                commands = self.lane.handle(safe)
             except LaneProtocolError:
                 commands = []
         self._deadline_changed.set()
         for command in commands:
-            self.recorder.command(tx.id if tx else None, command)
             try:
                 await self.execute(command)
             except Exception:  # one failing command must not stop the lane's brain
@@ -661,7 +664,6 @@ class LaneDaemon:
         similarity = scores.get("face_similarity")
         if similarity is not None:
             self.metrics.face_similarity.observe(similarity)
-        self.recorder.finish(command.transaction, command)
         if tx is not None:
             tx.stop_face.set()
             tx.reader = None
@@ -748,7 +750,6 @@ class LaneDaemon:
                     self.transaction.stop_face.set()
                 tx = work.Transaction(str(uuid.uuid4()), tuple(event.lines), now, self.wall(now))
                 self.transaction = tx
-                self.recorder.begin(tx.id, self.config.lane.id)
                 self.post(li.DocumentPlaced(at=now, transaction=tx.id, date=self._today()))
             elif isinstance(event, ReaderDocumentRemoved):
                 self.post(li.DocumentRemoved(at=self.now()))
