@@ -183,7 +183,7 @@ class CentralStub:
             refused = await guard(request)
             if refused is not None:
                 return refused
-            current = self.lists.get(name, {"version": 0, "entries": []})
+            current = self.lists.get(name, {"version": 0, "salt": "00" * 16, "entries": []})
             return JSONResponse({"full": True, "signature": "", **current})
 
         return api

@@ -41,18 +41,22 @@ class ChipSlot:
 
     def __init__(self) -> None:
         self._chip: VirtualChip | None = None
+        self._real_time = False
         self._lock = threading.Lock()
 
-    def present(self, chip: VirtualChip | None) -> None:
+    def present(self, chip: VirtualChip | None, *, real_time: bool = False) -> None:
+        """``real_time``: exchanges take the modelled link time (plus ``faults.slow_seconds``
+        per APDU) instead of returning at once."""
         with self._lock:
             self._chip = chip
+            self._real_time = real_time
 
     def connect(self, timeout: float) -> InProcessTransport:
         with self._lock:
-            chip = self._chip
+            chip, real_time = self._chip, self._real_time
         if chip is None:
             raise NoChip("no chip in the field of the simulated reader: present the passport")
-        return InProcessTransport(chip)
+        return InProcessTransport(chip, real_time=real_time)
 
 
 class _Port:
@@ -167,8 +171,14 @@ class SimulatedLane:
 
     # ------------------------------------------------------------------ a traveller
 
-    def place_document(self, lines: list[str] | tuple[str, ...], chip: VirtualChip | None) -> None:
-        self.chip.present(chip)
+    def place_document(
+        self,
+        lines: list[str] | tuple[str, ...],
+        chip: VirtualChip | None,
+        *,
+        real_time: bool = False,
+    ) -> None:
+        self.chip.present(chip, real_time=real_time)
         self._port.port.write(self.document.place(list(lines)))
 
     def remove_document(self) -> None:
