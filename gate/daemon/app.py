@@ -182,6 +182,11 @@ class LaneDaemon:
         try:
             await self._start()
             self.notifier.notify("READY=1", f"STATUS=lane {self.config.lane.id} running")
+            log.info(
+                "lane %s ready: local API on %s",
+                self.config.lane.id,
+                f"127.0.0.1:{self.api_port}" if self.api_port else "(none)",
+            )
             self.started.set()
             await self._stop.wait()
             await self._shutdown()
@@ -221,8 +226,11 @@ class LaneDaemon:
         await self._db(self.lists.load)
         if self.trust_store is None:
             self.trust_store = await self._work(self._misc_pool, self._load_trust)
-        if self.face is None:
-            self.face = await self._work(self._misc_pool, self._load_face)
+        # the face models load in the background: the lane is up (and safe) sooner, and a
+        # traveller's face capture waits for them
+        self._face_loading: asyncio.Future[work.FaceCapture] = asyncio.ensure_future(
+            self._face_engine()
+        )
         # 3. local API and traveller screen
         if self.serve_api:
             sock = bind(self.config.api.listen)
@@ -288,6 +296,11 @@ class LaneDaemon:
         log.warning("trust store %s does not exist: every document fails PA", path)
         return TrustStore()
 
+    async def _face_engine(self) -> work.FaceCapture:
+        if self.face is None:
+            self.face = await self._work(self._misc_pool, self._load_face)
+        return self.face
+
     def _load_face(self) -> work.FaceCapture:
         from gate.face.liveness import MotionLiveness
         from gate.face.pipeline import FaceEngine
@@ -316,6 +329,9 @@ class LaneDaemon:
                             break
 
     async def _close(self) -> None:
+        loading = getattr(self, "_face_loading", None)
+        if loading is not None and not loading.done():
+            loading.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -506,14 +522,15 @@ class LaneDaemon:
         return result
 
     async def _capture(self, tx: work.Transaction, liveness: bool) -> None:
-        assert self.devices is not None and self.face is not None
+        assert self.devices is not None
+        face = await self._face_loading
         try:
             await self._work(
                 self._face_pool,
                 work.capture_face,
                 tx,
                 self.devices.camera,
-                self.face,
+                face,
                 self.post_threadsafe,
                 self.now,
                 want_liveness=liveness,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -28,13 +28,15 @@ from gate.emrtd.reader import ChipSession, Reader, Transport
 from gate.emrtd.trust import TrustStore
 from gate.errors import EgateError
 from gate.events import Device
-from gate.face.fuse import FrameSample
 from gate.face.liveness import LivenessCheck, LivenessObservation
-from gate.face.pipeline import FaceEngine, FaceObservation
 from gate.lane import inputs as li
 from gate.mrz import parse, repair
 from gate.mrz.keys import BacKey
 from gate.policy.model import DocumentFacts
+
+if TYPE_CHECKING:  # onnxruntime loads with the face models, in the background
+    from gate.face.fuse import FrameSample
+    from gate.face.pipeline import FaceEngine, FaceObservation
 
 log = logging.getLogger(__name__)
 CHIP_FILES = ["EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15"]

@@ -400,7 +400,8 @@ class Outbox:
             portraits = self._count("portraits")
             rejected = self._count("rejected")
             next_seq = self._next_seq()
-            depth = self._depth
+            # counted, not remembered: another process (a tool, a test) may share the file
+            depth = self._depth = self._count("events")
         reason = ""
         if self._disk_full:
             reason = "the disk holding the outbox is full"
