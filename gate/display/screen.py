@@ -112,6 +112,7 @@ class TravellerScreen:
         self.chosen_by: Literal["default", "document", "touch"] = "default"
         self.screen = "out_of_service"
         self._countdown_until: float | None = None
+        self._countdown_total = 0
         self._clock = clock
         self.version = 0
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -129,6 +130,7 @@ class TravellerScreen:
         self._countdown_until = None
         if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0:
             self._countdown_until = self._clock() + float(seconds)
+            self._countdown_total = round(float(seconds))
         self._publish()
 
     def choose_language(self, language: str) -> None:
@@ -161,6 +163,7 @@ class TravellerScreen:
             remaining = max(0, round(self._countdown_until - self._clock()))
             countdown = {
                 "seconds": remaining,
+                "total": self._countdown_total,
                 "label": self.text("countdown.label", seconds="{seconds}"),
             }
         progress = None

@@ -44,7 +44,7 @@
       progress.hidden = true;
     }
     countdown = s.countdown
-      ? { until: Date.now() + s.countdown.seconds * 1000, total: s.countdown.seconds, label: s.countdown.label }
+      ? { until: Date.now() + s.countdown.seconds * 1000, total: s.countdown.total, label: s.countdown.label }
       : null;
     renderCountdown();
     $("choose").textContent = s.choose;
