@@ -27,9 +27,13 @@ def test_screen_texts_progress_and_countdown() -> None:
     snap = screen.snapshot()
     assert (snap["title"], snap["pictogram"], snap["tone"]) == ("Please enter", "forward", "go")
     assert snap["progress"]["step"] == 2 and snap["progress"]["label"] == "Step 2 of 4"
-    assert snap["countdown"] == {"seconds": 10, "label": "{seconds} seconds left"}
+    assert snap["countdown"] == {"seconds": 10, "total": 10, "label": "{seconds} seconds left"}
     clock.now += 4
-    assert screen.snapshot()["countdown"]["seconds"] == 6
+    assert screen.snapshot()["countdown"] == {
+        "seconds": 6,
+        "total": 10,
+        "label": "{seconds} seconds left",
+    }
     screen.show("proceed")
     assert screen.snapshot()["countdown"] is None
 
