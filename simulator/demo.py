@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from drivers.gatectl import protocol as p
-from drivers.gatectl.driver import GateController, SimulatedGateController
+from drivers.gatectl.driver import GateController
 from drivers.mrz_ocr.pipeline import read_image
 from gate import events
 from gate.config import LaneConfig
@@ -43,6 +43,7 @@ from simulator import docpages, passports, pki
 from simulator.camera import SceneCamera
 from simulator.chip.card import VirtualChip
 from simulator.chip.transport import InProcessTransport
+from simulator.devices import SimulatedGateController
 from simulator.gatectl.device import DeviceConfig
 from simulator.gatectl.server import GateSimulator
 

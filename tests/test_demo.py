@@ -97,7 +97,7 @@ def _demo_with(
 ) -> tuple[list[events.Decision], list[list[str]], list[tuple[object, ...]]]:
     """One genuine traveller whose document checks pass, with the given chip portrait and
     people counted through the entry door; returns decisions, reasons and passages released."""
-    from drivers.gatectl.driver import SimulatedGateController
+    from simulator.devices import SimulatedGateController
 
     require_models()
     released: list[tuple[object, ...]] = []

@@ -434,9 +434,10 @@ async def test_silent_port_gives_a_clear_error() -> None:
 
 @run_async
 async def test_factory_builds_each_kind_from_lane_config() -> None:
-    from drivers.gatectl.driver import SimulatedGateController, open_gate_controller
+    from drivers.gatectl.driver import open_gate_controller
     from drivers.gatectl.modbus import ModbusGateController
     from gate.config import GateControllerConfig
+    from simulator.devices import SimulatedGateController
 
     ctl = open_gate_controller(GateControllerConfig(kind="simulator", heartbeat_seconds=0.2))
     assert isinstance(ctl, SimulatedGateController)

@@ -21,9 +21,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from drivers.mrz_ocr.fonts import load_font as _font
+from drivers.mrz_ocr.fonts import ocrb_font_path
 from drivers.mrz_ocr.recognise import ALPHABET, MODEL_PATH, Classifier
 from drivers.mrz_ocr.segment import CHAR_H, STRIP_H, line_cells
-from simulator.docpages import _font, ocrb_font_path
 
 EXTRA_FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
