@@ -3,8 +3,10 @@ traveller: place a document (MRZ lines sent by the simulated reader, a virtual c
 field), stand in front of the camera, walk through the gate, unplug things.
 
 - document reader: the real serial driver (``drivers.docreader``) reading the simulated
-  reader's frames (``simulator.docreader``) from an in-memory serial port;
-- chip reader: a slot holding a :class:`~simulator.chip.card.VirtualChip` (or nothing);
+  reader's frames (``simulator.docreader``) from an in-memory serial port (registry kind
+  ``docreader.simulator``);
+- chip reader: a field holding a :class:`~simulator.chip.card.VirtualChip` or nothing
+  (``chipreader.simulator`` with ``field=True``);
 - camera: :class:`TravellerCamera`, the scene camera's standing traveller (head moving a
   little, so liveness sees a live face) or an empty gate; can be unplugged;
 - gate controller: the real serial driver talking to :class:`GateSimulator` on a pty.
@@ -20,13 +22,14 @@ import serial
 
 from drivers.camera import CameraBase, CameraUnavailable, Frame
 from drivers.docreader.reader import SerialDocReader
-from drivers.gatectl import protocol as p
-from drivers.gatectl.driver import GateController, SimulatedGateController
-from gate.config import LaneConfig
+from drivers.gatectl.driver import GateController, driver_options
+from gate.config import DocReaderConfig, LaneConfig
+from gate.daemon.devices import Devices, ReaderSlot
 from gate.emrtd.errors import ChipError
 from simulator.camera import SceneCamera
 from simulator.chip.card import VirtualChip
 from simulator.chip.transport import InProcessTransport
+from simulator.devices import SimulatedGateController
 from simulator.docreader import DocReaderDevice
 from simulator.gatectl.device import DeviceConfig
 from simulator.gatectl.server import GateSimulator
@@ -36,7 +39,7 @@ class NoChip(ChipError):
     """No chip is in the field of the simulated reader."""
 
 
-class ChipSlot:
+class ChipField:
     """The simulated contactless reader: at most one chip in the field."""
 
     def __init__(self) -> None:
@@ -51,7 +54,11 @@ class ChipSlot:
             self._chip = chip
             self._real_time = real_time
 
-    def connect(self, timeout: float) -> InProcessTransport:
+    def connect(
+        self, wait: bool = False, transmit_timeout: float | None = None
+    ) -> InProcessTransport:
+        """Same call as :meth:`drivers.pcsc.PcscReader.connect`; raises when the field is
+        empty."""
         with self._lock:
             chip, real_time = self._chip, self._real_time
         if chip is None:
@@ -146,28 +153,45 @@ class TravellerCamera(CameraBase):
         return Frame(image, float(self._index), float(self._index), self._index, "simulator")
 
 
+class SimulatedDocReader(SerialDocReader):
+    """The serial document-reader driver fed by a simulated reader through memory."""
+
+    def __init__(self, config: DocReaderConfig, seed: int = 0) -> None:
+        self.device = DocReaderDevice(config.framing, np.random.default_rng(seed))
+        self._memory = _Port()
+        super().__init__("simulator", framing=config.framing, opener=lambda _u, _b: self._memory)
+
+    def place(self, lines: list[str] | tuple[str, ...]) -> None:
+        self._memory.port.write(self.device.place(list(lines)))
+
+    def remove(self) -> None:
+        self._memory.port.write(self.device.remove())
+
+    def send(self, data: bytes) -> None:
+        """Raw bytes from the reader (noise, truncated frames)."""
+        self._memory.port.write(data)
+
+
+def document_reader(config: DocReaderConfig, **options: Any) -> SimulatedDocReader:
+    """Registry factory ``docreader.simulator``."""
+    return SimulatedDocReader(config, **options)
+
+
 class SimulatedLane:
-    """Every simulated device of one lane and the handles to play travellers with."""
+    """Every simulated device of one lane and the handles to play travellers with;
+    :meth:`devices` hands them to :class:`gate.daemon.LaneDaemon`."""
 
     def __init__(self, config: LaneConfig, *, time_scale: float = 4.0, seed: int = 0) -> None:
-        self.document = DocReaderDevice(config.docreader.framing, np.random.default_rng(seed))
-        self._port = _Port()
-        self.docreader = SerialDocReader(
-            "simulator", framing=config.docreader.framing, opener=lambda _u, _b: self._port
-        )
-        self.chip = ChipSlot()
+        self.docreader = SimulatedDocReader(config.docreader, seed)
+        self.chip = ChipField()
         self.camera = TravellerCamera(config.camera.width, config.camera.height, config.camera.fps)
         self.gate = GateSimulator(DeviceConfig(time_scale=time_scale), baud=None)
-        g = config.gatectl
         self.gatectl: GateController = SimulatedGateController(
-            self.gate,
-            heartbeat_interval=g.heartbeat_seconds,
-            safe_state=p.SafeState[g.safe_state.upper()],
-            passage_timeout=g.passage_timeout_seconds,
-            response_timeout=g.response_timeout_seconds,
-            retries=g.retries,
-            reconnect_interval=g.reconnect_seconds,
+            self.gate, **driver_options(config.gatectl)
         )
+
+    def devices(self) -> Devices:
+        return Devices(self.docreader, ReaderSlot(self.chip), self.camera, self.gatectl)
 
     # ------------------------------------------------------------------ a traveller
 
@@ -179,11 +203,11 @@ class SimulatedLane:
         real_time: bool = False,
     ) -> None:
         self.chip.present(chip, real_time=real_time)
-        self._port.port.write(self.document.place(list(lines)))
+        self.docreader.place(lines)
 
     def remove_document(self) -> None:
         self.chip.present(None)
-        self._port.port.write(self.document.remove())
+        self.docreader.remove()
 
     def walk_in(self, *, tailgater: bool = False) -> None:
         self.gate.add_person(speed=1.1)

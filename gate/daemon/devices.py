@@ -1,22 +1,22 @@
 """The lane daemon's composition root: the devices a configuration names, real or simulated.
 
-This is the one module of the daemon that knows where device implementations come from. A
-caller that already has device objects (the simulator running many lanes in one process, the
-tests) passes a :class:`Devices` to :class:`gate.daemon.LaneDaemon` and this module is not
-used.
+Every device comes from the device registry (:mod:`drivers.registry`, docs/architecture.md):
+the daemon never imports a device implementation's package, so a simulated lane and a real one
+differ only in their configuration's ``kind``. A caller that already has device objects (the
+simulator running many lanes in one process, the tests) passes a :class:`Devices` to
+:class:`gate.daemon.LaneDaemon` instead.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from drivers.camera import CameraBase, open_camera
+from drivers import registry
+from drivers.camera import CameraBase
 from drivers.docreader.reader import ReaderEvent
-from drivers.docreader.reader import from_config as docreader_from_config
-from drivers.gatectl.driver import GateController, open_gate_controller
+from drivers.gatectl.driver import GateController
 from gate.config import ConfigError, LaneConfig
 from gate.daemon.work import ChipSlot
 from gate.emrtd.reader import Transport
@@ -28,56 +28,45 @@ class DocumentReader(Protocol):
     def close(self) -> None: ...
 
 
+class ChipReader(Protocol):
+    """What the registry's chip readers offer (``drivers.pcsc.PcscReader`` and the simulator's)."""
+
+    def connect(self, wait: bool = ..., transmit_timeout: float | None = ...) -> Any: ...
+
+
 @dataclass
 class Devices:
     docreader: DocumentReader
     chip: ChipSlot
     camera: CameraBase
     gatectl: GateController
-    simulated: Any = None
-    """The simulator's handles when the devices are simulated (tests play travellers with it)."""
 
 
-class PcscSlot:
-    """A PC/SC reader as a :class:`ChipSlot`."""
+class ReaderSlot:
+    """A chip reader as the daemon's :class:`~gate.daemon.work.ChipSlot`: connect to the card
+    on the reader now (no waiting: the document reader already saw the document)."""
 
-    def __init__(self, pattern: str, timeout: float) -> None:
-        from drivers.pcsc import PcscReader
-
-        self.reader = PcscReader(pattern, timeout)
+    def __init__(self, reader: ChipReader) -> None:
+        self.reader = reader
 
     def connect(self, timeout: float) -> Transport:
-        return self.reader.connect(wait=False, transmit_timeout=timeout)
+        transport: Transport = self.reader.connect(wait=False, transmit_timeout=timeout)
+        return transport
 
 
 def build_devices(config: LaneConfig) -> Devices:
-    """Devices for ``config`` (not started). Simulated kinds come from ``simulator``."""
-    simulated: Any = None
-    kinds = (config.docreader.kind, config.chip.kind, config.gatectl.kind, config.camera.source)
-    if "simulator" in kinds:
-        # the simulator's device sides; the only place the daemon reaches into simulator/
-        module = importlib.import_module("simulator.lane_devices")
-        simulated = module.SimulatedLane(config)
-    if config.docreader.kind == "serial":
-        docreader: DocumentReader = docreader_from_config(config.docreader)
-    elif config.docreader.kind == "simulator":
-        docreader = simulated.docreader
-    else:
+    """Unopened devices for ``config``, each from the registry by its family and kind."""
+    if config.docreader.kind == "image":
         raise ConfigError(
-            f"[docreader] kind = {config.docreader.kind!r} is not supported by the lane daemon "
-            "yet: use 'serial' (a full-page reader sending the MRZ) or 'simulator'"
+            "[docreader] kind = 'image' (page OCR) is not supported by the lane daemon yet: "
+            "use 'serial' (a full-page reader sending the MRZ) or 'simulator'"
         )
-    chip: ChipSlot
-    if config.chip.kind == "pcsc":
-        chip = PcscSlot(config.chip.reader_pattern, config.chip.timeout_seconds)
-    else:
-        chip = simulated.chip
-    camera: CameraBase = (
-        simulated.camera if config.camera.source == "simulator" else open_camera(config.camera)
+    chip_options = {"field": True} if config.chip.kind == "simulator" else {}
+    return Devices(
+        docreader=registry.build("docreader", config.docreader.kind, config.docreader),
+        chip=ReaderSlot(
+            registry.build("chipreader", config.chip.kind, config.chip, **chip_options)
+        ),
+        camera=registry.build("camera", registry.camera_kind(config.camera), config.camera),
+        gatectl=registry.build("gatectl", config.gatectl.kind, config.gatectl),
     )
-    gatectl: GateController = (
-        simulated.gatectl
-        if config.gatectl.kind == "simulator"
-        else open_gate_controller(config.gatectl)
-    )
-    return Devices(docreader, chip, camera, gatectl, simulated)

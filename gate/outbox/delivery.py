@@ -138,6 +138,8 @@ class Deliverer:
         sent = 0
         if batch:
             result = await self.client.ingest([e.body for e in batch])
+            self.backoff.reset()
+            self._link(True)
             taken = set(result.accepted) | set(result.duplicates)
             refused: list[tuple[str, str]] = []
             for event_id, index, reason in result.rejected:
@@ -145,14 +147,14 @@ class Deliverer:
                     event_id = batch[index].event_id
                 if event_id is not None:
                     refused.append((event_id, reason))
-            await self._db(self.outbox.acknowledge, taken)
-            if refused:
-                log.error("central rejected %d events for good: %s", len(refused), refused[:3])
-                await self._db(self.outbox.reject, refused)
             self.stats.delivered += len(result.accepted)
             self.stats.duplicates += len(result.duplicates)
             self.stats.rejected += len(refused)
             self.stats.last_delivery = time.time()
+            await self._db(self.outbox.acknowledge, taken)
+            if refused:
+                log.error("central rejected %d events for good: %s", len(refused), refused[:3])
+                await self._db(self.outbox.reject, refused)
             sent += len(batch)
             unanswered = {e.event_id for e in batch} - taken - {r[0] for r in refused}
             if unanswered and len(unanswered) == len(batch):
@@ -167,6 +169,6 @@ class Deliverer:
             await self._db(self.outbox.portrait_delivered, portrait.transaction_id, portrait.kind)
             self.stats.portraits += 1
             sent += 1
-        self.backoff.reset()
-        self._link(True)
+            self.backoff.reset()
+            self._link(True)
         return sent

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from gate.config import LaneConfig
-from gate.daemon import LaneDaemon, build_devices
+from gate.daemon import LaneDaemon
 from gate.daemon.work import FaceCapture
 from gate.emrtd import trust
 from gate.events import parse_event
@@ -27,6 +27,7 @@ from simulator import passports, pki
 from simulator.central import CentralStub
 from simulator.chip.card import VirtualChip
 from simulator.demo import FaceSource, make_mrz
+from simulator.lane_devices import SimulatedLane
 from simulator.testdata import testdata_root as find_testdata
 
 pytestmark = pytest.mark.slow
@@ -82,8 +83,8 @@ class Lane:
     ) -> None:
         self.config = lane_config(tmp, **overrides)
         self.stub = CentralStub(lane_id=self.config.lane.id)
-        self.devices = build_devices(self.config)
-        self.sim = self.devices.simulated
+        self.sim = SimulatedLane(self.config)
+        self.devices = self.sim.devices()
         store = trust.TrustStore()
         for csca in test_pki.cscas:
             store.import_bytes(csca.der, source="test PKI", now=datetime.now(UTC))
