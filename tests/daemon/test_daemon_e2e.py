@@ -23,6 +23,8 @@ from gate.daemon import LaneDaemon
 from gate.daemon.work import FaceCapture
 from gate.emrtd import trust
 from gate.events import parse_event
+from gate.lane.record import decode
+from gate.lane.replay import replay
 from simulator import passports, pki
 from simulator.central import CentralStub
 from simulator.chip.card import VirtualChip
@@ -187,8 +189,12 @@ def test_genuine_traveller_is_accepted_and_reported(make_lane: Callable[..., Lan
     assert str(tx.event_id) in lane.stub.events
     assert lane.stub.seqs() == list(range(len(lane.stub.seqs())))
     assert lane.stub.portraits == {}  # accepted citizens' portraits never leave the lane
+    # the record replays to the same decision (egate lane replay)
     record = next((lane.config.daemon.records_dir or Path()).glob("*.jsonl"))
-    assert '"input": "FaceVerified"' in record.read_text()
+    replayed = replay(decode(record.read_text(encoding="utf-8"), str(record)))
+    assert [(t.transaction, t.decision) for t in replayed.transactions] == [
+        (str(tx.transaction_id), "accepted")
+    ]
     for raw in lane.stub.events.values():
         parse_event(raw)
 
