@@ -81,7 +81,7 @@ def test_lane_configuration_sections(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a language tag"):
         load_lane(bad)
     bad.write_text('[api]\nlisten = "everywhere"\n')
-    with pytest.raises(ConfigError, match="api.listen"):
+    with pytest.raises(ConfigError, match=r"api\.listen"):
         load_lane(bad)
 
 
