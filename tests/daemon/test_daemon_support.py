@@ -89,3 +89,28 @@ def test_example_configuration_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "lane.toml"
     config = load_lane(example, env={})
     assert config == LaneConfig()  # the example shows every default
+
+
+def test_systemd_unit_notifies_restarts_and_is_hardened() -> None:
+    import configparser
+
+    path = Path(__file__).resolve().parents[2] / "config" / "egate-lane.service"
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(path, encoding="utf-8")
+    service = unit["Service"]
+    assert service["Type"] == "notify" and service["Restart"] == "always"
+    assert int(service["WatchdogSec"]) > 0
+    assert "egate lane --config" in service["ExecStart"]
+    assert "OPENBLAS_NUM_THREADS=1" in path.read_text()
+    daemon = LaneConfig().daemon
+    assert int(service["TimeoutStopSec"]) > daemon.stop_seconds + daemon.flush_seconds
+    for option, value in (
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "yes"),
+        ("PrivateTmp", "yes"),
+        ("CapabilityBoundingSet", ""),
+        ("DevicePolicy", "closed"),
+    ):
+        assert service[option] == value, option
