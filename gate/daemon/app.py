@@ -158,6 +158,7 @@ class LaneDaemon:
         self._outbox_refusing = False
         self._wall_anchor = (0.0, datetime.now(UTC))
         self._delivered_reported: dict[str, int] = {}
+        self._lists_stale = False
         self.outbox_stats: OutboxStats | None = None
 
     # ------------------------------------------------------------------ time
@@ -268,6 +269,7 @@ class LaneDaemon:
         self._spawn(self._docreader(devices), "docreader")
         self._spawn(self._gate_events(devices), "gatectl")
         self._spawn(self._camera_watchdog(devices), "camera-watchdog")
+        self._spawn(self._chip_watchdog(devices), "chip-watchdog")
         self.post(li.Started(at=self.now()))
 
     async def _safe_state(self) -> None:
@@ -511,6 +513,10 @@ class LaneDaemon:
             except work.DeviceFailure as exc:
                 self._device_fault(exc.device, exc.code, exc.detail)
                 return
+            except Exception:
+                # a bug, not a bad document: log it; the core's timeout refers the traveller
+                log.exception("%s failed; the lane core's timeout will decide", fn.__name__)
+                return
             self.post(result)
 
         self._spawn(job(), fn.__name__)
@@ -537,6 +543,8 @@ class LaneDaemon:
             )
         except work.DeviceFailure as exc:
             self._device_fault(exc.device, exc.code, exc.detail)
+        except Exception:
+            log.exception("face capture failed; the lane core's timeout will decide")
 
     async def _gate(self, call: Coroutine[Any, Any, Any]) -> None:
         try:
@@ -821,6 +829,20 @@ class LaneDaemon:
             elif isinstance(event, p.ControllerReset):
                 self._beams = [False] * int(event.beam_count)
 
+    async def _chip_watchdog(self, devices: Devices) -> None:
+        """A chip reader that can say whether it is attached (PC/SC) is asked periodically."""
+        probe = getattr(getattr(devices.chip, "reader", None), "find", None)
+        if probe is None:
+            return
+        while True:
+            if lane_state_of(self.lane.state) is not events.LaneState.BUSY:
+                try:
+                    await self._work(self._chip_pool, probe)
+                    self._device_recovered(events.Device.CHIP_READER)
+                except (EgateError, OSError) as exc:
+                    self._device_fault(events.Device.CHIP_READER, "PCSC_READER_MISSING", str(exc))
+            await asyncio.sleep(self.config.daemon.watchdog_seconds)
+
     async def _controller_alarm(self, kind: events.AlarmKind, active: bool, detail: str) -> None:
         await self.emit(lambda f: events.AlarmEvent(**f, alarm=kind, active=active, detail=detail))
 
@@ -1008,11 +1030,35 @@ class LaneDaemon:
                         detail=f"{stats.depth} of {stats.capacity} events undelivered",
                     )
                 )
+        await self._check_lists_age()
         if not stats.admitting:
             self._refuse_travellers(stats.reason)
         elif self._outbox_refusing:
             self._outbox_refusing = False
             self._device_recovered(events.Device.OUTBOX)
+
+    async def _check_lists_age(self) -> None:
+        """Say once (lane_state event, /status) when the cached lists become too old."""
+        age = self.lists.oldest_age()
+        stale = age is not None and age > self.config.policy.lists_max_age_hours * 3600
+        if stale == self._lists_stale:
+            return
+        self._lists_stale = stale
+        state = lane_state_of(self.lane.state)
+        if stale:
+            assert age is not None
+            then = (
+                "every traveller is referred"
+                if self.config.policy.stale_lists == "refer"
+                else "travellers are served with a warning"
+            )
+            reason = f"LANE_LISTS_STALE: cached lists are {age / 3600:.1f} h old; {then}"
+        else:
+            reason = "cached lists are current again"
+        log.warning("%s", reason)
+        await self.emit(
+            lambda f: events.LaneStateEvent(**f, previous=state, state=state, reason=reason)
+        )
 
     def _refuse_travellers(self, reason: str) -> None:
         """The outbox cannot record more travellers: out of service until it can."""
@@ -1074,7 +1120,8 @@ class LaneDaemon:
             },
             "degraded": self.central_up is False,
             "lists": self.lists.summary(),
-            "lists_stale": age is None or age > max_age,
+            "lists_stale": age is not None and age > max_age,
+            "lists_missing": age is None,
             "screen": {"screen": self.screen.screen, "language": self.screen.language},
             "officer_requested": bool(self.officer_requested),
             "transactions": self.transactions,

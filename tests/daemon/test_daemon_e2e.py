@@ -112,20 +112,26 @@ class Lane:
         return mrz, VirtualChip(image), live
 
     async def wait_for(self, what: Callable[[], bool], timeout: float = 30.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not what():
-                await asyncio.sleep(0.02)
+        try:
+            async with asyncio.timeout(timeout):
+                while not what():
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            raise AssertionError(
+                f"timed out; lane {self.daemon.lane.state.value}, screens {self.seen}, "
+                f"events {[(e.type, getattr(e, 'reasons', '')) for e in self.events]}"
+            ) from None
 
     def screens(self) -> list[str]:
         return self.seen
 
     async def watch_screen(self) -> None:
-        last = None
+        """Every screen the lane shows, in order (as a page would receive them)."""
+        queue = self.daemon.screen.subscribe()
         while True:
-            if self.daemon.screen.screen != last:
-                last = self.daemon.screen.screen
-                self.seen.append(last)
-            await asyncio.sleep(0.01)
+            screen = (await queue.get())["screen"]
+            if not self.seen or self.seen[-1] != screen:
+                self.seen.append(screen)
 
     def transactions(self) -> list[Any]:
         return [e for e in self.events if e.type == "transaction"]
@@ -156,16 +162,21 @@ async def passage(lane: Lane, impostor: bool = False, index: int = 0) -> None:
     mrz, chip, live = lane.passport(index, impostor=impostor)
     lane.sim.camera.show(live)
     done = len(lane.transactions())
+    start = len(lane.seen)
     lane.sim.place_document([mrz[:44], mrz[44:]], chip)
-    await lane.wait_for(lambda: lane.daemon.screen.screen in ("enter", "see_officer", "try_again"))
-    if lane.daemon.screen.screen == "enter":
+
+    def shown(*screens: str) -> str | None:
+        return next((s for s in lane.seen[start:] if s in screens), None)
+
+    await lane.wait_for(lambda: shown("enter", "see_officer", "try_again") is not None)
+    if shown("enter", "see_officer", "try_again") == "enter":
         lane.sim.remove_document()
         lane.sim.walk_in()
-        await lane.wait_for(
-            lambda: lane.daemon.screen.screen in ("proceed", "see_officer", "walk_back")
-        )
-        if lane.daemon.screen.screen != "proceed":
+        await lane.wait_for(lambda: shown("proceed", "see_officer", "walk_back") is not None)
+        if shown("proceed", "see_officer", "walk_back") != "proceed":
             lane.sim.turn_back()
+    else:
+        lane.sim.remove_document()  # refused at the reader: the traveller takes the passport
     await lane.wait_for(lambda: len(lane.transactions()) > done, 60)
     lane.sim.camera.show(None)
     await lane.wait_for(lambda: lane.daemon.screen.screen == "welcome", 30)
@@ -337,3 +348,30 @@ def test_central_outage_degrades_then_delivers_everything(make_lane: Callable[..
     assert any("central reachable again" in n for n in notes)
     assert lane.stub.seqs() == list(range(len(lane.stub.events)))
     assert set(lane.stub.received.values()) == {1}
+
+
+def test_stale_lists_during_an_outage_refer_and_say_so(
+    make_lane: Callable[..., Lane], tmp_path: Path
+) -> None:
+    import json
+    import time
+
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    old = time.time() - 30 * 3600  # central last confirmed the watch list 30 h ago
+    (lists / "watchlist.json").write_text(
+        json.dumps({"version": 7, "salt": "ab" * 16, "entries": [], "synced_at": old})
+    )
+    lane = make_lane(policy={"stale_lists": "refer", "lists_max_age_hours": 24})
+    lane.stub.faults.fail_next = 10**6  # the national outage goes on
+
+    async def play(lane: Lane) -> None:
+        await lane.wait_for(lambda: lane.daemon.central_up is False)
+        await passage(lane)
+
+    asyncio.run(lane.run(play))
+    (tx,) = lane.transactions()
+    assert tx.decision.value == "referred" and "POLICY_LISTS_STALE" in tx.reasons
+    assert "see_officer" in lane.seen
+    notes = [e.reason for e in lane.events if e.type == "lane_state"]
+    assert any(n.startswith("LANE_LISTS_STALE") and "referred" in n for n in notes)
