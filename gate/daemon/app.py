@@ -48,6 +48,7 @@ from gate.lane import Lane, LaneProtocolError
 from gate.lane import commands as lc
 from gate.lane import inputs as li
 from gate.lane.states import lane_state_of
+from gate.mrz import parse as parse_mrz
 from gate.outbox.client import CentralAuthError, CentralClient, CentralError, ListName
 from gate.outbox.delivery import Backoff, Deliverer
 from gate.outbox.store import AnyEvent, Outbox, OutboxError, OutboxFull, OutboxStats, PortraitKind
@@ -457,7 +458,7 @@ class LaneDaemon:
                 )
         elif isinstance(command, lc.ScreenTraveller):
             if tx is not None and tx.id == command.transaction:
-                self.post(li.Screened(at=self.now(), transaction=tx.id, result=self._screen(tx)))
+                self._spawn_job(self._misc_pool, self._screen, tx)
         elif isinstance(command, lc.StartFaceCapture):
             if tx is not None and tx.id == command.transaction:
                 tx.stop_face.clear()
@@ -552,42 +553,28 @@ class LaneDaemon:
         except (EgateError, OSError, TimeoutError) as exc:
             self._device_fault(events.Device.GATE_CONTROLLER, "GATECTL_NO_ANSWER", str(exc))
 
-    def _screen(self, tx: work.Transaction) -> ScreeningResult:
-        """Look the traveller up in the cached lists (full number in memory only)."""
+    def _screen(self, tx: work.Transaction) -> li.Screened:
+        """Look the traveller up in the cached lists (worker thread; the full number stays in
+        memory)."""
         age = self.lists.oldest_age()
         facts = tx.facts
-        if facts is None or not tx.mrz:
-            return ScreeningResult(lists_age_seconds=age)
-        from gate.mrz import parse
-
-        parsed = parse(list(tx.mrz_lines), today=self._today())
-        number = parsed.fields.document_number
+        if facts is None or not tx.mrz_lines:
+            result = ScreeningResult(lists_age_seconds=age)
+            return li.Screened(at=self.now(), transaction=tx.id, result=result)
+        parsed = parse_mrz(list(tx.mrz_lines), today=self._today())
         name = f"{parsed.fields.primary_identifier} {parsed.fields.secondary_identifier}"
-        watchlist = registry = None
-        try:
-            cached = self.lists.lists["watchlist"]
-            if cached.version is not None:
-                watchlist = pl.WatchList.from_dict(
-                    {"version": cached.version, "salt": cached.salt, "entries": cached.entries},
-                    self.config.policy.watchlist_name_threshold,
-                )
-            cached = self.lists.lists["registry"]
-            if cached.version is not None and self.config.policy.enrolment_required != "none":
-                registry = pl.EnrolledRegistry.from_dict(
-                    {"version": cached.version, "salt": cached.salt, "keys": cached.entries}
-                )
-        except pl.ListFormatError as exc:
-            log.error("cached list unusable: %s", exc)
-        return pl.screen(
-            number=number,
+        policy = self.config.policy
+        result = pl.screen(
+            number=parsed.fields.document_number,
             nationality=facts.nationality,
             name=name,
             date_of_birth=facts.date_of_birth,
             day=self._today(),
-            registry=registry,
-            watchlist=watchlist,
+            registry=self.lists.registry() if policy.enrolment_required != "none" else None,
+            watchlist=self.lists.watchlist(policy.watchlist_name_threshold),
             lists_age_seconds=age,
         )
+        return li.Screened(at=self.now(), transaction=tx.id, result=result)
 
     # ------------------------------------------------------------------ events out
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.errors import EgateError
+from gate.policy import lists as pl
 
 log = logging.getLogger(__name__)
 LIST_NAMES = ("watchlist", "registry", "manifests")
@@ -54,6 +56,8 @@ class ListCache:
         self.directory = Path(directory)
         self._clock = clock
         self.lists: dict[str, CachedList] = {name: CachedList(name) for name in LIST_NAMES}
+        self._lock = threading.Lock()
+        self._parsed: dict[str, tuple[int | None, Any]] = {}
 
     def load(self) -> None:
         """Read the cached files; an unreadable one is logged and treated as absent."""
@@ -75,6 +79,42 @@ class ListCache:
                 log.error(
                     "cached %s list %s is unusable (%s): ignored until resynced", name, path, exc
                 )
+
+    def _model(self, name: str, build: Any) -> Any:
+        """The list as a gate.policy.lists object, parsed once per version; None when absent or
+        unusable (logged)."""
+        with self._lock:
+            cached = self.lists[name]
+            if cached.version is None:
+                return None
+            known = self._parsed.get(name)
+            if known is not None and known[0] == cached.version:
+                return known[1]
+            try:
+                model = build(cached)
+            except pl.ListFormatError as exc:
+                log.error("cached %s version %s unusable: %s", name, cached.version, exc)
+                model = None
+            self._parsed[name] = (cached.version, model)
+            return model
+
+    def watchlist(self, name_threshold: float = 0.88) -> pl.WatchList | None:
+        model: pl.WatchList | None = self._model(
+            "watchlist",
+            lambda c: pl.WatchList.from_dict(
+                {"version": c.version, "salt": c.salt, "entries": c.entries}, name_threshold
+            ),
+        )
+        return model
+
+    def registry(self) -> pl.EnrolledRegistry | None:
+        model: pl.EnrolledRegistry | None = self._model(
+            "registry",
+            lambda c: pl.EnrolledRegistry.from_dict(
+                {"version": c.version, "salt": c.salt, "keys": c.entries}
+            ),
+        )
+        return model
 
     def version(self, name: str) -> int | None:
         return self.lists[name].version
@@ -110,7 +150,7 @@ class ListCache:
             gone = {_key(e) for e in removed}
             new = [e for e in current.entries if _key(e) not in gone] + list(added)
             changed = changed or bool(added or removed)
-        self.lists[name] = CachedList(
+        updated = CachedList(
             name,
             version,
             new,
@@ -118,7 +158,9 @@ class ListCache:
             str(answer.get("signature", "")),
             str(answer.get("salt", current.salt)),
         )
-        self._save(self.lists[name])
+        self._save(updated)
+        with self._lock:
+            self.lists[name] = updated
         return changed
 
     def _save(self, cached: CachedList) -> None:

@@ -375,3 +375,31 @@ def test_stale_lists_during_an_outage_refer_and_say_so(
     assert "see_officer" in lane.seen
     notes = [e.reason for e in lane.events if e.type == "lane_state"]
     assert any(n.startswith("LANE_LISTS_STALE") and "referred" in n for n in notes)
+
+
+def test_watchlist_hit_is_a_discreet_referral_with_an_alarm(make_lane: Callable[..., Lane]) -> None:
+    from gate.policy.lists import document_key
+
+    lane = make_lane()
+    mrz, chip, live = lane.passport(0)
+    salt = bytes(range(16))
+    number = mrz[44:53].replace("<", "")
+    lane.stub.lists["watchlist"] = {
+        "version": 5,
+        "salt": salt.hex(),
+        "entries": [{"id": "W-1", "document_keys": [document_key(salt, number, "UTO")]}],
+    }
+
+    async def play(lane: Lane) -> None:
+        await lane.wait_for(lambda: lane.daemon.lists.version("watchlist") == 5)
+        lane.passport = lambda *_a, **_k: (mrz, chip, live)  # type: ignore[method-assign]
+        await passage(lane)
+
+    asyncio.run(lane.run(play))
+    (tx,) = lane.transactions()
+    assert tx.decision.value == "referred" and "POLICY_WATCHLIST_HIT" in tx.reasons
+    alarms = [e for e in lane.events if e.type == "alarm"]
+    assert [a.alarm.value for a in alarms] == ["watchlist_hit"]
+    assert "see_officer" in lane.seen
+    page = repr(lane.daemon.screen.snapshot())
+    assert "W-1" not in page and "WATCHLIST" not in page
