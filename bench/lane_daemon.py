@@ -68,7 +68,7 @@ async def run(travellers: int, tmp: Path) -> dict[str, Any]:
     prepared = []  # the simulator's work (signing passports) stays out of the measured loop
     for index in range(travellers):
         portrait, live = faces.pair(index, impostor=False)
-        ok, jpeg = cv2.imencode(".jpg", portrait)
+        _, jpeg = cv2.imencode(".jpg", portrait)
         mrz = make_mrz(rng, now.date())
         image = passports.build_passport(mrz, test_pki.dsc_p256, face=bytes(jpeg))
         prepared.append((mrz, image, live))
