@@ -66,6 +66,9 @@ class CentralLink(_Section):
     url: str = "http://127.0.0.1:8600"
     token: str = ""
     outbox_path: Path = Path("var/lane-outbox.sqlite")
+    lists_public_key: Path | None = None
+    """Central's Ed25519 list-signing key (PEM, from GET /api/v1/lists/public-key): list
+    answers not signed by it are dropped. Unset: lists are accepted unsigned."""
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
 
 

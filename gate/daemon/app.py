@@ -37,7 +37,7 @@ from gate.config import LaneConfig
 from gate.daemon import work
 from gate.daemon.api import bind, build_app, server
 from gate.daemon.devices import Devices, build_devices
-from gate.daemon.lists import ListCache
+from gate.daemon.lists import ListCache, load_public_key
 from gate.daemon.metrics import LaneMetrics
 from gate.daemon.record import TransactionRecorder
 from gate.daemon.systemd import Notifier
@@ -124,7 +124,10 @@ class LaneDaemon:
             direction="departure" if config.lane.direction == "departure" else "arrival",
         )
         self.notifier = Notifier()
-        self.lists = ListCache(config.daemon.lists_dir)
+        key = config.central.lists_public_key
+        self.lists = ListCache(
+            config.daemon.lists_dir, public_key=load_public_key(key) if key else None
+        )
         direction = "departure" if config.lane.direction == "departure" else "arrival"
         self.recorder = TransactionRecorder(
             config.daemon.records_dir, config.lane.id, direction, config.passage, config.policy
@@ -572,6 +575,7 @@ class LaneDaemon:
             day=self._today(),
             registry=self.lists.registry() if policy.enrolment_required != "none" else None,
             watchlist=self.lists.watchlist(policy.watchlist_name_threshold),
+            manifests=self.lists.manifests() if policy.apis_directions else None,
             lists_age_seconds=age,
         )
         return li.Screened(at=self.now(), transaction=tx.id, result=result)

@@ -12,6 +12,7 @@ clear); a delta answer removes entries equal to, or with the same ``id`` as, the
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -19,8 +20,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gate.errors import EgateError
 from gate.policy import lists as pl
@@ -45,15 +51,43 @@ class CachedList:
     """Hex salt of the list's document keys (gate.policy.lists.document_key)."""
 
 
-def _key(entry: Any) -> Any:
+def _key(entry: Any) -> str:
+    """What a delta's ``removed`` names: a watch-list or manifest entry's ``id``, a registry
+    key itself."""
+    if isinstance(entry, str):
+        return entry
     if isinstance(entry, dict) and "id" in entry:
-        return ("id", str(entry["id"]))
+        return str(entry["id"])
     return json.dumps(entry, sort_keys=True)
 
 
+def canonical(answer: dict[str, Any]) -> bytes:
+    """The bytes central signs: the answer without ``signature``, compact, keys sorted."""
+    body = {k: v for k, v in answer.items() if k != "signature"}
+    return json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """Central's list-signing key (``GET /api/v1/lists/public-key``, pinned in the lane)."""
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ListError(f"{path}: cannot read central's list key: {exc}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ListError(f"{path}: central's list key must be an Ed25519 public key (PEM)")
+    return key
+
+
 class ListCache:
-    def __init__(self, directory: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        public_key: Ed25519PublicKey | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.directory = Path(directory)
+        self.public_key = public_key
         self._clock = clock
         self.lists: dict[str, CachedList] = {name: CachedList(name) for name in LIST_NAMES}
         self._lock = threading.Lock()
@@ -116,6 +150,31 @@ class ListCache:
         )
         return model
 
+    def manifests(self) -> pl.Manifests | None:
+        def build(c: CachedList) -> pl.Manifests:
+            flights: dict[tuple[str, str], set[str]] = {}
+            for entry in c.entries:
+                try:
+                    flights.setdefault((str(entry["flight"]), str(entry["day"])), set()).add(
+                        str(entry["key"])
+                    )
+                except (KeyError, TypeError):
+                    raise pl.ListFormatError(
+                        "manifests: entries need flight, day and key"
+                    ) from None
+            try:
+                salt = bytes.fromhex(c.salt)
+                found = tuple(
+                    pl.Manifest(flight, date.fromisoformat(day), frozenset(keys))
+                    for (flight, day), keys in sorted(flights.items())
+                )
+            except ValueError as exc:
+                raise pl.ListFormatError(f"manifests: {exc}") from None
+            return pl.Manifests(c.version or 0, salt, found)
+
+        model: pl.Manifests | None = self._model("manifests", build)
+        return model
+
     def version(self, name: str) -> int | None:
         return self.lists[name].version
 
@@ -133,6 +192,15 @@ class ListCache:
         if name not in self.lists:
             raise ListError(f"unknown list {name!r}; lists are {LIST_NAMES}")
         current = self.lists[name]
+        if self.public_key is not None:
+            try:
+                signature = base64.b64decode(str(answer.get("signature", "")), validate=True)
+                self.public_key.verify(signature, canonical(answer))
+            except (ValueError, InvalidSignature):
+                raise ListError(
+                    f"{name} answer is not signed by central's pinned key: dropped, the cached "
+                    "version stays in use"
+                ) from None
         try:
             version = int(answer["version"])
         except (KeyError, TypeError, ValueError):

@@ -25,7 +25,7 @@ def test_lists_full_then_delta_survive_restart_and_age(tmp_path: Path) -> None:
     now[0] += 50
     changed = cache.apply(
         "watchlist",
-        {"version": 4, "full": False, "added": [{"id": "c"}], "removed": [{"id": "a"}]},
+        {"version": 4, "full": False, "added": [{"id": "c"}], "removed": ["a"]},
     )
     assert changed
     assert [e["id"] for e in cache.lists["watchlist"].entries] == ["b", "c"]
@@ -114,3 +114,61 @@ def test_systemd_unit_notifies_restarts_and_is_hardened() -> None:
         ("DevicePolicy", "closed"),
     ):
         assert service[option] == value, option
+
+
+def test_signed_lists_are_verified_and_parsed(tmp_path: Path) -> None:
+    import base64
+    from datetime import date
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gate.daemon.lists import canonical, load_public_key
+    from gate.policy.lists import document_key
+
+    private = Ed25519PrivateKey.generate()
+    pem = tmp_path / "central.pem"
+    pem.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    cache = ListCache(tmp_path / "lists", public_key=load_public_key(pem))
+    salt = bytes(range(16))
+    key = document_key(salt, "C01X00T47", "D")
+
+    def signed(answer: dict) -> dict:
+        return {**answer, "signature": base64.b64encode(private.sign(canonical(answer))).decode()}
+
+    registry = {
+        "list": "registry",
+        "version": 2,
+        "full": True,
+        "salt": salt.hex(),
+        "entries": [key],
+    }
+    cache.apply("registry", signed(registry))
+    assert cache.registry() is not None and cache.registry().contains("C01X00T47", "D")
+    forged = signed(registry) | {"entries": []}
+    with pytest.raises(ListError, match="not signed by central's pinned key"):
+        cache.apply("registry", forged)
+    assert cache.registry().contains("C01X00T47", "D")  # the cached version stays
+    cache.apply(
+        "registry",
+        signed({"list": "registry", "version": 3, "full": False, "added": [], "removed": [key]}),
+    )
+    assert not cache.registry().contains("C01X00T47", "D")
+    manifests = {
+        "list": "manifests",
+        "version": 1,
+        "full": True,
+        "salt": salt.hex(),
+        "entries": [{"id": "m1", "flight": "BR12", "day": "2026-12-02", "key": key}],
+    }
+    cache.apply("manifests", signed(manifests))
+    parsed = cache.manifests()
+    assert parsed is not None and parsed.contains("C01X00T47", "D", date(2026, 12, 2))
+    with pytest.raises(ListError, match="cannot read central.s list key"):
+        bad = tmp_path / "bad.pem"
+        bad.write_text("not a key")
+        load_public_key(bad)
