@@ -168,7 +168,7 @@ def test_signed_lists_are_verified_and_parsed(tmp_path: Path) -> None:
     cache.apply("manifests", signed(manifests))
     parsed = cache.manifests()
     assert parsed is not None and parsed.contains("C01X00T47", "D", date(2026, 12, 2))
-    with pytest.raises(ListError, match="cannot read central.s list key"):
+    with pytest.raises(ListError, match=r"cannot read central.s list key"):
         bad = tmp_path / "bad.pem"
         bad.write_text("not a key")
         load_public_key(bad)
