@@ -334,6 +334,9 @@ class DaemonConfig(_Section):
     records_dir: Path | None = Path("var/records")
     """Every input of every transaction, for ``egate lane replay``; empty to disable."""
     lists_sync_seconds: Annotated[float, Field(ge=1, le=86400)] = 60.0
+    credential_retry_seconds: Annotated[float, Field(ge=0.1, le=3600)] = 30.0
+    """Central refused the lane credential (401/403): ask again this often (an operator must
+    fix [central] token); events wait in the outbox meanwhile."""
     command_poll_seconds: Annotated[float, Field(ge=0, le=60)] = 20.0
     """Long-poll wait for officer commands from central."""
     watchdog_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0

@@ -175,6 +175,18 @@ class CentralStub:
                 return refused
             if kind not in ("chip", "live"):
                 return JSONResponse({"detail": "kind is chip or live"}, status_code=404)
+            event = next(
+                (
+                    e
+                    for e in self.events.values()
+                    if e.get("type") == "transaction" and e.get("transaction_id") == transaction_id
+                ),
+                None,
+            )
+            if event is None:
+                return JSONResponse({"detail": "send the transaction first"}, status_code=404)
+            if event.get("decision") != "referred":
+                return JSONResponse({"detail": "portraits of referrals only"}, status_code=403)
             self.portraits[(transaction_id, kind)] = await request.body()
             return Response(status_code=204)
 

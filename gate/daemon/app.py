@@ -163,6 +163,7 @@ class LaneDaemon:
         self._wall_anchor = (0.0, datetime.now(UTC))
         self._delivered_reported: dict[str, int] = {}
         self._lists_stale = False
+        self._credential_refused = False
         self.outbox_stats: OutboxStats | None = None
 
     # ------------------------------------------------------------------ time
@@ -891,12 +892,30 @@ class LaneDaemon:
             try:
                 period = await self.client.heartbeat(await self._heartbeat_body())
                 self._on_link(True, "")
+                if self._credential_refused:
+                    self._credential_refused = False
+                    await self._central_fault("CENTRAL_CREDENTIAL_REFUSED", "", recovered=True)
             except CentralAuthError as exc:
                 self._on_link(False, str(exc))
-                period = 30.0
+                if not self._credential_refused:
+                    self._credential_refused = True
+                    await self._central_fault("CENTRAL_CREDENTIAL_REFUSED", str(exc))
+                period = self.config.daemon.credential_retry_seconds
             except CentralError as exc:
                 self._on_link(False, str(exc))
             await asyncio.sleep(period)
+
+    async def _central_fault(self, code: str, detail: str, *, recovered: bool = False) -> None:
+        """A fault of the link to central: an event for officers; the lane keeps serving."""
+        await self.emit(
+            lambda f: events.DeviceFaultEvent(
+                **f,
+                device=events.Device.CENTRAL_LINK,
+                code=code,
+                detail=detail[:500],
+                recovered=recovered,
+            )
+        )
 
     async def _heartbeat_body(self) -> dict[str, Any]:
         stats = await self._db(self.outbox.stats) if self.outbox else None

@@ -45,9 +45,17 @@ class CentralBackpressure(CentralError):
 class CentralAuthError(CentralError):
     """401/403: the lane credential is wrong or the event belongs to another lane."""
 
+    def __init__(self, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class CentralProtocolError(CentralError):
-    """The answer does not follow the lane <-> central contract."""
+    """The answer does not follow the lane <-> central contract (or is a 4xx refusal)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -143,12 +151,15 @@ class CentralClient:
         if status in (401, 403):
             raise CentralAuthError(
                 f"{what}: central refused the lane credential ({status}): check [central] "
-                f"token and [lane] id ({self.lane_id})"
+                f"token and [lane] id ({self.lane_id})",
+                status,
             )
         if status >= 500 or status in (408, 502, 503, 504):
             raise CentralUnavailable(f"{what}: central answered {status}")
         if status >= 400:
-            raise CentralProtocolError(f"{what}: central answered {status}: {response.text[:200]}")
+            raise CentralProtocolError(
+                f"{what}: central answered {status}: {response.text[:200]}", status
+            )
         if not response.content:
             return None
         try:

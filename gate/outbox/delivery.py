@@ -57,6 +57,7 @@ class DeliveryStats:
     duplicates: int = 0
     rejected: int = 0
     portraits: int = 0
+    portraits_refused: int = 0
     failures: int = 0
     last_delivery: float | None = None
     """Wall-clock time of the last batch central acknowledged."""
@@ -165,8 +166,18 @@ class Deliverer:
             await self._db(self.outbox.expire_portraits, self.portrait_retention_seconds)
         portraits = await self._db(self.outbox.pending_portraits, 5)
         for portrait in portraits:
-            await self.client.put_portrait(portrait.transaction_id, portrait.kind, portrait.data)
-            await self._db(self.outbox.portrait_delivered, portrait.transaction_id, portrait.kind)
+            where = (portrait.transaction_id, portrait.kind)
+            try:
+                await self.client.put_portrait(*where, portrait.data)
+            except (CentralAuthError, CentralProtocolError) as exc:
+                if exc.status not in (403, 404, 413, 415):
+                    raise
+                # central will not take it (not a referral, too big...): kept until retention
+                log.warning("central refused portrait %s/%s: %s", *where, exc)
+                await self._db(self.outbox.portrait_refused, *where)
+                self.stats.portraits_refused += 1
+                continue
+            await self._db(self.outbox.portrait_delivered, *where)
             self.stats.portraits += 1
             sent += 1
             self.backoff.reset()

@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS portraits (
     kind TEXT NOT NULL,
     data BLOB NOT NULL,
     created_at REAL NOT NULL,
+    upload INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (transaction_id, kind)
 );
 CREATE TABLE IF NOT EXISTS rejected (
@@ -266,7 +267,7 @@ class Outbox:
                         if tx is None:
                             raise OutboxError("portraits belong to a transaction event")
                         self._db.execute(
-                            "INSERT OR REPLACE INTO portraits VALUES (?, ?, ?, ?)",
+                            "INSERT OR REPLACE INTO portraits VALUES (?, ?, ?, ?, 1)",
                             (str(tx), kind, data, now),
                         )
                     self._db.execute(
@@ -372,7 +373,7 @@ class Outbox:
         with self._lock:
             rows = self._db.execute(
                 "SELECT p.transaction_id, p.kind, p.data, p.created_at FROM portraits p "
-                "WHERE NOT EXISTS "
+                "WHERE p.upload = 1 AND NOT EXISTS "
                 "(SELECT 1 FROM events e WHERE e.transaction_id = p.transaction_id)"
                 " ORDER BY p.created_at LIMIT ?",
                 (limit,),
@@ -383,6 +384,15 @@ class Outbox:
         with self._lock:
             self._db.execute(
                 "DELETE FROM portraits WHERE transaction_id=? AND kind=?", (transaction_id, kind)
+            )
+
+    def portrait_refused(self, transaction_id: str, kind: PortraitKind) -> None:
+        """Central will not take this portrait: keep it on the lane until the retention
+        period ends, without sending it again."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE portraits SET upload=0 WHERE transaction_id=? AND kind=?",
+                (transaction_id, kind),
             )
 
     def expire_portraits(self, retention_seconds: float) -> int:

@@ -403,3 +403,23 @@ def test_watchlist_hit_is_a_discreet_referral_with_an_alarm(make_lane: Callable[
     assert "see_officer" in lane.seen
     page = repr(lane.daemon.screen.snapshot())
     assert "W-1" not in page and "WATCHLIST" not in page
+
+
+def test_refused_credential_is_a_fault_but_the_lane_serves(make_lane: Callable[..., Lane]) -> None:
+    lane = make_lane(
+        central={"token": "stolen-and-revoked"}, daemon={"credential_retry_seconds": 0.5}
+    )
+
+    def refused() -> list[Any]:
+        return [e for e in lane.events if getattr(e, "code", "") == "CENTRAL_CREDENTIAL_REFUSED"]
+
+    async def play(lane: Lane) -> None:
+        await lane.wait_for(lambda: bool(refused()))
+        assert lane.daemon.lane.state.value == "idle"
+        assert lane.daemon.health() == []  # travellers are still served; events wait
+        lane.stub.token = "stolen-and-revoked"  # an operator fixes it
+        await lane.wait_for(lambda: len(refused()) == 2, 40)
+
+    asyncio.run(lane.run(play))
+    assert [e.recovered for e in refused()] == [False, True]
+    assert lane.stub.seqs() == list(range(len(lane.events)))

@@ -198,3 +198,27 @@ async def _test_commands_and_acks_round_trip(rig: Rig) -> None:
 
 def test_commands_and_acks_round_trip(rig: Rig) -> None:
     run(_test_commands_and_acks_round_trip(rig))
+
+
+async def _test_refused_portraits_stay_on_the_lane_until_retention(rig: Rig) -> None:
+    def accepted(fields: dict[str, Any]) -> events.TransactionEvent:
+        return events.TransactionEvent(
+            **fields, transaction_id=uuid.uuid4(), decision=events.Decision.ACCEPTED
+        )
+
+    # the foreign-national record of an accepted traveller: central takes referrals only
+    rig.outbox.append(accepted, NOW, portraits={"live": b"live"})
+    task = asyncio.create_task(rig.deliverer.run())
+    async with asyncio.timeout(10):
+        while rig.deliverer.stats.portraits_refused < 1:
+            await asyncio.sleep(0.01)
+    requests = rig.stub.requests
+    await asyncio.sleep(0.2)
+    task.cancel()
+    assert rig.stub.requests == requests  # not sent again
+    assert rig.stub.portraits == {} and rig.outbox.stats().portraits == 1
+    assert rig.outbox.expire_portraits(retention_seconds=0) == 1
+
+
+def test_refused_portraits_stay_on_the_lane_until_retention(rig: Rig) -> None:
+    run(_test_refused_portraits_stay_on_the_lane_until_retention(rig))
