@@ -32,6 +32,7 @@ from drivers.docreader.framing import DocumentRemoved as ReaderDocumentRemoved
 from drivers.docreader.reader import Connected, Disconnected, DocumentPlaced
 from drivers.gatectl import driver as gd
 from drivers.gatectl import protocol as p
+from drivers.gatectl.session import CommandRejected
 from gate import events
 from gate.config import LaneConfig
 from gate.daemon import work
@@ -164,6 +165,7 @@ class LaneDaemon:
         self._delivered_reported: dict[str, int] = {}
         self._lists_stale = False
         self._credential_refused = False
+        self._early_faults: list[tuple[events.Device, str, str]] = []
         self.outbox_stats: OutboxStats | None = None
 
     # ------------------------------------------------------------------ time
@@ -230,6 +232,8 @@ class LaneDaemon:
             min_free_bytes=cfg.min_free_mb * 1024 * 1024,
         )
         await self._db(self.lists.load)
+        for device, code, detail in self._early_faults:
+            self._device_fault(device, code, detail)
         if self.trust_store is None:
             self.trust_store = await self._work(self._misc_pool, self._load_trust)
         # the face models load in the background: the lane is up (and safe) sooner, and a
@@ -285,15 +289,11 @@ class LaneDaemon:
             await gate.cancel_passage()
             await gate.set_mode(p.Mode.OUT_OF_SERVICE)
         except (EgateError, OSError, TimeoutError) as exc:
-            # a controller that does not answer keeps its own safe state (heartbeat loss)
+            # a controller that does not answer keeps its own safe state (heartbeat loss); the
+            # driver goes on trying, and its LinkUp/Resynced event clears the fault
             log.error("gate controller not ready at start: %s", exc)
-            self.post(
-                li.DeviceFault(
-                    at=self.now(),
-                    device=events.Device.GATE_CONTROLLER,
-                    code="GATECTL_NO_ANSWER",
-                    detail=str(exc),
-                )
+            self._early_faults.append(
+                (events.Device.GATE_CONTROLLER, "GATECTL_NO_ANSWER", str(exc))
             )
 
     def _load_trust(self) -> TrustStore:
@@ -552,10 +552,17 @@ class LaneDaemon:
             log.exception("face capture failed; the lane core's timeout will decide")
 
     async def _gate(self, call: Coroutine[Any, Any, Any]) -> None:
+        device = events.Device.GATE_CONTROLLER
         try:
             await call
+        except CommandRejected as exc:
+            # the controller answered (NAK): a refused command, not a dead controller
+            log.error("gate controller refused a command: %s", exc)
         except (EgateError, OSError, TimeoutError) as exc:
-            self._device_fault(events.Device.GATE_CONTROLLER, "GATECTL_NO_ANSWER", str(exc))
+            self._device_fault(device, "GATECTL_NO_ANSWER", str(exc))
+        else:
+            if self.device_faults.get(device) == "GATECTL_NO_ANSWER":
+                self._device_recovered(device)
 
     def _screen(self, tx: work.Transaction) -> li.Screened:
         """Look the traveller up in the cached lists (worker thread; the full number stays in
