@@ -83,6 +83,10 @@ _ABORT: dict[p.AbortReason, Any] = {
     p.AbortReason.CANCELLED: "cancelled",
     p.AbortReason.MODE_CHANGE: "mode_change",
 }
+COUNTDOWN_SCREENS = frozenset(
+    {lc.Screen.ENTER, lc.Screen.PROCEED, lc.Screen.WALK_BACK, lc.Screen.TAKE_DOCUMENT}
+)
+"""Screens where the traveller must act before a timeout: they show a countdown."""
 _MODE = {
     lc.GateMode.NORMAL: p.Mode.NORMAL,
     lc.GateMode.OUT_OF_SERVICE: p.Mode.OUT_OF_SERVICE,
@@ -166,6 +170,7 @@ class LaneDaemon:
         self._lists_stale = False
         self._credential_refused = False
         self._early_faults: list[tuple[events.Device, str, str]] = []
+        self._passage_window: float | None = None
         self.outbox_stats: OutboxStats | None = None
 
     # ------------------------------------------------------------------ time
@@ -421,6 +426,9 @@ class LaneDaemon:
             except LaneProtocolError:
                 commands = []
         self._deadline_changed.set()
+        self._passage_window = next(
+            (c.timeout_seconds for c in commands if isinstance(c, lc.ReleasePassage)), None
+        )
         for command in commands:
             try:
                 await self.execute(command)
@@ -485,7 +493,16 @@ class LaneDaemon:
         elif isinstance(command, lc.SetGateMode):
             await self._gate(self.devices.gatectl.set_mode(_MODE[command.mode]))
         elif isinstance(command, lc.ShowScreen):
-            self.screen.show(command.screen.value, command.data)
+            data = dict(command.data)
+            if "countdown_seconds" not in data and command.screen in COUNTDOWN_SCREENS:
+                # the traveller must act while the released passage is open, else before the
+                # core's next deadline (the waiting state's timeout)
+                deadline = self.lane.deadline()
+                if self._passage_window is not None:
+                    data["countdown_seconds"] = round(self._passage_window)
+                elif deadline is not None:
+                    data["countdown_seconds"] = round(max(0.0, deadline - self.now()))
+            self.screen.show(command.screen.value, data)
             if command.screen is lc.Screen.WELCOME:
                 self.officer_requested = ()
         elif isinstance(command, lc.RaiseAlarm | lc.ClearAlarm):

@@ -129,7 +129,9 @@ class Lane:
         """Every screen the lane shows, in order (as a page would receive them)."""
         queue = self.daemon.screen.subscribe()
         while True:
-            screen = (await queue.get())["screen"]
+            snapshot = await queue.get()
+            screen = snapshot["screen"]
+            self.countdowns[screen] = snapshot["countdown"]
             if not self.seen or self.seen[-1] != screen:
                 self.seen.append(screen)
 
@@ -138,6 +140,7 @@ class Lane:
 
     async def run(self, play: Callable[[Lane], Any]) -> None:
         self.seen: list[str] = []
+        self.countdowns: dict[str, Any] = {}
         task = asyncio.create_task(self.daemon.run())
         watcher = asyncio.create_task(self.watch_screen())
         try:
@@ -192,6 +195,8 @@ def test_genuine_traveller_is_accepted_and_reported(make_lane: Callable[..., Lan
     (tx,) = lane.transactions()
     assert tx.decision.value == "accepted", tx.reasons
     assert "enter" in lane.seen and "proceed" in lane.seen
+    # the traveller sees how long the entry stays open ([passage] entry_seconds)
+    assert lane.countdowns["enter"]["total"] == lane.config.passage.entry_seconds
     stages = [s.stage.value for s in tx.stages]
     assert stages[0] == "document_placed" and "exit_opened" in stages
     assert tx.scores.face_similarity is not None
