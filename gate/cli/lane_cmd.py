@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--no-central", action="store_true", help="run without a central service (events wait)"
     )
-    parser.add_subparsers(dest="lane_command", metavar="LANE_COMMAND")
+    parser.add_subparsers(dest="lane_command", metavar="COMMAND")
     parser.set_defaults(func=_run)
 
 
