@@ -289,6 +289,8 @@ class Lane:
         self.emergency_input = False
         self.central_up = True
         self.alarms: set[AlarmKind] = set()
+        """Alarm kinds raised and not yet reset by an officer (emergency: until cleared)."""
+        self._raised: set[tuple[AlarmKind, str]] = set()
         self.last_step: Step | None = None
         self._note = ""
 
@@ -582,9 +584,8 @@ class Lane:
         if decision in (Decision.REFERRED, Decision.REJECTED):
             cmds.append(ShowScreen(screen=Screen.SEE_OFFICER))
             cmds.append(RequestOfficer(transaction=tx.id, reasons=reasons, discreet=d.discreet))
-            if d.discreet and AlarmKind.WATCHLIST_HIT not in self.alarms:
-                self.alarms.add(AlarmKind.WATCHLIST_HIT)
-                cmds.append(RaiseAlarm(kind=AlarmKind.WATCHLIST_HIT, transaction=tx.id))
+            if d.discreet:
+                cmds += self._alarm(AlarmKind.WATCHLIST_HIT, "")
             tx.officer_called = True
         cmds.append(
             TransactionFinished(
@@ -634,7 +635,9 @@ class Lane:
     def _finish(self, at: float) -> list[Command]:
         """The traveller is out of the lane: serve the next one (or go out of service)."""
         if self.tx is not None:
-            self._finished_ids.append(self.tx.id)
+            done = self.tx.id
+            self._finished_ids.append(done)
+            self._raised = {key for key in self._raised if key[1] != done}
         self.tx = None
         self._step_deadline = None
         self._camera_streak = 0
@@ -739,8 +742,13 @@ class Lane:
         return cmds
 
     def _alarm(self, kind: AlarmKind, detail: str) -> list[Command]:
-        if kind in self.alarms:
-            return []
+        """Raise ``kind`` once per traveller (every incident alarms, even if an earlier one of
+        the same kind was not reset yet); without a traveller, every time."""
+        if self.tx is not None:
+            key = (kind, self.tx.id)
+            if key in self._raised:
+                return []
+            self._raised.add(key)
         self.alarms.add(kind)
         return [RaiseAlarm(kind=kind, transaction=self.tx.id if self.tx else None, detail=detail)]
 

@@ -13,6 +13,7 @@ from gate.lane import Lane, LaneProtocolError, PassageState
 from gate.lane.commands import (
     AckOfficerCommand,
     CancelPassage,
+    ClearAlarm,
     GateMode,
     RaiseAlarm,
     ReadChip,
@@ -598,3 +599,30 @@ def test_results_in_flight_when_the_checks_end_are_dropped() -> None:
     assert lane.state is S.FAULT
     assert feed(lane, FaceVerified(at=6.5, transaction=TX, outcome="match")) == []
     assert lane.state is S.FAULT
+
+
+def test_every_watchlist_hit_alarms_even_before_the_last_one_was_reset() -> None:
+    lane = make_lane()
+    alarms = []
+    for n in range(2):
+        tx = f"w{n}"
+        feed(lane, *([Started(at=0.0)] if n == 0 else []))
+        cmds = feed(
+            lane,
+            DocumentPlaced(at=10.0 * n + 1, transaction=tx, date=TODAY),
+            MrzRead(at=10.0 * n + 1.5, transaction=tx, document=DOC),
+            Screened(
+                at=10.0 * n + 1.6, transaction=tx, result=ScreeningResult(watchlist_hits=("W",))
+            ),
+            ChipRead(at=10.0 * n + 2, transaction=tx, ok=True),
+            DocumentVerified(at=10.0 * n + 2.2, transaction=tx, reasons=GENUINE),
+            DocumentRemoved(at=10.0 * n + 3),
+        )
+        alarms += [c for c in cmds if isinstance(c, RaiseAlarm)]
+    assert [(a.kind, a.transaction) for a in alarms] == [
+        (AlarmKind.WATCHLIST_HIT, "w0"),
+        (AlarmKind.WATCHLIST_HIT, "w1"),
+    ]
+    assert lane.alarms == {AlarmKind.WATCHLIST_HIT}
+    cmds = feed(lane, OfficerCommand(at=30.0, command_id="r", action=OfficerAction.RESET_ALARM))
+    assert ClearAlarm(kind=AlarmKind.WATCHLIST_HIT) in cmds and lane.alarms == set()
