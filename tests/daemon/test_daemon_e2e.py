@@ -428,3 +428,28 @@ def test_refused_credential_is_a_fault_but_the_lane_serves(make_lane: Callable[.
     asyncio.run(lane.run(play))
     assert [e.recovered for e in refused()] == [False, True]
     assert lane.stub.seqs() == list(range(len(lane.events)))
+
+
+def test_sigterm_lets_the_traveller_out_flushes_and_stops(make_lane: Callable[..., Lane]) -> None:
+    lane = make_lane()
+
+    async def play(lane: Lane) -> None:
+        mrz, chip, live = lane.passport(0)
+        await asyncio.to_thread(lane.sim.camera.show, live)
+        lane.sim.place_document([mrz[:44], mrz[44:]], chip)
+        await lane.wait_for(lambda: "enter" in lane.seen)
+        lane.sim.remove_document()
+        await asyncio.to_thread(lane.sim.camera.show, None)  # no face yet: the check waits
+        lane.sim.walk_in()
+        await lane.wait_for(lambda: lane.daemon.lane.state.value == "face")
+        lane.daemon.request_stop("SIGTERM")
+        await lane.wait_for(lambda: "walk_back" in lane.seen)
+        lane.sim.turn_back()
+        await asyncio.wait_for(lane.daemon.stopped.wait(), 30)
+
+    asyncio.run(lane.run(play))
+    (tx,) = lane.transactions()
+    assert tx.decision.value == "aborted" and "LANE_STOPPED" in tx.reasons
+    assert "proceed" not in lane.seen
+    # flushed before stopping: central has every event
+    assert lane.stub.seqs() == list(range(len(lane.events)))
