@@ -171,6 +171,8 @@ class LaneDaemon:
         self._credential_refused = False
         self._early_faults: list[tuple[events.Device, str, str]] = []
         self._passage_window: float | None = None
+        self.doors: dict[str, str] = {}
+        """Last reported position of each door (heartbeat, /status)."""
         self.outbox_stats: OutboxStats | None = None
 
     # ------------------------------------------------------------------ time
@@ -804,6 +806,7 @@ class LaneDaemon:
             elif isinstance(event, gd.LinkUp | gd.Resynced):
                 self._device_recovered(events.Device.GATE_CONTROLLER)
             elif isinstance(event, p.DoorChanged):
+                self.doors[_DOOR[event.door].value] = _POSITION[event.state].value
                 self.post(
                     li.DoorChanged(at=now, door=_DOOR[event.door], position=_POSITION[event.state])
                 )
@@ -947,6 +950,7 @@ class LaneDaemon:
             "state": lane_state_of(self.lane.state).value,
             "step": self.lane.state.value,
             "devices": self._device_states(),
+            "doors": dict(self.doors),
             "outbox_depth": stats.depth if stats else 0,
             "lists": {n: self.lists.version(n) for n in ("watchlist", "registry", "manifests")},
             "trust_store": None,
@@ -1130,6 +1134,7 @@ class LaneDaemon:
             "state": lane_state_of(self.lane.state).value,
             "step": self.lane.state.value,
             "devices": self._device_states(),
+            "doors": dict(self.doors),
             "outbox": {
                 "depth": stats.depth if stats else None,
                 "oldest_age_seconds": (
