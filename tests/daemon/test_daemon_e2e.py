@@ -145,7 +145,7 @@ class Lane:
         watcher = asyncio.create_task(self.watch_screen())
         try:
             await asyncio.wait_for(self.daemon.started.wait(), 60)
-            await self.wait_for(lambda: self.daemon.screen.screen == "welcome", 20)
+            await self.wait_for(lambda: "welcome" in self.seen, 20)
             await play(self)
         finally:
             self.daemon.request_stop("test over")
@@ -453,3 +453,31 @@ def test_sigterm_lets_the_traveller_out_flushes_and_stops(make_lane: Callable[..
     assert "proceed" not in lane.seen
     # flushed before stopping: central has every event
     assert lane.stub.seqs() == list(range(len(lane.events)))
+
+
+def test_full_outbox_takes_the_lane_out_of_service_until_central_drains_it(
+    make_lane: Callable[..., Lane], tmp_path: Path
+) -> None:
+    from gate.events import LaneState, LaneStateEvent
+    from gate.outbox.store import Outbox
+
+    # central has been away for long: the outbox holds 95 of at most 100 events
+    with Outbox(tmp_path / "o.db", "lane-1") as box:
+        for _ in range(95):
+            box.append(lambda f: LaneStateEvent(**f, state=LaneState.IDLE), datetime.now(UTC))
+    lane = make_lane(outbox={"max_events": 100, "reserve_events": 10, "alarm_fraction": 0.8})
+    lane.stub.faults.fail_next = 10**6
+
+    async def play(lane: Lane) -> None:
+        await lane.wait_for(lambda: lane.daemon.lane.state.value == "out_of_service")
+        assert any("outbox" in r for r in lane.daemon.health())
+        lane.stub.faults.fail_next = 0  # central is back and takes the backlog
+        await lane.wait_for(lambda: lane.daemon.lane.state.value == "idle", 30)
+        assert lane.daemon.health() == []
+
+    asyncio.run(lane.run(play))
+    codes = [(e.code, e.recovered) for e in lane.events if e.type == "device_fault"]
+    assert ("LANE_OUTBOX_HIGH_WATER", False) in codes
+    assert ("LANE_OUTBOX_FULL", False) in codes and ("LANE_OUTBOX_FULL", True) in codes
+    assert lane.stub.seqs() == list(range(len(lane.stub.seqs())))
+    assert len(lane.stub.events) == 95 + len(lane.events)
