@@ -81,7 +81,13 @@ class Lane:
     """A running daemon with simulated devices and the handles to play a traveller."""
 
     def __init__(
-        self, tmp: Path, test_pki: Any, faces: FaceSource, face: FaceCapture, **overrides: Any
+        self,
+        tmp: Path,
+        test_pki: Any,
+        faces: FaceSource,
+        face: FaceCapture,
+        central_app: Any = None,
+        **overrides: Any,
     ) -> None:
         self.config = lane_config(tmp, **overrides)
         self.stub = CentralStub(lane_id=self.config.lane.id)
@@ -96,7 +102,7 @@ class Lane:
         self.daemon = LaneDaemon(
             self.config,
             devices=self.devices,
-            central_transport=httpx.ASGITransport(self.stub.app()),
+            central_transport=httpx.ASGITransport(central_app or self.stub.app()),
             trust_store=store,
             face=face,
             on_event=self.events.append,
@@ -481,3 +487,48 @@ def test_full_outbox_takes_the_lane_out_of_service_until_central_drains_it(
     assert ("LANE_OUTBOX_FULL", False) in codes and ("LANE_OUTBOX_FULL", True) in codes
     assert lane.stub.seqs() == list(range(len(lane.stub.seqs())))
     assert len(lane.stub.events) == 95 + len(lane.events)
+
+
+def test_against_the_real_central_service(make_lane: Callable[..., Lane], tmp_path: Path) -> None:
+    """The same lane against central/ itself: registration token, ingest, heartbeats, signed
+    lists, portraits of the referral."""
+    import importlib
+
+    from sqlalchemy import select
+
+    from gate.config import CentralConfig
+
+    central_app = pytest.importorskip(
+        "central.app", reason="the central service (#13) is not on this branch"
+    )
+    central_db = importlib.import_module("central.db")
+    central_lanes = importlib.import_module("central.lanes")
+
+    config = CentralConfig.model_validate(
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'central.sqlite'}"},
+            "lists": {"signing_key_path": str(tmp_path / "lists.pem")},
+        }
+    )
+    app = central_app.create_app(config, background=False)
+    registration = central_lanes.LaneRegistration(lane_id="lane-1", port="TPE")
+    token = central_lanes.register_lane(app.state.central, registration, "admin")
+    lane = make_lane(central_app=app, central={"token": token})
+
+    def drained() -> bool:
+        stats = lane.daemon.outbox_stats
+        return stats is not None and stats.depth == 0 and stats.portraits == 0
+
+    async def play(lane: Lane) -> None:
+        await passage(lane)
+        await passage(lane, impostor=True, index=1)
+        await lane.wait_for(drained, 30)
+
+    asyncio.run(lane.run(play))
+    assert [t.decision.value for t in lane.transactions()] == ["accepted", "referred"]
+    with app.state.central.db.read() as conn:
+        stored = conn.execute(select(central_db.events.c.seq)).all()
+        portraits = conn.execute(select(central_db.portraits)).all()
+    assert sorted(s[0] for s in stored) == list(range(len(lane.events)))
+    assert len(portraits) == 2
+    assert lane.daemon.lists.version("watchlist") is not None
