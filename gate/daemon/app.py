@@ -162,6 +162,7 @@ class LaneDaemon:
         self._chip_pool = ThreadPoolExecutor(1, thread_name_prefix="chip")
         self._face_pool = ThreadPoolExecutor(1, thread_name_prefix="face")
         self._misc_pool = ThreadPoolExecutor(1, thread_name_prefix="work")
+        self._record_pool = ThreadPoolExecutor(1, thread_name_prefix="record")
         self._jobs = asyncio.Semaphore(config.daemon.max_pending_jobs)
         self._high_water = False
         self._outbox_refusing = False
@@ -362,6 +363,7 @@ class LaneDaemon:
             await self.client.aclose()
         if self.outbox is not None:
             await self._db(self.outbox.close)
+        self._record_pool.shutdown(wait=True)
         self.recorder.close()
         for pool in (self._db_pool, self._chip_pool, self._face_pool, self._misc_pool):
             pool.shutdown(wait=False, cancel_futures=True)
@@ -413,16 +415,20 @@ class LaneDaemon:
             inp = await self._inputs.get()
             await self.feed(inp)
 
+    def _record(self, inp: li.Input) -> None:
+        """Append the input to the transaction record, in order, off the event loop."""
+        self._record_pool.submit(self.recorder.input, inp)
+
     async def feed(self, inp: li.Input) -> None:
         """One input to the core, then its commands, in order."""
-        self.recorder.input(inp)
+        self._record(inp)
         try:
             commands = self.lane.handle(inp)
         except LaneProtocolError as exc:
             self.metrics.protocol_errors.inc()
             log.error("lane core refused an input: %s; going to a safe state", exc)
             safe = li.SafeStop(at=inp.at, reason=str(exc)[:200])
-            self.recorder.input(safe)
+            self._record(safe)
             try:
                 commands = self.lane.handle(safe)
             except LaneProtocolError:
