@@ -532,3 +532,28 @@ def test_against_the_real_central_service(make_lane: Callable[..., Lane], tmp_pa
     assert sorted(s[0] for s in stored) == list(range(len(lane.events)))
     assert len(portraits) == 2
     assert lane.daemon.lists.version("watchlist") is not None
+
+
+def test_a_refused_input_makes_the_lane_safe_and_a_technician_reopens_it(
+    make_lane: Callable[..., Lane],
+) -> None:
+    from gate.lane.inputs import Started
+
+    lane = make_lane()
+
+    async def play(lane: Lane) -> None:
+        # a bug in the shell: an input the core does not accept in its state
+        await lane.daemon.feed(Started(at=lane.daemon.now()))
+        await lane.wait_for(lambda: lane.daemon.lane.state.value == "out_of_service")
+        base = f"http://127.0.0.1:{lane.daemon.api_port}"
+        async with httpx.AsyncClient(base_url=base) as api:
+            assert (await api.post("/maintenance/in_service")).status_code == 401
+            answer = await api.post(
+                "/maintenance/in_service", headers={"Authorization": "Bearer maint"}
+            )
+            assert answer.json()["result"] == "done", answer.text
+            metrics = (await api.get("/metrics")).text
+        assert "egate_lane_protocol_errors_total 1.0" in metrics
+        await lane.wait_for(lambda: lane.daemon.lane.state.value == "idle")
+
+    asyncio.run(lane.run(play))
