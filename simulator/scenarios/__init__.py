@@ -148,6 +148,9 @@ def _allowed_values(model: type[BaseModel], key: str) -> str | None:
     return ", ".join(values) if values else None
 
 
+_UNION_TAGS = ("literal[", "list[")
+
+
 def _describe(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid scenario"]
     for err in exc.errors():
