@@ -113,21 +113,137 @@ class FaceConfig(_Section):
     """Best live frames (by quality) whose embeddings are averaged."""
 
 
+Direction = Literal["arrival", "departure"]
+
+
+def _both_directions() -> list[Direction]:
+    return ["arrival", "departure"]
+
+
 class PolicyConfig(_Section):
+    """The rules of ``gate.policy.decide`` (docs/lane.md, "Decision policy")."""
+
     accepted_document_types: list[str] = Field(default_factory=lambda: ["P"])
+    """MRZ document codes allowed; a code matches itself and longer codes it prefixes only when
+    written with a trailing '*' ('P*' allows 'P', 'PD', 'PO'...)."""
     eligible_nationalities: list[str] = Field(default_factory=list)
     """ICAO codes allowed to use the gate; empty allows every nationality."""
+    citizen_nationalities: list[str] = Field(default_factory=list)
+    """The gate's own nationals: never need enrolment, never get a foreign-national record."""
+    enrolment_required: Literal["none", "foreigners", "all"] = "none"
+    """Who must be in the enrolled-traveller registry: nobody, every non-citizen, everybody."""
     minimum_age_years: Annotated[int, Field(ge=0, le=120)] = 12
+    expiry_grace_days: Annotated[int, Field(ge=0, le=3650)] = 0
+    """A document expired for at most this many days is accepted with POLICY_EXPIRY_GRACE."""
+    departure_minimum_validity_days: Annotated[int, Field(ge=0, le=3650)] = 0
+    """Departures: the document must stay valid this many days after today."""
     require_chip_authentication: bool = False
+    """Refer documents whose chip proves no key (neither AA nor CA passed): anti-cloning."""
+    crl_missing: Literal["accept", "refer"] = "accept"
+    """What a missing CRL of the issuing CSCA does."""
+    crl_stale: Literal["accept", "refer"] = "refer"
+    """What a CRL past its nextUpdate does."""
+    refuse_specimen: bool = True
+    """Refuse ICAO specimen documents (issuing state or nationality 'UTO'); the simulator's
+    lanes set it to false because synthetic passports are issued by UTO."""
+    require_liveness: bool = True
+    directions: list[Direction] = Field(default_factory=_both_directions)
+    """Directions this gate serves; a lane of another direction refers every traveller."""
+    apis_directions: list[Direction] = Field(default_factory=list)
+    """Directions in which a traveller must be on a received manifest (APIS/APP)."""
+    lists_max_age_hours: Annotated[float, Field(gt=0, le=720)] = 24.0
+    """Cached watch list, registry and manifests older than this count as stale."""
+    stale_lists: Literal["serve", "refer"] = "refer"
+    """With stale lists: keep serving (with POLICY_LISTS_STALE as a warning) or refer everyone."""
+    foreign_national_record: bool = False
+    """Keep the live portrait of an accepted non-citizen as a record (citizens' never)."""
+    record_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    watchlist_name_threshold: Annotated[float, Field(ge=0.5, le=1.0)] = 0.88
+    """Name similarity (0..1, after transliteration folding) from which a watch-list entry with
+    the same date of birth is a hit."""
     watchlist_path: Path | None = None
 
-    @field_validator("eligible_nationalities")
+    @field_validator("eligible_nationalities", "citizen_nationalities")
     @classmethod
     def _codes(cls, value: list[str]) -> list[str]:
         for code in value:
             if not (1 <= len(code) <= 3 and code.replace("<", "").isalpha() and code.isupper()):
                 raise ValueError(f"{code!r} is not an ICAO 9303 nationality code (e.g. 'DEU')")
         return value
+
+    @field_validator("accepted_document_types")
+    @classmethod
+    def _doc_codes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            bare = code.removesuffix("*")
+            if not (1 <= len(bare) <= 2 and bare.isalpha() and bare.isupper()):
+                raise ValueError(f"{code!r} is not an MRZ document code (e.g. 'P', 'ID', 'P*')")
+        return value
+
+
+class TailgatingConfig(_Section):
+    """Anti-tailgating rules (docs/lane.md, "Anti-tailgating")."""
+
+    beams_per_person: Annotated[int, Field(ge=1, le=8)] = 2
+    """Adjacent mantrap beams one traveller (with luggage) may interrupt at once; more is two
+    people. Separate interrupted runs with a clear beam between them are always two people."""
+    beam_persistence_seconds: Annotated[float, Field(ge=0, le=10)] = 0.3
+    """A beam pattern must hold this long to count (a swinging bag flickers)."""
+    camera: bool = True
+    """Also count faces from the gate camera."""
+    camera_region: tuple[float, float, float, float] = (0.15, 0.05, 0.85, 0.95)
+    """x0, y0, x1, y1 (fractions of the frame): the mantrap as the camera sees it. Faces whose
+    centre lies outside (glass panels, the next lane, posters on the wall) are not counted."""
+    camera_min_face_height: Annotated[float, Field(gt=0, le=1)] = 0.10
+    """Faces smaller than this fraction of the frame height are too far away to be inside the
+    mantrap (the queue, reflections in the glass)."""
+    camera_frames: Annotated[int, Field(ge=1, le=100)] = 5
+    """Consecutive frames with two or more counted faces before the camera calls tailgating."""
+
+    @field_validator("camera_region")
+    @classmethod
+    def _region(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = value
+        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+            raise ValueError("must be x0, y0, x1, y1 with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1")
+        return value
+
+
+class PassageConfig(_Section):
+    """The passage flow of ``gate.lane`` and the timeout of every waiting state (docs/lane.md)."""
+
+    flow: Literal["two-step", "one-step"] = "two-step"
+    """two-step: document at the entry, face inside the mantrap, two barriers; one-step:
+    document and face at one barrier that opens only when every check passed."""
+    barrier: Literal["doors", "turnstile"] = "doors"
+    """doors (swing/sliding leaves) or turnstile (tripod/speed gate: one release per traveller
+    and direction, a passage report back)."""
+    mrz_seconds: Annotated[float, Field(gt=0, le=120)] = 8.0
+    """Document placed, no MRZ: aborted (PASSAGE_TIMEOUT_MRZ), 'try again'."""
+    chip_seconds: Annotated[float, Field(gt=0, le=120)] = 15.0
+    """Chip not read and authenticated in time: referred (PASSAGE_TIMEOUT_CHIP)."""
+    eligibility_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
+    """Verdict or list screening late: referred (PASSAGE_TIMEOUT_ELIGIBILITY)."""
+    entry_seconds: Annotated[float, Field(gt=0, le=65)] = 10.0
+    """Two-step: entry released, nobody entered: aborted (PASSAGE_TIMEOUT_ENTRY)."""
+    face_seconds: Annotated[float, Field(gt=0, le=120)] = 15.0
+    """No face verification in time: referred (PASSAGE_TIMEOUT_FACE)."""
+    exit_seconds: Annotated[float, Field(gt=0, le=65)] = 10.0
+    """Exit released, traveller still inside: the exit is released again and an officer is
+    called (PASSAGE_TIMEOUT_EXIT)."""
+    leave_seconds: Annotated[float, Field(gt=0, le=65)] = 15.0
+    """Referred, rejected or aborted traveller has not left: released again, officer called
+    (PASSAGE_TIMEOUT_LEAVE)."""
+    on_referral: Literal["release_back", "hold_for_officer"] = "release_back"
+    """release_back: the way back out opens at once; hold_for_officer: the traveller waits for
+    an officer's referral_decision, at most ``officer_wait_seconds``."""
+    officer_wait_seconds: Annotated[float, Field(gt=0, le=600)] = 60.0
+    """Hold for an officer at most this long, then release the way back
+    (PASSAGE_TIMEOUT_OFFICER)."""
+    confinement_seconds: Annotated[float, Field(gt=0, le=600)] = 75.0
+    """Safety backstop: nobody stays with every barrier closed for longer; the way back is
+    released and a person_trapped alarm raised. Must exceed the longest step."""
+    tailgating: TailgatingConfig = TailgatingConfig()
 
 
 class TrustConfig(_Section):
@@ -158,6 +274,7 @@ class LaneConfig(_Section):
     gatectl: GateControllerConfig = GateControllerConfig()
     face: FaceConfig = FaceConfig()
     policy: PolicyConfig = PolicyConfig()
+    passage: PassageConfig = PassageConfig()
     trust: TrustConfig = TrustConfig()
     logging: LoggingConfig = LoggingConfig()
 
