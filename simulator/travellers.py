@@ -319,15 +319,17 @@ class FaceSource:
     def portrait(self, identity: int) -> np.ndarray:
         return self.identities[identity % len(self.identities)][0]
 
-    def live(self, identity: int, impostor: bool) -> np.ndarray:
-        """The face in front of the camera: the holder's other image, or someone else's."""
+    def live(self, identity: int, impostor: bool) -> list[np.ndarray]:
+        """The face in front of the camera, as several captures of the same person (their
+        landmarks differ the way a moving, living face's do): the holder's other images, or
+        someone else's."""
         person = self.identities[identity % len(self.identities)]
-        if not impostor:
-            return person[1 % len(person)]
-        if len(self.identities) > 1:
-            other = self.identities[(identity + 1) % len(self.identities)]
-            return other[1 % len(other)]
-        return self.strangers[identity % len(self.strangers)]
+        if impostor:
+            if len(self.identities) > 1:
+                person = self.identities[(identity + 1) % len(self.identities)]
+            else:
+                return self.strangers
+        return person[1:] if len(person) > 1 else person
 
 
 def jpeg(image: np.ndarray, quality: int = 90) -> bytes:
@@ -360,6 +362,19 @@ def _on_screen(face: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+PAD_SCORES = {"printed-photo": 0.05, "screen-replay": 0.1}
+"""The simulated camera's presentation-attack score for flat presentations (1.0 is live)."""
+
+
+def pad_score(traveller: Traveller) -> float:
+    """The liveness score a camera with its own presentation-attack detection (3D / near
+    infrared, ``gate.face.liveness.ExternalLiveness``) reports for this traveller.
+
+    The simulated camera composites flat images, so the motion baseline cannot tell a living
+    face from a photo in its frames; the simulation plays a PAD camera that knows the truth."""
+    return PAD_SCORES.get(traveller.spec.face, 0.95)
+
+
 def live_frames(
     traveller: Traveller,
     faces: FaceSource,
@@ -370,32 +385,35 @@ def live_frames(
 ) -> Iterator[np.ndarray]:
     """``count`` consecutive camera frames (at ``fps``) of the traveller standing at the camera.
 
-    The holder and an impostor move their heads naturally; a printed photo and a screen replay
-    are flat and still; ``none`` shows no face. A tailgater appears close behind."""
+    A living face (holder or impostor) is rendered from several captures of the person in turn
+    with head motion; a printed photo and a screen replay are one flat image, held still;
+    ``none`` shows no face. A tailgater appears close behind."""
     kind = traveller.spec.face
     if kind == "none":
-        patch = _back_of_head()
+        patches = [_back_of_head()]
+    elif kind == "printed-photo":
+        patches = [_printed(faces.portrait(traveller.identity))]
+    elif kind == "screen-replay":
+        patches = [_on_screen(faces.portrait(traveller.identity))]
     else:
-        live = faces.live(traveller.identity, impostor=kind == "impostor")
-        if kind == "printed-photo":
-            patch = _printed(faces.portrait(traveller.identity))
-        elif kind == "screen-replay":
-            patch = _on_screen(faces.portrait(traveller.identity))
-        else:
-            patch = live
-    flat = kind in ("printed-photo", "screen-replay")
+        # a living face: several captures of the person in turn
+        captures = faces.live(traveller.identity, impostor=kind == "impostor")
+        patches = [captures[i % len(captures)] for i in range(count)]
     follow = traveller.spec.tailgater if tailgater is None else tailgater
     with tempfile.TemporaryDirectory(prefix="egate-sim-face-") as tmp:
-        cv2.imwrite(str(Path(tmp) / "face.png"), patch)
+        for i, patch in enumerate(patches):
+            cv2.imwrite(str(Path(tmp) / f"{i:03d}.png"), patch)
         camera = SceneCamera(
             faces_dir=Path(tmp),
             fps=fps,
             tailgate_every=1 if follow else 0,
-            head_motion=not flat,
+            head_motion=kind not in ("printed-photo", "screen-replay"),
             seed=traveller.seed % 10_000,
             realtime=False,
         )
-        # the traveller stands at the camera from 55 % to 85 % of the scene cycle
+        # the traveller stands at the camera from 55 % to 85 % of the scene cycle; scene
+        # "person" k shows patch k (frame i of a living face, the one picture of a flat one)
         start = camera.cycle * 0.58
         for i in range(count):
-            yield camera.render(start + i / fps)[0]
+            k = i % len(patches)
+            yield camera.render(k * camera.cycle + start + i / fps)[0]
