@@ -17,7 +17,6 @@ traveller reaches the reader to the moment the traveller has cleared the exit be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,48 +81,46 @@ class PhysicalModel(BaseModel):
         """Back from the camera spot to the reader (a walk-back or a referral)."""
         return self.camera_spot + self.reader_to_entry
 
+    @property
+    def reader_to_clear(self) -> float:
+        """One-step: from the reader through the single barrier to clear of the beam past it."""
+        g = self.geometry
+        return self.reader_to_entry + (g.exit_beam - g.exit_door) + g.body_depth / 2
+
     def face_capture_seconds(self) -> float:
         return self.face_frames / self.camera_fps
 
-    def minimum(self, chip_seconds: float) -> float:
-        """The physical minimum of one accepted two-step passage (seconds), given the modelled
-        link time of a genuine chip read (``chip_seconds``)."""
-        return (
-            self.place_document_seconds
-            + self.mrz_delivery_seconds
-            + chip_seconds
-            + self.door_open_seconds
-            + self.walk_seconds(self.reader_to_entry)
-            + self.face_after_entry_seconds
-            + self.face_capture_seconds()
-            + self.door_open_seconds
-            + self.walk_seconds(self.camera_to_clear)
-        )
+    def minimum(self, chip_seconds: float, flow: str = "two-step") -> float:
+        """The physical minimum of one accepted passage (seconds), given the modelled link time
+        of a genuine chip read (``chip_seconds``): the steps of :meth:`minimum_steps` back to
+        back."""
+        return sum(self.minimum_steps(chip_seconds, flow).values())
 
-    def minimum_steps(self, chip_seconds: float) -> dict[str, float]:
-        """The steps of :meth:`minimum` by name, for the report."""
+    def minimum_steps(self, chip_seconds: float, flow: str = "two-step") -> dict[str, float]:
+        """The unavoidable steps of an accepted passage, in order.
+
+        Two-step: document, MRZ, chip, entry opens, walk in, face the camera, the frames, exit
+        opens, walk out. One-step: the traveller faces the camera at the reader while the chip
+        is read (the frames take less time than the chip), then the single barrier opens."""
+        if flow == "one-step":
+            return {
+                "place_document": self.place_document_seconds,
+                "mrz_delivery": self.mrz_delivery_seconds,
+                "chip_link": max(chip_seconds, self.face_capture_seconds()),
+                "barrier_opens": self.door_open_seconds,
+                "walk_out": self.walk_seconds(self.reader_to_clear),
+            }
         return {
             "place_document": self.place_document_seconds,
             "mrz_delivery": self.mrz_delivery_seconds,
-            "chip_link": round(chip_seconds, 4),
+            "chip_link": chip_seconds,
             "entry_opens": self.door_open_seconds,
-            "walk_to_entry": round(self.walk_seconds(self.reader_to_entry), 4),
+            "walk_to_entry": self.walk_seconds(self.reader_to_entry),
             "face_the_camera": self.face_after_entry_seconds,
-            "face_frames": round(self.face_capture_seconds(), 4),
+            "face_frames": self.face_capture_seconds(),
             "exit_opens": self.door_open_seconds,
-            "walk_out": round(self.walk_seconds(self.camera_to_clear), 4),
+            "walk_out": self.walk_seconds(self.camera_to_clear),
         }
-
-
-@dataclass(frozen=True)
-class Window:
-    """A simulated time interval [start, end]."""
-
-    start: float
-    end: float
-
-    def overlaps(self, other: Window) -> bool:
-        return self.start <= other.end and other.start <= self.end
 
 
 def pad_jpeg(data: bytes, size: int) -> bytes:

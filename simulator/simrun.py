@@ -200,6 +200,8 @@ class Visit:
     transport: InProcessTransport | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     chip_portrait: bytes | None = None
+    chip_ready: float | None = None
+    """When the chip (and its portrait) had been read."""
     document: events.DocumentSummary | None = None
     verdicts: list[events.Verdict] = field(default_factory=list)
     crossed_entry: float | None = None
@@ -225,7 +227,7 @@ class SimLane:
         self.run = run
         self.faults = faults
         self.lane_id = f"sim-{index + 1}"
-        self.core = Lane(run.lane_config.passage, run.policy, direction="arrival")
+        self.core = Lane(run.passage, run.policy, direction="arrival")
         self.stamper = events.EventStamper(self.lane_id)
         self.events: list[
             events.TransactionEvent
@@ -515,6 +517,12 @@ class SimLane:
             self.put(ChipRead(at=done, transaction=tx, ok=False, reasons=reasons))
             return
         visit.reader, visit.transport = reader, transport
+        visit.chip_ready = done
+        if "DG2" in visit.files:
+            try:
+                visit.chip_portrait = lds.parse_dg2(visit.files["DG2"]).portrait.image
+            except EgateError:
+                visit.chip_portrait = None
         if "DG2" in visit.files:
             run.chip_link_seconds.append(transport.modelled_seconds)
         self.put(
@@ -532,11 +540,6 @@ class SimLane:
         verdict = authenticate_document(
             visit.reader, visit.files, run.documents.store, at=run.now, mrz=visit.traveller.mrz
         )
-        if "DG2" in visit.files:
-            try:
-                visit.chip_portrait = lds.parse_dg2(visit.files["DG2"]).portrait.image
-            except EgateError:
-                visit.chip_portrait = None
         chip_cpu = visit.transport.chip_cpu_seconds - cpu_before
         host = max(0.0, time.perf_counter() - began - chip_cpu)
         visit.software += host
@@ -559,8 +562,11 @@ class SimLane:
         """Frames of the traveller at the camera, analysed as they arrive; PersonsSeen for
         every frame, then FaceVerified and LivenessChecked."""
         run, model, traveller = self.run, self.model, visit.traveller
-        entered = visit.crossed_entry if visit.crossed_entry is not None else t
-        faces_at = max(t, entered + model.face_after_entry_seconds)
+        if self.run.passage.flow == "one-step":
+            faces_at = t  # the traveller stands at the reader, facing the camera
+        else:
+            entered = visit.crossed_entry if visit.crossed_entry is not None else t
+            faces_at = max(t, entered + model.face_after_entry_seconds)
         if traveller.spec.behaviour == "looks-away":
             faces_at += model.looks_away_seconds
         faces_at = self.device_ready(faces_at, "camera")
@@ -572,8 +578,9 @@ class SimLane:
             else None
         )
         portrait_spent = self.compute(visit, began)
-        # the portrait is embedded while the traveller walks to the camera
-        done = max(faces_at, t + portrait_spent)
+        # the portrait is embedded as soon as the chip was read, while the traveller walks to
+        # the camera (two-step) or while the frames come in (one-step)
+        done = max(faces_at, (visit.chip_ready or t) + portrait_spent)
         samples = []
         observations: list[LivenessObservation] = []
         tx = visit.transaction
@@ -661,9 +668,16 @@ class SimLane:
                 PassageCompleted(at=through, door=door, direction=direction, persons=persons),
             )
         elif door is Door.EXIT and direction is PassageDirection.IN:
-            cleared = opened + model.walk_seconds(model.camera_to_clear, slow)
+            one_step = self.run.passage.flow == "one-step"
+            distance = model.reader_to_clear if one_step else model.camera_to_clear
+            cleared = opened + model.walk_seconds(distance, slow)
             visit.left = cleared
-            report(cleared, PassageCompleted(at=cleared, door=door, direction=direction, persons=1))
+            report(
+                cleared,
+                PassageCompleted(
+                    at=cleared, door=door, direction=direction, persons=2 if spec.tailgater else 1
+                ),
+            )
         else:  # back out through the entry (with a tailgater, both walk back)
             out = opened + model.walk_seconds(model.camera_to_reader, slow)
             visit.left = out
@@ -735,6 +749,7 @@ class SimLane:
                 faults=self.faults.overlapping(visit.arrival, left),
             )
         )
+        self.run.traveller_done(self.results[-1])
         self.on_left(left)
 
     def on_left(self, t: float) -> None:
@@ -785,6 +800,7 @@ class SimRun:
         model: PhysicalModel | None = None,
         now: datetime | None = None,
         log: Log | None = None,
+        progress: Log | None = None,
     ) -> None:
         if lanes < 1:
             raise SimError(f"--lanes must be at least 1, got {lanes}")
@@ -807,7 +823,10 @@ class SimRun:
         self.epoch = self.now
         self.today: date = self.now.date()
         self.log = log or (lambda _line: None)
+        self.progress = progress or (lambda _line: None)
+        self.done = 0
         self.policy = sim_policy(scenario)
+        self.passage = lane_config.passage.model_copy(update={"flow": scenario.flow})
         self.documents = DocumentFactory(self.now)
         self.chip_link_seconds: list[float] = []
         self.build_seconds = 0.0
@@ -844,9 +863,20 @@ class SimRun:
         report.wall_seconds = time.perf_counter() - wall
         if self.chip_link_seconds:
             report.physical_minimum_seconds = self.model.minimum(
-                float(np.median(self.chip_link_seconds))
+                float(np.median(self.chip_link_seconds)), self.scenario.flow
             )
         return report
+
+    def traveller_done(self, result: TravellerResult) -> None:
+        self.done += 1
+        self.log(
+            f"lane {result.lane} traveller {result.index} ({result.label}): {result.decision} "
+            f"{' '.join(result.reasons)} in {result.passage_seconds:.1f} s"
+            + (" MISMATCH" if result.differs else "")
+        )
+        step = max(10, self.total // 10)
+        if self.done % step == 0 or self.done == self.total:
+            self.progress(f"sim: {self.done}/{self.total} travellers")
 
     async def serve(self, lane: SimLane, queue: list[Traveller], clock: Clock) -> None:
         """Run one lane until every traveller of its queue has left it."""
@@ -872,9 +902,6 @@ class SimRun:
             steps += 1
             if steps % 50 == 0:
                 await asyncio.sleep(0)  # let the other lanes run
-        for result in lane.results[-1:]:
-            self.log(f"lane {lane.index}: {len(lane.results)} travellers done")
-            del result
 
 
 FAULT_CODE_OF: dict[events.Device, str] = {

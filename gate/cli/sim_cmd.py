@@ -1,0 +1,135 @@
+"""``egate sim``: simulated lanes at scale (docs/scenarios.md).
+
+- ``egate sim scenarios`` lists the built-in scenarios;
+- ``egate sim run`` runs N simulated lanes (the lane core with simulated devices) through a
+  scenario and prints the report (``--json`` for the machine-readable one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gate import config
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("sim", help="simulated lanes, travellers, scenarios and faults")
+    sub = parser.add_subparsers(dest="sim_command", metavar="SUBCOMMAND", required=True)
+
+    listing = sub.add_parser("scenarios", help="list the built-in scenarios")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=_scenarios)
+
+    check = sub.add_parser("check", help="validate a scenario file (or built-in name)")
+    check.add_argument("scenario", help="built-in scenario name or path of a .toml file")
+    check.set_defaults(func=_check)
+
+    run = sub.add_parser("run", help="run simulated lanes through a scenario and report")
+    run.add_argument("--lanes", type=_positive, default=1, help="number of lanes (default 1)")
+    run.add_argument(
+        "--travellers", type=_positive, default=20, help="travellers in total (default 20)"
+    )
+    run.add_argument("--scenario", default="mix", help="built-in name or .toml file (default: mix)")
+    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument(
+        "--fast",
+        action="store_true",
+        help="simulated clock: run as fast as the computing allows (same outcomes)",
+    )
+    run.add_argument(
+        "--central",
+        default="none",
+        help="none (default; the embedded central service is not available in this build)",
+    )
+    run.add_argument("--config", type=Path, help="lane configuration (default: built in)")
+    run.add_argument("--json", action="store_true", help="print the report as JSON")
+    run.add_argument("--verbose", action="store_true", help="print every traveller's outcome")
+    run.set_defaults(func=_run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    from simulator import scenarios
+
+    items = scenarios.builtins()
+    if args.json:
+        data = [
+            {
+                "name": s.name,
+                "description": s.description,
+                "flow": s.flow,
+                "travellers_per_round": s.group_size,
+                "groups": len(s.travellers),
+                "faults": len(s.faults),
+            }
+            for s in items
+        ]
+        print(json.dumps(data, indent=2))
+        return 0
+    width = max(len(s.name) for s in items)
+    for s in items:
+        faults = f", {len(s.faults)} fault(s)" if s.faults else ""
+        print(f"{s.name:<{width}}  {s.description} ({s.group_size} per round{faults})")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from simulator import scenarios
+
+    s = scenarios.load(args.scenario)
+    print(
+        f"{args.scenario}: scenario {s.name!r} is valid: {len(s.travellers)} group(s), "
+        f"{s.group_size} traveller(s) per round, {len(s.faults)} fault(s), flow {s.flow}"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gate.errors import EgateError
+    from gate.face.pipeline import FaceEngine
+    from simulator import scenarios
+    from simulator.simrun import SimRun
+    from simulator.testdata import testdata_root
+    from simulator.travellers import FaceSource
+
+    if args.central != "none":
+        raise EgateError(
+            f"--central {args.central}: only 'none' is available in this build (the embedded "
+            "central service and delivery to a URL come with the lane daemon integration)"
+        )
+    scenario = scenarios.load(args.scenario)
+    lane = config.load_lane(args.config)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    faces = FaceSource.find(testdata_root())
+    run = SimRun(
+        scenario,
+        lanes=args.lanes,
+        travellers=args.travellers,
+        seed=args.seed,
+        fast=args.fast,
+        lane_config=lane,
+        faces=faces,
+        engine=FaceEngine.from_config(lane.face),
+        log=log if args.verbose else None,
+        progress=None if args.json else log,
+    )
+    report = asyncio.run(run.run())
+    print(report.to_json() if args.json else report.human())
+    return 0 if not report.mismatches else 1
