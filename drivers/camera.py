@@ -18,14 +18,14 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
+from drivers import registry
 from gate.errors import EgateError
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://"
 class CameraError(EgateError):
     """Base of camera errors."""
 
+    reason_code = "CAMERA_NO_FRAMES"
+
 
 class CameraUnavailable(CameraError):
     """The source delivers no frames (cannot be opened, or stopped and did not come back)."""
@@ -49,27 +51,12 @@ class CameraEndOfStream(CameraError):
 
 
 @dataclass(frozen=True)
-class FaceTruth:
-    """Where the simulator composited a face (ground truth for tests; real cameras: none)."""
-
-    box: tuple[int, int, int, int]  # x, y, w, h in pixels
-    person: int
-    role: str  # "traveller" or "tailgater"
-    distance_m: float
-    yaw_deg: float = 0.0
-    pitch_deg: float = 0.0
-    roll_deg: float = 0.0
-    image: str = ""
-
-
-@dataclass(frozen=True)
 class Frame:
     image: np.ndarray  # BGR, uint8, shape (height, width, 3)
     timestamp: float  # time.monotonic() (or the simulated clock) when the frame was captured
     wall_time: float  # time.time() at capture, for logs and events
     index: int  # frames delivered since open(), across reconnects
     source: str
-    faces: tuple[FaceTruth, ...] = field(default_factory=tuple)
 
     @property
     def width(self) -> int:
@@ -370,13 +357,7 @@ class OpenCVCamera(CameraBase):
 
 def open_camera(config: CameraConfig, **kwargs: Any) -> CameraBase:
     """The camera a lane configuration asks for: 'simulator', an image directory (simulator
-    image-sequence mode), a device index, a video file or a stream URL."""
-    if config.source == "simulator":
-        from simulator.camera import SceneCamera
-
-        return SceneCamera.from_config(config, **kwargs)
-    if Path(config.source).is_dir():
-        from simulator.camera import ImageSequenceCamera
-
-        return ImageSequenceCamera.from_config(config, **kwargs)
-    return OpenCVCamera.from_config(config, **kwargs)
+    image-sequence mode), a device index, a video file or a stream URL. The implementation
+    comes from the device registry (:mod:`drivers.registry`)."""
+    camera: CameraBase = registry.build("camera", registry.camera_kind(config), config, **kwargs)
+    return camera

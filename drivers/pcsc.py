@@ -11,7 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from gate.emrtd.errors import (
     CardRemovedError,
@@ -19,6 +19,9 @@ from gate.emrtd.errors import (
     ReaderNotFoundError,
     TransportError,
 )
+
+if TYPE_CHECKING:
+    from gate.config import ChipReaderConfig
 
 try:  # pyscard is a declared dependency, but keep import errors readable
     from smartcard import scard
@@ -249,3 +252,12 @@ class PcscReader:
                 raise CardRemovedError(f"no card in {str(reader)!r}: present the passport") from exc
             raise TransportError(f"cannot connect to the card in {str(reader)!r}: {exc}") from exc
         return PcscTransport(connection, str(reader), transmit_timeout)
+
+
+def pcsc_from_config(config: ChipReaderConfig, **options: Any) -> PcscReader:
+    """Device-registry factory ``chipreader.pcsc``."""
+    return PcscReader(
+        options.pop("pattern", config.reader_pattern),
+        timeout=options.pop("timeout", config.timeout_seconds),
+        **options,
+    )

@@ -111,6 +111,8 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("PA_COUNTRY_MISMATCH", "fail", "issuing state, DSC and CSCA countries differ"),
     ("PA_ALGORITHM_UNSUPPORTED", "fail", "a hash, signature algorithm or curve is unsupported"),
     ("PA_SOD_WARNING", "warn", "EF.SOD deviates from ICAO 9303 but could be verified"),
+    ("PA_CERT_INVALID", "fail", "a certificate or public key of the chain cannot be decoded"),
+    ("PA_DG_MALFORMED", "fail", "a data group needed for the checks cannot be parsed"),
     # ---- active and chip authentication
     ("AA_OK", "ok", "active authentication passed: the chip holds the DG15 private key"),
     ("AA_FAILED", "fail", "active authentication failed"),
@@ -125,6 +127,7 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("FACE_NO_MATCH", "refer", "the live face does not match the chip portrait"),
     ("FACE_NOT_FOUND", "refer", "no usable face was captured from the traveller"),
     ("FACE_NO_CHIP_PORTRAIT", "refer", "the chip holds no usable portrait to compare with"),
+    ("FACE_ENGINE_FAULT", "fault", "the face models are missing, corrupt or failed to run"),
     ("LIVENESS_OK", "ok", "the live face passed presentation-attack detection"),
     ("LIVENESS_FAILED", "refer", "the live face looks like a photo, screen or mask"),
     # ---- eligibility and lane policy (gate/policy)
@@ -168,7 +171,9 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     # ---- devices and links
     ("CAMERA_NO_FRAMES", "fault", "the gate camera delivers no frames"),
     ("GATECTL_NO_ANSWER", "fault", "the gate controller does not answer"),
+    ("GATECTL_FAULT", "fault", "the gate controller refused a command or reported a fault"),
     ("DOCREADER_NO_ANSWER", "fault", "the document reader does not answer"),
+    ("DOCREADER_FAULT", "fault", "the document reader sends data that cannot be decoded"),
     ("PCSC_READER_MISSING", "fault", "the chip reader is not connected"),
     ("CENTRAL_UNREACHABLE", "fault", "the central service cannot be reached"),
     # ---- the lane itself

@@ -5,7 +5,8 @@ into it: each traveller approaches from about 3 m to 0.5 m, stands while the hea
 then leaves; every ``tailgate_every``-th traveller has a second person close behind. Head pose
 is approximated by affine warps (roll = rotation, yaw = horizontal foreshortening and shear,
 pitch = vertical foreshortening); lighting drifts and dips; sensor noise is added. Every frame
-carries the composited face boxes (:class:`drivers.camera.FaceTruth`) as ground truth.
+is a :class:`SimulatedFrame`: a :class:`drivers.camera.Frame` that also carries the composited
+face boxes (:class:`FaceTruth`) as ground truth. Production frames carry no such field.
 
 Faces come from ``faces_dir`` (face-centred crops work best, e.g. aligned 150x150 chips or chip
 portraits; a full photo is centre-cropped to a square). Without a directory a procedurally drawn
@@ -23,14 +24,14 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from drivers.camera import CameraBase, CameraEndOfStream, CameraUnavailable, FaceTruth, Frame
+from drivers.camera import CameraBase, CameraEndOfStream, CameraUnavailable, Frame
 from gate.face.errors import ImageError
 from gate.face.portrait import load_image_file
 
@@ -126,6 +127,27 @@ def gate_background(width: int, height: int) -> np.ndarray:
         img, (int(width * 0.4), 0), (int(width * 0.6), int(height * 0.03)), (235, 240, 240), -1
     )
     return img
+
+
+@dataclass(frozen=True)
+class FaceTruth:
+    """Where the simulator composited a face (ground truth for tests and benchmarks)."""
+
+    box: tuple[int, int, int, int]  # x, y, w, h in pixels
+    person: int
+    role: str  # "traveller" or "tailgater"
+    distance_m: float
+    yaw_deg: float = 0.0
+    pitch_deg: float = 0.0
+    roll_deg: float = 0.0
+    image: str = ""
+
+
+@dataclass(frozen=True)
+class SimulatedFrame(Frame):
+    """A frame of the scene camera with the faces composited into it."""
+
+    faces: tuple[FaceTruth, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -356,7 +378,7 @@ class SceneCamera(CameraBase):
         bx0, bx1, by0, by1 = int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max())
         return (x0 + bx0, y0 + by0, bx1 - bx0 + 1, by1 - by0 + 1)
 
-    def read(self) -> Frame:
+    def read(self) -> SimulatedFrame:
         if not self._opened:
             self.open()
         now = self._clock()
@@ -376,7 +398,7 @@ class SceneCamera(CameraBase):
         image, faces = self.render(t)
         self._index += 1
         stamp = self._clock() if self.realtime else self._start + t
-        return Frame(image, stamp, time.time(), self._index, self.source, faces)
+        return SimulatedFrame(image, stamp, time.time(), self._index, self.source, faces)
 
 
 class ImageSequenceCamera(CameraBase):

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from drivers.gatectl import protocol as p
-from drivers.gatectl.driver import GateController, SimulatedGateController
+from drivers.gatectl.driver import GateController
 from drivers.mrz_ocr.pipeline import read_image
 from gate import events
 from gate.config import LaneConfig
@@ -43,6 +43,7 @@ from simulator import docpages, passports, pki
 from simulator.camera import SceneCamera
 from simulator.chip.card import VirtualChip
 from simulator.chip.transport import InProcessTransport
+from simulator.devices import SimulatedGateController
 from simulator.gatectl.device import DeviceConfig
 from simulator.gatectl.server import GateSimulator
 
@@ -91,7 +92,13 @@ class FaceSource:
                     people.append(good)
             if len(people) >= 2:
                 return cls(people, str(root))
-        from skimage import data as skdata
+        try:
+            from skimage import data as skdata
+        except ImportError as exc:
+            raise EgateError(
+                "no faces for the demo: the shared test data was not found and scikit-image "
+                "is not installed (pip install 'egate[demo]', or set EGATE_TESTDATA)"
+            ) from exc
 
         astronaut = cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR)[0:300, 100:330]
         cat = cv2.cvtColor(skdata.chelsea(), cv2.COLOR_RGB2BGR)
@@ -375,7 +382,7 @@ class DemoLane:
                 persons = max(entered, faces_seen)
                 if persons > 1:
                     decision = events.Decision.REFERRED
-                    reasons = ["SINGLE_PERSON_VIOLATION"]
+                    reasons = ["PASSAGE_TAILGATING"]
                     alarm = events.AlarmEvent(
                         **self.stamper.stamp(datetime.now(UTC)),
                         alarm=events.AlarmKind.TAILGATING,

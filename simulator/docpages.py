@@ -20,14 +20,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from drivers.mrz_ocr.fonts import load_font as _font
+from drivers.mrz_ocr.fonts import ocrb_font_path
 from gate.mrz.checkdigit import check_digit
 
-OCRB_CANDIDATES = (
-    Path("/usr/share/fonts/opentype/ocr-b/OCRB.otf"),
-    Path("/usr/share/fonts/truetype/ocr-b/OCRB.ttf"),
-)
 TEXT_FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"),
@@ -142,20 +140,6 @@ def compose_mrz(identity: Identity) -> list[str]:
 
 
 @lru_cache(maxsize=64)
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
-
-
-def ocrb_font_path() -> Path:
-    for path in OCRB_CANDIDATES:
-        if path.exists():
-            return path
-    raise FileNotFoundError(
-        "OCR-B font not found: install the Debian package fonts-ocr-b "
-        "(see scripts/debian-packages.txt)"
-    )
-
-
 def _text_font_path() -> str:
     for path in TEXT_FONT_CANDIDATES:
         if path.exists():

@@ -34,6 +34,8 @@ FRAMINGS: tuple[Framing, ...] = ("desko", "3m")
 class FramingError(EgateError):
     """Lines that cannot be framed (wrong shape or characters)."""
 
+    reason_code = "DOCREADER_FAULT"
+
 
 @dataclass(frozen=True)
 class DocumentRead:

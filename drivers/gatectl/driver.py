@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import serial
 
+from drivers import registry
 from drivers.gatectl import protocol as p
 from drivers.gatectl.session import (
     CommandRejected,
@@ -542,26 +543,10 @@ class SerialGateController(GateController):
 # --------------------------------------------------------------------------- factory
 
 
-class SimulatedGateController(SerialGateController):
-    """The serial driver connected to an in-process simulated controller on a pty."""
-
-    def __init__(self, simulator: Any, **kwargs: Any):
-        self.simulator = simulator
-        super().__init__("simulator (pty assigned at start)", **kwargs)
-
-    async def start(self, timeout: float = 5.0) -> None:
-        self.simulator.start()
-        self.port = self.simulator.url
-        await super().start(timeout)
-
-    async def close(self) -> None:
-        await super().close()
-        self.simulator.stop()
-
-
-def open_gate_controller(config: GateControllerConfig) -> GateController:
-    """The gate controller driver a lane configuration asks for (not started yet)."""
-    kwargs: dict[str, Any] = {
+def driver_options(config: GateControllerConfig) -> dict[str, Any]:
+    """The :class:`SerialGateController` keyword arguments a ``[gate_controller]`` section
+    means (shared by every serial-protocol implementation, simulated ones included)."""
+    return {
         "baudrate": config.baudrate,
         "heartbeat_interval": config.heartbeat_seconds,
         "safe_state": p.SafeState[config.safe_state.upper()],
@@ -570,18 +555,15 @@ def open_gate_controller(config: GateControllerConfig) -> GateController:
         "retries": config.retries,
         "reconnect_interval": config.reconnect_seconds,
     }
-    if config.kind == "serial":
-        return SerialGateController(config.port, **kwargs)
-    if config.kind == "simulator":
-        from simulator.gatectl.server import GateSimulator
 
-        return SimulatedGateController(GateSimulator(baud=config.baudrate), **kwargs)
-    from drivers.gatectl.modbus import ModbusGateController
 
-    return ModbusGateController(
-        config.port,
-        baudrate=config.baudrate,
-        passage_timeout=config.passage_timeout_seconds,
-        timeout=max(0.1, config.response_timeout_seconds * (config.retries + 1)),
-        reconnect_interval=config.reconnect_seconds,
-    )
+def serial_from_config(config: GateControllerConfig, **options: Any) -> SerialGateController:
+    """Device-registry factory ``gatectl.serial``."""
+    return SerialGateController(config.port, **{**driver_options(config), **options})
+
+
+def open_gate_controller(config: GateControllerConfig, **options: Any) -> GateController:
+    """The gate controller driver a lane configuration asks for (not started yet), from the
+    device registry (:mod:`drivers.registry`): ``serial``, ``modbus`` or ``simulator``."""
+    controller: GateController = registry.build("gatectl", config.kind, config, **options)
+    return controller

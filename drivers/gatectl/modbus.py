@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.gatectl import protocol as p
 from drivers.gatectl.driver import (
@@ -34,6 +34,9 @@ from drivers.gatectl.driver import (
     Resynced,
 )
 from drivers.gatectl.session import CommandRejected, ControllerDisconnected
+
+if TYPE_CHECKING:
+    from gate.config import GateControllerConfig
 
 log = logging.getLogger(__name__)
 
@@ -447,3 +450,14 @@ class ModbusGateController(GateController):
             m.entry_lock: not opened,
             m.exit_lock: not opened,
         }
+
+
+def modbus_from_config(config: GateControllerConfig, **options: Any) -> ModbusGateController:
+    """Device-registry factory ``gatectl.modbus``."""
+    settings: dict[str, Any] = {
+        "baudrate": config.baudrate,
+        "passage_timeout": config.passage_timeout_seconds,
+        "timeout": max(0.1, config.response_timeout_seconds * (config.retries + 1)),
+        "reconnect_interval": config.reconnect_seconds,
+    }
+    return ModbusGateController(config.port, **{**settings, **options})

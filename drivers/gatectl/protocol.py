@@ -36,6 +36,8 @@ INTERBYTE_TIMEOUT = 0.02
 class GateControllerError(EgateError):
     """Base of every gate controller error (protocol, link, refusal)."""
 
+    reason_code = "GATECTL_FAULT"
+
 
 class ProtocolError(GateControllerError):
     """A frame or payload violates docs/gate-protocol.md."""

@@ -19,6 +19,8 @@ from drivers.gatectl import protocol as p
 class ControllerTimeout(p.GateControllerError):
     """The controller did not acknowledge a command after every retransmission."""
 
+    reason_code = "GATECTL_NO_ANSWER"
+
 
 class CommandRejected(p.GateControllerError):
     """The controller answered NAK."""
@@ -30,6 +32,8 @@ class CommandRejected(p.GateControllerError):
 
 class ControllerDisconnected(p.GateControllerError):
     """The serial link is down (port closed, device unplugged)."""
+
+    reason_code = "GATECTL_NO_ANSWER"
 
 
 @dataclass(frozen=True)

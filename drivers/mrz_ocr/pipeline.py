@@ -41,6 +41,8 @@ _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 class ImageError(EgateError):
     """The input could not be decoded as an image."""
 
+    reason_code = "MRZ_NOT_READ"
+
 
 @dataclass
 class Decoded:

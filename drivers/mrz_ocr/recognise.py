@@ -1,6 +1,6 @@
 """Character classifier: a small two-layer perceptron over glyph features, run with numpy.
 
-The weights (``models/mrz_ocrb_mlp.npz``) are produced deterministically by
+The weights (``drivers/mrz_ocr/mrz_ocrb_mlp.npz``, package data) are produced deterministically by
 ``python -m drivers.mrz_ocr.train`` from OCR-B glyphs rendered with Debian's fonts-ocr-b and
 degraded like camera images; see docs/mrz-ocr.md.
 """
@@ -16,7 +16,7 @@ import numpy as np
 from gate.errors import EgateError
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
-MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "mrz_ocrb_mlp.npz"
+MODEL_PATH = Path(__file__).resolve().parent / "mrz_ocrb_mlp.npz"
 
 
 class ModelMissingError(EgateError):

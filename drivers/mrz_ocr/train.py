@@ -1,6 +1,6 @@
 """Train the MRZ character classifier, deterministically, from rendered OCR-B glyphs.
 
-    python -m drivers.mrz_ocr.train [--out models/mrz_ocrb_mlp.npz] [--strips 6000] [--seed 7]
+    python -m drivers.mrz_ocr.train [--out drivers/mrz_ocr/mrz_ocrb_mlp.npz] [--strips 6000] [--seed 7]
 
 Random MRZ-like lines are drawn at a fixed pitch in OCR-B (mostly) and two other monospaced
 fonts (so that slightly different MRZ printing still reads), with random resolution, small-cap
@@ -21,9 +21,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from drivers.mrz_ocr.fonts import load_font as _font
+from drivers.mrz_ocr.fonts import ocrb_font_path
 from drivers.mrz_ocr.recognise import ALPHABET, MODEL_PATH, Classifier
 from drivers.mrz_ocr.segment import CHAR_H, STRIP_H, line_cells
-from simulator.docpages import _font, ocrb_font_path
 
 EXTRA_FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",

@@ -3,6 +3,12 @@
 Every module in this package whose name ends in ``_cmd`` contributes sub-commands through a
 ``register(subparsers)`` function; each sub-command sets ``func`` (returning an exit code) on its
 parser. New areas add a module here and touch nothing else.
+
+Other packages add commands through the ``egate.commands`` entry point group (a module with the
+same ``register(subparsers)``), loaded after this package's modules: the simulator's commands
+(``egate demo``, ``egate chip build-image``...) live in ``simulator/commands.py`` that way, so
+the lane's code never imports the simulator. A module extends an existing command group with
+:func:`command_group`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from importlib import metadata
+from typing import Any
 
 from gate import __version__
 from gate.errors import EgateError
@@ -28,7 +36,24 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.endswith("_cmd"):
             module = importlib.import_module(f"{__name__}.{info.name}")
             module.register(subparsers)
+    for entry in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        entry.load().register(subparsers)
     return parser
+
+
+COMMANDS_GROUP = "egate.commands"
+
+
+def command_group(subparsers: Any, name: str) -> Any:
+    """The sub-command action of the existing command group ``name`` (e.g. ``chip``), to add
+    actions to it from another module."""
+    parser = subparsers.choices.get(name)
+    if parser is None:
+        raise RuntimeError(f"command group {name!r} is not registered")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise RuntimeError(f"command {name!r} has no sub-commands to extend")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

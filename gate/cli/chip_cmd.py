@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from drivers.chipreader import ReaderTransport
 from gate.emrtd import lds
 from gate.emrtd.access import mrz_information
 from gate.emrtd.errors import ChipError, StatusWordError
-from gate.emrtd.reader import ChipSession, FileRead, Reader, ReadPolicy, Transport
+from gate.emrtd.reader import ChipSession, FileRead, Reader, ReadPolicy
 
 
 def register(subparsers: Any) -> None:
@@ -45,25 +45,6 @@ def register(subparsers: Any) -> None:
     read.add_argument("--json", action="store_true", help="print the result as JSON")
     read.set_defaults(func=_read)
 
-    build = sub.add_parser("build-image", help="write a test chip image directory")
-    build.add_argument("out", type=Path)
-    build.add_argument("--mrz", help="MRZ lines (default: the ICAO specimen)")
-    build.add_argument("--can", default="123456")
-    build.add_argument(
-        "--pace",
-        default="GM:AES-128:13",
-        help="comma list of MAPPING:CIPHER:PARAM_ID, or 'none' for BAC only",
-    )
-    build.add_argument("--aa", choices=["RSA", "EC", "none"], default="RSA")
-    build.add_argument("--dg2-size", type=int, default=20000)
-    build.set_defaults(func=_build)
-
-    serve = sub.add_parser("serve-vpcd", help="serve a chip image to pcscd through vpcd")
-    serve.add_argument("image", type=Path)
-    serve.add_argument("--port", type=int, default=35963)
-    serve.add_argument("--short", action="store_true", help="no extended-length support")
-    serve.set_defaults(func=_serve)
-
 
 def _default_files(reader: Reader) -> tuple[list[str], FileRead]:
     com = reader.read_files(["EF.COM"])["EF.COM"]
@@ -72,25 +53,22 @@ def _default_files(reader: Reader) -> tuple[list[str], FileRead]:
 
 
 def _read(args: argparse.Namespace) -> int:
-    transport: Transport
-    closer = None
+    from drivers import registry
+    from gate.config import ChipReaderConfig
+
     if args.simulate is not None:
-        from simulator.chip.card import VirtualChip
-        from simulator.chip.image import load_image
-        from simulator.chip.transport import InProcessTransport
-
-        transport = InProcessTransport(VirtualChip(load_image(args.simulate)))
-        reader_name = f"simulator:{args.simulate}"
-    else:
-        from drivers.pcsc import PcscReader
-
-        pcsc = PcscReader(args.reader, timeout=args.timeout)
-        pcsc_transport = pcsc.connect()
-        transport, closer, reader_name = (
-            pcsc_transport,
-            pcsc_transport.close,
-            pcsc_transport.reader_name,
+        chip_reader = registry.build(
+            "chipreader", "simulator", ChipReaderConfig(kind="simulator"), image=args.simulate
         )
+    else:
+        chip_reader = registry.build(
+            "chipreader",
+            "pcsc",
+            ChipReaderConfig(kind="pcsc", reader_pattern=args.reader),
+            timeout=args.timeout,
+        )
+    transport: ReaderTransport = chip_reader.connect()
+    closer, reader_name = transport.close, transport.reader_name
     try:
         info = None
         if args.mrz:
@@ -168,42 +146,4 @@ def _read(args: argparse.Namespace) -> int:
                 + (f"{f['size']:>7} bytes  {f['apdus']:>4} APDUs" if "size" in f else f["error"])
             )
         print(f"  {session.stats.apdus} APDUs, {elapsed:.3f} s")
-    return 0
-
-
-def _build(args: argparse.Namespace) -> int:
-    from simulator.chip.builder import SPECIMEN_MRZ, ImageSpec, build_image
-
-    pace: list[tuple[str, str, int]] = []
-    if args.pace != "none":
-        for item in args.pace.split(","):
-            mapping, cipher, pid = item.split(":")
-            pace.append((mapping, cipher, int(pid)))
-    spec = ImageSpec(
-        mrz=args.mrz or SPECIMEN_MRZ,
-        can=args.can,
-        pace=pace,
-        aa=None if args.aa == "none" else args.aa,
-        dg2_size=args.dg2_size,
-    )
-    image = build_image(spec)
-    image.save(args.out)
-    print(json.dumps({"out": str(args.out), "files": {k: len(v) for k, v in image.files.items()}}))
-    return 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from simulator.chip.card import ChipConfig, VirtualChip
-    from simulator.chip.image import load_image
-    from simulator.chip.transport import VpcdCard
-
-    config = ChipConfig(extended_length=not args.short, max_response=256 if args.short else 65536)
-    card = VpcdCard(VirtualChip(load_image(args.image), config), port=args.port)
-    card.start()
-    print(f"serving {args.image} on vpcd port {args.port}; Ctrl-C to stop", file=sys.stderr)
-    try:
-        while card.connected:
-            time.sleep(0.5)
-    finally:
-        card.stop()
     return 0

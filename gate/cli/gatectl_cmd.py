@@ -12,11 +12,8 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import random
 import sys
-import time
 from enum import IntEnum
-from pathlib import Path
 from typing import Any
 
 from drivers.gatectl import protocol as p
@@ -48,33 +45,6 @@ def register(subparsers: Any) -> None:
     )
     sub = parser.add_subparsers(dest="gatectl_command", metavar="ACTION", required=True)
 
-    sim = sub.add_parser("sim", help="run the simulated controller on a pty or TCP port")
-    where = sim.add_mutually_exclusive_group()
-    where.add_argument("--pty", action="store_true", help="a pseudo-terminal (default)")
-    where.add_argument("--tcp", type=int, metavar="PORT", help="listen on 127.0.0.1:PORT")
-    sim.add_argument("--link", type=Path, help="symlink to the pty (stable across replugs)")
-    sim.add_argument("--baud", type=float, default=115200, help="line model speed (0: none)")
-    sim.add_argument("--time-scale", type=float, default=1.0, help="physics speed-up")
-    sim.add_argument("--safe-state", choices=["closed", "open"], default="closed")
-    sim.add_argument(
-        "--people-every",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="a traveller walks up every SECONDS (every 5th with a tailgater, every 7th "
-        "turns back); 0 = nobody",
-    )
-    sim.add_argument(
-        "--device",
-        choices=["controller", "modbus-io"],
-        default="controller",
-        help="controller: docs/gate-protocol.md; modbus-io: a Modbus RTU I/O module (slave 1) "
-        "wired to dry contacts (drivers/gatectl/modbus.py IoMap)",
-    )
-    sim.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
-    sim.add_argument("--seed", type=int, default=0)
-    sim.set_defaults(func=_sim)
-
     send = sub.add_parser("send", help="send one command and print the reply as JSON")
     send.add_argument("--port", required=True, help="pyserial URL or device path")
     send.add_argument("--baudrate", type=int, default=115200)
@@ -100,51 +70,6 @@ def to_jsonable(obj: Any) -> Any:
         data = {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
         return {"type": type(obj).__name__, **data}
     return obj
-
-
-def _sim(args: argparse.Namespace) -> int:
-    from simulator.gatectl.device import DeviceConfig
-    from simulator.gatectl.server import GateSimulator
-
-    config = DeviceConfig(
-        time_scale=args.time_scale, safe_state=p.SafeState[args.safe_state.upper()]
-    )
-    device = None
-    if args.device == "modbus-io":
-        from simulator.gatectl.modbus_io import ModbusIoDevice
-
-        device = ModbusIoDevice(now=time.monotonic(), time_scale=args.time_scale)
-    sim = GateSimulator(
-        config,
-        device=device,
-        transport="tcp" if args.tcp is not None else "pty",
-        tcp_port=args.tcp or 0,
-        link=args.link,
-        baud=args.baud or None,
-        seed=args.seed,
-    )
-    rng = random.Random(args.seed)
-    with sim:
-        info = {"port": sim.url, "pty": sim.slave_name, "device": args.device}
-        print(json.dumps(info))
-        sys.stdout.flush()
-        started = time.monotonic()
-        next_person = started + args.people_every if args.people_every else float("inf")
-        count = 0
-        try:
-            while not args.seconds or time.monotonic() - started < args.seconds:
-                time.sleep(0.05)
-                if time.monotonic() >= next_person:
-                    count += 1
-                    speed = rng.uniform(0.9, 1.4)
-                    turn = -0.05 if count % 7 == 0 else None
-                    sim.add_person(speed=speed, turn_back_at=turn)
-                    if count % 5 == 0:
-                        sim.add_person(speed=speed, x=-1.4 - 0.45, gap=0.35)
-                    next_person += args.people_every
-        except KeyboardInterrupt:
-            pass
-    return 0
 
 
 async def _connect(port: str, baudrate: int, timeout: float) -> Any:

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
 
 from gate.emrtd import certs, securityinfos
-from gate.emrtd.docauth_errors import ActiveAuthError, CertificateError
+from gate.emrtd.docauth_errors import DER_ERRORS, ActiveAuthError, CertificateError, raise_if_bug
 
 OID_ACTIVE_AUTHENTICATION = securityinfos.ID_AA
 CHALLENGE_LENGTH = 8
@@ -56,7 +56,8 @@ def internal_authenticate_apdu(challenge: bytes, *, extended: bool = False) -> b
 def _tlv_value(data: bytes, tag: int) -> bytes:
     try:
         class_, method, number, _header, contents, _trailer = parser.parse(data)
-    except (ValueError, TypeError) as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise ActiveAuthError(f"tag {tag:02X} is not valid BER ({exc})") from exc
     if class_ != 1 or method != 1 or number != (tag & 0x1F):
         raise ActiveAuthError(f"expected tag {tag:02X}, found {data[:1].hex().upper()}")

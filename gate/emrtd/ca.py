@@ -23,7 +23,12 @@ from asn1crypto import core, keys
 from gate.emrtd import certs, ecmath, securityinfos, tlv
 from gate.emrtd.apdu import CommandAPDU
 from gate.emrtd.curves import BY_NAME, CurveParams
-from gate.emrtd.docauth_errors import PARSE_ERRORS, ChipAuthError, UnknownCurveError
+from gate.emrtd.docauth_errors import (
+    DER_ERRORS,
+    ChipAuthError,
+    UnknownCurveError,
+    raise_if_bug,
+)
 from gate.emrtd.errors import ChipError, PACEError
 from gate.emrtd.kdf import ENC, MAC, Cipher, derive_key
 
@@ -131,7 +136,8 @@ def parse_dg14(dg14: bytes) -> Dg14:
     the chip layer's SecurityInfos parser; the keys' domain parameters are resolved here."""
     try:
         infos = securityinfos.parse_dg14(dg14)
-    except (ChipError, *PARSE_ERRORS) as exc:
+    except (ChipError, *DER_ERRORS) as exc:
+        raise_if_bug(exc)
         raise ChipAuthError(f"DG14 cannot be decoded ({exc})") from exc
     found_keys: list[ChipAuthKey] = []
     found_infos: list[ChipAuthInfo] = []
@@ -140,7 +146,8 @@ def parse_dg14(dg14: bytes) -> Dg14:
         if isinstance(info, securityinfos.ChipAuthenticationPublicKeyInfo):
             try:
                 found_keys.append(_parse_key(info.public_key, info.key_id))
-            except (*PARSE_ERRORS, UnknownCurveError) as exc:
+            except (*DER_ERRORS, UnknownCurveError) as exc:
+                raise_if_bug(exc)
                 raise ChipAuthError(f"DG14 chip authentication key unusable ({exc})") from exc
         elif isinstance(info, securityinfos.ChipAuthenticationInfo):
             if info.version not in (1, 2):

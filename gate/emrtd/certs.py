@@ -19,10 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from gate.emrtd.curves import BY_NAME, CURVES, CurveParams
 from gate.emrtd.docauth_errors import (
-    PARSE_ERRORS,
+    DER_ERRORS,
     CertificateParseError,
     UnknownCurveError,
     UnsupportedAlgorithmError,
+    raise_if_bug,
 )
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -118,7 +119,8 @@ def _load_der(der: bytes, source: str) -> x509.Certificate:
         _ = cert["tbs_certificate"]["validity"].native
         _ = cert["signature_algorithm"]["algorithm"].dotted, cert["signature_value"].native
         _ = cert.public_key["algorithm"]["algorithm"].dotted
-    except PARSE_ERRORS as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise CertificateParseError(
             f"{source}: not a DER X.509 certificate ({type(exc).__name__}: {exc}); "
             "check that the file is a certificate (DER or PEM) and not truncated"
@@ -133,7 +135,8 @@ def country_of(name: x509.Name) -> str:
             for atv in rdn:
                 if atv["type"].native == "country_name":
                     return str(atv["value"].native).strip().upper()
-    except (ValueError, TypeError, KeyError):
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         return ""
     return ""
 
@@ -158,14 +161,16 @@ def same_name(a: x509.Name, b: x509.Name) -> bool:
         return True
     try:
         return {r.dump() for r in a.chosen} == {r.dump() for r in b.chosen}
-    except PARSE_ERRORS:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         return False
 
 
 def key_identifier(cert: x509.Certificate) -> bytes | None:
     try:
         kid = cert.key_identifier
-    except (ValueError, TypeError):
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         return None
     return bytes(kid) if kid else None
 
@@ -173,7 +178,8 @@ def key_identifier(cert: x509.Certificate) -> bytes | None:
 def authority_key_identifier(cert: x509.Certificate) -> bytes | None:
     try:
         kid = cert.authority_key_identifier
-    except (ValueError, TypeError):
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         return None
     return bytes(kid) if kid else None
 
@@ -212,7 +218,8 @@ def describe_key(info: keys.PublicKeyInfo) -> str:
             curve = curve_from_parameters(params)
             return f"EC {curve.name} (explicit parameters)"
         return str(algo)
-    except (ValueError, TypeError, KeyError, UnknownCurveError):
+    except (*DER_ERRORS, UnknownCurveError) as exc:
+        raise_if_bug(exc)
         return "unrecognised key"
 
 
@@ -246,6 +253,11 @@ def as_datetime(when: datetime | date) -> datetime:
 
 def curve_from_parameters(params: keys.ECDomainParameters) -> CurveParams:
     """The named curve that ``params`` (named or explicit) stands for."""
+    if not isinstance(params, keys.ECDomainParameters):
+        raise UnknownCurveError(
+            f"EC key without domain parameters (found {type(params).__name__}): "
+            "ICAO 9303 keys name their curve or carry explicit parameters"
+        )
     if params.name == "named":
         dotted = params.chosen.dotted
         name = CURVE_OIDS.get(dotted)
@@ -261,7 +273,8 @@ def curve_from_parameters(params: keys.ECDomainParameters) -> CurveParams:
         b = int.from_bytes(spec["curve"]["b"].native, "big")
         n = int(spec["order"].native)
         base = bytes(spec["base"].native)
-    except (ValueError, TypeError, KeyError) as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise UnknownCurveError(f"explicit EC parameters are malformed ({exc})") from exc
     if spec["field_id"]["field_type"].native != "prime_field":
         raise UnknownCurveError("explicit EC parameters over a binary field are not supported")
@@ -319,7 +332,8 @@ def public_key(info: keys.PublicKeyInfo) -> PublicKey:
             return ec_public_key(raw[1:], curve)
     except (UnknownCurveError, CertificateParseError):
         raise
-    except PARSE_ERRORS as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise CertificateParseError(f"public key cannot be decoded ({exc})") from exc
     raise UnsupportedAlgorithmError(f"public key algorithm {algo!r} is not supported")
 
@@ -328,7 +342,8 @@ def public_key_from_der(spki_der: bytes) -> PublicKey:
     try:
         info = keys.PublicKeyInfo.load(spki_der, strict=True)
         _ = info["algorithm"]["algorithm"].native
-    except (ValueError, TypeError, KeyError) as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise CertificateParseError(f"not a SubjectPublicKeyInfo ({exc})") from exc
     return public_key(info)
 
@@ -361,7 +376,8 @@ def verify_signature(
     """True when ``signature`` over ``data`` verifies; raises for unsupported algorithms."""
     try:
         return _verify(key, algorithm, signature, data, digest_hint)
-    except PARSE_ERRORS as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise UnsupportedAlgorithmError(
             f"signature algorithm parameters cannot be used ({type(exc).__name__}: {exc})"
         ) from exc
@@ -436,7 +452,8 @@ def _ecdsa_der(signature: bytes, key: ec.EllipticCurvePublicKey, *, plain: bool)
         try:
             parsed = algos.DSASignature.load(signature)
             r, s = int(parsed["r"].native), int(parsed["s"].native)
-        except (ValueError, TypeError, KeyError):
+        except DER_ERRORS as exc:
+            raise_if_bug(exc)
             return None
     if r <= 0 or s <= 0:
         return None

@@ -1,7 +1,10 @@
 """Errors of the document-authenticity domain (SOD, certificates, trust store, AA, CA).
 
-Every error carries a stable ``code`` (used in verdicts and by tests) and a message that says
-what failed, on which input, and what to do about it.
+Every error carries ``reason_code``, the registered reason code (gate/reasons.py) it means in a
+decision, a finer ``code`` that names the exact defect (shown in the finding's detail, e.g.
+``PA_SOD_MALFORMED`` with ``[SOD_VERSION]``), and a message that says what failed, on which
+input, and what to do about it. Trust-store errors happen when an operator imports lists, not
+during a passage: they carry no reason.
 """
 
 from __future__ import annotations
@@ -9,15 +12,35 @@ from __future__ import annotations
 from gate.errors import EgateError
 
 # What asn1crypto (and int/bytes conversions) raise on malformed DER: callers turn these into
-# the domain errors below. Never crash on hostile input.
-PARSE_ERRORS = (
-    ValueError,
-    TypeError,
-    KeyError,
-    AttributeError,
-    IndexError,
-    OverflowError,
-)
+# the domain errors below. Never crash on hostile input. Programming errors (TypeError,
+# AttributeError, KeyError) are NOT here: a parser that hits one on hostile input has a bug that
+# the fuzz tests must see, and it is fixed where it happens (check the type or the key first).
+PARSE_ERRORS = (ValueError, IndexError, OverflowError)
+# asn1crypto itself reports some malformed DER with these (a KeyError when an unknown algorithm
+# OID selects no field spec, a TypeError or AttributeError on a CHOICE of the wrong kind).
+_LIBRARY_QUIRKS = (KeyError, TypeError, AttributeError)
+# What a DER-decoding ``except`` clause catches; its first statement is ``raise_if_bug(exc)``.
+DER_ERRORS = (ValueError, IndexError, OverflowError, KeyError, TypeError, AttributeError)
+
+
+def raise_if_bug(exc: BaseException) -> None:
+    """Re-raise ``exc`` when it is a programming error rather than malformed input.
+
+    A ``KeyError``, ``TypeError`` or ``AttributeError`` counts as malformed input only when
+    asn1crypto raised it in its own code (the innermost frame of the traceback is in
+    ``asn1crypto``); raised in egate's code it is a bug, and it propagates so that tests (the
+    fuzz tests first) see it instead of a "malformed input" verdict.
+    """
+    if not isinstance(exc, _LIBRARY_QUIRKS) or isinstance(exc, PARSE_ERRORS):
+        return
+    tb = exc.__traceback__
+    module = ""
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        tb = tb.tb_next
+    if module == "asn1crypto" or module.startswith("asn1crypto."):
+        return
+    raise exc
 
 
 class DocAuthError(EgateError):
@@ -34,6 +57,7 @@ class DocAuthError(EgateError):
 class SodError(DocAuthError):
     """EF.SOD is not a well-formed ICAO 9303-10 document security object."""
 
+    reason_code = "PA_SOD_MALFORMED"
     code = "SOD_MALFORMED"
 
 
@@ -56,6 +80,7 @@ class SodStructureError(SodError):
 class CertificateError(DocAuthError):
     """A certificate, public key or signature could not be used."""
 
+    reason_code = "PA_CERT_INVALID"
     code = "CERT_INVALID"
 
 
@@ -64,6 +89,7 @@ class CertificateParseError(CertificateError):
 
 
 class UnsupportedAlgorithmError(CertificateError):
+    reason_code = "PA_ALGORITHM_UNSUPPORTED"
     code = "ALGORITHM_UNSUPPORTED"
 
 
@@ -80,12 +106,15 @@ class MasterListError(TrustStoreError):
 
 
 class ActiveAuthError(DocAuthError):
+    reason_code = "AA_ERROR"
     code = "AA_ERROR"
 
 
 class ChipAuthError(DocAuthError):
+    reason_code = "CA_ERROR"
     code = "CA_ERROR"
 
 
 class DataGroupError(DocAuthError):
+    reason_code = "PA_DG_MALFORMED"
     code = "DG_MALFORMED"

@@ -12,6 +12,8 @@ from gate.errors import EgateError
 class ChipError(EgateError):
     """Base of every chip-access error."""
 
+    reason_code = "CHIP_READ_FAILED"
+
 
 class TLVError(ChipError):
     """BER-TLV input is truncated, overlong, uses indefinite length, or is otherwise malformed."""
@@ -41,6 +43,8 @@ class SecureMessagingError(ChipError):
 class AccessControlError(ChipError):
     """BAC or PACE could not open the chip."""
 
+    reason_code = "CHIP_ACCESS_DENIED"
+
 
 class BACError(AccessControlError):
     """Basic Access Control failed (wrong MRZ information, or the chip refused)."""
@@ -65,10 +69,16 @@ class TransportError(ChipError):
 class CardRemovedError(TransportError):
     """The card left the field during an exchange; put it back and read again."""
 
+    reason_code = "CHIP_REMOVED"
+
 
 class ReaderNotFoundError(TransportError):
     """No PC/SC reader matched the requested name pattern."""
 
+    reason_code = "PCSC_READER_MISSING"
+
 
 class ChipTimeoutError(TransportError):
     """The chip did not answer in time."""
+
+    reason_code = "CHIP_NOT_FOUND"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gate.emrtd import tlv
+from gate.emrtd.docauth_errors import DER_ERRORS, raise_if_bug
 from gate.emrtd.errors import SecurityInfoError, TLVError
 from gate.emrtd.kdf import Cipher
 
@@ -357,7 +358,8 @@ def card_security_content(data: bytes) -> bytes:
         if parsed is not None and hasattr(parsed, "dump"):
             return bytes(parsed.dump())
         return bytes(raw)
-    except (ValueError, TypeError, KeyError) as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise SecurityInfoError(f"EF.CardSecurity is not CMS SignedData: {exc}") from exc
 
 

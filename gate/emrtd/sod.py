@@ -17,12 +17,13 @@ from asn1crypto import algos, cms, core, x509
 
 from gate.emrtd import certs, lds, tlv
 from gate.emrtd.docauth_errors import (
-    PARSE_ERRORS,
+    DER_ERRORS,
     SodContentTypeError,
     SodEncodingError,
     SodError,
     SodStructureError,
     SodVersionError,
+    raise_if_bug,
 )
 
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
@@ -98,7 +99,8 @@ def _unwrap(data: bytes, strict: bool, warnings: list[str]) -> bytes:
         outer = core.Any.load(data)
         contents = outer.contents
         used = len(outer.dump())
-    except PARSE_ERRORS as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise SodEncodingError(f"EF.SOD tag 77 is not valid BER ({exc})") from exc
     if used < len(data):
         trailing = data[used:]
@@ -119,7 +121,8 @@ def parse_sod(data: bytes, *, strict: bool = False) -> Sod:
         return _parse(data, strict)
     except SodError:
         raise
-    except PARSE_ERRORS as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise SodStructureError(
             f"EF.SOD is not a valid CMS SignedData ({type(exc).__name__}: {exc})"
         ) from exc
@@ -131,7 +134,8 @@ def _parse(data: bytes, strict: bool) -> Sod:
     try:
         info = cms.ContentInfo.load(inner, strict=True)
         content_type = info["content_type"].dotted
-    except PARSE_ERRORS as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise SodEncodingError(f"EF.SOD does not hold a CMS ContentInfo ({exc})") from exc
     if content_type != OID_SIGNED_DATA:
         raise SodContentTypeError(
@@ -184,7 +188,8 @@ def _parse(data: bytes, strict: bool) -> Sod:
                 cert = choice.chosen
                 try:
                     _ = cert.subject.native, cert.serial_number, cert.issuer.native
-                except PARSE_ERRORS as exc:
+                except DER_ERRORS as exc:
+                    raise_if_bug(exc)
                     raise SodStructureError(
                         f"EF.SOD embeds an unreadable certificate ({exc})"
                     ) from exc
@@ -268,7 +273,8 @@ def _parse_lds(
         info = lds["lds_version_info"]
         lds_version = None if info.native is None else str(info["lds_version"].native)
         unicode_version = None if info.native is None else str(info["unicode_version"].native)
-    except PARSE_ERRORS as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise SodStructureError(f"LDSSecurityObject cannot be decoded ({exc})") from exc
     if version not in (0, 1):
         raise SodVersionError(

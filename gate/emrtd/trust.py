@@ -27,11 +27,12 @@ from asn1crypto import cms, core, crl, pem, x509
 from gate.emrtd import certs, tlv
 from gate.emrtd.certs import same_name
 from gate.emrtd.docauth_errors import (
-    PARSE_ERRORS,
+    DER_ERRORS,
     CertificateError,
     DocAuthError,
     MasterListError,
     TrustStoreError,
+    raise_if_bug,
 )
 
 OID_CSCA_MASTER_LIST = "2.23.136.1.1.2"
@@ -110,7 +111,8 @@ class TrustStore:
                 folder = "crls" if entry.kind == "crl" else "certs"
                 der = (path / folder / f"{entry.id}.der").read_bytes()
                 store._add_object(entry, der)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, *DER_ERRORS) as exc:
+            raise_if_bug(exc)
             raise TrustStoreError(
                 f"trust store {path} is damaged ({exc}); remove it and import again"
             ) from exc
@@ -263,7 +265,8 @@ class TrustStore:
             if kind == "crl":
                 return self._import_crl(data, source, now)
             return self._import_certificates(data, source, now, anchor)
-        except PARSE_ERRORS as exc:
+        except DER_ERRORS as exc:
+            raise_if_bug(exc)
             raise TrustStoreError(
                 f"{source}: {kind.replace('_', ' ')} cannot be decoded ({type(exc).__name__}: "
                 f"{exc}); check the file is complete"
@@ -366,7 +369,8 @@ class TrustStore:
             try:
                 cert = certs.load_certificate(listed.dump(), source=source)
                 certs.summarize(cert)
-            except (DocAuthError, *PARSE_ERRORS) as exc:
+            except (DocAuthError, *DER_ERRORS) as exc:
+                raise_if_bug(exc)
                 report.rejected.append(f"unreadable certificate in master list: {exc}")
                 continue
             kind = "csca" if _self_signed(cert) else "link"
@@ -401,7 +405,8 @@ def detect_kind(data: bytes) -> str:
         info = cms.ContentInfo.load(der)
         if info["content_type"].native == "signed_data":
             return "master_list"
-    except PARSE_ERRORS:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         pass
     try:
         lst = crl.CertificateList.load(der)
@@ -410,7 +415,8 @@ def detect_kind(data: bytes) -> str:
             and lst["tbs_cert_list"]["this_update"].native
         ):
             return "crl"
-    except PARSE_ERRORS:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         pass
     return "certificate"
 
@@ -421,7 +427,8 @@ def load_crl(data: bytes, *, source: str) -> crl.CertificateList:
         lst = crl.CertificateList.load(der, strict=True)
         _ = lst.issuer.native, lst["tbs_cert_list"]["this_update"].native
         _ = [r["user_certificate"].native for r in lst["tbs_cert_list"]["revoked_certificates"]]
-    except PARSE_ERRORS as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise TrustStoreError(f"{source}: not a DER/PEM CRL ({exc})") from exc
     return lst
 
@@ -446,7 +453,8 @@ def verify_master_list(
         econtent = bytes(signed["encap_content_info"]["content"])
         signer = signed["signer_infos"][0]
         embedded = [c.chosen for c in (signed["certificates"] or []) if c.name == "certificate"]
-    except PARSE_ERRORS as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise MasterListError(f"{source}: not a CMS SignedData master list ({exc})") from exc
     if econtent_type != OID_CSCA_MASTER_LIST:
         raise MasterListError(
@@ -487,7 +495,8 @@ def verify_master_list(
     try:
         ml = CscaMasterList.load(econtent)
         return list(ml["cert_list"])
-    except PARSE_ERRORS as exc:
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
         raise MasterListError(f"{source}: CscaMasterList cannot be decoded ({exc})") from exc
 
 

@@ -11,9 +11,13 @@ from gate.errors import EgateError
 class FaceError(EgateError):
     """Base class of every error raised on purpose by :mod:`gate.face`."""
 
+    reason_code = "FACE_NOT_FOUND"
+
 
 class ModelError(FaceError):
     """A model file cannot be used."""
+
+    reason_code = "FACE_ENGINE_FAULT"
 
 
 class ModelMissingError(ModelError):
@@ -30,6 +34,8 @@ class ModelFetchError(ModelError):
 
 class InferenceError(FaceError):
     """onnxruntime failed to run a model on an input."""
+
+    reason_code = "FACE_ENGINE_FAULT"
 
 
 class ImageError(FaceError):

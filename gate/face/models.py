@@ -84,14 +84,29 @@ def _quiet(_: str) -> None:
     return None
 
 
+def user_models_dir() -> Path:
+    """Where an installed egate keeps the models: ``$EGATE_MODELS_DIR``, otherwise
+    ``$XDG_CACHE_HOME/egate/models`` (``~/.cache/egate/models``)."""
+    configured = os.environ.get("EGATE_MODELS_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "egate" / "models"
+
+
 def resolve_models_dir(path: Path | str) -> Path:
-    """An absolute models directory: relative paths are taken from the current directory when
-    they exist there, otherwise from the repository root."""
+    """An absolute models directory: an absolute ``path`` as given; a relative one from the
+    current directory when it exists there, else from the source checkout egate runs from;
+    an installed egate (no checkout) uses :func:`user_models_dir`."""
     path = Path(path)
     if path.is_absolute():
         return path
     here = Path.cwd() / path
-    return here if here.exists() else REPO_ROOT / path
+    if here.exists():
+        return here
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / path
+    return user_models_dir()
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -13,6 +13,8 @@ from gate.mrz.keys import BacKey
 class MrzError(EgateError):
     """An MRZ could not be used; parsing itself never raises, callers raise this on purpose."""
 
+    reason_code = "MRZ_INVALID"
+
 
 def mask_document_number(number: str) -> str:
     """Keep the first two and last two characters, mask the rest ('L89****C3' style)."""

@@ -72,6 +72,7 @@ class GateSimulator:
         self._plugged = False
         # fault knobs (protected by the lock)
         self._drop_out = 0
+        self._drop_match: Callable[[bytes], bool] | None = None
         self._dup_out = 0
         self.extra_delay = 0.0
         self._outbound: list[tuple[float, bytes]] = []
@@ -146,10 +147,20 @@ class GateSimulator:
         self._wake()
         return noise
 
-    def drop_next(self, count: int = 1, direction: Direction = "to_host") -> None:
+    def drop_next(
+        self,
+        count: int = 1,
+        direction: Direction = "to_host",
+        match: Callable[[bytes], bool] | None = None,
+    ) -> None:
+        """Lose the next ``count`` frames in ``direction``; towards the host, ``match`` picks
+        which frames count (e.g. only the ACK of a door command, never a heartbeat's)."""
         with self._lock:
             if direction == "to_host":
                 self._drop_out += count
+                self._drop_match = match
+            elif match is not None:
+                raise SimulatorError("drop_next(match=...) selects frames towards the host only")
             else:
                 self.device.drop_inbound += count
 
@@ -355,7 +366,7 @@ class GateSimulator:
                 for frame in self.device.frames_to_send():
                     if not self._plugged:
                         continue
-                    if self._drop_out > 0:
+                    if self._drop_out > 0 and (self._drop_match is None or self._drop_match(frame)):
                         self._drop_out -= 1
                         continue
                     self._schedule_out(frame, now)

@@ -26,7 +26,7 @@ EXPECTED = {
     "impostor": ("referred", {"FACE_NO_MATCH"}),
     "altered": ("rejected", {"PA_DG_HASH_MISMATCH"}),
     "cloned-chip": ("rejected", {"CHIP_CLONE_SUSPECTED"}),
-    "tailgating": ("referred", {"SINGLE_PERSON_VIOLATION"}),
+    "tailgating": ("referred", {"PASSAGE_TAILGATING"}),
 }
 
 
@@ -97,7 +97,7 @@ def _demo_with(
 ) -> tuple[list[events.Decision], list[list[str]], list[tuple[object, ...]]]:
     """One genuine traveller whose document checks pass, with the given chip portrait and
     people counted through the entry door; returns decisions, reasons and passages released."""
-    from drivers.gatectl.driver import SimulatedGateController
+    from simulator.devices import SimulatedGateController
 
     require_models()
     released: list[tuple[object, ...]] = []

@@ -7,7 +7,7 @@ import pytest
 from gate import config
 from gate.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["lane.toml", "central.toml"])

@@ -11,7 +11,7 @@ from gate import reasons
 from gate.cli import main
 from gate.emrtd.verdict import Verdict
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "reason-codes.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "reason-codes.md"
 
 
 def test_every_code_has_a_family_a_severity_and_an_explanation() -> None:

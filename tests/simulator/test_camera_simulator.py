@@ -8,9 +8,15 @@ import cv2
 import numpy as np
 import pytest
 
-from drivers.camera import Camera, CameraEndOfStream, CameraUnavailable, FaceTruth, open_camera
+from drivers.camera import Camera, CameraEndOfStream, CameraUnavailable, open_camera
 from gate.config import CameraConfig
-from simulator.camera import ImageSequenceCamera, SceneCamera, list_images, load_face
+from simulator.camera import (
+    FaceTruth,
+    ImageSequenceCamera,
+    SceneCamera,
+    list_images,
+    load_face,
+)
 from tests.conftest import require_testdata
 
 
