@@ -38,8 +38,9 @@ class PhysicalModel(BaseModel):
     walking_speed: Annotated[float, Field(gt=0)] = 1.2
     camera_fps: Annotated[float, Field(gt=0)] = 15.0
     face_after_entry_seconds: Annotated[float, Field(ge=0)] = 1.0
-    face_frames: Annotated[int, Field(ge=1, le=100)] = 5
-    """Live frames with a face the lane needs (the liveness baseline's minimum)."""
+    face_frames: Annotated[int, Field(ge=1, le=100)] = 3
+    """Live frames with a face the lane captures: the frames it fuses (``[face]
+    frames_to_fuse``, 3 by default); liveness comes from the camera's own PAD score."""
     slow_factor: Annotated[float, Field(ge=1)] = 2.5
     """A 'slow' traveller takes this many times longer to place the document and to walk."""
     looks_away_seconds: Annotated[float, Field(ge=0)] = 3.0

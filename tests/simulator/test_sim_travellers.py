@@ -125,7 +125,7 @@ def test_pad_scores_and_the_padded_portrait() -> None:
 def test_physical_minimum_is_the_issue_defaults_back_to_back() -> None:
     model = PhysicalModel()
     chip = 0.52
-    two_step = 2.0 + 0.5 + chip + 1.0 + 0.4 / 1.2 + 1.0 + 5 / 15 + 1.0 + (2.4 + 0.15 - 1.2) / 1.2
+    two_step = 2.0 + 0.5 + chip + 1.0 + 0.4 / 1.2 + 1.0 + 3 / 15 + 1.0 + (2.4 + 0.15 - 1.2) / 1.2
     assert model.minimum(chip) == pytest.approx(two_step)
     one_step = 2.0 + 0.5 + chip + 1.0 + (0.4 + 0.4 + 0.15) / 1.2
     assert model.minimum(chip, "one-step") == pytest.approx(one_step)
