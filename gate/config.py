@@ -301,13 +301,79 @@ class DatabaseConfig(_Section):
 
 class RetentionConfig(_Section):
     transaction_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    """Events, transactions, referrals and delivered commands older than this are purged."""
     portrait_hours: Annotated[int, Field(ge=0, le=720)] = 24
+    """Portraits uploaded for referred transactions are deleted this long after upload."""
+    purge_interval_minutes: Annotated[int, Field(ge=0, le=1440)] = 60
+    """Run the purge job inside the service this often; 0 leaves it to ``egate central purge``."""
+
+
+class SecurityConfig(_Section):
+    cookie_secure: bool = True
+    """Send the session cookie only over HTTPS; turn off only for a loopback test set-up."""
+    session_idle_minutes: Annotated[int, Field(ge=1, le=720)] = 15
+    """An officer session unused this long ends (idle timeout)."""
+    session_max_hours: Annotated[int, Field(ge=1, le=72)] = 12
+    """A session ends this long after login, used or not."""
+    lockout_threshold: Annotated[int, Field(ge=1, le=100)] = 5
+    """Failed logins in a row after which the account is locked."""
+    lockout_base_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    """First lockout; each further failure doubles it (backoff)."""
+    lockout_max_seconds: Annotated[int, Field(ge=1, le=86400)] = 3600
+    credential_grace_hours: Annotated[int, Field(ge=0, le=720)] = 24
+    """After a lane credential is rotated the old one keeps working this long."""
+    argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = 3
+    argon2_memory_kib: Annotated[int, Field(ge=8 * 1024, le=4 * 1024 * 1024)] = 64 * 1024
+    """argon2id cost of officer password hashes (defaults: RFC 9106 second recommendation)."""
+
+
+class IngestConfig(_Section):
+    max_batch_events: Annotated[int, Field(ge=1, le=10000)] = 1000
+    max_batch_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 4 * 1024 * 1024
+    max_concurrent_batches: Annotated[int, Field(ge=1, le=256)] = 8
+    """Batches processed at once per process; more are refused with 429 and Retry-After."""
+    retry_after_seconds: Annotated[int, Field(ge=1, le=300)] = 2
+    max_portrait_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 2 * 1024 * 1024
+
+
+class LanesConfig(_Section):
+    heartbeat_period_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
+    """Period the lanes are told to heartbeat at."""
+    offline_after_periods: Annotated[int, Field(ge=2, le=100)] = 3
+    """A lane silent this many periods is shown offline and raises an alarm."""
+    command_ttl_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    """A command not delivered within this time expires and is never executed."""
+    long_poll_max_seconds: Annotated[int, Field(ge=0, le=120)] = 25
+
+
+class DetectionConfig(_Section):
+    document_reuse_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 720
+    """The same document accepted twice in one direction within this window raises an alarm;
+    0 turns the check off."""
+
+
+class ListsConfig(_Section):
+    signing_key_path: Path = Path("var/central-lists-ed25519.pem")
+    """Ed25519 private key signing list distributions; created on first start if missing."""
+
+
+class OpenDataConfig(_Section):
+    min_cell_count: Annotated[int, Field(ge=1, le=1000)] = 10
+    """Cells of /open-data/crossings with fewer crossings than this are suppressed."""
+    licence: str = "CC-BY-4.0"
+    publisher: str = "egate central service"
 
 
 class CentralConfig(_Section):
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
     retention: RetentionConfig = RetentionConfig()
+    security: SecurityConfig = SecurityConfig()
+    ingest: IngestConfig = IngestConfig()
+    lanes: LanesConfig = LanesConfig()
+    detection: DetectionConfig = DetectionConfig()
+    lists: ListsConfig = ListsConfig()
+    open_data: OpenDataConfig = OpenDataConfig()
     logging: LoggingConfig = LoggingConfig()
 
 

@@ -9,6 +9,7 @@ it. Readers ignore fields they do not know, so an older central accepts a newer 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -30,6 +31,11 @@ from pydantic import (
 from gate.errors import EgateError
 
 SCHEMA_VERSION: Literal[1] = 1
+
+MAX_LIST_ITEMS = 64
+"""Reasons, stages or verdicts in one event at most (a field size limit of the schema)."""
+MAX_DETAIL = 2000
+"""Characters of a free-text ``detail`` at most."""
 
 ReasonCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")]
 """A stable, machine-readable reason such as ``PA_OK`` or ``FACE_NO_MATCH`` (docs/events.md)."""
@@ -81,6 +87,10 @@ class DocumentSummary(_Model):
     date_of_expiry: date | None = None
     year_of_birth: int | None = None
     sex: Literal["M", "F", "X", "<"] = "<"
+    fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    """Lowercase hex SHA-256 of ``issuing_state|document_number|date_of_birth`` (the MRZ
+    fields, fillers removed, birth date as YYMMDD). Lets the central service see the same
+    document used twice without receiving its number (see :func:`document_fingerprint`)."""
 
     @field_validator("masked_number")
     @classmethod
@@ -103,8 +113,8 @@ class Verdict(_Model):
 
     check: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
     outcome: CheckOutcome
-    reasons: list[ReasonCode] = Field(default_factory=list)
-    detail: str = ""
+    reasons: list[ReasonCode] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    detail: Annotated[str, Field(max_length=MAX_DETAIL)] = ""
 
 
 class Decision(StrEnum):
@@ -145,10 +155,10 @@ class TransactionEvent(_Event):
     type: Literal["transaction"] = "transaction"
     transaction_id: uuid.UUID
     decision: Decision
-    reasons: list[ReasonCode] = Field(default_factory=list)
-    stages: list[StageTime] = Field(default_factory=list)
+    reasons: list[ReasonCode] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    stages: list[StageTime] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
     document: DocumentSummary | None = None
-    verdicts: list[Verdict] = Field(default_factory=list)
+    verdicts: list[Verdict] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
     scores: Scores = Scores()
     portraits: PortraitRefs = PortraitRefs()
 
@@ -177,7 +187,7 @@ class AlarmEvent(_Event):
     active: bool = True
     """True when raised, False when the condition cleared."""
     transaction_id: uuid.UUID | None = None
-    detail: str = ""
+    detail: Annotated[str, Field(max_length=MAX_DETAIL)] = ""
 
 
 class Device(StrEnum):
@@ -194,7 +204,7 @@ class DeviceFaultEvent(_Event):
     type: Literal["device_fault"] = "device_fault"
     device: Device
     code: ReasonCode
-    detail: str = ""
+    detail: Annotated[str, Field(max_length=MAX_DETAIL)] = ""
     recovered: bool = False
     """False when the fault starts, True when the device works again."""
 
@@ -323,3 +333,89 @@ def sequence_gaps(seqs: Iterable[int]) -> list[tuple[int, int]]:
         if b > a + 1:
             gaps.append((a + 1, b - 1))
     return gaps
+
+
+def document_fingerprint(issuing_state: str, document_number: str, date_of_birth: str) -> str:
+    """The :attr:`DocumentSummary.fingerprint` of a document (fillers ``<`` removed)."""
+    parts = [p.replace("<", "").strip().upper() for p in (issuing_state, document_number)]
+    text = f"{parts[0]}|{parts[1]}|{date_of_birth.strip()}"
+    return hashlib.sha256(text.encode("ascii", "replace")).hexdigest()
+
+
+# --------------------------------------------------------------------------- lane <-> central
+# The messages of the HTTP contract in docs/lane-central-api.md, shared by the lane daemon's
+# client and the central service.
+
+MAX_BATCH_EVENTS = 1000
+"""Events in one ingest batch at most (the central service may be configured lower)."""
+
+
+class DeviceStatus(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    FAULT = "fault"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+class ListVersions(_Model):
+    watchlist: Annotated[int, Field(ge=0)] | None = None
+    registry: Annotated[int, Field(ge=0)] | None = None
+    manifests: Annotated[int, Field(ge=0)] | None = None
+
+
+class Heartbeat(_Model):
+    """``POST /api/v1/lanes/{lane_id}/heartbeat`` body."""
+
+    state: LaneState
+    step: Annotated[str, Field(max_length=64)] = ""
+    """The traveller's current stage in the lane (a :class:`Stage` value) or '' when idle."""
+    devices: Annotated[dict[Annotated[str, Field(max_length=32)], DeviceStatus],
+                       Field(max_length=32)] = Field(default_factory=dict)
+    outbox_depth: Annotated[int, Field(ge=0)] = 0
+    lists: ListVersions = ListVersions()
+    trust_store: Annotated[str, Field(max_length=64)] | None = None
+    doors: Annotated[dict[Annotated[str, Field(max_length=16)], Annotated[str, Field(
+        max_length=16)]], Field(max_length=8)] = Field(default_factory=dict)
+    """Door states, e.g. ``{"entry": "closed", "exit": "open"}``."""
+
+
+class CommandAction(StrEnum):
+    OPEN_LANE = "open_lane"
+    CLOSE_LANE = "close_lane"
+    OUT_OF_SERVICE = "out_of_service"
+    IN_SERVICE = "in_service"
+    RELEASE_EXIT = "release_exit"
+    RELEASE_ENTRY = "release_entry"
+    RESET_ALARM = "reset_alarm"
+    EMERGENCY_OPEN = "emergency_open"
+    EMERGENCY_CLEAR = "emergency_clear"
+    REFERRAL_DECISION = "referral_decision"
+
+
+class LaneCommand(_Model):
+    """One command in ``GET /api/v1/lanes/{lane_id}/commands``. A lane executes a command at
+    most once and never after ``expires_at`` (it acknowledges ``expired`` instead)."""
+
+    command_id: uuid.UUID
+    action: CommandAction
+    args: dict[str, Any] = Field(default_factory=dict)
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+
+class CommandResult(StrEnum):
+    DONE = "done"
+    REFUSED = "refused"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class CommandAck(_Model):
+    """``POST /api/v1/lanes/{lane_id}/commands/{command_id}/ack`` body."""
+
+    result: CommandResult
+    detail: Annotated[str, Field(max_length=500)] = ""

@@ -1,0 +1,348 @@
+"""Statistics, exports and public open data.
+
+Figures are computed from the ``transactions``, ``device_faults`` and ``outages`` tables over a
+period (UTC). "Automated-clearance usage" counts accepted passages (自動通關使用人次); its
+change against the same period a year earlier is the agency's KPI (target +10 % a year).
+``/open-data/crossings`` is public: crossings per port, direction and hour, with every cell
+under ``[open_data] min_cell_count`` suppressed (value null, ``suppressed: true``) so that no
+small group of travellers can be singled out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from starlette.concurrency import run_in_threadpool
+
+from central.db import device_faults, lanes, outages, transactions
+from central.deps import Central, get_central, require_officer
+from central.security import Officer
+
+router = APIRouter(tags=["statistics"])
+
+KPI_TARGET_PERCENT = 10.0
+MAX_PERIOD_DAYS = 366
+AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not logged in"},
+    403: {"description": "role too low"},
+}
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _period(since: date | None, until: date | None, now: float) -> tuple[float, float]:
+    end = (
+        datetime.combine(until, datetime.min.time(), UTC) + timedelta(days=1)
+        if until
+        else datetime.fromtimestamp(now, UTC)
+    )
+    start = datetime.combine(since, datetime.min.time(), UTC) if since else end - timedelta(days=1)
+    if start >= end:
+        raise HTTPException(422, "'from' must be before 'to'")
+    if end - start > timedelta(days=MAX_PERIOD_DAYS):
+        raise HTTPException(422, f"a period of at most {MAX_PERIOD_DAYS} days")
+    return start.timestamp(), end.timestamp()
+
+
+def _rows(
+    conn: Connection, start: float, end: float, port: str | None, lane_id: str | None
+) -> list[Any]:
+    q = select(
+        transactions.c.lane_id,
+        transactions.c.port,
+        transactions.c.direction,
+        transactions.c.occurred_at,
+        transactions.c.decision,
+        transactions.c.reasons,
+        transactions.c.duration_ms,
+        transactions.c.face_similarity,
+    ).where(transactions.c.occurred_at >= start, transactions.c.occurred_at < end)
+    if port:
+        q = q.where(transactions.c.port == port)
+    if lane_id:
+        q = q.where(transactions.c.lane_id == lane_id)
+    return list(conn.execute(q))
+
+
+def _count_accepted(
+    conn: Connection, start: float, end: float, port: str | None, lane_id: str | None
+) -> int:
+    return sum(1 for r in _rows(conn, start, end, port, lane_id) if r.decision == "accepted")
+
+
+def _availability(
+    conn: Connection, start: float, end: float, lane_id: str | None
+) -> dict[str, float]:
+    q = select(lanes.c.lane_id, lanes.c.registered_at)
+    if lane_id:
+        q = q.where(lanes.c.lane_id == lane_id)
+    registered = {r.lane_id: r.registered_at for r in conn.execute(q)}
+    down: dict[str, float] = defaultdict(float)
+    for r in conn.execute(
+        select(outages).where(
+            outages.c.started_at < end,
+            (outages.c.ended_at.is_(None)) | (outages.c.ended_at > start),
+        )
+    ):
+        if r.lane_id in registered:
+            down[r.lane_id] += min(end, r.ended_at or end) - max(start, r.started_at)
+    out = {}
+    for lane, reg in registered.items():
+        span = end - max(start, reg)
+        out[lane] = 1.0 if span <= 0 else round(max(0.0, 1 - down[lane] / span), 4)
+    return out
+
+
+def summary(
+    conn: Connection, start: float, end: float, port: str | None, lane_id: str | None
+) -> dict[str, Any]:
+    rows = _rows(conn, start, end, port, lane_id)
+    by_decision = Counter(r.decision for r in rows)
+    reasons: Counter[str] = Counter()
+    for r in rows:
+        if r.decision == "referred":
+            reasons.update(json.loads(r.reasons))
+    durations = [
+        r.duration_ms for r in rows if r.duration_ms is not None and r.decision == "accepted"
+    ]
+    bins = [0] * 10
+    for r in rows:
+        if r.face_similarity is not None:
+            bins[min(9, max(0, int(r.face_similarity * 10)))] += 1
+    fq = select(device_faults.c.device, device_faults.c.code).where(
+        device_faults.c.occurred_at >= start,
+        device_faults.c.occurred_at < end,
+        device_faults.c.recovered.is_(False),
+    )
+    if lane_id:
+        fq = fq.where(device_faults.c.lane_id == lane_id)
+    faults = Counter(r.device for r in conn.execute(fq))
+    year = 365 * 86400.0
+    usage = by_decision.get("accepted", 0)
+    previous = _count_accepted(conn, start - year, end - year, port, lane_id)
+    change = None if previous == 0 else round((usage - previous) / previous * 100, 2)
+    return {
+        "from": datetime.fromtimestamp(start, UTC).isoformat(),
+        "to": datetime.fromtimestamp(end, UTC).isoformat(),
+        "port": port,
+        "lane_id": lane_id,
+        "passages": sum(by_decision.values()),
+        "by_decision": dict(sorted(by_decision.items())),
+        "referral_reasons": dict(reasons.most_common()),
+        "passage_time_ms": {
+            "median": percentile(durations, 50),
+            "p95": percentile(durations, 95),
+            "count": len(durations),
+        },
+        "face_similarity_histogram": {
+            "bins": [round(i / 10, 1) for i in range(11)],
+            "counts": bins,
+        },
+        "device_faults": dict(sorted(faults.items())),
+        "availability": _availability(conn, start, end, lane_id),
+        "usage": {
+            "automated_clearances": usage,
+            "same_period_last_year": previous,
+            "change_percent": change,
+            "target_percent": KPI_TARGET_PERCENT,
+            "on_target": None if change is None else change >= KPI_TARGET_PERCENT,
+        },
+    }
+
+
+def passages(
+    conn: Connection,
+    start: float,
+    end: float,
+    bucket: str,
+    group: str,
+    port: str | None,
+    lane_id: str | None,
+) -> list[dict[str, Any]]:
+    size = 3600 if bucket == "hour" else 86400
+    cells: dict[tuple[float, str, str], list[float | None]] = defaultdict(list)
+    for r in _rows(conn, start, end, port, lane_id):
+        key = r.lane_id if group == "lane" else r.port
+        cells[(r.occurred_at // size * size, key, r.decision)].append(r.duration_ms)
+    out = []
+    for (t, key, decision), durations in sorted(cells.items()):
+        known = [d for d in durations if d is not None]
+        out.append(
+            {
+                "bucket_start": datetime.fromtimestamp(t, UTC).isoformat(),
+                group: key,
+                "decision": decision,
+                "count": len(durations),
+                "median_ms": percentile(known, 50),
+                "p95_ms": percentile(known, 95),
+            }
+        )
+    return out
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buf.getvalue()
+
+
+Format = Literal["json", "csv"]
+FromQ = Annotated[date | None, Query(alias="from", description="first day (UTC), YYYY-MM-DD")]
+ToQ = Annotated[date | None, Query(alias="to", description="last day (UTC), YYYY-MM-DD")]
+PortQ = Annotated[str | None, Query(max_length=16)]
+LaneQ = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get(
+    "/api/v1/stats/summary", summary="Statistics of a period (default: last 24 h)", responses=AUTH
+)
+async def stats_summary(
+    central: Central = Depends(get_central),
+    officer: Officer = Depends(require_officer),
+    since: FromQ = None,
+    until: ToQ = None,
+    port: PortQ = None,
+    lane_id: LaneQ = None,
+) -> dict[str, Any]:
+    """Passages by decision, referral reasons, median and p95 passage time (accepted
+    passages), face-score histogram, device faults, availability per lane, and the
+    automated-clearance usage against the same period a year earlier."""
+    start, end = _period(since, until, central.now())
+
+    def work() -> dict[str, Any]:
+        with central.db.read() as conn:
+            return summary(conn, start, end, port, lane_id)
+
+    return await run_in_threadpool(work)
+
+
+@router.get(
+    "/api/v1/stats/passages",
+    summary="Passages per hour or day, by lane or port and decision (JSON or CSV)",
+    responses={**AUTH, 200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
+async def stats_passages(
+    central: Central = Depends(get_central),
+    officer: Officer = Depends(require_officer),
+    since: FromQ = None,
+    until: ToQ = None,
+    port: PortQ = None,
+    lane_id: LaneQ = None,
+    bucket: Literal["hour", "day"] = "hour",
+    group: Literal["lane", "port"] = "lane",
+    format: Format = "json",
+) -> Response:
+    start, end = _period(since, until, central.now())
+
+    def work() -> list[dict[str, Any]]:
+        with central.db.read() as conn:
+            return passages(conn, start, end, bucket, group, port, lane_id)
+
+    rows = await run_in_threadpool(work)
+    if format == "csv":
+        return Response(
+            to_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="passages.csv"'},
+        )
+    return Response(json.dumps({"rows": rows}), media_type="application/json")
+
+
+OPEN_DATA_FIELDS = {
+    "port": "border crossing point code",
+    "direction": "arrival or departure",
+    "hour": "start of the hour (UTC, ISO 8601)",
+    "crossings": "automated-clearance passages (accepted); null when suppressed",
+    "suppressed": "true when the count was below the minimum cell size and is withheld",
+}
+
+
+def crossings(conn: Connection, start: float, end: float, minimum: int) -> list[dict[str, Any]]:
+    counts: Counter[tuple[str, str, float]] = Counter()
+    for r in conn.execute(
+        select(transactions.c.port, transactions.c.direction, transactions.c.occurred_at).where(
+            transactions.c.occurred_at >= start,
+            transactions.c.occurred_at < end,
+            transactions.c.decision == "accepted",
+        )
+    ):
+        counts[(r.port, r.direction, r.occurred_at // 3600 * 3600)] += 1
+    out = []
+    for (port, direction, hour), n in sorted(counts.items()):
+        hidden = n < minimum
+        out.append(
+            {
+                "port": port,
+                "direction": direction,
+                "hour": datetime.fromtimestamp(hour, UTC).isoformat(),
+                "crossings": None if hidden else n,
+                "suppressed": hidden,
+            }
+        )
+    return out
+
+
+@router.get(
+    "/open-data/crossings",
+    tags=["open data"],
+    summary="Public: automated crossings per port, direction and hour",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
+async def open_data_crossings(
+    central: Central = Depends(get_central),
+    day: Annotated[date | None, Query(alias="date", description="UTC day (default: today)")] = None,
+    format: Format = "json",
+) -> Response:
+    """No login. Cells with fewer crossings than ``[open_data] min_cell_count`` are suppressed.
+    Fields: port, direction, hour, crossings, suppressed. Licence in the JSON metadata and in
+    docs/central.md."""
+    cfg = central.config.open_data
+    today = datetime.fromtimestamp(central.now(), UTC).date()
+    chosen = day or today
+    if chosen > today:
+        raise HTTPException(422, "no data for a future day")
+    start = datetime.combine(chosen, datetime.min.time(), UTC).timestamp()
+
+    def work() -> list[dict[str, Any]]:
+        with central.db.read() as conn:
+            return crossings(conn, start, start + 86400, cfg.min_cell_count)
+
+    rows = await run_in_threadpool(work)
+    if format == "csv":
+        return Response(
+            to_csv(rows) or "port,direction,hour,crossings,suppressed\n",
+            media_type="text/csv; charset=utf-8",
+            headers={"X-Licence": cfg.licence, "Cache-Control": "max-age=300"},
+        )
+    body = {
+        "date": chosen.isoformat(),
+        "licence": cfg.licence,
+        "publisher": cfg.publisher,
+        "min_cell_count": cfg.min_cell_count,
+        "fields": OPEN_DATA_FIELDS,
+        "rows": rows,
+    }
+    return Response(
+        json.dumps(body), media_type="application/json", headers={"Cache-Control": "max-age=300"}
+    )

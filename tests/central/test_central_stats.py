@@ -1,0 +1,161 @@
+"""Statistics, CSV export, open-data suppression and the retention purge."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from central.db import audit_log, events, portraits, transactions
+from central.stats import percentile
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
+
+
+def _tx(
+    make_event: Callable[..., dict[str, Any]],
+    lane: str,
+    seq: int,
+    at: datetime,
+    decision: str = "accepted",
+    seconds: float = 10.0,
+    reasons: list[str] | None = None,
+    score: float | None = None,
+) -> dict[str, Any]:
+    return make_event(
+        lane,
+        seq,
+        occurred_at=at,
+        decision=decision,
+        reasons=reasons or [],
+        stages=[
+            {"stage": "document_placed", "at": at.isoformat()},
+            {"stage": "passage_completed", "at": (at + timedelta(seconds=seconds)).isoformat()},
+        ],
+        scores={"face_similarity": score},
+    )
+
+
+def _post(client: TestClient, token: str, evs: list[dict[str, Any]]) -> None:
+    r = client.post(
+        "/api/v1/ingest/events", json={"events": evs}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 200 and not r.json()["rejected"], r.text
+
+
+def test_percentile_nearest_rank() -> None:
+    assert percentile([], 50) is None
+    assert percentile([5.0], 95) == 5.0
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0 and percentile(values, 95) == 95.0
+
+
+def test_summary_figures_and_year_on_year_usage(
+    sqlite_app: FastAPI,
+    sqlite_client: TestClient,
+    register_lane: Callable[..., str],
+    make_event: Callable[..., dict[str, Any]],
+    login: Callable[..., str],
+    clock: Any,
+) -> None:
+    token = register_lane(sqlite_app, "L1")
+    now = datetime.fromtimestamp(clock.now, UTC)
+    recent = now - timedelta(hours=2)
+    year_ago = recent - timedelta(days=365)
+    evs = [
+        _tx(make_event, "L1", i, recent, seconds=float(s), score=0.55)
+        for i, s in enumerate([8, 9, 10, 11, 30])
+    ]
+    evs += [
+        _tx(make_event, "L1", 10, recent, "referred", reasons=["FACE_NO_MATCH"], score=0.2),
+        _tx(make_event, "L1", 11, recent, "rejected", reasons=["PA_SIGNATURE_INVALID"]),
+    ]
+    evs += [_tx(make_event, "L1", 20 + i, year_ago) for i in range(4)]
+    _post(sqlite_client, token, evs)
+    login(sqlite_client, "officer")
+    s = sqlite_client.get("/api/v1/stats/summary").json()
+    assert s["by_decision"] == {"accepted": 5, "referred": 1, "rejected": 1}
+    assert s["referral_reasons"] == {"FACE_NO_MATCH": 1}
+    assert s["passage_time_ms"] == {"median": 10000.0, "p95": 30000.0, "count": 5}
+    assert s["face_similarity_histogram"]["counts"][5] == 5
+    assert s["face_similarity_histogram"]["counts"][2] == 1
+    assert s["usage"]["automated_clearances"] == 5
+    assert s["usage"]["same_period_last_year"] == 4
+    assert s["usage"]["change_percent"] == 25.0 and s["usage"]["on_target"] is True
+
+    r = sqlite_client.get("/api/v1/stats/passages?format=csv&group=port&bucket=day")
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    accepted = next(row for row in rows if row["decision"] == "accepted")
+    assert accepted["port"] == "TPE" and accepted["count"] == "5"
+    assert (
+        sqlite_client.get("/api/v1/stats/summary?from=2026-01-02&to=2026-01-01").status_code == 422
+    )
+
+
+def test_open_data_is_public_and_suppresses_small_cells(
+    app_factory: Callable[..., FastAPI],
+    sqlite_url: str,
+    register_lane: Callable[..., str],
+    make_event: Callable[..., dict[str, Any]],
+    clock: Any,
+) -> None:
+    app = app_factory(sqlite_url, open_data={"min_cell_count": 3})
+    t = register_lane(app, "T1", port="TPE")
+    k = register_lane(app, "K1", port="KHH")
+    day = datetime.fromtimestamp(clock.now, UTC).replace(hour=0, minute=30, second=0, microsecond=0)
+    with TestClient(app) as client:
+        _post(client, t, [_tx(make_event, "T1", i, day) for i in range(3)])
+        _post(client, k, [_tx(make_event, "K1", i, day) for i in range(2)])
+        _post(client, k, [_tx(make_event, "K1", 9, day, "rejected")])
+        body = client.get(f"/open-data/crossings?date={day.date().isoformat()}").json()
+        assert body["licence"] == "CC-BY-4.0" and "crossings" in body["fields"]
+        cells = {r["port"]: r for r in body["rows"]}
+        assert cells["TPE"]["crossings"] == 3 and not cells["TPE"]["suppressed"]
+        assert cells["KHH"]["crossings"] is None and cells["KHH"]["suppressed"]
+        text = client.get(f"/open-data/crossings?date={day.date().isoformat()}&format=csv").text
+        assert "KHH,arrival" in text and ",2," not in text
+        future = (day + timedelta(days=2)).date().isoformat()
+        assert client.get(f"/open-data/crossings?date={future}").status_code == 422
+
+
+def test_purge_removes_old_data_keeps_audit_and_counts(
+    sqlite_app: FastAPI,
+    sqlite_client: TestClient,
+    register_lane: Callable[..., str],
+    make_event: Callable[..., dict[str, Any]],
+    clock: Any,
+) -> None:
+    from central.retention import purge
+
+    token = register_lane(sqlite_app, "L1")
+    now = datetime.fromtimestamp(clock.now, UTC)
+    old = make_event("L1", 0, occurred_at=now, decision="referred")
+    _post(sqlite_client, token, [old])
+    sqlite_client.put(
+        f"/api/v1/portraits/{old['transaction_id']}/live",
+        content=JPEG,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    central = sqlite_app.state.central
+    clock.advance(25 * 3600)  # past portrait_hours (24), within transaction_days (30)
+    _post(sqlite_client, token, [make_event("L1", 1, occurred_at=now)])
+    counts = purge(central)
+    assert counts["portraits"] == 1 and counts["events"] == 0
+    clock.advance(30 * 86400 + 1)
+    counts = purge(central)
+    assert counts["events"] == 2 and counts["transactions"] == 2 and counts["referrals"] == 1
+    with central.db.read() as conn:
+        for table in (events, transactions, portraits):
+            assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
+        actions = conn.execute(select(audit_log.c.action)).scalars().all()
+    assert actions.count("retention_purge") == 2 and "lane_registered" in actions
+    metrics = sqlite_client.get("/metrics").text
+    assert 'egate_purged_rows_total{kind="events"} 2.0' in metrics
+    assert "egate_purge_runs_total 2.0" in metrics
