@@ -80,6 +80,9 @@ class EventCounts:
     """None when the run had no central service."""
     missing: int | None = None
     duplicated: int | None = None
+    resent: int | None = None
+    """Events sent again after a lost acknowledgement (central must answer 'duplicate')."""
+    acknowledged_duplicates: int | None = None
 
 
 @dataclass
@@ -149,6 +152,8 @@ class SimReport:
                 "at_central": self.events.at_central,
                 "missing": self.events.missing,
                 "duplicated": self.events.duplicated,
+                "resent": self.events.resent,
+                "acknowledged_duplicates": self.events.acknowledged_duplicates,
             },
             "simulated_seconds": round(self.simulated_seconds, 3),
             "wall_seconds": round(self.wall_seconds, 3),

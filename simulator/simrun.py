@@ -104,6 +104,7 @@ from simulator.travellers import (
     live_frames,
     pad_score,
 )
+from simulator.uplink import EmbeddedCentral, Uplink
 
 CHIP_FILES = ["EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15"]
 LEAVE_SECONDS = 1.0
@@ -259,7 +260,9 @@ class SimLane:
         heapq.heappush(self.queue, (item.at, self._seq, item, guard))
 
     def emit(self, event_cls: type[Any], t: float, **fields: Any) -> None:
-        self.events.append(event_cls(**self.stamper.stamp(self.at(t)), **fields))
+        event = event_cls(**self.stamper.stamp(self.at(t)), **fields)
+        self.events.append(event)
+        self.run.on_event(self, event)
 
     def feed(self, item: Input) -> None:
         self.now = item.at
@@ -801,6 +804,8 @@ class SimRun:
         now: datetime | None = None,
         log: Log | None = None,
         progress: Log | None = None,
+        central: EmbeddedCentral | None = None,
+        epoch: datetime | None = None,
     ) -> None:
         if lanes < 1:
             raise SimError(f"--lanes must be at least 1, got {lanes}")
@@ -820,7 +825,8 @@ class SimRun:
         self.engine = engine
         self.model = model or PhysicalModel()
         self.now = now or datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
-        self.epoch = self.now
+        self.epoch = epoch or self.now
+        self.central = central
         self.today: date = self.now.date()
         self.log = log or (lambda _line: None)
         self.progress = progress or (lambda _line: None)
@@ -859,6 +865,9 @@ class SimRun:
         report.results = sorted((r for lane in lanes for r in lane.results), key=lambda r: r.index)
         self.lane_events = [e for lane in lanes for e in lane.events]
         report.events = EventCounts(produced=len(self.lane_events))
+        if self.central is not None:
+            report.central = "embedded"
+            report.events = await self.deliver(lanes)
         report.simulated_seconds = max((r.ended for r in report.results), default=0.0)
         report.wall_seconds = time.perf_counter() - wall
         if self.chip_link_seconds:
@@ -866,6 +875,30 @@ class SimRun:
                 float(np.median(self.chip_link_seconds)), self.scenario.flow
             )
         return report
+
+    async def deliver(self, lanes: list[SimLane]) -> EventCounts:
+        """Every lane's events to the embedded central over the ingest contract, then count
+        what central holds. A lane hit by a 'network' fault loses the acknowledgement of its
+        first batch and sends it again (central must acknowledge it as duplicates)."""
+        assert self.central is not None
+        async with self.central.client() as client:
+            uplink = Uplink(client, self.central.tokens)
+            for lane in lanes:
+                lost = any(f.device == "network" for f in lane.faults.faults)
+                await uplink.deliver(lane.lane_id, lane.events, lost_ack=lost)
+        stored = self.central.counts([lane.lane_id for lane in lanes])
+        produced = len(self.lane_events)
+        return EventCounts(
+            produced=produced,
+            at_central=stored.rows,
+            missing=produced - stored.rows,
+            duplicated=stored.rows - stored.distinct_seqs,
+            resent=uplink.counts.sent - produced,
+            acknowledged_duplicates=uplink.counts.duplicates,
+        )
+
+    def on_event(self, lane: SimLane, event: events.Event) -> None:
+        """Called for every event a lane emits (``egate demo`` delivers them live)."""
 
     def traveller_done(self, result: TravellerResult) -> None:
         self.done += 1

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,9 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument(
         "--central",
-        default="none",
-        help="none (default; the embedded central service is not available in this build)",
+        default="embedded",
+        help="embedded (default: the central service in-process on a temporary SQLite file; "
+        "events are delivered and counted there) or none",
     )
     run.add_argument("--config", type=Path, help="lane configuration (default: built in)")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -100,16 +102,14 @@ def _check(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from gate.errors import EgateError
-    from gate.face.pipeline import FaceEngine
     from simulator import scenarios
-    from simulator.simrun import SimRun
     from simulator.testdata import testdata_root
     from simulator.travellers import FaceSource
 
-    if args.central != "none":
+    if args.central not in ("none", "embedded"):
         raise EgateError(
-            f"--central {args.central}: only 'none' is available in this build (the embedded "
-            "central service and delivery to a URL come with the lane daemon integration)"
+            f"--central {args.central}: use 'embedded' or 'none' (delivery to a central service "
+            "at a URL needs lane credentials and comes with the lane daemon integration)"
         )
     scenario = scenarios.load(args.scenario)
     lane = config.load_lane(args.config)
@@ -118,6 +118,28 @@ def _run(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     faces = FaceSource.find(testdata_root())
+    with tempfile.TemporaryDirectory(prefix="egate-sim-central-") as tmp:
+        central = None
+        if args.central == "embedded":
+            from simulator.uplink import EmbeddedCentral
+
+            central = EmbeddedCentral(Path(tmp), [f"sim-{i + 1}" for i in range(args.lanes)])
+        report = _execute(args, scenario, lane, faces, central, log)
+    print(report.to_json() if args.json else report.human())
+    return 0 if not report.mismatches else 1
+
+
+def _execute(
+    args: argparse.Namespace,
+    scenario: Any,
+    lane: Any,
+    faces: Any,
+    central: Any,
+    log: Any,
+) -> Any:
+    from gate.face.pipeline import FaceEngine
+    from simulator.simrun import SimRun
+
     run = SimRun(
         scenario,
         lanes=args.lanes,
@@ -129,7 +151,6 @@ def _run(args: argparse.Namespace) -> int:
         engine=FaceEngine.from_config(lane.face),
         log=log if args.verbose else None,
         progress=None if args.json else log,
+        central=central,
     )
-    report = asyncio.run(run.run())
-    print(report.to_json() if args.json else report.human())
-    return 0 if not report.mismatches else 1
+    return asyncio.run(run.run())
