@@ -9,7 +9,9 @@ family                kinds shipped with egate
 ``camera``            ``opencv`` (device index, file, URL), ``simulator`` (scene),
                       ``image-sequence`` (a directory of images)
 ``gatectl``           ``serial``, ``modbus``, ``simulator`` (in-process, on a pty)
-``chipreader``        ``pcsc``, ``simulator`` (a chip image directory)
+``chipreader``        ``pcsc``, ``simulator`` (a chip image directory, or with
+                      ``field=True`` an empty field the lane simulator puts chips in)
+``docreader``         ``serial`` (MRZ text over a serial line), ``simulator``
 ====================  ===========================================================
 
 The factories are declared as entry points in the ``egate.devices`` group (``pyproject.toml``,
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "egate.devices"
-FAMILIES = ("camera", "gatectl", "chipreader")
+FAMILIES = ("camera", "gatectl", "chipreader", "docreader")
 
 Factory = Callable[..., Any]
 

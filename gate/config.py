@@ -13,12 +13,13 @@ the reason, so an operator can fix it without reading code.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gate.errors import EgateError
 
@@ -43,7 +44,22 @@ class LaneIdentity(_Section):
     name: str = "Lane 1"
     site: str = "SIM"
     direction: Literal["arrival", "departure", "both"] = "arrival"
-    languages: list[str] = Field(default_factory=lambda: ["en", "fr", "de", "es"])
+    languages: list[str] = Field(
+        default_factory=lambda: ["zh-TW", "en", "ja", "ko", "vi", "id", "th", "tl"]
+    )
+    """Traveller-screen languages (gate/display/catalogues/LANG.po), the first is the default."""
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one language is needed")
+        for code in value:
+            if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", code):
+                raise ValueError(f"{code!r} is not a language tag such as 'en' or 'zh-TW'")
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        return value
 
 
 class CentralLink(_Section):
@@ -265,6 +281,57 @@ class LoggingConfig(_Section):
     format: Literal["json", "text"] = "json"
 
 
+class ApiConfig(_Section):
+    listen: Annotated[str, Field(pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$")] = (
+        "127.0.0.1:8701"
+    )
+    """HOST:PORT of the local API and traveller screen (/health, /status, /metrics, /screen)."""
+    token: str = ""
+    """Bearer token for POST /maintenance/ACTION; empty disables maintenance commands."""
+
+
+class OutboxConfig(_Section):
+    max_events: Annotated[int, Field(ge=100, le=100_000_000)] = 200_000
+    """Undelivered events kept at most (about 2 KB each)."""
+    alarm_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    """Raise LANE_OUTBOX_HIGH_WATER at this share of max_events."""
+    reserve_events: Annotated[int, Field(ge=10)] = 1_000
+    """Kept for the lane's own state and fault events: travellers are refused (the lane goes
+    out of service) once only this many places are left."""
+    min_free_mb: Annotated[int, Field(ge=0)] = 64
+    """Free space below this on the outbox disk also stops admitting travellers."""
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 200
+    retry_base_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
+    """First retry after a failed delivery; doubles per failure (with jitter) up to
+    retry_max_seconds."""
+    retry_max_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+
+    @model_validator(mode="after")
+    def _reserve(self) -> OutboxConfig:
+        if self.reserve_events >= self.max_events:
+            raise ValueError("reserve_events must be smaller than max_events")
+        return self
+
+
+class DaemonConfig(_Section):
+    lists_dir: Path = Path("var/lists")
+    """Cached watch list, registry and manifests (served from here while central is away)."""
+    records_dir: Path | None = Path("var/records")
+    """Every input of every transaction, for ``egate lane replay``; empty to disable."""
+    lists_sync_seconds: Annotated[float, Field(ge=1, le=86400)] = 60.0
+    command_poll_seconds: Annotated[float, Field(ge=0, le=60)] = 20.0
+    """Long-poll wait for officer commands from central."""
+    watchdog_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+    """Camera probe period while no face is being captured."""
+    max_pending_jobs: Annotated[int, Field(ge=1, le=64)] = 8
+    """Blocking jobs (chip, face, OCR) allowed to wait for a worker thread at once."""
+    device_start_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    stop_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+    """SIGTERM: wait at most this long for the current traveller to be safely out."""
+    flush_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
+    """SIGTERM: then try this long to deliver the outbox before stopping."""
+
+
 class LaneConfig(_Section):
     lane: LaneIdentity = LaneIdentity()
     central: CentralLink = CentralLink()
@@ -276,6 +343,9 @@ class LaneConfig(_Section):
     policy: PolicyConfig = PolicyConfig()
     passage: PassageConfig = PassageConfig()
     trust: TrustConfig = TrustConfig()
+    api: ApiConfig = ApiConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    daemon: DaemonConfig = DaemonConfig()
     logging: LoggingConfig = LoggingConfig()
 
 

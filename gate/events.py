@@ -198,6 +198,8 @@ class Device(StrEnum):
     DISPLAY = "display"
     CENTRAL_LINK = "central_link"
     TRUST_STORE = "trust_store"
+    OUTBOX = "outbox"
+    """The lane's durable event store (full: travellers are not admitted)."""
 
 
 class DeviceFaultEvent(_Event):

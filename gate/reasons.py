@@ -176,6 +176,7 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("DOCREADER_FAULT", "fault", "the document reader sends data that cannot be decoded"),
     ("PCSC_READER_MISSING", "fault", "the chip reader is not connected"),
     ("CENTRAL_UNREACHABLE", "fault", "the central service cannot be reached"),
+    ("CENTRAL_CREDENTIAL_REFUSED", "fault", "the central service refuses the lane credential"),
     # ---- the lane itself
     (
         "LANE_DEVICE_FAULT",
@@ -184,6 +185,9 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ),
     ("LANE_EMERGENCY", "abort", "emergency opening (fire alarm or officer) ended the passage"),
     ("LANE_STOPPED", "abort", "the lane was stopped (shutdown or error) during the passage"),
+    ("LANE_OUTBOX_HIGH_WATER", "warn", "the outbox is filling up: central has not taken events"),
+    ("LANE_OUTBOX_FULL", "fault", "the outbox or its disk is full: travellers are not admitted"),
+    ("LANE_LISTS_STALE", "warn", "the cached lists are older than allowed: central unreachable"),
 )
 
 REASONS: dict[str, Reason] = {}

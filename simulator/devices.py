@@ -80,10 +80,19 @@ class SimulatedChipReader:
 
 
 def chip_reader(
-    config: ChipReaderConfig, *, image: Path | str | None = None, **options: Any
-) -> SimulatedChipReader:
+    config: ChipReaderConfig,
+    *,
+    image: Path | str | None = None,
+    field: bool = False,
+    **options: Any,
+) -> Any:
     """Registry factory ``chipreader.simulator``: ``image`` is a directory written by
-    ``egate chip build-image``."""
+    ``egate chip build-image``; ``field=True`` gives an empty reader field where a simulated
+    traveller presents chips (:class:`simulator.lane_devices.ChipField`, the lane daemon's)."""
+    if field:
+        from simulator.lane_devices import ChipField
+
+        return ChipField()
     if image is None:
         raise EgateError(
             "the simulated chip reader needs a chip image directory "

@@ -19,10 +19,19 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.json:
-        print(json.dumps({
-            r.code: {"family": r.family, "severity": r.severity, "explanation": r.explanation}
-            for r in reasons.REASONS.values()
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    r.code: {
+                        "family": r.family,
+                        "severity": r.severity,
+                        "explanation": r.explanation,
+                    }
+                    for r in reasons.REASONS.values()
+                },
+                indent=2,
+            )
+        )
     elif args.markdown:
         print(reasons.markdown(), end="")
     else:

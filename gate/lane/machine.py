@@ -213,6 +213,7 @@ class Lane:
         self._camera_streak = 0
         self._confined_since: float | None = None
         self._waiting_document: tuple[str, date] | None = None
+        self.document_present = False
         self.doors: dict[Door, DoorPosition] = {}
         self.emergency_input = False
         self.central_up = True
@@ -230,22 +231,23 @@ class Lane:
         """Feed one input; returns the commands to carry out, in order."""
         before = self.state
         rules = TABLE[self.state]
+        current = self.tx.id if self.tx is not None else None
+        stale = isinstance(event, RESULT_TYPES) and event.transaction != current
+        if stale and event.transaction in self._finished_ids:  # type: ignore[union-attr]
+            # a late answer for a traveller who already left (aborted, emergency...)
+            self._record(event, before, [], "stale", "late result of a finished traveller")
+            return []
         rule = rules.get(type(event))
         if rule is None:
             raise LaneProtocolError(
                 self.state.value, type(event).__name__, tuple(t.__name__ for t in rules)
             )
-        if isinstance(event, RESULT_TYPES):
-            current = self.tx.id if self.tx is not None else None
-            if event.transaction != current:
-                if event.transaction in self._finished_ids:
-                    self._record(event, before, [], "stale", "late result of a finished traveller")
-                    return []
-                raise LaneProtocolError(
-                    self.state.value,
-                    f"{type(event).__name__} for unknown transaction {event.transaction!r}",
-                    tuple(t.__name__ for t in rules),
-                )
+        if isinstance(event, RESULT_TYPES) and event.transaction != current:
+            raise LaneProtocolError(
+                self.state.value,
+                f"{type(event).__name__} for unknown transaction {event.transaction!r}",
+                tuple(t.__name__ for t in rules),
+            )
         self._note = ""
         handler: Callable[[Input], list[Command]] = getattr(self, "_on_" + rule.handler)
         cmds = handler(event)
@@ -332,6 +334,7 @@ class Lane:
 
     def _on_document_placed(self, ev: Input) -> list[Command]:
         assert isinstance(ev, DocumentPlaced)
+        self.document_present = True
         if self.state is S.IDLE:
             return self._start(ev.transaction, ev.date, ev.at)
         self._waiting_document = (ev.transaction, ev.date)
@@ -340,6 +343,10 @@ class Lane:
 
     def _on_document_removed(self, ev: Input) -> list[Command]:
         self._waiting_document = None
+        self.document_present = False
+        if self.state in _ENDINGS and self.tx is not None and not self.tx.inside:
+            self._note = "the traveller took the document"
+            return self._finish(ev.at)
         if self.state in (S.READING_MRZ, S.READING_CHIP):
             code = "CHIP_REMOVED" if self.state is S.READING_CHIP else "PASSAGE_DOCUMENT_REMOVED"
             return self._conclude(Decision.ABORTED, ev.at, lane_reasons=(code,))
@@ -516,7 +523,11 @@ class Lane:
         if not tx.inside:
             if decision is Decision.ABORTED:
                 cmds.append(ShowScreen(screen=Screen.TRY_AGAIN))
-            return cmds + self._finish(at)
+            if not self.document_present or force_release:
+                return cmds + self._finish(at)
+            # the traveller stands at the reader: wait until the document is taken
+            self._step_deadline = at + self.passage.leave_seconds
+            return [*cmds, *self._goto(ending), ShowScreen(screen=Screen.TAKE_DOCUMENT)]
         cmds += self._goto(ending)
         hold = (
             decision is not Decision.ABORTED
@@ -708,7 +719,7 @@ class Lane:
         if self._beam_persons < 2 or not self._tailgating_watch():
             return []
         held = at - self._beam_persons_since
-        if held < self.passage.tailgating.beam_persistence_seconds:
+        if held + 1e-9 < self.passage.tailgating.beam_persistence_seconds:
             return []
         return self._tailgating(self._beam_persons, at, f"beams: {self._beam_persons} persons")
 
@@ -742,6 +753,9 @@ class Lane:
             return self._timeout_refer("PASSAGE_TIMEOUT_FACE", at)
         if state is S.EXITING:
             return self._again(Door.EXIT, PassageDirection.IN, "PASSAGE_TIMEOUT_EXIT", at)
+        if state in _ENDINGS and not tx.inside:
+            self._note = "document left on the reader: lane ready again"
+            return self._finish(at)
         if state in _ENDINGS or state is S.FAULT:
             if tx.holding:
                 tx.lane_reasons.append("PASSAGE_TIMEOUT_OFFICER")
@@ -804,17 +818,17 @@ class Lane:
         if ev.device in NON_BLOCKING_DEVICES:
             return []
         self.blockers[f"device:{ev.device.value}"] = f"{ev.device.value}: {ev.code}"
-        return self._stop_serving(ev.at, ("LANE_DEVICE_FAULT", ev.code), "device fault")
+        return self._stop_serving(ev.at, ("LANE_DEVICE_FAULT", ev.code), fault=True)
 
-    def _stop_serving(self, at: float, codes: tuple[str, ...], why: str) -> list[Command]:
+    def _stop_serving(self, at: float, codes: tuple[str, ...], *, fault: bool) -> list[Command]:
         state, tx = self.state, self.tx
         if state is S.IDLE:
             return self._finish(at)
         if tx is not None and tx.concluded is None:
             inside = tx.inside
             cmds = self._conclude(Decision.ABORTED, at, lane_reasons=codes, force_release=True)
-            if inside:
-                cmds += self._goto(S.FAULT, why)
+            if inside and fault:
+                cmds += self._goto(S.FAULT, "device fault")
             return cmds
         return []  # the traveller finishes (exit or way back), then the lane is out of service
 
@@ -828,7 +842,7 @@ class Lane:
     def _on_safe_stop(self, ev: Input) -> list[Command]:
         assert isinstance(ev, SafeStop)
         self.blockers["stopped"] = ev.reason or "stopped"
-        return self._stop_serving(ev.at, ("LANE_STOPPED",), "stopping")
+        return self._stop_serving(ev.at, ("LANE_STOPPED",), fault=False)
 
     def _on_central_link(self, ev: Input) -> list[Command]:
         assert isinstance(ev, CentralLinkChanged)
@@ -930,8 +944,8 @@ class Lane:
             return ack("refused", "emergency: every barrier is open")
         if a is OfficerAction.REFERRAL_DECISION:
             choice = ev.args.get("decision", "")
-            if self.state not in (S.REFERRED, S.REJECTED):
-                return ack("refused", "no referred traveller in the lane")
+            if self.state not in (S.REFERRED, S.REJECTED) or not (self.tx and self.tx.inside):
+                return ack("refused", "no referred traveller inside the lane")
             if choice not in ("let_through", "send_back"):
                 return ack("refused", "args.decision must be 'let_through' or 'send_back'")
             a = (

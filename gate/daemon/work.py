@@ -1,0 +1,326 @@
+"""The blocking work of one transaction, run in worker threads: MRZ, chip, authenticity, face.
+
+Each function takes what it needs and returns the lane-core input that answers the command
+(:mod:`gate.lane.inputs`). Secrets (full MRZ, chip files, portraits, templates) stay in the
+:class:`Transaction` object in the daemon's memory; the inputs carry only what the core and its
+records may see. Nothing here raises for a bad document: a failure is an answer with reason
+codes. A device that fails raises :class:`DeviceFailure` (the daemon turns it into a
+``device_fault``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import numpy as np
+
+from gate.emrtd import lds
+from gate.emrtd.authenticate import authenticate_document
+from gate.emrtd.errors import ChipError
+from gate.emrtd.reader import ChipSession, Reader, Transport
+from gate.emrtd.trust import TrustStore
+from gate.errors import EgateError
+from gate.events import Device
+from gate.face.liveness import LivenessCheck, LivenessObservation
+from gate.lane import inputs as li
+from gate.mrz import parse, repair
+from gate.mrz.keys import BacKey
+from gate.policy.model import DocumentFacts
+
+if TYPE_CHECKING:  # onnxruntime loads with the face models, in the background
+    from gate.face.fuse import FrameSample
+    from gate.face.pipeline import FaceEngine, FaceObservation
+
+log = logging.getLogger(__name__)
+CHIP_FILES = ["EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15"]
+
+
+class DeviceFailure(EgateError):
+    """A device stopped working during a transaction; carries the device and a fault code."""
+
+    def __init__(self, device: Device, code: str, detail: str) -> None:
+        super().__init__(f"{device.value}: {detail}")
+        self.device = device
+        self.code = code
+        self.detail = detail
+
+
+class ChipSlot(Protocol):
+    """The chip reader as the daemon sees it (PC/SC or the simulator's virtual chip)."""
+
+    def connect(self, timeout: float) -> Transport:
+        """A transport to the chip of the document on the reader; raises when there is none."""
+        ...
+
+
+class FrameSource(Protocol):
+    def read(self) -> Any:
+        """The next frame (``.image``: BGR array); raises on a camera failure."""
+        ...
+
+
+@dataclass
+class Transaction:
+    """What the daemon knows about the current traveller (in memory only)."""
+
+    id: str
+    lines: tuple[str, ...]
+    placed_at: float
+    placed_wall: datetime
+    mrz: str = ""
+    mrz_lines: tuple[str, ...] = ()
+    facts: DocumentFacts | None = None
+    keys: list[BacKey] = field(default_factory=list)
+    reader: Reader | None = None
+    files: dict[str, bytes] = field(default_factory=dict)
+    chip_portrait: bytes | None = None
+    portrait_observation: FaceObservation | None = None
+    live_portrait: bytes | None = None
+    verdicts: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    """check -> (outcome, reasons) for the transaction event."""
+    scores: dict[str, float | None] = field(default_factory=dict)
+    portrait_ready: threading.Event = field(default_factory=threading.Event)
+    stop_face: threading.Event = field(default_factory=threading.Event)
+    software_seconds: float = 0.0
+    """CPU-bound time spent on this traveller (MRZ, chip crypto, PA, face), for the simulator."""
+    persons_max: int = 0
+
+
+FORMATS: dict[str, Literal["TD1", "TD2", "TD3", "MRVA", "MRVB"]] = {
+    "TD1": "TD1",
+    "TD2": "TD2",
+    "TD3": "TD3",
+    "MRVA": "MRVA",
+    "MRVB": "MRVB",
+}
+
+
+def _facts(fields: Any, fmt: str) -> DocumentFacts:
+    return DocumentFacts(
+        document_code=fields.document_code,
+        issuing_state=fields.issuing_state,
+        nationality=fields.nationality,
+        date_of_birth=fields.date_of_birth,
+        date_of_expiry=fields.date_of_expiry,
+        masked_number=fields.masked_document_number(),
+        format=FORMATS.get(fmt.replace("-", ""), "TD3"),
+    )
+
+
+def read_mrz(tx: Transaction, today: date, at: Callable[[], float]) -> li.MrzRead:
+    """Parse the lines the reader sent; repair OCR confusions with the check digits."""
+    started = time.perf_counter()
+    try:
+        if not tx.lines:
+            return li.MrzRead(at=at(), transaction=tx.id, document=None, reasons=("MRZ_NOT_READ",))
+        parsed = parse(list(tx.lines), today=today)
+        candidates = repair(list(tx.lines), today=today)
+        keys = [parsed.bac_key] if parsed.valid and parsed.bac_key else []
+        keys += [c.bac_key for c in candidates if c.bac_key and c.bac_key not in keys]
+        tx.keys = keys
+        if parsed.valid:
+            tx.mrz, tx.mrz_lines = "".join(parsed.lines), tuple(parsed.lines)
+            tx.facts = _facts(parsed.fields, parsed.format)
+            reasons: tuple[str, ...] = ("MRZ_OK",)
+        elif candidates and candidates[0].result.valid:
+            best = candidates[0].result
+            tx.mrz, tx.mrz_lines = "".join(best.lines), tuple(best.lines)
+            tx.facts = _facts(best.fields, best.format)
+            reasons = ("MRZ_REPAIRED",)
+        else:
+            tx.verdicts["mrz"] = ("refer", ["MRZ_INVALID"])
+            return li.MrzRead(at=at(), transaction=tx.id, document=None, reasons=("MRZ_INVALID",))
+        tx.verdicts["mrz"] = ("pass", list(reasons))
+        return li.MrzRead(at=at(), transaction=tx.id, document=tx.facts, reasons=reasons)
+    finally:
+        tx.software_seconds += time.perf_counter() - started
+
+
+def read_chip(
+    tx: Transaction, slot: ChipSlot, timeout: float, at: Callable[[], float]
+) -> li.ChipRead:
+    """Open the chip with each MRZ key in turn (PACE, BAC fallback) and read its files."""
+    started = time.perf_counter()
+    try:
+        if not tx.keys:
+            tx.verdicts["chip"] = ("fail", ["MRZ_NOT_READ"])
+            return li.ChipRead(at=at(), transaction=tx.id, ok=False, reasons=("MRZ_NOT_READ",))
+        for attempt, key in enumerate(tx.keys, start=1):
+            try:
+                transport = slot.connect(timeout)
+            except (ChipError, EgateError, OSError) as exc:
+                log.info("no chip on the reader: %s", exc)
+                tx.verdicts["chip"] = ("fail", ["CHIP_NOT_FOUND"])
+                return li.ChipRead(
+                    at=at(), transaction=tx.id, ok=False, reasons=("CHIP_NOT_FOUND",)
+                )
+            reader = Reader(ChipSession(transport))
+            try:
+                reader.open(key.mrz_information())
+            except ChipError as exc:
+                log.info("chip refused key %d of %d: %s", attempt, len(tx.keys), exc)
+                continue
+            try:
+                tx.files = {name: r.data for name, r in reader.read_files(CHIP_FILES).items()}
+            except ChipError as exc:
+                tx.verdicts["chip"] = ("fail", ["CHIP_READ_FAILED"])
+                log.info("chip read failed: %s", exc)
+                return li.ChipRead(
+                    at=at(), transaction=tx.id, ok=False, reasons=("CHIP_READ_FAILED",)
+                )
+            tx.reader = reader
+            if "DG2" in tx.files:
+                with contextlib.suppress(EgateError, ValueError):
+                    tx.chip_portrait = lds.parse_dg2(tx.files["DG2"]).portrait.image
+            tx.verdicts["chip"] = ("pass", ["CHIP_OK"])
+            return li.ChipRead(
+                at=at(),
+                transaction=tx.id,
+                ok=True,
+                reasons=("CHIP_OK",),
+                has_portrait=tx.chip_portrait is not None,
+            )
+        tx.verdicts["chip"] = ("fail", ["CHIP_ACCESS_DENIED"])
+        return li.ChipRead(at=at(), transaction=tx.id, ok=False, reasons=("CHIP_ACCESS_DENIED",))
+    finally:
+        tx.software_seconds += time.perf_counter() - started
+
+
+def verify_document(
+    tx: Transaction, store: TrustStore, wall: datetime, at: Callable[[], float]
+) -> li.DocumentVerified:
+    """Passive, chip and active authentication of what the chip gave."""
+    started = time.perf_counter()
+    try:
+        if tx.reader is None:
+            return li.DocumentVerified(at=at(), transaction=tx.id, reasons=("CHIP_READ_FAILED",))
+        try:
+            verdict = authenticate_document(tx.reader, tx.files, store, at=wall, mrz=tx.mrz)
+        except (ChipError, EgateError) as exc:
+            log.info("authentication aborted: %s", exc)
+            return li.DocumentVerified(at=at(), transaction=tx.id, reasons=("CHIP_REMOVED",))
+        codes = tuple(dict.fromkeys(verdict.codes))
+        tx.verdicts["document"] = ("pass" if verdict.ok else "fail", list(codes))
+        return li.DocumentVerified(at=at(), transaction=tx.id, reasons=codes)
+    finally:
+        tx.software_seconds += time.perf_counter() - started
+
+
+@dataclass
+class FaceCapture:
+    engine: FaceEngine
+    liveness: LivenessCheck | None
+    frames_to_fuse: int
+    min_samples: int = 3
+    max_samples: int = 12
+
+
+def capture_face(
+    tx: Transaction,
+    camera: FrameSource,
+    face: FaceCapture,
+    post: Callable[[li.Input], None],
+    at: Callable[[], float],
+    *,
+    want_liveness: bool,
+    wait_portrait_seconds: float = 60.0,
+) -> None:
+    """Sample live frames until the chip portrait is known and enough faces were seen, then
+    post ``FaceVerified`` (and ``LivenessChecked``). Every frame's faces go out as
+    ``PersonsSeen`` for the person count. Stops when ``tx.stop_face`` is set."""
+    samples: list[FrameSample] = []
+    observations: list[LivenessObservation] = []
+    best_frame: np.ndarray | None = None
+    best_quality = -1.0
+    index = 0
+    give_up = time.monotonic() + wait_portrait_seconds
+    while not tx.stop_face.is_set():
+        try:
+            frame = camera.read()
+        except EgateError as exc:
+            raise DeviceFailure(Device.CAMERA, "CAMERA_NO_FRAMES", str(exc)) from None
+        image = frame.image
+        started = time.perf_counter()
+        observation, sample = face.engine.sample(image, index)
+        tx.software_seconds += time.perf_counter() - started
+        index += 1
+        height, width = image.shape[:2]
+        boxes = tuple(
+            li.FaceBox(
+                x=d.box[0] / width, y=d.box[1] / height, width=d.box[2] / width,
+                height=d.box[3] / height,
+            )
+            for d in observation.faces
+        )  # fmt: skip
+        tx.persons_max = max(tx.persons_max, len(boxes))
+        post(li.PersonsSeen(at=at(), faces=boxes))
+        if sample is not None and observation.primary is not None:
+            samples = [*samples, sample][-face.max_samples :]
+            observations.append(
+                LivenessObservation(observation.primary.landmarks, time=time.monotonic())
+            )
+            if sample.quality.score > best_quality:
+                best_quality, best_frame = sample.quality.score, image
+        if tx.portrait_ready.is_set() and len(samples) >= face.min_samples:
+            break
+        if time.monotonic() > give_up:
+            break
+    else:
+        return
+    started = time.perf_counter()
+    try:
+        if tx.chip_portrait is None:
+            post(li.FaceVerified(at=at(), transaction=tx.id, outcome="no_chip_portrait"))
+            tx.verdicts["face"] = ("refer", ["FACE_NO_CHIP_PORTRAIT"])
+            return
+        if tx.portrait_observation is None:
+            tx.portrait_observation = face.engine.observe_portrait(tx.chip_portrait)
+        if tx.portrait_observation.embedding is None or not samples:
+            post(li.FaceVerified(at=at(), transaction=tx.id, outcome="no_face"))
+            tx.verdicts["face"] = ("refer", ["FACE_NOT_FOUND"])
+            return
+        result = face.engine.verify(tx.portrait_observation, samples, k=face.frames_to_fuse)
+        tx.scores["face_similarity"] = result.similarity
+        tx.scores["face_threshold"] = result.threshold
+        tx.scores["live_face_quality"] = best_quality
+        if best_frame is not None:
+            tx.live_portrait = _jpeg(best_frame)
+        tx.verdicts["face"] = (
+            ("pass", ["FACE_MATCH"]) if result.match else ("refer", ["FACE_NO_MATCH"])
+        )
+        post(
+            li.FaceVerified(
+                at=at(),
+                transaction=tx.id,
+                outcome="match" if result.match else "no_match",
+                similarity=result.similarity,
+                threshold=result.threshold,
+                quality=best_quality,
+            )
+        )
+        if want_liveness:
+            if face.liveness is None:
+                post(li.LivenessChecked(at=at(), transaction=tx.id, passed=False, score=None))
+                return
+            live = face.liveness.evaluate(observations)
+            tx.scores["liveness"] = live.score
+            tx.verdicts["liveness"] = (
+                ("pass", ["LIVENESS_OK"]) if live.live else ("refer", ["LIVENESS_FAILED"])
+            )
+            post(li.LivenessChecked(at=at(), transaction=tx.id, passed=live.live, score=live.score))
+    finally:
+        tx.software_seconds += time.perf_counter() - started
+
+
+def _jpeg(image: np.ndarray) -> bytes | None:
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return bytes(data) if ok else None
