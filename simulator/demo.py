@@ -33,8 +33,12 @@ from gate.lane.states import lane_state_of
 from simulator.report import SimReport
 from simulator.scenarios import Scenario
 from simulator.simrun import SimLane, SimRun
-from simulator.travellers import FaceSource
+from simulator.travellers import FaceSource, make_mrz
 from simulator.uplink import EmbeddedCentral, Uplink
+
+# FaceSource and make_mrz live in simulator.travellers; they are importable from here too
+# because the lane daemon's end-to-end tests use them from the stand-in this module replaced.
+__all__ = ["DemoOptions", "FaceSource", "make_mrz", "run_demo"]
 
 CONTINUOUS = 1_000_000
 """Travellers drawn when the demo runs until interrupted (plain data; built as they arrive)."""

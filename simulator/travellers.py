@@ -143,6 +143,12 @@ def td3_mrz(
     return line1 + line2 + check_digit(composite)
 
 
+def make_mrz(rng: random.Random, today: date, state: str = "UTO") -> str:
+    """A valid TD3 MRZ of ``state`` for an adult with a document valid for years."""
+    spec = TravellerGroup(nationality=state)
+    return make_traveller(0, 0, spec, rng.randrange(1 << 30), today).mrz
+
+
 def _birth_for_age(rng: random.Random, age: int, today: date) -> date:
     """A birth date giving exactly ``age`` full years on ``today``."""
     latest = (
@@ -318,6 +324,10 @@ class FaceSource:
 
     def portrait(self, identity: int) -> np.ndarray:
         return self.identities[identity % len(self.identities)][0]
+
+    def pair(self, identity: int, impostor: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(chip portrait, one live face) for a traveller holding ``identity``'s document."""
+        return self.portrait(identity), self.live(identity, impostor)[0]
 
     def live(self, identity: int, impostor: bool) -> list[np.ndarray]:
         """The face in front of the camera, as several captures of the same person (their
