@@ -349,14 +349,14 @@ def jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     return bytes(data)
 
 
-def _back_of_head() -> np.ndarray:
+def back_of_head() -> np.ndarray:
     """What the camera sees of a traveller who does not face it: hair, no face."""
     img = np.full((256, 256, 3), (35, 40, 50), np.uint8)
     noise = np.random.default_rng(0).normal(0, 6, img.shape)
     return np.clip(img + noise, 0, 255).astype(np.uint8)
 
 
-def _printed(face: np.ndarray) -> np.ndarray:
+def printed(face: np.ndarray) -> np.ndarray:
     """A print: flattened contrast, a paper tint, halftone-like grain."""
     out = face.astype(np.float32) * 0.8 + 30
     out[..., 0] *= 0.95
@@ -364,7 +364,7 @@ def _printed(face: np.ndarray) -> np.ndarray:
     return np.clip(out + grain, 0, 255).astype(np.uint8)
 
 
-def _on_screen(face: np.ndarray) -> np.ndarray:
+def on_screen(face: np.ndarray) -> np.ndarray:
     """A still image on a phone or tablet: brighter, blue-tinted, with pixel-row banding."""
     out = face.astype(np.float32) * 1.1 + 10
     out[..., 0] += 12
@@ -400,11 +400,11 @@ def live_frames(
     ``none`` shows no face. A tailgater appears close behind."""
     kind = traveller.spec.face
     if kind == "none":
-        patches = [_back_of_head()]
+        patches = [back_of_head()]
     elif kind == "printed-photo":
-        patches = [_printed(faces.portrait(traveller.identity))]
+        patches = [printed(faces.portrait(traveller.identity))]
     elif kind == "screen-replay":
-        patches = [_on_screen(faces.portrait(traveller.identity))]
+        patches = [on_screen(faces.portrait(traveller.identity))]
     else:
         # a living face: several captures of the person in turn
         captures = faces.live(traveller.identity, impostor=kind == "impostor")

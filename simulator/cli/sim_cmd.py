@@ -48,6 +48,11 @@ def register(subparsers: Any) -> None:
         help="embedded (default: the central service in-process on a temporary SQLite file; "
         "events are delivered and counted there) or none",
     )
+    run.add_argument(
+        "--daemon",
+        action="store_true",
+        help="run the real lane daemon (egate lane) for each lane, in real time (no --fast)",
+    )
     run.add_argument("--config", type=Path, help="lane configuration (default: built in)")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.add_argument("--verbose", action="store_true", help="print every traveller's outcome")
@@ -106,6 +111,8 @@ def _run(args: argparse.Namespace) -> int:
     from simulator.testdata import testdata_root
     from simulator.travellers import FaceSource
 
+    if args.daemon and args.fast:
+        raise EgateError("--daemon runs in real time: leave out --fast")
     if args.central not in ("none", "embedded"):
         raise EgateError(
             f"--central {args.central}: use 'embedded' or 'none' (delivery to a central service "
@@ -140,6 +147,24 @@ def _execute(
     from gate.face.pipeline import FaceEngine
     from simulator.simrun import SimRun
 
+    if args.daemon:
+        from simulator.daemon_lanes import DaemonRun
+
+        with tempfile.TemporaryDirectory(prefix="egate-sim-lanes-") as workdir:
+            daemon_run = DaemonRun(
+                scenario,
+                lanes=args.lanes,
+                travellers=args.travellers,
+                seed=args.seed,
+                lane_config=lane,
+                faces=faces,
+                engine=FaceEngine.from_config(lane.face),
+                workdir=Path(workdir),
+                central=central,
+                log=log if args.verbose else None,
+                progress=None if args.json else log,
+            )
+            return asyncio.run(daemon_run.run())
     run = SimRun(
         scenario,
         lanes=args.lanes,

@@ -16,7 +16,7 @@ from gate.face.pipeline import FaceEngine
 from simulator import scenarios
 from simulator.report import SimReport
 from simulator.simrun import SimError, SimRun
-from simulator.testdata import testdata_root
+from simulator.testdata import testdata_root as find_testdata
 from simulator.travellers import FaceSource
 from tests.face_helpers import require_models
 
@@ -58,7 +58,7 @@ def engine(lane: LaneConfig) -> FaceEngine:
 
 @pytest.fixture(scope="module")
 def faces() -> FaceSource:
-    return FaceSource.find(testdata_root())
+    return FaceSource.find(find_testdata())
 
 
 def _run(
