@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,6 @@ import pytest
 from gate import events
 from gate.cli import main
 from simulator.uplink import EmbeddedCentral, Uplink
-from tests.face_helpers import require_models
 
 
 def _free_port() -> int:
@@ -64,9 +64,9 @@ def test_embedded_central_takes_events_once_and_knows_the_demo_officer(tmp_path:
 
 
 def test_demo_runs_lanes_reporting_live_to_central(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sim_face_models: Callable[[], str]
 ) -> None:
-    require_models()
+    sim_face_models()
     out = tmp_path / "events.jsonl"
     args = ["demo", "--lanes", "2", "--travellers", "3", "--fast", "--port", str(_free_port())]
     args += ["--data-dir", str(tmp_path / "demo"), "--events", str(out)]

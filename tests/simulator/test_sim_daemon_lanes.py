@@ -4,6 +4,7 @@ embedded central service through its outbox. Real time: a few travellers only.""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,14 @@ from simulator.daemon_lanes import DaemonRun
 from simulator.testdata import testdata_root as find_testdata
 from simulator.travellers import FaceSource
 from simulator.uplink import EmbeddedCentral
-from tests.face_helpers import require_models
 
 pytestmark = pytest.mark.slow
 
 
-def test_daemon_lanes_decide_and_every_event_reaches_central_once(tmp_path: Path) -> None:
-    require_models()
+def test_daemon_lanes_decide_and_every_event_reaches_central_once(
+    tmp_path: Path, sim_face_models: Callable[[], str]
+) -> None:
+    sim_face_models()
     lane = load_lane(None, env={})
     scenario = scenarios.parse_scenario(
         {

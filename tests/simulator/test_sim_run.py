@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,6 @@ from simulator.report import SimReport
 from simulator.simrun import SimError, SimRun
 from simulator.testdata import testdata_root as find_testdata
 from simulator.travellers import FaceSource
-from tests.face_helpers import require_models
 
 REPORT_KEYS = {
     "travellers", "outcomes", "mismatches", "mismatch_details", "passage_seconds",
@@ -51,8 +51,8 @@ def lane() -> LaneConfig:
 
 
 @pytest.fixture(scope="module")
-def engine(lane: LaneConfig) -> FaceEngine:
-    require_models()
+def engine(lane: LaneConfig, sim_face_models: Callable[[], str]) -> FaceEngine:
+    sim_face_models()
     return FaceEngine.from_config(lane.face)
 
 
