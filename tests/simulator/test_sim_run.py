@@ -174,5 +174,11 @@ def test_cli_run_prints_the_json_report(
     data = json.loads(capsys.readouterr().out)
     assert code == 0, data["mismatch_details"]
     assert data["outcomes"] == {"accepted": 1, "rejected": 1}
-    assert data["events"]["at_central"] is None
-    assert main(["sim", "run", "--scenario", str(path), "--central", "embedded"]) == 2
+    assert data["central"] == "embedded"
+    assert data["events"]["at_central"] == data["events"]["produced"] > 2
+    assert data["events"]["missing"] == 0 and data["events"]["duplicated"] == 0
+    args = ["sim", "run", "--scenario", str(path), "--travellers", "1", "--fast", "--json"]
+    assert main([*args, "--central", "none"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"]["at_central"] is None
+    assert main([*args, "--central", "http://central.example"]) == 2
+    assert main([*args, "--daemon"]) == 2  # the daemon runs in real time only
