@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gate import config
+from simulator.cli.sim_cmd import positive
 
 
 def register(subparsers: Any) -> None:
@@ -20,13 +21,13 @@ def register(subparsers: Any) -> None:
         help="central service, officer dashboard and simulated lanes with travellers "
         "(no hardware needed)",
     )
-    parser.add_argument("--lanes", type=_positive, default=4, help="simulated lanes (default 4)")
+    parser.add_argument("--lanes", type=positive, default=4, help="simulated lanes (default 4)")
     parser.add_argument(
         "--scenario", default="mix", help="built-in scenario or .toml file (default: mix)"
     )
     parser.add_argument(
         "--travellers",
-        type=_positive,
+        type=positive,
         help="stop after this many travellers (default: run until interrupted)",
     )
     parser.add_argument("--seed", type=int, default=1)
@@ -50,16 +51,6 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-central", action="store_true", help="run the lanes only")
     parser.set_defaults(func=_demo)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -31,9 +31,9 @@ def register(subparsers: Any) -> None:
     check.set_defaults(func=_check)
 
     run = sub.add_parser("run", help="run simulated lanes through a scenario and report")
-    run.add_argument("--lanes", type=_positive, default=1, help="number of lanes (default 1)")
+    run.add_argument("--lanes", type=positive, default=1, help="number of lanes (default 1)")
     run.add_argument(
-        "--travellers", type=_positive, default=20, help="travellers in total (default 20)"
+        "--travellers", type=positive, default=20, help="travellers in total (default 20)"
     )
     run.add_argument("--scenario", default="mix", help="built-in name or .toml file (default: mix)")
     run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
@@ -59,7 +59,8 @@ def register(subparsers: Any) -> None:
     run.set_defaults(func=_run)
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
