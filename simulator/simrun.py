@@ -656,6 +656,9 @@ class SimLane:
         def report(at: float, item: Input) -> None:
             self.put(item, lambda: self.door_token[door] == token)
 
+        if direction is PassageDirection.IN and visit.crossed_entry is None:
+            # the traveller takes the passport off the reader and steps through
+            self.put(DocumentRemoved(at=opened))
         if door is Door.ENTRY and direction is PassageDirection.IN:
             if spec.behaviour == "walks-back":
                 back = opened + 2 * model.walk_seconds(model.reader_to_entry * 0.8, slow)
@@ -734,6 +737,8 @@ class SimLane:
             )
         else:
             left = t + LEAVE_SECONDS
+            # decided at the reader: the traveller takes the passport back and steps away
+            self.put(DocumentRemoved(at=left))
         visit.left = left
         traveller = visit.traveller
         self.results.append(
