@@ -182,3 +182,27 @@ def test_cli_run_prints_the_json_report(
     assert json.loads(capsys.readouterr().out)["events"]["at_central"] is None
     assert main([*args, "--central", "http://central.example"]) == 2
     assert main([*args, "--daemon"]) == 2  # the daemon runs in real time only
+
+
+def test_real_time_gives_the_same_outcomes_as_the_simulated_clock(
+    lane: LaneConfig, engine: FaceEngine, faces: FaceSource
+) -> None:
+    scenario = scenarios.parse_scenario(
+        {
+            "name": "quick",
+            "travellers": [
+                {"document": "expired", "expect": "rejected"},
+                {"document": "no-chip", "expect": "referred", "expect_reasons": ["CHIP_NOT_FOUND"]},
+            ],
+        }
+    )
+    outcomes = []
+    for fast in (True, False):
+        run = SimRun(scenario, lanes=2, travellers=2, seed=4, fast=fast, lane_config=lane,
+                     faces=faces, engine=engine)  # fmt: skip
+        report = asyncio.run(run.run())
+        outcomes.append([(r.index, r.decision, r.reasons) for r in report.results])
+        if not fast:  # the lanes waited for the physical world (placing, the MRZ: 2.5 s)
+            assert report.wall_seconds >= 2.5
+    assert outcomes[0] == outcomes[1]
+    assert report.mismatches == []
