@@ -52,6 +52,8 @@ from simulator.travellers import (
 from simulator.uplink import EmbeddedCentral
 
 Log = Callable[[str], None]
+DRAIN_SECONDS = 60.0
+"""After its last traveller a lane waits at most this long for its outbox to reach central."""
 UNSUPPORTED_FAULTS = ("docreader", "chip_reader", "central", "network")
 GARBLED_MRZ = ["P<UTO" + "#" * 39, "GARBAGE<<<"]
 """What a reader that cannot read the MRZ delivers (the daemon refers on MRZ errors)."""
@@ -274,6 +276,13 @@ class DaemonRun:
             await self.wait(lane, lambda: lane.daemon.screen.screen == "welcome", 30)
             for traveller in queue:
                 await self.play(lane, traveller, start)
+            if self.central is not None:  # let the outbox deliver before the lane stops
+                central = self.central
+                await self.wait(
+                    lane,
+                    lambda: central.counts([lane.lane_id]).rows >= len(lane.emitted),
+                    DRAIN_SECONDS,
+                )
         finally:
             for f in faults:
                 f.cancel()
