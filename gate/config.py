@@ -261,6 +261,18 @@ class PassageConfig(_Section):
     released and a person_trapped alarm raised. Must exceed the longest step."""
     tailgating: TailgatingConfig = TailgatingConfig()
 
+    @model_validator(mode="after")
+    def _backstop_last(self) -> PassageConfig:
+        longest = max(self.face_seconds, self.exit_seconds, self.leave_seconds)
+        if self.on_referral == "hold_for_officer":
+            longest = max(longest, self.officer_wait_seconds)
+        if self.confinement_seconds <= longest:
+            raise ValueError(
+                f"confinement_seconds ({self.confinement_seconds}) must exceed the longest step "
+                f"a traveller spends inside ({longest} s), or it cuts that step short"
+            )
+        return self
+
 
 class TrustConfig(_Section):
     store_path: Path = Path("var/trust")

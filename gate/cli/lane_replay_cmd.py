@@ -1,4 +1,4 @@
-"""``egate lane replay FILE [--policy NEW.toml] [--json]``: replay a lane's transaction record.
+"""``egate lane replay FILE [--policy NEW.toml] [--json]`` and ``egate lane states``.
 
 The ``lane`` command itself (``egate lane --config FILE``) belongs to the lane daemon; this
 module only adds the ``replay`` sub-command to it, creating the ``lane`` group when the daemon's
@@ -12,24 +12,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gate.cli import command_group
 from gate.config import LaneConfig, load
 from gate.lane.record import RecordError, decode
-from gate.lane.replay import Replay, as_dict, compare, replay
+from gate.lane.replay import Replay, as_dict, compare, only, replay
 
 
 def _lane_subcommands(subparsers: Any) -> Any:
-    lane = subparsers.choices.get("lane")
-    if lane is None:
+    if "lane" not in subparsers.choices:  # the daemon's lane_cmd is absent: make the group
         lane = subparsers.add_parser("lane", help="run or inspect a lane")
+        lane.add_subparsers(dest="lane_command", metavar="COMMAND")
         lane.set_defaults(func=lambda args: (lane.print_help(), 2)[1])
-    for action in lane._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return lane.add_subparsers(dest="lane_command", metavar="LANE_COMMAND")
+    return command_group(subparsers, "lane")
 
 
 def register(subparsers: Any) -> None:
-    p = _lane_subcommands(subparsers).add_parser(
+    subs = _lane_subcommands(subparsers)
+    p = subs.add_parser(
         "replay",
         help="replay a transaction record through the lane core, step by step",
         description="Feed a lane's recorded inputs to the lane core again and show every step: "
@@ -38,8 +37,21 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("file", type=Path, help="transaction record (JSON Lines, docs/lane.md)")
     p.add_argument("--policy", type=Path, help="a lane configuration whose [policy] to try")
+    p.add_argument("--transaction", metavar="ID", help="only the steps of this traveller")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=run)
+    s = subs.add_parser(
+        "states",
+        help="the lane state diagram and states x inputs table (docs/lane.md)",
+    )
+    s.set_defaults(func=run_states)
+
+
+def run_states(args: argparse.Namespace) -> int:
+    from gate.lane.describe import markdown
+
+    print(markdown())
+    return 0
 
 
 def _print(result: Replay) -> None:
@@ -66,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     record = decode(text, str(args.file))
     if args.policy is None:
         result = replay(record)
+        if args.transaction:
+            result = only(result, args.transaction)
+            if not result.steps:
+                raise RecordError(f"{args.file}: no transaction {args.transaction!r} in the record")
         if args.json:
             print(json.dumps(as_dict(result), indent=2))
         else:

@@ -84,6 +84,8 @@ class DocumentPlaced(_Input):
 
     transaction: str
     date: date
+    direction: Literal["arrival", "departure"] | None = None
+    """For a lane serving both directions: this traveller's; None takes the lane's."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -86,52 +86,123 @@ class Rule:
     targets: tuple[PassageState, ...]
 
 
-_ALL = tuple(PassageState)
-_ACTIVE = (S.READING_MRZ, S.READING_CHIP, S.ELIGIBILITY, S.ENTERING, S.FACE)
+_PRE_DECISION = (S.READING_MRZ, S.READING_CHIP, S.ELIGIBILITY, S.ENTERING, S.FACE)
 _ENDINGS = (S.REFERRED, S.REJECTED, S.ABORTED)
-_AFTER = (S.IDLE, S.OUT_OF_SERVICE, S.READING_MRZ)
-"""Where a finished traveller leaves the lane (a waiting document starts the next one)."""
-_CONCLUDE = (*_ENDINGS, S.EXITING, *_AFTER)
+_LEAVE = (S.IDLE, S.OUT_OF_SERVICE, S.READING_MRZ)
+"""Where the lane goes once a traveller is out (a document waiting starts the next one)."""
+_DECIDED = (*_ENDINGS, *_LEAVE)
+"""Where a decision other than 'accepted' leads (the traveller inside, at the reader, or gone)."""
+
+_PHYSICAL = (
+    DocumentPlaced,
+    DocumentRemoved,
+    PersonsSeen,
+    BeamsChanged,
+    DoorChanged,
+    PassageCompleted,
+    PassageAborted,
+    EmergencyInput,
+    DeviceFault,
+    DeviceRecovered,
+    OfficerCommand,
+    CentralLinkChanged,
+    Tick,
+    SafeStop,
+)
+"""Inputs from the physical world, officers and time: every state accepts them."""
 
 
-def _physical(state: PassageState) -> dict[type, Rule]:
-    """Inputs from the physical world and the lane: accepted in every state."""
-    busy_or_not = _ALL
-    return {
-        DocumentPlaced: Rule("document_placed", (state, S.READING_MRZ)),
-        DocumentRemoved: Rule("document_removed", (state, *_CONCLUDE)),
-        PersonsSeen: Rule("persons_seen", (state, *_CONCLUDE)),
-        BeamsChanged: Rule("beams_changed", (state, *_CONCLUDE)),
-        DoorChanged: Rule("door_changed", (state,)),
-        PassageCompleted: Rule("passage_completed", (state, S.FACE, *_CONCLUDE, S.FAULT)),
-        PassageAborted: Rule("passage_aborted", (state, *_CONCLUDE)),
-        EmergencyInput: Rule("emergency_input", (state, S.EMERGENCY)),
-        DeviceFault: Rule("device_fault", (state, S.FAULT, *_CONCLUDE)),
-        DeviceRecovered: Rule("device_recovered", (state, S.IDLE, S.READING_MRZ)),
-        OfficerCommand: Rule("officer_command", busy_or_not),
-        CentralLinkChanged: Rule("central_link", (state,)),
-        Tick: Rule("tick", (state, S.FACE, *_CONCLUDE)),
-        SafeStop: Rule("safe_stop", (state, *_CONCLUDE)),
-    }
+def _rule(handler: str, *targets: PassageState) -> Rule:
+    return Rule(handler, tuple(dict.fromkeys(targets)))
+
+
+_HANDLERS = {
+    DocumentPlaced: "document_placed",
+    DocumentRemoved: "document_removed",
+    PersonsSeen: "persons_seen",
+    BeamsChanged: "beams_changed",
+    DoorChanged: "door_changed",
+    PassageCompleted: "passage_completed",
+    PassageAborted: "passage_aborted",
+    EmergencyInput: "emergency_input",
+    DeviceFault: "device_fault",
+    DeviceRecovered: "device_recovered",
+    OfficerCommand: "officer_command",
+    CentralLinkChanged: "central_link",
+    Tick: "tick",
+    SafeStop: "safe_stop",
+    Started: "started",
+    MrzRead: "mrz_read",
+    ChipRead: "chip_read",
+    DocumentVerified: "document_verified",
+    Screened: "screened",
+    FaceVerified: "face_verified",
+    LivenessChecked: "liveness_checked",
+}
+
+
+def _targets(state: PassageState, kind: type) -> tuple[PassageState, ...]:
+    """Where ``kind`` may take the lane from ``state`` (checked by the tests on every step)."""
+    stay = (state,)
+    if kind is EmergencyInput:
+        return (state, S.EMERGENCY)
+    if state is S.EMERGENCY:
+        return (S.EMERGENCY, *_LEAVE) if kind is OfficerCommand else stay
+    officer = (S.EMERGENCY,) if kind is OfficerCommand else ()
+    if state is S.IDLE:
+        return {
+            DocumentPlaced: (S.READING_MRZ,),
+            DeviceFault: (S.IDLE, S.OUT_OF_SERVICE),
+            SafeStop: (S.OUT_OF_SERVICE,),
+            OfficerCommand: (S.IDLE, S.OUT_OF_SERVICE, S.EMERGENCY),
+        }.get(kind, stay)
+    if state is S.OUT_OF_SERVICE:
+        if kind in (Started, DeviceRecovered, OfficerCommand):
+            return (*_LEAVE, *officer)
+        return stay
+    if state is S.FAULT:
+        if kind in (PassageCompleted, OfficerCommand):
+            return (S.FAULT, *_LEAVE, *officer)
+        return stay
+    if state in _ENDINGS:
+        if kind in (PassageCompleted, DocumentRemoved, Tick, OfficerCommand):
+            return (state, *_LEAVE, *officer)
+        return stay
+    if state is S.EXITING:
+        if kind in (PassageCompleted, OfficerCommand):
+            return (S.EXITING, *_LEAVE, *officer)
+        return stay
+    # before the decision: any input may end the checks (tailgating, confinement, timeouts...)
+    ends = (state, *_DECIDED, *officer)
+    if kind is DeviceFault:
+        return (*ends, S.FAULT)
+    progress = {
+        MrzRead: (S.READING_CHIP,),
+        ChipRead: (S.ELIGIBILITY,),
+        DocumentVerified: (S.ENTERING, S.FACE, S.EXITING),
+        Screened: (S.ENTERING, S.FACE, S.EXITING),
+        FaceVerified: (S.FACE, S.EXITING),
+        LivenessChecked: (S.FACE, S.EXITING),
+    }.get(kind, ())
+    if kind is PassageCompleted and state is S.ENTERING:
+        progress = (S.FACE,)
+    return (*ends, *progress)
 
 
 def _table() -> dict[PassageState, dict[type, Rule]]:
-    table = {state: _physical(state) for state in PassageState}
-    table[S.OUT_OF_SERVICE][Started] = Rule("started", (S.OUT_OF_SERVICE, S.IDLE, S.READING_MRZ))
-    table[S.READING_MRZ][MrzRead] = Rule("mrz_read", (S.READING_CHIP, *_CONCLUDE))
-    table[S.READING_CHIP][ChipRead] = Rule("chip_read", (S.ELIGIBILITY, *_CONCLUDE))
-    table[S.ELIGIBILITY][DocumentVerified] = Rule(
-        "document_verified", (S.ELIGIBILITY, S.ENTERING, S.FACE, *_CONCLUDE)
-    )
-    for state in (S.READING_CHIP, S.ELIGIBILITY):
-        table[state][Screened] = Rule("screened", (state, S.ENTERING, S.FACE, *_CONCLUDE))
-    # face results: inside the mantrap (FACE), during the chip read in a one-step lane, and
+    accepts: dict[PassageState, tuple[type, ...]] = {state: _PHYSICAL for state in PassageState}
+    accepts[S.OUT_OF_SERVICE] += (Started,)
+    accepts[S.READING_MRZ] += (MrzRead,)
+    accepts[S.READING_CHIP] += (ChipRead, Screened)
+    accepts[S.ELIGIBILITY] += (DocumentVerified, Screened)
+    # face results: during the chip read of a one-step lane, inside the mantrap (FACE), and
     # late ones after the decision (ignored)
     for state in (S.READING_CHIP, S.ELIGIBILITY, S.FACE, S.EXITING, *_ENDINGS):
-        targets = (state, S.FACE, *_CONCLUDE)
-        table[state][FaceVerified] = Rule("face_verified", targets)
-        table[state][LivenessChecked] = Rule("liveness_checked", targets)
-    return table
+        accepts[state] += (FaceVerified, LivenessChecked)
+    return {
+        state: {kind: _rule(_HANDLERS[kind], *_targets(state, kind)) for kind in kinds}
+        for state, kinds in accepts.items()
+    }
 
 
 TABLE: dict[PassageState, dict[type, Rule]] = _table()
@@ -212,12 +283,14 @@ class Lane:
         self._beam_persons_since = 0.0
         self._camera_streak = 0
         self._confined_since: float | None = None
-        self._waiting_document: tuple[str, date] | None = None
+        self._waiting_document: DocumentPlaced | None = None
         self.document_present = False
         self.doors: dict[Door, DoorPosition] = {}
         self.emergency_input = False
         self.central_up = True
         self.alarms: set[AlarmKind] = set()
+        """Alarm kinds raised and not yet reset by an officer (emergency: until cleared)."""
+        self._raised: set[tuple[AlarmKind, str]] = set()
         self.last_step: Step | None = None
         self._note = ""
 
@@ -232,10 +305,9 @@ class Lane:
         before = self.state
         rules = TABLE[self.state]
         current = self.tx.id if self.tx is not None else None
-        stale = isinstance(event, RESULT_TYPES) and event.transaction != current
-        if stale and event.transaction in self._finished_ids:  # type: ignore[union-attr]
-            # a late answer for a traveller who already left (aborted, emergency...)
-            self._record(event, before, [], "stale", "late result of a finished traveller")
+        if isinstance(event, RESULT_TYPES) and self._stale(event.transaction):
+            # a late answer: the checks of that traveller ended (decided, aborted, emergency)
+            self._record(event, before, [], "stale", "late result of a concluded traveller")
             return []
         rule = rules.get(type(event))
         if rule is None:
@@ -255,6 +327,11 @@ class Lane:
         self._record(event, before, cmds, rule.handler, self._note)
         return cmds
 
+    def _stale(self, transaction: str) -> bool:
+        if self.tx is not None and transaction == self.tx.id:
+            return self.tx.concluded is not None
+        return transaction in self._finished_ids
+
     def deadline(self) -> float | None:
         """When the next Tick is due (an ``at`` value), or None when nothing waits on time."""
         times = [t for t in (self._step_deadline,) if t is not None]
@@ -267,6 +344,11 @@ class Lane:
                 self._beam_persons_since + self.passage.tailgating.beam_persistence_seconds
             )
         return min(times) if times else None
+
+    @property
+    def transaction(self) -> str | None:
+        """The id of the traveller being served (until they are out of the lane)."""
+        return self.tx.id if self.tx is not None else None
 
     @property
     def decision(self) -> PolicyDecision | None:
@@ -317,9 +399,11 @@ class Lane:
 
     # ----------------------------------------------------------------- starting a traveller
 
-    def _start(self, transaction: str, day: date, at: float) -> list[Command]:
+    def _start(self, placed: DocumentPlaced, at: float) -> list[Command]:
+        transaction, day = placed.transaction, placed.date
+        direction = placed.direction or self.direction
         self.tx = _Transaction(
-            id=transaction, day=day, evidence=Evidence(today=day, direction=self.direction)
+            id=transaction, day=day, evidence=Evidence(today=day, direction=direction)
         )
         self.tx.stage(Stage.DOCUMENT_PLACED, at)
         self._waiting_document = None
@@ -336,8 +420,8 @@ class Lane:
         assert isinstance(ev, DocumentPlaced)
         self.document_present = True
         if self.state is S.IDLE:
-            return self._start(ev.transaction, ev.date, ev.at)
-        self._waiting_document = (ev.transaction, ev.date)
+            return self._start(ev, ev.at)
+        self._waiting_document = ev
         self._note = "document placed while the lane is not idle: it waits"
         return []
 
@@ -500,9 +584,8 @@ class Lane:
         if decision in (Decision.REFERRED, Decision.REJECTED):
             cmds.append(ShowScreen(screen=Screen.SEE_OFFICER))
             cmds.append(RequestOfficer(transaction=tx.id, reasons=reasons, discreet=d.discreet))
-            if d.discreet and AlarmKind.WATCHLIST_HIT not in self.alarms:
-                self.alarms.add(AlarmKind.WATCHLIST_HIT)
-                cmds.append(RaiseAlarm(kind=AlarmKind.WATCHLIST_HIT, transaction=tx.id))
+            if d.discreet:
+                cmds += self._alarm(AlarmKind.WATCHLIST_HIT, "")
             tx.officer_called = True
         cmds.append(
             TransactionFinished(
@@ -552,7 +635,9 @@ class Lane:
     def _finish(self, at: float) -> list[Command]:
         """The traveller is out of the lane: serve the next one (or go out of service)."""
         if self.tx is not None:
-            self._finished_ids.append(self.tx.id)
+            done = self.tx.id
+            self._finished_ids.append(done)
+            self._raised = {key for key in self._raised if key[1] != done}
         self.tx = None
         self._step_deadline = None
         self._camera_streak = 0
@@ -565,8 +650,7 @@ class Lane:
             ]
         cmds = self._goto(S.IDLE, "ready")
         if self._waiting_document is not None:
-            transaction, day = self._waiting_document
-            return cmds + self._start(transaction, day, at)
+            return cmds + self._start(self._waiting_document, at)
         return [*cmds, ShowScreen(screen=Screen.WELCOME)]
 
     # ----------------------------------------------------------------- the passage
@@ -658,8 +742,13 @@ class Lane:
         return cmds
 
     def _alarm(self, kind: AlarmKind, detail: str) -> list[Command]:
-        if kind in self.alarms:
-            return []
+        """Raise ``kind`` once per traveller (every incident alarms, even if an earlier one of
+        the same kind was not reset yet); without a traveller, every time."""
+        if self.tx is not None:
+            key = (kind, self.tx.id)
+            if key in self._raised:
+                return []
+            self._raised.add(key)
         self.alarms.add(kind)
         return [RaiseAlarm(kind=kind, transaction=self.tx.id if self.tx else None, detail=detail)]
 

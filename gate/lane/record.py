@@ -24,9 +24,10 @@ from datetime import date
 from enum import Enum
 from typing import Any
 
+from gate import reasons
 from gate.config import PassageConfig, PolicyConfig
 from gate.errors import EgateError
-from gate.lane.inputs import INPUT_TYPES, FaceBox, Input
+from gate.lane.inputs import INPUT_TYPES, DeviceFault, FaceBox, Input
 from gate.policy.model import DocumentFacts, ScreeningResult
 
 VERSION = 1
@@ -164,6 +165,12 @@ def decode_input(line: str, where: str = "input") -> Input:
     if cls is None:
         raise RecordError(f"{where}: unknown input {name!r} (known: {', '.join(_BY_NAME)})")
     event: Input = _build(cls, data, f"{where} ({name})")
+    codes = tuple(getattr(event, "reasons", ())) + (
+        (event.code,) if isinstance(event, DeviceFault) else ()
+    )
+    unknown = [c for c in codes if c not in reasons.REASONS]
+    if unknown:
+        raise RecordError(f"{where} ({name}): unknown reason code(s) {unknown} (gate/reasons.py)")
     return event
 
 

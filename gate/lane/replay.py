@@ -33,6 +33,8 @@ class ReplayStep:
     note: str
     commands: tuple[dict[str, Any], ...]
     error: str = ""
+    transaction: str | None = None
+    """The traveller being served when the input arrived (or the one it started)."""
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,14 @@ def replay(record: Record, policy: PolicyConfig | None = None) -> Replay:
     for event in record.inputs:
         before = lane.state.value
         decision = lane.decision
+        serving = lane.transaction
         try:
             cmds = lane.handle(event)
         except LaneProtocolError as exc:
             steps.append(
-                ReplayStep(event.at, type(event).__name__, before, before, "", "", (), str(exc))
+                ReplayStep(
+                    event.at, type(event).__name__, before, before, "", "", (), str(exc), serving
+                )
             )
             continue
         step = lane.last_step
@@ -82,6 +87,7 @@ def replay(record: Record, policy: PolicyConfig | None = None) -> Replay:
                 step.rule,
                 step.note,
                 tuple(_command(c) for c in cmds),
+                transaction=serving or lane.transaction,
             )
         )
         for c in cmds:
@@ -121,3 +127,11 @@ def as_dict(obj: object) -> Any:
     if isinstance(obj, tuple | list):
         return [as_dict(v) for v in obj]
     return obj
+
+
+def only(result: Replay, transaction: str) -> Replay:
+    """The steps and decision of one traveller."""
+    return Replay(
+        tuple(s for s in result.steps if s.transaction == transaction),
+        tuple(t for t in result.transactions if t.transaction == transaction),
+    )

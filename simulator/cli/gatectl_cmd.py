@@ -28,6 +28,12 @@ def _extend(sub: Any) -> None:
     sim.add_argument("--time-scale", type=float, default=1.0, help="physics speed-up")
     sim.add_argument("--safe-state", choices=["closed", "open"], default="closed")
     sim.add_argument(
+        "--barrier",
+        choices=["doors", "speedgate", "tripod"],
+        default="doors",
+        help="swing/sliding doors, speed-gate wings or a tripod turnstile (gate-protocol.md 5.3)",
+    )
+    sim.add_argument(
         "--people-every",
         type=float,
         default=0.0,
@@ -49,10 +55,13 @@ def _extend(sub: Any) -> None:
 
 def _sim(args: argparse.Namespace) -> int:
     from simulator.gatectl.device import DeviceConfig
+    from simulator.gatectl.model import LaneGeometry
     from simulator.gatectl.server import GateSimulator
 
     config = DeviceConfig(
-        time_scale=args.time_scale, safe_state=p.SafeState[args.safe_state.upper()]
+        geometry=LaneGeometry(barrier=args.barrier),
+        time_scale=args.time_scale,
+        safe_state=p.SafeState[args.safe_state.upper()],
     )
     device = None
     if args.device == "modbus-io":

@@ -357,7 +357,7 @@ class ControllerDevice:
             timeout = cmd.timeout_ms / 1000 if cmd.timeout_ms else self.passage_timeout
             model = self._door(cmd.door)
             self.passage = _Passage(model, cmd.door, cmd.direction, now + timeout)
-            model.open()
+            model.open(1 if cmd.direction == p.Direction.IN else -1)
             self._check_changes(now)
             return None
         return p.NakReason.UNKNOWN_COMMAND  # pragma: no cover - every command is handled
@@ -417,6 +417,10 @@ class ControllerDevice:
         if self.lane.in_doorway(passage.door):
             passage.touched = True
         busy = self.lane.near(passage.door, sign, self.config.approach_reach_m)
+        if passage.door.kind != "doors":
+            # wings close (a rotor locks) behind the first traveller once the doorway is
+            # clear, without waiting for the approach area to empty (the next one waits there)
+            busy = self.lane.in_doorway(passage.door)
         if passage.net > 0 and not busy:
             self._end_passage(now, persons=passage.net)
         elif passage.net <= 0 and passage.touched and not self.lane.in_doorway(passage.door):

@@ -8,13 +8,27 @@ tables; slower, 0.8-1.0 m/s, inside a gate), a person's body depth about 0.3 m a
 direction, a queueing traveller keeps about 0.9 m (centre to centre) to the one ahead, a
 tailgater 0.35-0.45 m, door leaves travel in about 1.2 s (typical swing or sliding e-gate
 leaves: 0.8-1.5 s).
+
+Barrier kinds (``LaneGeometry.barrier``, docs/gate-protocol.md section 5.3):
+
+- ``doors``: swing or sliding leaves, as above;
+- ``speedgate``: glass wings (Gunnebo SpeedStile-, PERCo ST-style) that open in about 0.5 s and
+  close behind the first traveller as soon as the doorway is clear; a follower close enough to
+  be in the doorway then keeps them open (obstruction reversal) and is counted;
+- ``tripod``: a tripod turnstile's rotor, unlocked in one direction for one rotation: it lets
+  exactly one body through in the released direction and locks at once, so a follower is held
+  back physically (and nobody can pass against the released direction).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from drivers.gatectl.protocol import DoorState
+
+BarrierKind = Literal["doors", "speedgate", "tripod"]
+BARRIER_TRAVEL_S: dict[str, float] = {"doors": 1.2, "speedgate": 0.5, "tripod": 0.05}
 
 DOORWAY_MARGIN = 0.05
 
@@ -28,6 +42,12 @@ class LaneGeometry:
     exit_beam: float = 2.40
     body_depth: float = 0.30
     door_travel_s: float = 1.2
+    """Leaf travel time for ``doors``; speed-gate wings and tripods use BARRIER_TRAVEL_S."""
+    barrier: BarrierKind = "doors"
+
+    @property
+    def travel_s(self) -> float:
+        return self.door_travel_s if self.barrier == "doors" else BARRIER_TRAVEL_S[self.barrier]
 
     @property
     def beams(self) -> tuple[float, ...]:
@@ -43,6 +63,14 @@ class DoorModel:
     locked: bool = True
     reversed_for_obstruction: bool = False
     lock_when_closed: bool = True
+    kind: BarrierKind = "doors"
+    allowed: int = 0
+    """Tripod only: the one direction (+1/-1) released; 0 lets both (emergency, maintenance)."""
+
+    def passable_for(self, direction: int) -> bool:
+        if not self.passable:
+            return False
+        return self.kind != "tripod" or self.allowed in (0, direction)
 
     @property
     def state(self) -> DoorState:
@@ -56,9 +84,16 @@ class DoorModel:
     def passable(self) -> bool:
         return self.opening >= 1.0
 
-    def open(self) -> None:
+    def open(self, direction: int = 0) -> None:
         self.locked = False
         self.target = 1.0
+        self.allowed = direction
+
+    def lock_now(self) -> None:
+        """A tripod's rotor after one rotation: closed and locked at once."""
+        self.opening = self.target = 0.0
+        self.locked = self.lock_when_closed = True
+        self.allowed = 0
 
     def close(self, lock: bool) -> None:
         self.target = 0.0
@@ -67,6 +102,8 @@ class DoorModel:
             self.locked = lock
 
     def step(self, dt: float, obstructed: bool) -> None:
+        if self.kind == "tripod":
+            obstructed = False  # a rotor arm does not reverse, it blocks
         if self.target < self.opening and obstructed:
             # safety edge / beam: a closing leaf reverses when someone stands in the doorway
             self.reversed_for_obstruction = True
@@ -112,8 +149,8 @@ class LaneModel:
 
     def __post_init__(self) -> None:
         g = self.geometry
-        self.entry = DoorModel(g.entry_door, g.door_travel_s)
-        self.exit = DoorModel(g.exit_door, g.door_travel_s)
+        self.entry = DoorModel(g.entry_door, g.travel_s, kind=g.barrier)
+        self.exit = DoorModel(g.exit_door, g.travel_s, kind=g.barrier)
 
     @property
     def doors(self) -> tuple[DoorModel, DoorModel]:
@@ -166,7 +203,7 @@ class LaneModel:
             nxt = person.x + person.direction * person.speed * dt
             for door in self.doors:
                 ahead = (door.position - start) * person.direction
-                if ahead > half and not door.passable:
+                if ahead > half and not door.passable_for(person.direction):
                     limit = door.position - person.direction * (half + DOORWAY_MARGIN)
                     if (nxt - limit) * person.direction > 0:
                         nxt = limit if (limit - start) * person.direction > 0 else start
@@ -185,6 +222,10 @@ class LaneModel:
                     crossings.append((person.ident, door, 1))
                 elif nxt < door.position <= start:
                     crossings.append((person.ident, door, -1))
+                else:
+                    continue
+                if door.kind == "tripod" and door.allowed != 0:
+                    door.lock_now()  # one rotation per release
             if person.turn_back_at is not None and (
                 (person.x - person.turn_back_at) * person.direction >= 0
             ):

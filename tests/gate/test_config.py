@@ -85,3 +85,11 @@ def test_gatectl_times_must_fit_the_controller_protocol(field: str, value: float
 
     with pytest.raises(ValidationError, match=field):
         GateControllerConfig(**{field: value})
+
+
+def test_confinement_backstop_must_outlast_every_step() -> None:
+    from gate.config import PassageConfig
+
+    with pytest.raises(ValueError, match="confinement_seconds"):
+        PassageConfig(confinement_seconds=50.0, on_referral="hold_for_officer")
+    assert PassageConfig(confinement_seconds=50.0).confinement_seconds == 50.0

@@ -109,6 +109,10 @@ def test_records_never_hold_full_document_numbers() -> None:
         ('{"input": "DocumentPlaced", "at": 1, "transaction": "t", "date": "2.12.2026"}', "date"),
         ('{"input": "DoorChanged", "at": 1, "door": "roof", "position": "open"}', "not a Door"),
         ("[1]", "expected an object"),
+        (
+            '{"input": "ChipRead", "at": 1, "transaction": "t", "ok": true, "reasons": ["NOPE_X"]}',
+            "unknown reason code",
+        ),
         ("{", "not JSON"),
     ],
 )
@@ -157,3 +161,10 @@ def test_cli_replay_and_policy_diff(
     assert main(["lane", "replay", str(record_file), "--policy", str(bad)]) == 2
     assert "policy.minimum_age" in capsys.readouterr().err
     assert main(["lane", "replay", str(tmp_path / "missing.jsonl")]) == 2
+    capsys.readouterr()
+    assert main(["lane", "replay", str(record_file), "--transaction", "t-teen", "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert [t["transaction"] for t in one["transactions"]] == ["t-teen"]
+    assert {s["transaction"] for s in one["steps"]} == {"t-teen"} and len(one["steps"]) == 9
+    assert main(["lane", "replay", str(record_file), "--transaction", "nobody"]) == 2
+    assert "no transaction 'nobody'" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from gate.lane import Lane, LaneProtocolError, PassageState
 from gate.lane.commands import (
     AckOfficerCommand,
     CancelPassage,
+    ClearAlarm,
     GateMode,
     RaiseAlarm,
     ReadChip,
@@ -26,6 +27,7 @@ from gate.lane.commands import (
 )
 from gate.lane.inputs import (
     INPUT_TYPES,
+    RESULT_TYPES,
     BeamsChanged,
     CentralLinkChanged,
     ChipRead,
@@ -218,7 +220,11 @@ def test_every_state_and_input(state: PassageState, kind: type) -> None:
     REACH[state](lane)
     event = sample(kind)
     rule = TABLE[state].get(kind)
-    if rule is None:
+    if kind in RESULT_TYPES and lane.tx is not None and lane.tx.concluded is not None:
+        # the traveller's checks ended: a late result is dropped whatever the state
+        assert lane.handle(event) == [] and lane.state is state
+        assert lane.last_step is not None and lane.last_step.rule == "stale"
+    elif rule is None:
         with pytest.raises(LaneProtocolError) as info:
             lane.handle(event)
         assert info.value.state == state.value and kind.__name__ in info.value.input_name
@@ -552,7 +558,7 @@ def test_bad_referral_decision_is_refused() -> None:
 
 
 def test_confinement_backstop_releases_the_way_back() -> None:
-    lane = make_lane(confinement_seconds=20.0, face_seconds=100.0)
+    lane = make_lane(confinement_seconds=20.0)
     to_idle(lane)
     feed(lane, BeamsChanged(at=1.0, beams=(False, False, True, False, False)))  # someone inside
     assert lane.deadline() == pytest.approx(21.0)
@@ -562,3 +568,61 @@ def test_confinement_backstop_releases_the_way_back() -> None:
         in cmds
     )
     assert any(isinstance(c, RaiseAlarm) and c.kind is AlarmKind.PERSON_TRAPPED for c in cmds)
+
+
+def test_a_lane_serving_both_directions_takes_the_travellers() -> None:
+    lane = Lane(PassageConfig(), PolicyConfig(apis_directions=["departure"]), direction="arrival")
+    to_idle(lane)
+    feed(lane, DocumentPlaced(at=1.0, transaction=TX, date=TODAY, direction="departure"))
+    cmds = feed(
+        lane,
+        MrzRead(at=1.5, transaction=TX, document=DOC),
+        Screened(at=1.6, transaction=TX, result=ScreeningResult(on_manifest=False)),
+        ChipRead(at=3.0, transaction=TX, ok=True),
+        DocumentVerified(at=3.2, transaction=TX, reasons=GENUINE),
+    )
+    finished = next(c for c in cmds if isinstance(c, TransactionFinished))
+    assert finished.decision is Decision.REFERRED and "POLICY_NOT_ON_MANIFEST" in finished.reasons
+
+
+def test_results_in_flight_when_the_checks_end_are_dropped() -> None:
+    lane = make_lane()
+    to_reading_mrz(lane)
+    specimen = DocumentFacts(document_code="P", issuing_state="UTO", nationality="UTO")
+    feed(lane, MrzRead(at=1.5, transaction=TX, document=specimen))  # rejected at once
+    assert lane.state is S.REJECTED  # the traveller still has to take the document
+    assert feed(lane, Screened(at=2.0, transaction=TX, result=ScreeningResult())) == []
+    assert feed(lane, ChipRead(at=2.1, transaction=TX, ok=True)) == []
+    lane = make_lane()
+    to_face(lane)
+    feed(lane, DeviceFault(at=6.0, device=Device.CAMERA, code="CAMERA_NO_FRAMES"))
+    assert lane.state is S.FAULT
+    assert feed(lane, FaceVerified(at=6.5, transaction=TX, outcome="match")) == []
+    assert lane.state is S.FAULT
+
+
+def test_every_watchlist_hit_alarms_even_before_the_last_one_was_reset() -> None:
+    lane = make_lane()
+    alarms = []
+    for n in range(2):
+        tx = f"w{n}"
+        feed(lane, *([Started(at=0.0)] if n == 0 else []))
+        cmds = feed(
+            lane,
+            DocumentPlaced(at=10.0 * n + 1, transaction=tx, date=TODAY),
+            MrzRead(at=10.0 * n + 1.5, transaction=tx, document=DOC),
+            Screened(
+                at=10.0 * n + 1.6, transaction=tx, result=ScreeningResult(watchlist_hits=("W",))
+            ),
+            ChipRead(at=10.0 * n + 2, transaction=tx, ok=True),
+            DocumentVerified(at=10.0 * n + 2.2, transaction=tx, reasons=GENUINE),
+            DocumentRemoved(at=10.0 * n + 3),
+        )
+        alarms += [c for c in cmds if isinstance(c, RaiseAlarm)]
+    assert [(a.kind, a.transaction) for a in alarms] == [
+        (AlarmKind.WATCHLIST_HIT, "w0"),
+        (AlarmKind.WATCHLIST_HIT, "w1"),
+    ]
+    assert lane.alarms == {AlarmKind.WATCHLIST_HIT}
+    cmds = feed(lane, OfficerCommand(at=30.0, command_id="r", action=OfficerAction.RESET_ALARM))
+    assert ClearAlarm(kind=AlarmKind.WATCHLIST_HIT) in cmds and lane.alarms == set()
