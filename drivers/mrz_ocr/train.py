@@ -1,6 +1,7 @@
 """Train the MRZ character classifier, deterministically, from rendered OCR-B glyphs.
 
-    python -m drivers.mrz_ocr.train [--out drivers/mrz_ocr/mrz_ocrb_mlp.npz] [--strips 6000] [--seed 7]
+    python -m drivers.mrz_ocr.train [--out drivers/mrz_ocr/mrz_ocrb_mlp.npz]
+                                    [--strips 6000] [--seed 7]
 
 Random MRZ-like lines are drawn at a fixed pitch in OCR-B (mostly) and two other monospaced
 fonts (so that slightly different MRZ printing still reads), with random resolution, small-cap
