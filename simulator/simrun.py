@@ -62,7 +62,6 @@ from gate.lane.commands import (
     VerifyDocument,
 )
 from gate.lane.inputs import (
-    RESULT_TYPES,
     CentralLinkChanged,
     ChipRead,
     DeviceFault,
@@ -283,11 +282,6 @@ class SimLane:
         deadline = self.core.deadline()
         if self.queue and (deadline is None or self.queue[0][0] <= deadline):
             _, _, item, guard = heapq.heappop(self.queue)
-            if isinstance(item, RESULT_TYPES):
-                current = self.core.tx.id if self.core.tx is not None else None
-                wanted = Lane.accepts(self.core.state, type(item))
-                if item.transaction != current or not wanted:
-                    return True  # work for a traveller the lane has finished with: dropped
             if guard is None or guard():
                 self.feed(item)
             return True
