@@ -30,6 +30,8 @@ def test_daemon_lanes_decide_and_every_event_reaches_central_once(
             "name": "daemon",
             "travellers": [
                 {"count": 1},
+                {"count": 1, "document": "expired", "expect": "rejected",
+                 "expect_reasons": ["DOCUMENT_EXPIRED"]},
                 {"count": 1, "face": "printed-photo", "expect": "referred",
                  "expect_reasons": ["LIVENESS_FAILED"]},
             ],
@@ -39,7 +41,7 @@ def test_daemon_lanes_decide_and_every_event_reaches_central_once(
     run = DaemonRun(
         scenario,
         lanes=2,
-        travellers=2,
+        travellers=3,
         seed=2,
         lane_config=lane,
         faces=FaceSource.find(find_testdata()),
@@ -50,7 +52,7 @@ def test_daemon_lanes_decide_and_every_event_reaches_central_once(
     report = asyncio.run(run.run())
     data = report.to_dict()
     assert data["mismatches"] == 0, data["mismatch_details"]
-    assert data["outcomes"] == {"accepted": 1, "referred": 1}
+    assert data["outcomes"] == {"accepted": 1, "referred": 1, "rejected": 1}
     assert "LaneDaemon" in data["lane_implementation"]
     accepted = next(r for r in report.results if r.decision == "accepted")
     assert 6.0 < accepted.passage_seconds < 30.0
