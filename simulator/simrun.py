@@ -1,18 +1,20 @@
 """Simulated lanes at scale: travellers from a scenario through N lanes, with faults, in
 simulated time.
 
-Each lane is a discrete-event timeline in simulated seconds. The physical steps (placing the
-document, the MRZ arriving, the chip link, doors, walking, camera frames) take the times of the
-physical model (:mod:`simulator.physical`); everything the lane *computes* runs for real and its
-wall time is added where it lies on the traveller's path:
+Each lane is the lane core (:class:`gate.lane.Lane`: the state machine, timeouts, tailgating,
+faults, and the decision policy :func:`gate.policy.decide`) driven by simulated devices on a
+discrete-event timeline in simulated seconds: :class:`SimLane` is the core's I/O shell. The
+physical steps (placing the document, the MRZ arriving, the chip link, doors, walking, camera
+frames) take the times of the physical model (:mod:`simulator.physical`); everything the lane
+*computes* runs for real and its wall time is added where it lies on the traveller's path:
 
 - the MRZ is parsed and repaired by :mod:`gate.mrz`;
 - the chip is opened and read through the virtual chip (PACE, secure messaging) with the
   contactless link model counting APDUs and bytes; passive, chip and active authentication run
   against the test PKI's trust store (:func:`gate.emrtd.authenticate.authenticate_document`);
 - live frames rendered by the simulated camera go through the face engine (detection,
-  embedding, fusion, the chip portrait comparison) and the motion liveness baseline;
-- the decision is the lane's policy (:func:`gate.policy.decide`) on that evidence.
+  embedding, fusion, the chip portrait comparison); liveness is the simulated camera's own
+  presentation-attack score (:func:`simulator.travellers.pad_score`).
 
 ``fast`` runs the timeline as fast as the computing allows (the simulated clock); without it
 every lane waits in real time for its physical steps, so a run takes as long as the day it
@@ -110,8 +112,6 @@ LEAVE_SECONDS = 1.0
 """A traveller who is not let in takes the document back and steps away from the reader."""
 CHIP_ABSENT_SECONDS = 1.0
 """How long the reader polls for a chip before reporting none."""
-FACE_TIMEOUT_SECONDS = 10.0
-"""How long the lane waits for usable frames before referring (FACE_NOT_FOUND)."""
 REMOVED_AFTER_APDUS = 6
 """A 'removes-document' traveller takes the passport away after this many APDUs."""
 OFFICER_SECONDS = 30.0
