@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 import numpy as np
@@ -92,7 +93,11 @@ class DaemonRun:
         model: PhysicalModel | None = None,
         log: Log | None = None,
         progress: Log | None = None,
+        in_process: bool = True,
+        events_out: TextIO | None = None,
     ) -> None:
+        """``in_process``: the daemons reach the embedded central through its ASGI app;
+        False: over HTTP at its URL (``egate demo``, where uvicorn serves it)."""
         if lanes < 1:
             raise SimError(f"--lanes must be at least 1, got {lanes}")
         self.scenario = scenario
@@ -104,6 +109,8 @@ class DaemonRun:
         self.engine = engine
         self.workdir = workdir
         self.central = central
+        self.in_process = in_process
+        self.events_out = events_out
         self.model = model or PhysicalModel()
         self.log = log or (lambda _line: None)
         self.progress = progress or (lambda _line: None)
@@ -141,11 +148,18 @@ class DaemonRun:
         def on_event(event: events.Event) -> None:
             lane = holder["lane"]
             lane.emitted.append(event)
+            if self.events_out is not None:
+                self.events_out.write(events.to_json(event) + "\n")
+                self.events_out.flush()
             tx = lane.daemon.transaction
             if isinstance(event, events.TransactionEvent) and tx is not None:
                 lane.software[str(event.transaction_id)] = tx.software_seconds
 
-        transport = httpx.ASGITransport(app=self.central.app) if self.central is not None else None
+        transport = (
+            httpx.ASGITransport(app=self.central.app)
+            if self.central is not None and self.in_process
+            else None  # over HTTP to [central] url
+        )
         daemon = LaneDaemon(
             config,
             devices=sim.devices(),
@@ -199,7 +213,10 @@ class DaemonRun:
             sim.camera.show(face, companions=1 if spec.tailgater else 0)
         lines = traveller.document_lines() or GARBLED_MRZ
         sim.place_document(lines, chip, real_time=True)
-        await self.wait(lane, lambda: screen.screen in ("enter", "see_officer", "try_again"), 60)
+        # the entry opens, or the lane decided at the reader (a transaction event)
+        await self.wait(
+            lane, lambda: screen.screen == "enter" or len(lane.transactions()) > done, 60
+        )
         if screen.screen == "enter":
             sim.remove_document()
             if spec.behaviour == "walks-back":

@@ -60,6 +60,8 @@ class DemoOptions:
     data_dir: Path = Path("var/demo")
     events_file: Path | None = Path("var/demo-events.jsonl")
     central: bool = True
+    daemon: bool = False
+    """Run the real lane daemon (egate lane) for each lane (real time only)."""
 
 
 class DemoRun(SimRun):
@@ -168,6 +170,8 @@ def run_demo(
         f"{options.lanes} simulated lane(s), scenario {scenario.name}, faces from {faces.origin}; "
         + ("press Ctrl-C to stop" if options.travellers is None else "")
     )
+    if options.daemon:
+        return _run_daemons(scenario, lane_config, faces, engine, options, say, central)
     out: TextIO | None = None
     if options.events_file is not None:
         options.events_file.parent.mkdir(parents=True, exist_ok=True)
@@ -210,6 +214,48 @@ def run_demo(
             report.events.missing = report.events.produced - stored.rows
             report.events.duplicated = stored.rows - stored.distinct_seqs
         return report
+    finally:
+        if out is not None:
+            out.close()
+        if central is not None:
+            central.stop()
+
+
+def _run_daemons(
+    scenario: Scenario,
+    lane_config: LaneConfig,
+    faces: FaceSource,
+    engine: FaceEngine,
+    options: DemoOptions,
+    say: Callable[[str], None],
+    central: EmbeddedCentral | None,
+) -> SimReport:
+    """The demo with a real lane daemon per lane; each daemon's outbox reports to central."""
+    from simulator.daemon_lanes import DaemonRun
+
+    if options.fast:
+        raise DemoError("--daemon runs in real time: leave out --fast")
+    say("lanes: the lane daemon (egate lane) with simulated devices")
+    out: TextIO | None = None
+    if options.events_file is not None:
+        options.events_file.parent.mkdir(parents=True, exist_ok=True)
+        out = options.events_file.open("w", encoding="utf-8")
+    run = DaemonRun(
+        scenario,
+        lanes=options.lanes,
+        travellers=options.travellers or CONTINUOUS,
+        seed=options.seed,
+        lane_config=lane_config,
+        faces=faces,
+        engine=engine,
+        workdir=options.data_dir / "lanes",
+        central=central,
+        log=say,
+        in_process=False,
+        events_out=out,
+    )
+    try:
+        return asyncio.run(run.run())
     finally:
         if out is not None:
             out.close()

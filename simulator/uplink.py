@@ -129,6 +129,7 @@ class EmbeddedCentral:
     ) -> None:
         from central.app import create_app
         from central.lanes import LaneRegistration, register_lane
+        from central.lists import ListSigner
         from central.security import create_officer
 
         directory.mkdir(parents=True, exist_ok=True)
@@ -141,6 +142,8 @@ class EmbeddedCentral:
             }
         )
         self.app = create_app(self.config, background=background)
+        # the list-signing key, made now: lanes asking for lists at once would race to create it
+        ListSigner(self.config.lists.signing_key_path)
         self.central = self.app.state.central
         self.tokens: dict[str, str] = {}
         for index, lane_id in enumerate(lane_ids):

@@ -50,6 +50,11 @@ def register(subparsers: Any) -> None:
         "--fast", action="store_true", help="simulated clock: no waiting for the physical world"
     )
     parser.add_argument("--no-central", action="store_true", help="run the lanes only")
+    parser.add_argument(
+        "--daemon",
+        action="store_true",
+        help="run the real lane daemon (egate lane) for each lane (real time, no --fast)",
+    )
     parser.set_defaults(func=_demo)
 
 
@@ -77,6 +82,7 @@ def _demo(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         events_file=args.events,
         central=not args.no_central,
+        daemon=args.daemon,
     )
     faces = FaceSource.find(testdata_root())
     report = run_demo(scenario, lane, faces, FaceEngine.from_config(lane.face), options, say)

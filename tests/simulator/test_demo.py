@@ -83,3 +83,28 @@ def test_demo_runs_lanes_reporting_live_to_central(
     assert main(["events", "validate", str(out)]) == 0
     # the demo starts from an empty central every time
     assert main(args) == 0
+
+
+@pytest.mark.slow
+def test_demo_with_lane_daemons_reports_through_their_outboxes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sim_face_models: Callable[[], str]
+) -> None:
+    sim_face_models()
+    scenario = tmp_path / "two.toml"
+    scenario.write_text(
+        'name = "two"\n[[travellers]]\ncount = 1\ndocument = "expired"\nexpect = "rejected"\n'
+        "[[travellers]]\ncount = 1\n",
+        encoding="utf-8",
+    )
+    args = ["demo", "--daemon", "--lanes", "1", "--travellers", "2", "--seed", "3"]
+    args += ["--scenario", str(scenario), "--port", str(_free_port())]
+    args += ["--data-dir", str(tmp_path / "demo"), "--events", str(tmp_path / "e.jsonl")]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "the lane daemon (egate lane)" in text
+    summary = json.loads(text[text.index("\n{\n") + 1 :])
+    assert summary["outcomes"] == {"accepted": 1, "rejected": 1}
+    assert summary["mismatches"] == 0
+    assert summary["events"]["at_central"] == summary["events"]["produced"] > 2
+    written = (tmp_path / "e.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(written) == summary["events"]["produced"]
