@@ -1,66 +1,101 @@
-"""``egate demo``: the main job for a newcomer; a simulated lane with scripted travellers.
-
-It runs every part that exists (MRZ, virtual chip, document authenticity, face verification,
-gate controller) on simulator devices and prints each traveller's path and decision; the events
-go to a JSON-lines file in the shared schema.
-"""
+"""``egate demo``: the main job (what ``./dev start`` runs): the central service with the officer
+dashboard and several simulated lanes with a continuous traveller mix, on embedded defaults
+(SQLite, simulator devices). Prints the dashboard URL and a demo officer login; runs until
+interrupted (docs/scenarios.md)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from gate import config, events
+from gate import config
+from simulator.cli.sim_cmd import positive
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "demo", help="run a simulated lane with scripted travellers (no hardware needed)"
+        "demo",
+        help="central service, officer dashboard and simulated lanes with travellers "
+        "(no hardware needed)",
     )
-    parser.add_argument("--config", type=Path, help="lane configuration (default: built in)")
+    parser.add_argument("--lanes", type=positive, default=4, help="simulated lanes (default 4)")
     parser.add_argument(
-        "--rounds", type=int, default=1, help="how many times to run the scenarios (default 1)"
+        "--scenario", default="mix", help="built-in scenario or .toml file (default: mix)"
+    )
+    parser.add_argument(
+        "--travellers",
+        type=positive,
+        help="stop after this many travellers (default: run until interrupted)",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--host", default="127.0.0.1", help="central service address")
+    parser.add_argument("--port", type=int, default=8600, help="central service port (8600)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("var/demo"),
+        help="where the demo's central database lives (emptied at every start; var/demo)",
     )
     parser.add_argument(
         "--events",
         type=Path,
         default=Path("var/demo-events.jsonl"),
-        help="where to write the events (default var/demo-events.jsonl)",
+        help="also write every event here (default var/demo-events.jsonl)",
     )
+    parser.add_argument("--config", type=Path, help="lane configuration (default: built in)")
     parser.add_argument(
-        "--time-scale", type=float, default=4.0, help="gate physics speed-up (default 4)"
+        "--fast", action="store_true", help="simulated clock: no waiting for the physical world"
+    )
+    parser.add_argument("--no-central", action="store_true", help="run the lanes only")
+    parser.add_argument(
+        "--daemon",
+        action="store_true",
+        help="run the real lane daemon (egate lane) for each lane (real time, no --fast)",
     )
     parser.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
     # Imported here: the demo pulls in every subsystem, the other commands should not.
-    from simulator.demo import SCENARIOS, DemoLane, FaceSource
+    from gate.face.pipeline import FaceEngine
+    from simulator import scenarios
+    from simulator.demo import DemoOptions, run_demo
     from simulator.testdata import testdata_root
+    from simulator.travellers import FaceSource
 
+    scenario = scenarios.load(args.scenario)
     lane = config.load_lane(args.config)
 
-    def log(line: str) -> None:
+    def say(line: str) -> None:
         print(line, flush=True)
 
+    options = DemoOptions(
+        lanes=args.lanes,
+        travellers=args.travellers,
+        seed=args.seed,
+        fast=args.fast,
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        events_file=args.events,
+        central=not args.no_central,
+        daemon=args.daemon,
+    )
     faces = FaceSource.find(testdata_root())
-    log(f"egate demo: lane {lane.lane.id}, simulator devices, faces from {faces.origin}")
-    demo = DemoLane(lane, faces, log, time_scale=args.time_scale)
-    scenarios = list(SCENARIOS) * max(1, args.rounds)
-    outcomes = asyncio.run(demo.run(scenarios))
-    args.events.parent.mkdir(parents=True, exist_ok=True)
-    with args.events.open("w", encoding="utf-8") as out:
-        for event in demo.events:
-            out.write(events.to_json(event) + "\n")
-    summary = {
-        "travellers": len(outcomes),
-        "decisions": {o.scenario.name: o.decision.value for o in outcomes[: len(SCENARIOS)]},
-        "mean_seconds": round(sum(o.seconds for o in outcomes) / max(1, len(outcomes)), 2),
-        "events_file": str(args.events),
-        "events": len(demo.events),
-    }
-    print(json.dumps(summary, indent=2))
-    return 0 if outcomes else 1
+    report = run_demo(scenario, lane, faces, FaceEngine.from_config(lane.face), options, say)
+    summary = report.to_dict()
+    print(
+        json.dumps(
+            {
+                key: summary[key]
+                for key in ("travellers", "outcomes", "mismatches", "passage_seconds", "events")
+            }
+            | {"events_file": str(args.events)},
+            indent=2,
+        ),
+        file=sys.stdout,
+    )
+    return 0

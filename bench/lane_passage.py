@@ -1,0 +1,100 @@
+"""Benchmark: simulated travellers through one lane (the lane core with simulated devices, the
+real MRZ, chip, document-authentication and face code) under the default physical model;
+print JSON.
+
+Figures: median and p95 passage time (reaching the reader -> clear of the exit beam), the
+physical minimum of the model (its unavoidable steps back to back, simulator/physical.py), the
+ratio of the median passage to it, software seconds per transaction (wall time the lane spent
+computing: MRZ, chip protocol and authentication on the host, face detection and embedding),
+travellers per hour of simulated time, and mismatches against the scenario's expectations.
+Targets (issue #12): median <= 1.10 x minimum, software median <= 0.5 s, zero mismatches.
+
+  python bench/lane_passage.py [--travellers 500] [--scenario genuine] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gate.config import load_lane
+from gate.face.pipeline import FaceEngine
+from simulator import scenarios
+from simulator.simrun import SimRun
+from simulator.testdata import testdata_root
+from simulator.travellers import FaceSource
+
+TARGET_RATIO = 1.10
+TARGET_SOFTWARE = 0.5
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--travellers", type=int, default=500)
+    parser.add_argument("--scenario", default="genuine")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    lane = load_lane(None, env={})
+    faces = FaceSource.find(testdata_root())
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    run = SimRun(
+        scenarios.load(args.scenario),
+        lanes=1,
+        travellers=args.travellers,
+        seed=args.seed,
+        fast=True,
+        lane_config=lane,
+        faces=faces,
+        engine=FaceEngine.from_config(lane.face),
+        progress=progress,
+    )
+    report = asyncio.run(run.run())
+    data = report.to_dict()
+    minimum = report.physical_minimum_seconds
+    median = data["passage_seconds"]["median"]
+    ratio = round(median / minimum, 4) if minimum and median else None
+    software = data["software_seconds"]["median"]
+    out = {
+        "scenario": args.scenario,
+        "travellers": data["travellers"],
+        "faces": faces.origin,
+        "passage_seconds": data["passage_seconds"],
+        "physical_minimum_seconds": data["physical_minimum_seconds"],
+        "physical_minimum_steps": {
+            k: round(v, 4)
+            for k, v in run.model.minimum_steps((minimum or 0.0) - run.model.minimum(0.0)).items()
+        },
+        "ratio_median_to_minimum": ratio,
+        "software_seconds": data["software_seconds"],
+        "travellers_per_hour": data["throughput_per_hour"]["0"],
+        "outcomes": data["outcomes"],
+        "mismatches": data["mismatches"],
+        "mismatch_details": data["mismatch_details"][:10],
+        "wall_seconds": data["wall_seconds"],
+        "targets": {
+            "ratio_max": TARGET_RATIO,
+            "software_median_max": TARGET_SOFTWARE,
+            "mismatches": 0,
+            "met": bool(
+                ratio is not None
+                and ratio <= TARGET_RATIO
+                and software is not None
+                and software <= TARGET_SOFTWARE
+                and data["mismatches"] == 0
+            ),
+        },
+    }
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""``egate sim``: simulated lanes at scale (docs/scenarios.md).
+
+- ``egate sim scenarios`` lists the built-in scenarios;
+- ``egate sim run`` runs N simulated lanes (the lane core with simulated devices) through a
+  scenario and prints the report (``--json`` for the machine-readable one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gate import config
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("sim", help="simulated lanes, travellers, scenarios and faults")
+    sub = parser.add_subparsers(dest="sim_command", metavar="SUBCOMMAND", required=True)
+
+    listing = sub.add_parser("scenarios", help="list the built-in scenarios")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=_scenarios)
+
+    check = sub.add_parser("check", help="validate a scenario file (or built-in name)")
+    check.add_argument("scenario", help="built-in scenario name or path of a .toml file")
+    check.set_defaults(func=_check)
+
+    run = sub.add_parser("run", help="run simulated lanes through a scenario and report")
+    run.add_argument("--lanes", type=positive, default=1, help="number of lanes (default 1)")
+    run.add_argument(
+        "--travellers", type=positive, default=20, help="travellers in total (default 20)"
+    )
+    run.add_argument("--scenario", default="mix", help="built-in name or .toml file (default: mix)")
+    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument(
+        "--fast",
+        action="store_true",
+        help="simulated clock: run as fast as the computing allows (same outcomes)",
+    )
+    run.add_argument(
+        "--central",
+        default="embedded",
+        help="embedded (default: the central service in-process on a temporary SQLite file; "
+        "events are delivered and counted there) or none",
+    )
+    run.add_argument(
+        "--daemon",
+        action="store_true",
+        help="run the real lane daemon (egate lane) for each lane, in real time (no --fast)",
+    )
+    run.add_argument("--config", type=Path, help="lane configuration (default: built in)")
+    run.add_argument("--json", action="store_true", help="print the report as JSON")
+    run.add_argument("--verbose", action="store_true", help="print every traveller's outcome")
+    run.set_defaults(func=_run)
+
+
+def positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    from simulator import scenarios
+
+    items = scenarios.builtins()
+    if args.json:
+        data = [
+            {
+                "name": s.name,
+                "description": s.description,
+                "flow": s.flow,
+                "travellers_per_round": s.group_size,
+                "groups": len(s.travellers),
+                "faults": len(s.faults),
+            }
+            for s in items
+        ]
+        print(json.dumps(data, indent=2))
+        return 0
+    width = max(len(s.name) for s in items)
+    for s in items:
+        faults = f", {len(s.faults)} fault(s)" if s.faults else ""
+        print(f"{s.name:<{width}}  {s.description} ({s.group_size} per round{faults})")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from simulator import scenarios
+
+    s = scenarios.load(args.scenario)
+    print(
+        f"{args.scenario}: scenario {s.name!r} is valid: {len(s.travellers)} group(s), "
+        f"{s.group_size} traveller(s) per round, {len(s.faults)} fault(s), flow {s.flow}"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gate.errors import EgateError
+    from simulator import scenarios
+    from simulator.testdata import testdata_root
+    from simulator.travellers import FaceSource
+
+    if args.daemon and args.fast:
+        raise EgateError("--daemon runs in real time: leave out --fast")
+    if args.central not in ("none", "embedded"):
+        raise EgateError(
+            f"--central {args.central}: use 'embedded' or 'none' (delivery to a central service "
+            "at a URL needs lane credentials and comes with the lane daemon integration)"
+        )
+    scenario = scenarios.load(args.scenario)
+    lane = config.load_lane(args.config)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    faces = FaceSource.find(testdata_root())
+    with tempfile.TemporaryDirectory(prefix="egate-sim-central-") as tmp:
+        central = None
+        if args.central == "embedded":
+            from simulator.uplink import EmbeddedCentral
+
+            central = EmbeddedCentral(Path(tmp), [f"sim-{i + 1}" for i in range(args.lanes)])
+        report = _execute(args, scenario, lane, faces, central, log)
+    print(report.to_json() if args.json else report.human())
+    return 0 if not report.mismatches else 1
+
+
+def _execute(
+    args: argparse.Namespace,
+    scenario: Any,
+    lane: Any,
+    faces: Any,
+    central: Any,
+    log: Any,
+) -> Any:
+    from gate.face.pipeline import FaceEngine
+    from simulator.simrun import SimRun
+
+    if args.daemon:
+        from simulator.daemon_lanes import DaemonRun
+
+        with tempfile.TemporaryDirectory(prefix="egate-sim-lanes-") as workdir:
+            daemon_run = DaemonRun(
+                scenario,
+                lanes=args.lanes,
+                travellers=args.travellers,
+                seed=args.seed,
+                lane_config=lane,
+                faces=faces,
+                engine=FaceEngine.from_config(lane.face),
+                workdir=Path(workdir),
+                central=central,
+                log=log if args.verbose else None,
+                progress=None if args.json else log,
+            )
+            return asyncio.run(daemon_run.run())
+    run = SimRun(
+        scenario,
+        lanes=args.lanes,
+        travellers=args.travellers,
+        seed=args.seed,
+        fast=args.fast,
+        lane_config=lane,
+        faces=faces,
+        engine=FaceEngine.from_config(lane.face),
+        log=log if args.verbose else None,
+        progress=None if args.json else log,
+        central=central,
+    )
+    return asyncio.run(run.run())

@@ -1,0 +1,353 @@
+"""Simulated lanes run by the real lane daemon (``egate lane``: ``gate.daemon.LaneDaemon``), in
+real time: ``egate sim run --daemon``.
+
+Each lane is a :class:`~gate.daemon.LaneDaemon` with the simulated devices of
+:class:`simulator.lane_devices.SimulatedLane` (the real serial document-reader driver on an
+in-memory port, a virtual chip in the reader's field, the scene camera, the real gate-controller
+driver talking to the gate simulator); its durable outbox delivers to the embedded central
+service over the ingest contract. A player per lane acts the scenario's travellers on those
+devices (place the passport, step in when the entry opens, leave the way the screen shows) and
+reads each decision from the daemon's own transaction event.
+
+Not simulated here (see docs/scenarios.md): watch-list hits and passenger manifests (the
+daemon's lists come from central's list distribution, which the embedded central does not fill
+yet), document-reader and chip-reader disconnections, central and network faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import httpx
+import numpy as np
+
+from gate import events
+from gate.config import LaneConfig
+from gate.daemon import LaneDaemon
+from gate.daemon.work import FaceCapture
+from gate.face.liveness import ExternalLiveness
+from gate.face.pipeline import FaceEngine
+from simulator.chip.card import VirtualChip
+from simulator.lane_devices import SimulatedLane
+from simulator.physical import PhysicalModel, pad_jpeg
+from simulator.report import EventCounts, SimReport, TravellerResult
+from simulator.scenarios import Fault, Scenario
+from simulator.simrun import LaneFaults, SimError
+from simulator.travellers import (
+    DocumentFactory,
+    FaceSource,
+    Traveller,
+    back_of_head,
+    generate,
+    jpeg,
+    on_screen,
+    pad_score,
+    printed,
+)
+from simulator.uplink import EmbeddedCentral
+
+Log = Callable[[str], None]
+DRAIN_SECONDS = 60.0
+"""After its last traveller a lane waits at most this long for its outbox to reach central."""
+UNSUPPORTED_FAULTS = ("docreader", "chip_reader", "central", "network")
+GARBLED_MRZ = ["P<UTO" + "#" * 39, "GARBAGE<<<"]
+"""What a reader that cannot read the MRZ delivers (the daemon refers on MRZ errors)."""
+
+
+@dataclass
+class DaemonLane:
+    index: int
+    lane_id: str
+    config: LaneConfig
+    sim: SimulatedLane
+    daemon: LaneDaemon
+    pad: ExternalLiveness
+    faults: LaneFaults
+    emitted: list[events.Event] = field(default_factory=list)
+    software: dict[str, float] = field(default_factory=dict)
+    results: list[TravellerResult] = field(default_factory=list)
+
+    def transactions(self) -> list[events.TransactionEvent]:
+        return [e for e in self.emitted if isinstance(e, events.TransactionEvent)]
+
+
+class DaemonRun:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        lanes: int,
+        travellers: int,
+        seed: int,
+        lane_config: LaneConfig,
+        faces: FaceSource,
+        engine: FaceEngine,
+        workdir: Path,
+        central: EmbeddedCentral | None = None,
+        model: PhysicalModel | None = None,
+        log: Log | None = None,
+        progress: Log | None = None,
+        in_process: bool = True,
+        events_out: TextIO | None = None,
+    ) -> None:
+        """``in_process``: the daemons reach the embedded central through its ASGI app;
+        False: over HTTP at its URL (``egate demo``, where uvicorn serves it)."""
+        if lanes < 1:
+            raise SimError(f"--lanes must be at least 1, got {lanes}")
+        self.scenario = scenario
+        self.lanes = lanes
+        self.total = travellers
+        self.seed = seed
+        self.base = lane_config
+        self.faces = faces
+        self.engine = engine
+        self.workdir = workdir
+        self.central = central
+        self.in_process = in_process
+        self.events_out = events_out
+        self.model = model or PhysicalModel()
+        self.log = log or (lambda _line: None)
+        self.progress = progress or (lambda _line: None)
+        self.now = datetime.now(UTC)
+        self.documents = DocumentFactory(self.now)
+        self.done = 0
+        self.notes: list[str] = []
+
+    def lane_config(self, index: int) -> LaneConfig:
+        lane_dir = self.workdir / f"lane-{index + 1}"
+        lane_id = f"sim-{index + 1}"
+        data = self.base.model_dump(mode="json")
+        data["lane"] |= {"id": lane_id, "name": f"Simulated lane {index + 1}"}
+        data["central"] |= {
+            "url": self.central.url if self.central is not None else "http://central.invalid",
+            "token": self.central.tokens[lane_id] if self.central is not None else "",
+            "outbox_path": str(lane_dir / "outbox.sqlite"),
+        }
+        data["api"] = {"listen": "127.0.0.1:0", "token": ""}
+        data["daemon"] |= {
+            "lists_dir": str(lane_dir / "lists"),
+            "records_dir": str(lane_dir / "records"),
+        }
+        data["policy"] |= {"refuse_specimen": False, "stale_lists": "serve"}
+        data["passage"] |= {"flow": self.scenario.flow}
+        return LaneConfig.model_validate(data)
+
+    def build_lane(self, index: int) -> DaemonLane:
+        config = self.lane_config(index)
+        sim = SimulatedLane(config, time_scale=1.0, seed=self.seed + index)
+        pad = ExternalLiveness()
+        faults = LaneFaults(tuple(f for f in self.scenario.faults if f.hits(index)))
+        holder: dict[str, DaemonLane] = {}
+
+        def on_event(event: events.Event) -> None:
+            lane = holder["lane"]
+            lane.emitted.append(event)
+            if self.events_out is not None:
+                self.events_out.write(events.to_json(event) + "\n")
+                self.events_out.flush()
+            tx = lane.daemon.transaction
+            if isinstance(event, events.TransactionEvent) and tx is not None:
+                lane.software[str(event.transaction_id)] = tx.software_seconds
+
+        transport = (
+            httpx.ASGITransport(app=self.central.app)
+            if self.central is not None and self.in_process
+            else None  # over HTTP to [central] url
+        )
+        daemon = LaneDaemon(
+            config,
+            devices=sim.devices(),
+            central=self.central is not None,
+            central_transport=transport,
+            trust_store=self.documents.store,
+            face=FaceCapture(self.engine, pad, self.base.face.frames_to_fuse),
+            on_event=on_event,
+            serve_api=False,
+            today=lambda: self.now.date(),
+        )
+        lane = DaemonLane(index, config.lane.id, config, sim, daemon, pad, faults)
+        holder["lane"] = lane
+        return lane
+
+    # ------------------------------------------------------------------ travellers
+
+    def face_for(self, traveller: Traveller) -> np.ndarray | None:
+        kind = traveller.spec.face
+        if kind == "none":
+            return back_of_head()
+        if kind == "printed-photo":
+            return printed(self.faces.portrait(traveller.identity))
+        if kind == "screen-replay":
+            return on_screen(self.faces.portrait(traveller.identity))
+        return self.faces.live(traveller.identity, impostor=kind == "impostor")[0]
+
+    async def wait(self, lane: DaemonLane, what: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not what():
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    async def play(self, lane: DaemonLane, traveller: Traveller, start: float) -> None:
+        model, spec, sim = self.model, traveller.spec, lane.sim
+        screen = lane.daemon.screen
+        arrival = time.monotonic()
+        done = len(lane.transactions())
+        slow = spec.behaviour == "slow"
+        portrait = pad_jpeg(jpeg(self.faces.portrait(traveller.identity)), model.dg2_bytes)
+        image = await asyncio.to_thread(self.documents.build, traveller, portrait)
+        chip = VirtualChip(image) if image is not None else None
+        if chip is not None and spec.behaviour == "removes-document":
+            chip.faults.remove_after_apdus = 6
+        lane.pad.set_score(pad_score(traveller))
+        face = self.face_for(traveller)
+        await asyncio.sleep(model.place_document_seconds * (model.slow_factor if slow else 1))
+        if spec.behaviour != "looks-away":
+            sim.camera.show(face, companions=1 if spec.tailgater else 0)
+        lines = traveller.document_lines() or GARBLED_MRZ
+        sim.place_document(lines, chip, real_time=True)
+        # the entry opens, or the lane decided at the reader (a transaction event)
+        await self.wait(
+            lane, lambda: screen.screen == "enter" or len(lane.transactions()) > done, 60
+        )
+        if screen.screen == "enter":
+            sim.remove_document()
+            if spec.behaviour == "walks-back":
+                sim.walk_in()
+                await asyncio.sleep(0.3)
+                sim.turn_back()
+            else:
+                sim.walk_in(tailgater=spec.tailgater)
+                if spec.behaviour == "looks-away":
+                    await asyncio.sleep(model.looks_away_seconds)
+                    sim.camera.show(face, companions=1 if spec.tailgater else 0)
+                await self.wait(
+                    lane, lambda: screen.screen in ("proceed", "see_officer", "walk_back"), 60
+                )
+                if screen.screen != "proceed":
+                    sim.turn_back()
+        finished = await self.wait(lane, lambda: len(lane.transactions()) > done, 90)
+        sim.remove_document()
+        sim.camera.show(None)
+        await self.wait(lane, lambda: screen.screen in ("welcome", "out_of_service"), 60)
+        ended = time.monotonic()
+        if not finished:
+            raise SimError(f"lane {lane.index}: traveller {traveller.index} got no decision")
+        tx = lane.transactions()[done]
+        result = TravellerResult(
+            index=traveller.index,
+            lane=lane.index,
+            group=traveller.group,
+            label=traveller.label,
+            expect=spec.expect,
+            expect_reasons=tuple(spec.expect_reasons),
+            decision=tx.decision.value,
+            reasons=tuple(tx.reasons),
+            started=arrival - start,
+            ended=ended - start,
+            software_seconds=lane.software.get(str(tx.transaction_id), 0.0),
+            faults=lane.faults.overlapping(arrival - start, ended - start),
+        )
+        lane.results.append(result)
+        self.done += 1
+        self.log(
+            f"lane {lane.index} traveller {traveller.index} ({traveller.label}): "
+            f"{result.decision} {' '.join(result.reasons)} in {result.passage_seconds:.1f} s"
+        )
+        if self.done % max(10, self.total // 10) == 0 or self.done == self.total:
+            self.progress(f"sim: {self.done}/{self.total} travellers")
+
+    async def inject(self, lane: DaemonLane, fault: Fault, start: float) -> None:
+        await asyncio.sleep(max(0.0, start + fault.at_seconds - time.monotonic()))
+        sim, end = lane.sim, start + fault.end_seconds
+        if fault.device == "camera" and fault.kind in ("disconnect", "power-cycle"):
+            sim.camera.unplug()
+            await asyncio.sleep(max(0.0, end - time.monotonic()))
+            sim.camera.replug()
+        elif fault.device == "gatectl" and fault.kind == "noise":
+            while time.monotonic() < end:
+                sim.noise(32)
+                await asyncio.sleep(0.5)
+        elif fault.device == "gatectl" and fault.kind in ("disconnect", "power-cycle"):
+            sim.gate.unplug() if fault.kind == "disconnect" else sim.gate.power_cycle()
+            await asyncio.sleep(max(0.0, end - time.monotonic()))
+            if fault.kind == "disconnect":
+                sim.gate.replug()
+        elif fault.kind == "fire-alarm":
+            sim.gate.fire_alarm(True)
+            await asyncio.sleep(max(0.0, end - time.monotonic()))
+            sim.gate.fire_alarm(False)
+
+    async def serve(self, lane: DaemonLane, queue: list[Traveller], start: float) -> None:
+        task = asyncio.create_task(lane.daemon.run())
+        faults = [asyncio.create_task(self.inject(lane, f, start)) for f in lane.faults.faults]
+        try:
+            await asyncio.wait_for(lane.daemon.started.wait(), 60)
+            await self.wait(lane, lambda: lane.daemon.screen.screen == "welcome", 30)
+            for traveller in queue:
+                await self.play(lane, traveller, start)
+            if self.central is not None:  # let the outbox deliver before the lane stops
+                central = self.central
+                await self.wait(
+                    lane,
+                    lambda: central.counts([lane.lane_id]).rows >= len(lane.emitted),
+                    DRAIN_SECONDS,
+                )
+        finally:
+            for f in faults:
+                f.cancel()
+            lane.daemon.request_stop("simulation over")
+            await asyncio.wait_for(task, 60)
+
+    async def run(self) -> SimReport:
+        wall = time.perf_counter()
+        for fault in self.scenario.faults:
+            if fault.device in UNSUPPORTED_FAULTS or fault.kind == "slow":
+                self.notes.append(
+                    f"fault {fault.device}:{fault.kind}@{fault.at_seconds:g}s is not simulated "
+                    "with the lane daemon yet"
+                )
+        if any(g.watchlist or not g.on_manifest for g in self.scenario.travellers):
+            self.notes.append(
+                "watch-list and manifest travellers: the daemon's lists come from central's "
+                "list distribution, which the embedded central does not fill yet"
+            )
+        travellers = generate(self.scenario, self.total, self.seed, self.now.date())
+        lanes = [self.build_lane(i) for i in range(self.lanes)]
+        start = time.monotonic()
+        queues = [travellers[i :: self.lanes] for i in range(self.lanes)]
+        await asyncio.gather(
+            *(self.serve(lane, q, start) for lane, q in zip(lanes, queues, strict=True))
+        )
+        report = SimReport(
+            scenario=self.scenario.name,
+            flow=self.scenario.flow,
+            lanes=self.lanes,
+            seed=self.seed,
+            fast=False,
+            central="embedded" if self.central is not None else "none",
+            lane_implementation="gate.daemon.LaneDaemon (egate lane) with simulated devices, "
+            "real time",
+            notes=self.notes,
+        )
+        report.results = sorted((r for lane in lanes for r in lane.results), key=lambda r: r.index)
+        produced = sum(len(lane.emitted) for lane in lanes)
+        report.events = EventCounts(produced=produced)
+        if self.central is not None:
+            stored = self.central.counts([lane.lane_id for lane in lanes])
+            report.events = EventCounts(
+                produced=produced,
+                at_central=stored.rows,
+                missing=produced - stored.rows,
+                duplicated=stored.rows - stored.distinct_seqs,
+            )
+        report.simulated_seconds = time.monotonic() - start
+        report.wall_seconds = time.perf_counter() - wall
+        return report

@@ -1,0 +1,109 @@
+"""Scenario files: the built-in set, and strict validation naming the key and what is allowed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gate.cli import main
+from simulator import scenarios
+
+ISSUE_BUILTINS = {
+    "genuine", "impostor", "expired", "forged-sod", "altered", "clone", "watchlist", "minor",
+    "not-on-manifest", "tailgater", "document-removed", "walk-back", "controller-noise",
+    "camera-loss", "central-down", "mix",
+}  # fmt: skip
+
+
+def test_every_builtin_of_the_issue_exists_loads_and_is_named_after_its_file() -> None:
+    assert set(scenarios.builtin_names()) == ISSUE_BUILTINS
+    for name in scenarios.builtin_names():
+        scenario = scenarios.load(name)
+        assert scenario.name == name
+        assert scenario.description
+        assert scenario.group_size >= 1
+
+
+def test_mix_holds_every_document_face_and_behaviour_kind_and_faults() -> None:
+    mix = scenarios.load("mix")
+    groups = mix.travellers
+    assert {g.document for g in groups} == set(scenarios.DocumentKind.__args__)
+    assert {g.face for g in groups} == set(scenarios.FaceKind.__args__)
+    assert {g.behaviour for g in groups} == set(scenarios.Behaviour.__args__)
+    assert {g.expect for g in groups} == {"accepted", "rejected", "referred", "aborted"}
+    assert any(g.watchlist for g in groups) and any(g.tailgater for g in groups)
+    assert any(not g.on_manifest for g in groups) and any(g.age < 12 for g in groups)
+    assert {f.device for f in mix.faults} >= {"camera", "gatectl", "central"}
+
+
+def _error(data: dict[str, object]) -> str:
+    with pytest.raises(scenarios.ScenarioError) as caught:
+        scenarios.parse_scenario(data, "test.toml")
+    return str(caught.value)
+
+
+def test_unknown_key_is_refused_with_the_allowed_keys() -> None:
+    message = _error({"name": "x", "travellers": [{"documnet": "genuine"}]})
+    assert "travellers[0].documnet: unknown key" in message
+    assert "allowed keys: count, document, face" in message
+    top = _error({"name": "x", "travellers": [{}], "lanes": 3})
+    assert "lanes: unknown key" in top and "flow" in top and "faults" in top
+
+
+def test_unknown_value_is_refused_with_the_allowed_values() -> None:
+    message = _error(
+        {
+            "name": "x",
+            "flow": "three-step",
+            "travellers": [{"document": "fake", "behaviour": "dances"}],
+            "faults": [{"at_seconds": 1, "device": "printer", "kind": "noise"}],
+        }
+    )
+    assert "flow = 'three-step': not allowed; allowed values: two-step, one-step" in message
+    assert "travellers[0].document = 'fake'" in message and "forged-sod" in message
+    assert "travellers[0].behaviour = 'dances'" in message and "walks-back" in message
+    assert "faults[0].device = 'printer'" in message and "chip_reader" in message
+
+
+def test_bad_numbers_reason_codes_and_missing_fields_are_refused() -> None:
+    assert "travellers" in _error({"name": "x"})
+    assert "count" in _error({"name": "x", "travellers": [{"count": 0}]})
+    assert "NOPE" in _error({"name": "x", "travellers": [{"expect_reasons": ["NOPE"]}]})
+    assert "nationality" in _error({"name": "x", "travellers": [{"nationality": "tw"}]})
+    assert "at_seconds" in _error(
+        {"name": "x", "travellers": [{}], "faults": [{"device": "camera", "kind": "noise"}]}
+    )
+
+
+def test_files_not_found_not_toml_and_unknown_names(tmp_path: Path) -> None:
+    with pytest.raises(scenarios.ScenarioError, match="built-in names: altered"):
+        scenarios.load(str(tmp_path / "missing.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = [", encoding="utf-8")
+    with pytest.raises(scenarios.ScenarioError, match="not valid TOML"):
+        scenarios.load(str(bad))
+    with pytest.raises(scenarios.ScenarioError, match="no built-in scenario 'nope'"):
+        scenarios.load("nope")
+
+
+def test_fault_lanes_and_windows() -> None:
+    fault = scenarios.Fault(
+        at_seconds=10, device="camera", kind="disconnect", duration_seconds=5, lanes=[1]
+    )
+    assert fault.hits(1) and not fault.hits(0)
+    assert fault.window(14.0, 20.0, 1) and not fault.window(15.5, 20.0, 1)
+    assert scenarios.Fault(at_seconds=0, device="central", kind="disconnect").hits(7)
+
+
+def test_cli_lists_and_checks_scenarios(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["sim", "scenarios", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {item["name"] for item in listed} == ISSUE_BUILTINS
+    assert main(["sim", "check", "mix"]) == 0
+    assert "valid" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "b"\n[[travellers]]\nface = "cat"\n', encoding="utf-8")
+    assert main(["sim", "check", str(bad)]) == 2
+    assert "allowed values: holder, impostor" in capsys.readouterr().err
