@@ -45,6 +45,7 @@ from gate.daemon.systemd import Notifier
 from gate.display.screen import TravellerScreen
 from gate.emrtd.trust import TrustStore
 from gate.errors import EgateError
+from gate.truststore import load_store
 from gate.lane import Lane, LaneProtocolError
 from gate.lane import commands as lc
 from gate.lane import inputs as li
@@ -307,7 +308,7 @@ class LaneDaemon:
     def _load_trust(self) -> TrustStore:
         path = Path(self.config.trust.store_path)
         if path.exists():
-            return TrustStore.load(path)
+            return load_store(path)
         log.warning("trust store %s does not exist: every document fails PA", path)
         return TrustStore()
 
