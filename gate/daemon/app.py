@@ -45,7 +45,6 @@ from gate.daemon.systemd import Notifier
 from gate.display.screen import TravellerScreen
 from gate.emrtd.trust import TrustStore
 from gate.errors import EgateError
-from gate.truststore import load_store
 from gate.lane import Lane, LaneProtocolError
 from gate.lane import commands as lc
 from gate.lane import inputs as li
@@ -56,6 +55,7 @@ from gate.outbox.delivery import Backoff, Deliverer
 from gate.outbox.store import AnyEvent, Outbox, OutboxError, OutboxFull, OutboxStats, PortraitKind
 from gate.policy import lists as pl
 from gate.policy.model import ScreeningResult
+from gate.truststore import load_store
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
