@@ -40,6 +40,7 @@ import numpy as np
 
 from gate import events
 from gate.config import LaneConfig, PolicyConfig
+from gate.daemon.work import document_summary, interpret_mrz
 from gate.emrtd import lds
 from gate.emrtd.authenticate import authenticate_document
 from gate.emrtd.errors import ChipError
@@ -89,8 +90,8 @@ from gate.lane.inputs import (
     Started,
     Tick,
 )
-from gate.mrz import BacKey, parse, repair
-from gate.policy.model import DocumentFacts, ScreeningResult
+from gate.mrz import BacKey
+from gate.policy.model import ScreeningResult
 from simulator.chip.card import VirtualChip
 from simulator.chip.transport import InProcessTransport
 from simulator.physical import PhysicalModel, pad_jpeg
@@ -412,42 +413,18 @@ class SimLane:
             ready += self.model.mrz_delivery_seconds  # a garbled frame: the reader sends again
         lines = traveller.document_lines()
         began = time.perf_counter()
-        document: DocumentFacts | None = None
-        reasons: tuple[str, ...] = ("MRZ_NOT_READ",)
-        keys = []
-        if lines:
-            parsed = parse(lines, today=self.run.today)
-            if parsed.valid and parsed.bac_key:
-                keys, reasons = [parsed.bac_key], ("MRZ_OK",)
-            else:
-                keys = [c.bac_key for c in repair(lines, today=self.run.today) if c.bac_key]
-                reasons = ("MRZ_REPAIRED",) if keys else ("MRZ_INVALID",)
-            if keys:
-                f = parsed.fields
-                document = DocumentFacts(
-                    document_code=f.document_code.replace("<", "") or "P",
-                    issuing_state=traveller.spec.nationality,
-                    nationality=traveller.spec.nationality,
-                    date_of_birth=traveller.birth,
-                    date_of_expiry=traveller.expiry,
-                    masked_number=f.masked_document_number(),
-                )
-                visit.document = events.DocumentSummary(
-                    format="TD3",
-                    document_code="P",
-                    issuing_state=traveller.spec.nationality,
-                    nationality=traveller.spec.nationality,
-                    masked_number=f.masked_document_number(),
-                    date_of_expiry=traveller.expiry,
-                    year_of_birth=traveller.birth.year,
-                    sex="F" if traveller.sex == "F" else "M",
-                )
+        outcome = interpret_mrz(lines, self.run.today)
+        document, keys, reasons = outcome.document, outcome.keys, outcome.reasons
+        if document is not None:
+            visit.document = document_summary(document)
         visit.keys = keys
         spent = self.compute(visit, began)
         visit.verdicts.append(
             events.Verdict(
                 check="mrz",
-                outcome=events.CheckOutcome.PASS if keys else events.CheckOutcome.REFER,
+                outcome=(
+                    events.CheckOutcome.PASS if document is not None else events.CheckOutcome.REFER
+                ),
                 reasons=list(reasons),
             )
         )

@@ -655,16 +655,7 @@ class LaneDaemon:
                 stages.append(events.StageTime(stage=events.Stage(stage), at=self.wall(at)))
         document = None
         if tx is not None and tx.facts is not None:
-            f = tx.facts
-            document = events.DocumentSummary(
-                format=f.format,
-                document_code=f.document_code[:2] or "P",
-                issuing_state=f.issuing_state[:3] or "<",
-                nationality=f.nationality[:3] or "<",
-                masked_number=f.masked_number,
-                date_of_expiry=f.date_of_expiry,
-                year_of_birth=f.date_of_birth.year if f.date_of_birth else None,
-            )
+            document = work.document_summary(tx.facts)
         verdicts = [
             events.Verdict(check=check, outcome=events.CheckOutcome(outcome), reasons=reasons)
             for check, (outcome, reasons) in (tx.verdicts.items() if tx else [])

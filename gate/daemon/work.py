@@ -14,13 +14,14 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from gate import events
 from gate.emrtd import lds
 from gate.emrtd.authenticate import authenticate_document
 from gate.emrtd.errors import ChipError
@@ -114,31 +115,70 @@ def _facts(fields: Any, fmt: str) -> DocumentFacts:
     )
 
 
+@dataclass(frozen=True)
+class MrzOutcome:
+    """What the lane learns from the reader's MRZ lines: the document (None when no valid MRZ,
+    even after repair), the BAC keys to try on the chip in order, and the reason codes."""
+
+    document: DocumentFacts | None
+    keys: list[BacKey]
+    reasons: tuple[str, ...]
+    lines: tuple[str, ...] = ()
+    """The valid lines, repaired where OCR confusions were corrected; () when none."""
+
+
+def interpret_mrz(lines: Sequence[str], today: date) -> MrzOutcome:
+    """Parse the lines; repair OCR confusions with the check digits (the daemon and the
+    simulated lanes both decide through this one function)."""
+    if not lines:
+        return MrzOutcome(None, [], ("MRZ_NOT_READ",))
+    parsed = parse(list(lines), today=today)
+    candidates = repair(list(lines), today=today)
+    keys = [parsed.bac_key] if parsed.valid and parsed.bac_key else []
+    keys += [c.bac_key for c in candidates if c.bac_key and c.bac_key not in keys]
+    if parsed.valid:
+        return MrzOutcome(
+            _facts(parsed.fields, parsed.format), keys, ("MRZ_OK",), tuple(parsed.lines)
+        )
+    if candidates and candidates[0].result.valid:
+        best = candidates[0].result
+        return MrzOutcome(
+            _facts(best.fields, best.format), keys, ("MRZ_REPAIRED",), tuple(best.lines)
+        )
+    return MrzOutcome(None, keys, ("MRZ_INVALID",))
+
+
+def document_summary(facts: DocumentFacts) -> events.DocumentSummary:
+    """The officer-facing summary of a document in a transaction event (masked number)."""
+    return events.DocumentSummary(
+        format=facts.format,
+        document_code=facts.document_code[:2] or "P",
+        issuing_state=facts.issuing_state[:3] or "<",
+        nationality=facts.nationality[:3] or "<",
+        masked_number=facts.masked_number,
+        date_of_expiry=facts.date_of_expiry,
+        year_of_birth=facts.date_of_birth.year if facts.date_of_birth else None,
+    )
+
+
 def read_mrz(tx: Transaction, today: date, at: Callable[[], float]) -> li.MrzRead:
-    """Parse the lines the reader sent; repair OCR confusions with the check digits."""
+    """Interpret the lines the reader sent for this transaction."""
     started = time.perf_counter()
     try:
-        if not tx.lines:
-            return li.MrzRead(at=at(), transaction=tx.id, document=None, reasons=("MRZ_NOT_READ",))
-        parsed = parse(list(tx.lines), today=today)
-        candidates = repair(list(tx.lines), today=today)
-        keys = [parsed.bac_key] if parsed.valid and parsed.bac_key else []
-        keys += [c.bac_key for c in candidates if c.bac_key and c.bac_key not in keys]
-        tx.keys = keys
-        if parsed.valid:
-            tx.mrz, tx.mrz_lines = "".join(parsed.lines), tuple(parsed.lines)
-            tx.facts = _facts(parsed.fields, parsed.format)
-            reasons: tuple[str, ...] = ("MRZ_OK",)
-        elif candidates and candidates[0].result.valid:
-            best = candidates[0].result
-            tx.mrz, tx.mrz_lines = "".join(best.lines), tuple(best.lines)
-            tx.facts = _facts(best.fields, best.format)
-            reasons = ("MRZ_REPAIRED",)
-        else:
-            tx.verdicts["mrz"] = ("refer", ["MRZ_INVALID"])
-            return li.MrzRead(at=at(), transaction=tx.id, document=None, reasons=("MRZ_INVALID",))
-        tx.verdicts["mrz"] = ("pass", list(reasons))
-        return li.MrzRead(at=at(), transaction=tx.id, document=tx.facts, reasons=reasons)
+        outcome = interpret_mrz(tx.lines, today)
+        tx.keys = outcome.keys
+        if outcome.document is None:
+            if outcome.reasons == ("MRZ_INVALID",):
+                tx.verdicts["mrz"] = ("refer", ["MRZ_INVALID"])
+            return li.MrzRead(
+                at=at(), transaction=tx.id, document=None, reasons=outcome.reasons
+            )
+        tx.mrz, tx.mrz_lines = "".join(outcome.lines), outcome.lines
+        tx.facts = outcome.document
+        tx.verdicts["mrz"] = ("pass", list(outcome.reasons))
+        return li.MrzRead(
+            at=at(), transaction=tx.id, document=tx.facts, reasons=outcome.reasons
+        )
     finally:
         tx.software_seconds += time.perf_counter() - started
 
