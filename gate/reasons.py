@@ -105,6 +105,11 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("CHIP_NOT_FOUND", "refer", "no chip answered on the reader"),
     ("CHIP_READ_FAILED", "refer", "the chip was opened but a required file could not be read"),
     ("CHIP_REMOVED", "abort", "the document was taken off the reader while the chip was read"),
+    (
+        "CHIP_PACE_FAILED",
+        "refer",
+        "the chip offers PACE but PACE failed; a fallback to BAC is a known downgrade pattern",
+    ),
     ("CHIP_CLONE_SUSPECTED", "fail", "valid data but the chip cannot prove its key: likely clone"),
     # ---- passive authentication
     ("PA_OK", "ok", "passive authentication passed: data groups, signature and chain are valid"),
@@ -130,8 +135,18 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("CA_OK", "ok", "chip authentication passed and secure messaging restarted"),
     ("CA_FAILED", "fail", "chip authentication failed"),
     ("CA_NOT_COUNTED", "warn", "chip authentication ignored because passive authentication failed"),
-    ("AA_ERROR", "refer", "active authentication could not be carried out (chip or data error)"),
-    ("CA_ERROR", "refer", "chip authentication could not be carried out (chip or data error)"),
+    (
+        "AA_NOT_COMPLETED",
+        "refer",
+        "active authentication could not be completed (transport, unsupported key or data error);"
+        " not evidence of a clone",
+    ),
+    (
+        "CA_NOT_COMPLETED",
+        "refer",
+        "chip authentication could not be completed (transport, unsupported key or data error);"
+        " not evidence of a clone",
+    ),
     # ---- face and liveness
     ("FACE_MATCH", "ok", "the live face matches the chip portrait"),
     ("FACE_NO_MATCH", "refer", "the live face does not match the chip portrait"),

@@ -106,13 +106,13 @@ class MasterListError(TrustStoreError):
 
 
 class ActiveAuthError(DocAuthError):
-    reason_code = "AA_ERROR"
-    code = "AA_ERROR"
+    reason_code = "AA_NOT_COMPLETED"
+    code = "AA_NOT_COMPLETED"
 
 
 class ChipAuthError(DocAuthError):
-    reason_code = "CA_ERROR"
-    code = "CA_ERROR"
+    reason_code = "CA_NOT_COMPLETED"
+    code = "CA_NOT_COMPLETED"
 
 
 class DataGroupError(DocAuthError):
