@@ -169,7 +169,12 @@ def test_everything_passed_is_accepted() -> None:
         ),
         ({"liveness": False}, {}, Decision.REFERRED, "LIVENESS_FAILED"),
         ({"authenticity": ("PA_OK", "AA_FAILED")}, {}, Decision.REJECTED, "AA_FAILED"),
-        ({"authenticity": ("PA_OK", "AA_NOT_COMPLETED")}, {}, Decision.REFERRED, "AA_NOT_COMPLETED"),
+        (
+            {"authenticity": ("PA_OK", "AA_NOT_COMPLETED")},
+            {},
+            Decision.REFERRED,
+            "AA_NOT_COMPLETED",
+        ),
         (
             {"chip_ok": False, "chip_reasons": ("CHIP_ACCESS_DENIED",)},
             {},
