@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gate.emrtd.apdu import CommandAPDU
+from gate.emrtd.iso7816.apdu import CommandAPDU
 from gate.emrtd.reader import ChipSession, Reader
-from gate.emrtd.sm import SecureMessaging
+from gate.emrtd.sm.sm import SecureMessaging
 from simulator.chip.builder import ImageSpec, build_image
 from simulator.chip.card import ChipConfig, VirtualChip
 from simulator.chip.transport import InProcessTransport, LinkModel

@@ -33,7 +33,7 @@ import httpx
 
 from gate.config import LaneConfig
 from gate.daemon import LaneDaemon
-from gate.emrtd import trust
+from gate.emrtd.pki import trust
 from simulator import passports, pki
 from simulator.central import CentralStub
 from simulator.chip.card import VirtualChip

@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gate.emrtd import passive, trust
+from gate.emrtd.auth import passive
+from gate.emrtd.pki import trust
 from simulator import pki
 
 MRZ = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F3401159ZE184226B<<<<<10"
@@ -108,7 +109,7 @@ def _real_world(runs: int) -> dict[str, object]:
     folder = root / "epassport" / "gmrtd" / "sod_real_world"
     if not folder.is_dir():
         return {"skipped": f"{folder} not found (set EGATE_TESTDATA)"}
-    from gate.emrtd import certs
+    from gate.emrtd.crypto import certs
 
     out: dict[str, object] = {}
     for case in json.loads((folder / "manifest.json").read_text())["cases"]:

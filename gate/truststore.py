@@ -1,4 +1,4 @@
-"""The trust store on disk: the I/O shell around :class:`gate.emrtd.trust.TrustStore`.
+"""The trust store on disk: the I/O shell around :class:`gate.emrtd.pki.trust.TrustStore`.
 
 A store directory holds ``index.json`` (one record per entry) and the DER of every
 certificate (``certs/ID.der``) and CRL (``crls/ID.der``). The index is replaced atomically
@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from gate.emrtd.docauth_errors import TrustStoreError
-from gate.emrtd.trust import StoreSnapshot, TrustStore
+from gate.emrtd.pki.trust import StoreSnapshot, TrustStore
 
 
 def load_store(path: Path) -> TrustStore:

@@ -23,9 +23,11 @@ from typing import Literal
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from PIL import Image, ImageDraw
 
-from gate.emrtd import aa, certs, lds, securityinfos
+from gate.emrtd.auth import aa
+from gate.emrtd.cms.sod import parse_sod
+from gate.emrtd.crypto import certs
 from gate.emrtd.errors import LDSError
-from gate.emrtd.sod import parse_sod
+from gate.emrtd.lds import lds, securityinfos
 from simulator import pki
 from simulator.chip.card import aa_sign as aa_sign  # the chip side of AA, for tests
 from simulator.chip.image import ChipImage

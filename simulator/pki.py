@@ -19,11 +19,11 @@ from asn1crypto import algos, cms, crl, keys, x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from gate.emrtd import tlv
-from gate.emrtd.certs import CRYPTOGRAPHY_CURVES, CURVE_NAME_TO_OID, hash_for
-from gate.emrtd.curves import BY_NAME
-from gate.emrtd.sod import OID_LDS_SECURITY_OBJECT, SOD_TAG, LDSSecurityObject
-from gate.emrtd.trust import OID_CSCA_MASTER_LIST, CscaMasterList
+from gate.emrtd.cms.sod import OID_LDS_SECURITY_OBJECT, SOD_TAG, LDSSecurityObject
+from gate.emrtd.crypto.certs import CRYPTOGRAPHY_CURVES, CURVE_NAME_TO_OID, hash_for
+from gate.emrtd.crypto.curves import BY_NAME
+from gate.emrtd.iso7816 import tlv
+from gate.emrtd.pki.trust import OID_CSCA_MASTER_LIST, CscaMasterList
 from simulator.chip.builder import spki
 
 KeyKind = Literal[
@@ -250,7 +250,7 @@ def make_dsc(
     not_after: datetime | None = None,
     country: str | None = None,
 ) -> Issued:
-    from gate.emrtd.certs import country_of
+    from gate.emrtd.crypto.certs import country_of
 
     country = country or country_of(csca.cert.subject)
     return issue(

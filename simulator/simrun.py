@@ -11,7 +11,7 @@ frames) take the times of the physical model (:mod:`simulator.physical`); everyt
 - the MRZ is parsed and repaired by :mod:`gate.mrz`;
 - the chip is opened and read through the virtual chip (PACE, secure messaging) with the
   contactless link model counting APDUs and bytes; passive, chip and active authentication run
-  against the test PKI's trust store (:func:`gate.emrtd.authenticate.authenticate_document`);
+  against the test PKI's trust store (:func:`gate.emrtd.auth.authenticate.authenticate_document`);
 - live frames rendered by the simulated camera go through the face engine (detection,
   embedding, fusion, the chip portrait comparison); liveness is the simulated camera's own
   presentation-attack score (:func:`simulator.travellers.pad_score`).
@@ -41,9 +41,9 @@ import numpy as np
 from gate import events
 from gate.config import LaneConfig, PolicyConfig
 from gate.daemon.work import document_summary, interpret_mrz
-from gate.emrtd import lds
-from gate.emrtd.authenticate import authenticate_document
+from gate.emrtd.auth.authenticate import authenticate_document
 from gate.emrtd.errors import ChipError
+from gate.emrtd.lds import lds
 from gate.emrtd.reader import ChipSession, Reader
 from gate.errors import EgateError
 from gate.face.liveness import ExternalLiveness, LivenessObservation

@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gate.emrtd import trust
+from gate.emrtd.pki import trust
 from gate.errors import EgateError
 from gate.mrz import check_digit
 from gate.mrz.countries import alpha2

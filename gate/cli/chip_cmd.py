@@ -11,8 +11,8 @@ from typing import Any
 
 from drivers.chipreader import ReaderTransport
 from gate.cli import options
-from gate.emrtd import lds
 from gate.emrtd.errors import AccessControlError, ChipError, StatusWordError
+from gate.emrtd.lds import lds
 from gate.emrtd.reader import AccessResult, ChipSession, FileRead, Reader, ReadPolicy
 from gate.mrz import bac_keys, repair
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from gate import config
 from gate.cli import options
+from gate.emrtd.auth.passive import PaPolicy, passive_authenticate
 from gate.emrtd.docauth_errors import DocAuthError
-from gate.emrtd.passive import PaPolicy, passive_authenticate
-from gate.emrtd.trust import TrustStore
+from gate.emrtd.pki.trust import TrustStore
 from gate.errors import EgateError
 from gate.truststore import load_store
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from gate import config
 from gate.cli import options
-from gate.emrtd import certs
+from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import DocAuthError
 from gate.truststore import load_store, save_store
 

@@ -43,7 +43,7 @@ from gate.daemon.metrics import LaneMetrics
 from gate.daemon.record import TransactionRecorder
 from gate.daemon.systemd import Notifier
 from gate.display.screen import TravellerScreen
-from gate.emrtd.trust import TrustStore
+from gate.emrtd.pki.trust import TrustStore
 from gate.errors import EgateError
 from gate.lane import Lane, LaneProtocolError
 from gate.lane import commands as lc

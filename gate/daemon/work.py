@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 
 from gate import events
-from gate.emrtd import lds
-from gate.emrtd.authenticate import authenticate_document
+from gate.emrtd.auth.authenticate import authenticate_document
 from gate.emrtd.errors import ChipError
+from gate.emrtd.lds import lds
+from gate.emrtd.pki.trust import TrustStore
 from gate.emrtd.reader import ChipSession, Reader, Transport
-from gate.emrtd.trust import TrustStore
 from gate.errors import EgateError
 from gate.events import Device
 from gate.face.liveness import LivenessCheck, LivenessObservation

@@ -18,10 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from gate.emrtd import lds, tlv
-from gate.emrtd.apdu import CommandAPDU, ResponseAPDU, decode_response, sw_hint
-from gate.emrtd.bac import BACTerminal
-from gate.emrtd.ecmath import STANDARD_DH_GROUPS
+from gate.emrtd.access.bac import BACTerminal
+from gate.emrtd.access.pace import (
+    PASSWORD_CAN,
+    PASSWORD_MRZ,
+    PACETerminal,
+    can_password,
+    mrz_password,
+)
+from gate.emrtd.crypto.ecmath import STANDARD_DH_GROUPS
+from gate.emrtd.crypto.kdf import Cipher
 from gate.emrtd.errors import (
     AccessControlError,
     APDUError,
@@ -33,16 +39,17 @@ from gate.emrtd.errors import (
     StatusWordError,
     TLVError,
 )
-from gate.emrtd.kdf import Cipher
-from gate.emrtd.pace import PASSWORD_CAN, PASSWORD_MRZ, PACETerminal, can_password, mrz_password
-from gate.emrtd.securityinfos import (
+from gate.emrtd.iso7816 import tlv
+from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU, decode_response, sw_hint
+from gate.emrtd.lds import lds
+from gate.emrtd.lds.securityinfos import (
     ChipAuthenticationPublicKeyInfo,
     PACEInfo,
     pace_infos,
     parse_card_access,
     parse_card_security,
 )
-from gate.emrtd.sm import SecureMessaging
+from gate.emrtd.sm.sm import SecureMessaging
 
 EMRTD_AID = bytes.fromhex("A0000002471001")
 SW_EOF = 0x6282

@@ -118,7 +118,7 @@ def choose_layout(lines: list[str]) -> Layout | None:
 # ---------------------------------------------------------------------------------------------
 # Positions: what each character of a format may be and which positions each check digit
 # protects. One model for the parser's checks, the repair search, the page OCR's per-position
-# classes and the chip access key (drivers.mrz_ocr, gate.emrtd.access).
+# classes and the chip access key (drivers.mrz_ocr, gate.emrtd.access.access).
 
 DIGITS = "0123456789"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

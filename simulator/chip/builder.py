@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gate.emrtd import lds, tlv
-from gate.emrtd.aa import ECDSA_WITH_SHA256
-from gate.emrtd.certs import CRYPTOGRAPHY_CURVES
-from gate.emrtd.kdf import Cipher
-from gate.emrtd.securityinfos import (
+from gate.emrtd.auth.aa import ECDSA_WITH_SHA256
+from gate.emrtd.cms.sod import OID_LDS_SECURITY_OBJECT, OID_SIGNED_DATA
+from gate.emrtd.crypto.certs import CRYPTOGRAPHY_CURVES
+from gate.emrtd.crypto.kdf import Cipher
+from gate.emrtd.iso7816 import tlv
+from gate.emrtd.lds import lds
+from gate.emrtd.lds.securityinfos import (
     ID_PK_ECDH,
     ID_SECURITY_OBJECT,
     ActiveAuthenticationInfo,
@@ -32,7 +34,6 @@ from gate.emrtd.securityinfos import (
     pace_oid,
     sequence,
 )
-from gate.emrtd.sod import OID_LDS_SECURITY_OBJECT, OID_SIGNED_DATA
 from simulator.chip.image import ChipImage
 
 SHA256 = "2.16.840.1.101.3.4.2.1"

@@ -15,21 +15,24 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from gate.emrtd import aa, certs, lds, tlv
-from gate.emrtd.apdu import CommandAPDU, ResponseAPDU, decode_command
-from gate.emrtd.bac import BACCard
-from gate.emrtd.ecmath import curve
+from gate.emrtd.access.bac import BACCard
+from gate.emrtd.access.pace import PASSWORD_CAN, PASSWORD_MRZ, PACECard, can_password, mrz_password
+from gate.emrtd.auth import aa
+from gate.emrtd.crypto import certs
+from gate.emrtd.crypto.ecmath import curve
+from gate.emrtd.crypto.kdf import ENC, MAC, Cipher, derive_key
 from gate.emrtd.errors import APDUError, ChipError, SecureMessagingError, TLVError
-from gate.emrtd.kdf import ENC, MAC, Cipher, derive_key
-from gate.emrtd.pace import PASSWORD_CAN, PASSWORD_MRZ, PACECard, can_password, mrz_password
-from gate.emrtd.securityinfos import (
+from gate.emrtd.iso7816 import tlv
+from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU, decode_command
+from gate.emrtd.lds import lds
+from gate.emrtd.lds.securityinfos import (
     ChipAuthenticationInfo,
     PACEInfo,
     pace_infos,
     parse_card_access,
     parse_dg14,
 )
-from gate.emrtd.sm import SecureMessaging
+from gate.emrtd.sm.sm import SecureMessaging
 from simulator.chip.image import ChipImage
 
 EMRTD_AID = bytes.fromhex("A0000002471001")

@@ -21,8 +21,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gate.emrtd import lds
-from gate.emrtd.access import mrz_information
+from gate.emrtd.access.access import mrz_information
+from gate.emrtd.lds import lds
 from gate.errors import EgateError
 
 APP_FILES = ["EF.COM", "EF.SOD", *[f"DG{n}" for n in range(1, 17)]]

@@ -21,7 +21,7 @@ import pytest
 from gate.config import LaneConfig
 from gate.daemon import LaneDaemon
 from gate.daemon.work import FaceCapture
-from gate.emrtd import trust
+from gate.emrtd.pki import trust
 from gate.events import parse_event
 from gate.lane.record import decode
 from gate.lane.replay import replay

@@ -9,7 +9,7 @@ import pytest
 
 from gate import reasons
 from gate.cli import main
-from gate.emrtd.verdict import AuthenticityVerdict
+from gate.emrtd.auth.verdict import AuthenticityVerdict
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "reason-codes.md"
 

@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from gate.emrtd.access import mrz_information
+from gate.emrtd.access.access import mrz_information
 from gate.mrz import check_digit, parse
 from gate.mrz import layout as lay
 from gate.mrz.keys import BacKey

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from gate.emrtd.authenticate import authenticate_document
+from gate.emrtd.auth.authenticate import authenticate_document
 from gate.emrtd.reader import ChipSession, Reader
 from gate.mrz import parse
 from gate.policy.decide import age_on

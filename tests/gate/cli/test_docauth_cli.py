@@ -128,7 +128,7 @@ def test_doc_verify_real_sod_with_master_list_store(
 
 def test_policy_from_lane_config(tmp_path: Path) -> None:
     from gate import config
-    from gate.emrtd.passive import PaPolicy
+    from gate.emrtd.auth.passive import PaPolicy
 
     lane = tmp_path / "lane.toml"
     lane.write_text('[trust]\nvalidity_model = "chain"\nrequire_crl = true\n')
@@ -140,9 +140,9 @@ def test_policy_from_lane_config(tmp_path: Path) -> None:
 def test_make_passport_image_is_served_by_the_virtual_chip(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], variant: str, code: str
 ) -> None:
-    from gate.emrtd.authenticate import authenticate_document
+    from gate.emrtd.auth.authenticate import authenticate_document
+    from gate.emrtd.pki.trust import TrustStore
     from gate.emrtd.reader import ChipSession, Reader
-    from gate.emrtd.trust import TrustStore
     from simulator.chip.card import VirtualChip
     from simulator.chip.image import load_image
     from simulator.chip.transport import InProcessTransport

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from gate.emrtd import certs, trust
+from gate.emrtd.crypto import certs
+from gate.emrtd.pki import trust
 from simulator.pki import TEST_PKI_EPOCH, shared_test_pki
 
 

@@ -1,14 +1,14 @@
-"""The one table of curve constants (gate/emrtd/curves.py) and the arithmetic built on it."""
+"""The one table of curve constants (gate/emrtd/crypto/curves.py) and the arithmetic built on it."""
 
 from __future__ import annotations
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gate.emrtd import ecmath
-from gate.emrtd.certs import CRYPTOGRAPHY_CURVES
-from gate.emrtd.curves import CURVES, CurveParams
-from gate.emrtd.securityinfos import STANDARD_DOMAIN_PARAMETERS
+from gate.emrtd.crypto import ecmath
+from gate.emrtd.crypto.certs import CRYPTOGRAPHY_CURVES
+from gate.emrtd.crypto.curves import CURVES, CurveParams
+from gate.emrtd.lds.securityinfos import STANDARD_DOMAIN_PARAMETERS
 
 
 def test_every_standardized_ec_domain_has_constants() -> None:

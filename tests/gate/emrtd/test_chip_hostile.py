@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gate.emrtd import lds, tlv
-from gate.emrtd.apdu import CommandAPDU, ResponseAPDU
 from gate.emrtd.errors import ChipError
+from gate.emrtd.iso7816 import tlv
+from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU
+from gate.emrtd.lds import lds
 from gate.emrtd.reader import ChipSession, Reader
 from simulator.chip.builder import ImageSpec, build_image
 from simulator.chip.card import ChipConfig, VirtualChip

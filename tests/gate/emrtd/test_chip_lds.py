@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gate.emrtd import lds, securityinfos
 from gate.emrtd.errors import LDSError, SecurityInfoError
+from gate.emrtd.lds import lds, securityinfos
 
 G1_CARD_ACCESS = bytes.fromhex("31143012060A04007F0007020204020202010202010D")
 

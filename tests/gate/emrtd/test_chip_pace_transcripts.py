@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gate.emrtd.apdu import CommandAPDU, decode_response
-from gate.emrtd.pace import PACETerminal, mrz_password
+from gate.emrtd.access.pace import PACETerminal, mrz_password
+from gate.emrtd.iso7816.apdu import CommandAPDU, decode_response
+from gate.emrtd.lds.securityinfos import PACEInfo, parse_card_access
 from gate.emrtd.reader import verify_cam_with_card_security
-from gate.emrtd.securityinfos import PACEInfo, parse_card_access
 from gate.mrz.keys import BacKey
 
 

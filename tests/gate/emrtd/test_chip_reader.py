@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import dsa, ec
 
-from gate.emrtd import lds
-from gate.emrtd.apdu import CommandAPDU
-from gate.emrtd.ecmath import DHGroup, curve
+from gate.emrtd.access.pace import PACECard, PACETerminal, can_password
+from gate.emrtd.crypto.ecmath import DHGroup, curve
+from gate.emrtd.crypto.kdf import ENC, MAC, derive_key
 from gate.emrtd.errors import (
     BACError,
     CardRemovedError,
@@ -19,10 +19,10 @@ from gate.emrtd.errors import (
     SecureMessagingError,
     StatusWordError,
 )
-from gate.emrtd.kdf import ENC, MAC, derive_key
-from gate.emrtd.pace import PACECard, PACETerminal, can_password
+from gate.emrtd.iso7816.apdu import CommandAPDU
+from gate.emrtd.lds import lds
+from gate.emrtd.lds.securityinfos import PACEInfo, pace_oid
 from gate.emrtd.reader import ChipSession, Reader, ReadPolicy, atr_supports_extended_length
-from gate.emrtd.securityinfos import PACEInfo, pace_oid
 from simulator.chip.builder import ImageSpec, build_image
 from simulator.chip.card import ChipConfig, Faults, VirtualChip
 from simulator.chip.image import ChipImage, load_image
@@ -247,7 +247,7 @@ def test_atr_capabilities() -> None:
 
 
 def test_rfc5114_groups_are_consistent() -> None:
-    from gate.emrtd.ecmath import STANDARD_DH_GROUPS
+    from gate.emrtd.crypto.ecmath import STANDARD_DH_GROUPS
 
     for group in STANDARD_DH_GROUPS.values():
         assert (group.p - 1) % group.q == 0
@@ -261,7 +261,7 @@ def test_pace_dh_generic_mapping() -> None:
     info = PACEInfo(pace_oid("DH", "GM", "AES-128"), 2, 0)
     card = PACECard([info], {2: can_password("123456")}, dh_groups=groups)
     term = PACETerminal(info, can_password("123456"), 2, dh_groups=groups)
-    from gate.emrtd.apdu import ResponseAPDU
+    from gate.emrtd.iso7816.apdu import ResponseAPDU
 
     resp = ResponseAPDU(b"", card.set_at(term.mse_set_at().data))
     cmd = term.get_nonce(resp)

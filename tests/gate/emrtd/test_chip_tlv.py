@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gate.emrtd import tlv
 from gate.emrtd.errors import TLVError
+from gate.emrtd.iso7816 import tlv
 
 TAGS = st.sampled_from([0x02, 0x30, 0x5C, 0x61, 0x5F1F, 0x7F61, 0x7F49, 0x86, 0x9F1F])
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from gate.emrtd.apdu import CommandAPDU, decode_command, decode_response
-from gate.emrtd.bac import BACCard, BACTerminal, document_basic_access_keys, key_seed
-from gate.emrtd.pace import PACETerminal, mrz_password
-from gate.emrtd.securityinfos import PACEInfo, parse_card_access
-from gate.emrtd.sm import SecureMessaging
+from gate.emrtd.access.bac import BACCard, BACTerminal, document_basic_access_keys, key_seed
+from gate.emrtd.access.pace import PACETerminal, mrz_password
+from gate.emrtd.iso7816.apdu import CommandAPDU, decode_command, decode_response
+from gate.emrtd.lds.securityinfos import PACEInfo, parse_card_access
+from gate.emrtd.sm.sm import SecureMessaging
 from gate.mrz.keys import BacKey
 
 
@@ -60,7 +60,7 @@ def test_bac_card_side_reproduces_the_chip_answer(vectors: dict[str, Any]) -> No
     data = decode_command(bytes.fromhex(ma["cmd"]["value"])).data
     # K.ICC of the worked example is recoverable from the expected answer; use the same one
     rsp = decode_response(bytes.fromhex(ma["rsp"]["value"]))
-    from gate.emrtd.sm import des3_decrypt
+    from gate.emrtd.sm.sm import des3_decrypt
 
     k_icc = des3_decrypt(card.k_enc, rsp.data[:32])[16:32]
     result = card.respond(_hex(v, "rnd_icc"), data, k_icc)

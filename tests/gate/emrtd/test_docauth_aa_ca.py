@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gate.emrtd import aa, ca
+from gate.emrtd.auth import aa, ca
+from gate.emrtd.auth.verdict import AuthenticityVerdict
 from gate.emrtd.docauth_errors import ActiveAuthError, ChipAuthError
-from gate.emrtd.verdict import AuthenticityVerdict
 from simulator import passports, pki
 
 

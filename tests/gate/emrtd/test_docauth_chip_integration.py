@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from gate.emrtd import trust
-from gate.emrtd.authenticate import authenticate_document
+from gate.emrtd.auth.authenticate import authenticate_document
+from gate.emrtd.pki import trust
 from gate.emrtd.reader import ChipSession, Reader
 from simulator import passports
 from simulator.chip.card import VirtualChip

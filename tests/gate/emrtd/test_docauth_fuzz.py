@@ -9,7 +9,9 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gate.emrtd import aa, ca, certs, passive, sod, trust
+from gate.emrtd.auth import aa, ca, passive
+from gate.emrtd.cms import sod
+from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import (
     ActiveAuthError,
     CertificateError,
@@ -18,6 +20,7 @@ from gate.emrtd.docauth_errors import (
     DocAuthError,
     SodError,
 )
+from gate.emrtd.pki import trust
 from simulator import passports, pki
 from simulator.pki import TEST_PKI_EPOCH as NOW
 from simulator.pki import shared_test_pki as shared_pki

@@ -6,7 +6,7 @@ import pytest
 from asn1crypto import keys
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gate.emrtd import certs
+from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import (
     DER_ERRORS,
     CertificateError,

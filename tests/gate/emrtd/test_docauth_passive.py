@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gate.emrtd import passive, trust
+from gate.emrtd.auth import passive
+from gate.emrtd.pki import trust
 from simulator import pki
 from simulator.pki import TEST_PKI_EPOCH as NOW
 from simulator.pki import shared_test_pki as shared_pki

@@ -10,7 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from gate.emrtd import aa, ca, lds, passive, sod, trust
+from gate.emrtd.auth import aa, ca, passive
+from gate.emrtd.cms import sod
+from gate.emrtd.lds import lds
+from gate.emrtd.pki import trust
 from simulator import passports, pki
 from simulator.pki import TEST_PKI_EPOCH as NOW
 from simulator.pki import shared_test_pki as shared_pki

@@ -10,13 +10,16 @@ from typing import Any
 
 import pytest
 
-from gate.emrtd import certs, passive, sod, trust
+from gate.emrtd.auth import passive
+from gate.emrtd.cms import sod
+from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import (
     SodContentTypeError,
     SodEncodingError,
     SodError,
     SodVersionError,
 )
+from gate.emrtd.pki import trust
 
 COUNTRIES = ["AT", "AU", "CN", "DE", "FR", "MY", "NZ", "PH", "SG", "UK"]
 

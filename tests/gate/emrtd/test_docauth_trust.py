@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from gate.emrtd import certs, trust
+from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import MasterListError, TrustStoreError
+from gate.emrtd.pki import trust
 from gate.truststore import load_store, save_store
 from simulator import pki
 from simulator.pki import TEST_PKI_EPOCH as NOW
@@ -94,7 +95,7 @@ def test_link_certificates_need_their_issuer(testdata_dir: Callable[..., Path]) 
 
 
 def test_synthetic_link_chain_verifies_new_dsc() -> None:
-    from gate.emrtd import passive
+    from gate.emrtd.auth import passive
 
     old = pki.make_csca("rsa2048", country="UT", now=NOW, common_name="CSCA UT", serial=10)
     new = pki.make_csca("p256", country="UT", now=NOW, common_name="CSCA UT", serial=11)

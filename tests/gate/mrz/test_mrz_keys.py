@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from gate.emrtd.kdf import ENC, MAC, derive_key
+from gate.emrtd.crypto.kdf import ENC, MAC, derive_key
 from gate.mrz import BacKey, check_digit
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gate.emrtd import certs, securityinfos, tlv
+from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import CertificateError
 from gate.emrtd.errors import LDSError, SecurityInfoError, TLVError
+from gate.emrtd.iso7816 import tlv
+from gate.emrtd.lds import securityinfos
 from gate.mrz.parser import split_lines
 
 # tag of each elementary file's outer template (ICAO 9303-10 table 34)

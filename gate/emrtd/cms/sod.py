@@ -6,7 +6,7 @@ LDSSecurityObject listing the hash of every data group. BER (indefinite lengths,
 OCTET STRINGs) is accepted, as some states issue it (the NZ sample).
 
 :func:`parse_sod` only parses and checks structure; verification lives in
-:mod:`gate.emrtd.passive`.
+:mod:`gate.emrtd.auth.passive`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from asn1crypto import algos, cms, core, x509
 
-from gate.emrtd import certs, lds, signeddata
+from gate.emrtd.cms import signeddata
+from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import (
     DER_ERRORS,
     SodContentTypeError,
@@ -25,6 +26,7 @@ from gate.emrtd.docauth_errors import (
     SodVersionError,
     raise_if_bug,
 )
+from gate.emrtd.lds import lds
 
 OID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 OID_ID_DATA = "1.2.840.113549.1.7.1"

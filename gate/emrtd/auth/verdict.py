@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gate import reasons as reason_registry
-from gate.emrtd.certs import CertSummary
+from gate.emrtd.crypto.certs import CertSummary
 
 # The codes and their meanings live in the one registry, gate/reasons.py.
 REASONS = reason_registry.REASONS

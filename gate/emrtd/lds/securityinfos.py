@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from gate.emrtd import tlv
+from gate.emrtd.crypto.kdf import Cipher
 from gate.emrtd.docauth_errors import DER_ERRORS, raise_if_bug
 from gate.emrtd.errors import SecurityInfoError, TLVError
-from gate.emrtd.kdf import Cipher
+from gate.emrtd.iso7816 import tlv
 
 # --- object identifiers (BSI TR-03110-3 A.1.1, ICAO 9303-11 9.2) -----------------------------
 BSI_DE = "0.4.0.127.0.7"

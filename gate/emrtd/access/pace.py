@@ -20,13 +20,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gate.emrtd import tlv
-from gate.emrtd.apdu import CommandAPDU, ResponseAPDU
-from gate.emrtd.ecmath import STANDARD_DH_GROUPS, Curve, DHGroup, Point, curve
+from gate.emrtd.crypto.ecmath import STANDARD_DH_GROUPS, Curve, DHGroup, Point, curve
+from gate.emrtd.crypto.kdf import ENC, MAC, PACE_PASSWORD, Cipher, derive_key
 from gate.emrtd.errors import PACEError, SecureMessagingError, TLVError
-from gate.emrtd.kdf import ENC, MAC, PACE_PASSWORD, Cipher, derive_key
-from gate.emrtd.securityinfos import PACEInfo, encode_oid
-from gate.emrtd.sm import (
+from gate.emrtd.iso7816 import tlv
+from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU
+from gate.emrtd.lds.securityinfos import PACEInfo, encode_oid
+from gate.emrtd.sm.sm import (
     SecureMessaging,
     aes_cmac,
     block_size,
@@ -248,7 +248,7 @@ class PACETerminal:
             raise PACEError("the chip's authentication token does not verify")
         if self.info.mapping == "CAM":
             a_ic = _ga_data(resp, 0x8A, "4 (chip authentication data)")
-            from gate.emrtd.sm import unpad
+            from gate.emrtd.sm.sm import unpad
 
             try:
                 self.ca_ic = unpad(decrypt(self.cipher, self.ks_enc, a_ic, _cam_iv(self.ks_enc)))

@@ -4,11 +4,11 @@ DG14 holds ChipAuthenticationPublicKeyInfo (the chip's static DH or ECDH key) an
 CA v2, ChipAuthenticationInfo naming the cipher. The reader makes an ephemeral key pair on the
 same domain parameters, sends its public key (MSE:Set KAT for 3DES; MSE:Set AT + GENERAL
 AUTHENTICATE for AES), and both sides derive new secure-messaging keys from the shared secret
-with the 9303-11 KDF (:func:`gate.emrtd.kdf.derive_key`); the send-sequence counter restarts
+with the 9303-11 KDF (:func:`gate.emrtd.crypto.kdf.derive_key`); the send-sequence counter restarts
 at zero. A successful secure-messaging read with the new keys proves the chip holds the
 private key. CA counts only when passive authentication passed (the key is trusted via SOD).
 
-The elliptic-curve arithmetic is plain Python (:mod:`gate.emrtd.ecmath`), so every prime
+The elliptic-curve arithmetic is plain Python (:mod:`gate.emrtd.crypto.ecmath`), so every prime
 curve works, also those that ``cryptography`` lacks (brainpoolP224r1 of the BSI reference
 passport) and explicitly encoded ones. The reader's key is ephemeral and used once.
 """
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 from asn1crypto import core, keys
 
-from gate.emrtd import certs, ecmath, securityinfos, tlv
-from gate.emrtd.apdu import CommandAPDU
-from gate.emrtd.curves import BY_NAME, CurveParams
+from gate.emrtd.crypto import certs, ecmath
+from gate.emrtd.crypto.curves import BY_NAME, CurveParams
+from gate.emrtd.crypto.kdf import ENC, MAC, Cipher, derive_key
 from gate.emrtd.docauth_errors import (
     DER_ERRORS,
     CertificateError,
@@ -31,7 +31,9 @@ from gate.emrtd.docauth_errors import (
     raise_if_bug,
 )
 from gate.emrtd.errors import ChipError, PACEError
-from gate.emrtd.kdf import ENC, MAC, Cipher, derive_key
+from gate.emrtd.iso7816 import tlv
+from gate.emrtd.iso7816.apdu import CommandAPDU
+from gate.emrtd.lds import securityinfos
 
 # BSI TR-03110-3 A.2.1.1: standardizedDomainParameters, the algorithm of a CA public key whose
 # parameter is an id of ICAO 9303-11 table 11 (securityinfos.STANDARD_DOMAIN_PARAMETERS).
@@ -52,7 +54,7 @@ def _ec(c: CurveParams) -> ecmath.Curve:
 
 
 def scalar_mult(c: CurveParams, k: int, point: Point) -> Point:
-    """k * point with the chip layer's Jacobian arithmetic (:mod:`gate.emrtd.ecmath`)."""
+    """k * point with the chip layer's Jacobian arithmetic (:mod:`gate.emrtd.crypto.ecmath`)."""
     return _ec(c).mul(k, point)
 
 

@@ -5,7 +5,7 @@ The one table of curve constants in the project. Values are those of SEC 2 v2 se
 ``openssl ecparam -name NAME -param_enc explicit``; ``a`` is stored reduced modulo ``p``
 (SEC 2 prints ``p - 3`` for the NIST curves). The document-authenticity layer uses the
 table to recognise a curve that a certificate or DG14 encodes with explicit parameters; the
-chip layer's arithmetic (:mod:`gate.emrtd.ecmath`) builds its curves from it.
+chip layer's arithmetic (:mod:`gate.emrtd.crypto.ecmath`) builds its curves from it.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher as _Cipher
 from cryptography.hazmat.primitives.ciphers import algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
-from gate.emrtd import tlv
-from gate.emrtd.apdu import CommandAPDU, ResponseAPDU
+from gate.emrtd.crypto.kdf import Cipher
 from gate.emrtd.errors import SecureMessagingError, TLVError
-from gate.emrtd.kdf import Cipher
+from gate.emrtd.iso7816 import tlv
+from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU
 
 
 def pad(data: bytes, block: int) -> bytes:

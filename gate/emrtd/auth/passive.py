@@ -23,8 +23,10 @@ from asn1crypto import x509
 
 from gate import mrz as gate_mrz
 from gate.config import TrustConfig
-from gate.emrtd import certs, lds, trust
-from gate.emrtd.access import normalize_mrz
+from gate.emrtd.access.access import normalize_mrz
+from gate.emrtd.auth.verdict import AuthenticityVerdict, DataGroupResult
+from gate.emrtd.cms.sod import Sod, parse_sod
+from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import (
     CertificateError,
     DataGroupError,
@@ -32,8 +34,8 @@ from gate.emrtd.docauth_errors import (
     UnsupportedAlgorithmError,
 )
 from gate.emrtd.errors import ChipError
-from gate.emrtd.sod import Sod, parse_sod
-from gate.emrtd.verdict import AuthenticityVerdict, DataGroupResult
+from gate.emrtd.lds import lds
+from gate.emrtd.pki import trust
 from gate.mrz.countries import alpha2
 
 

@@ -2,8 +2,9 @@
 
 `cryptography` does ECDH but does not expose point addition, which PACE Generic Mapping needs
 (G' = s*G + H) and which the card side of PACE-CAM needs (CA = SK_IC^-1 * SK_map). Curve
-constants come from :mod:`gate.emrtd.curves` (SEC 2, RFC 5639); the arithmetic is plain Python
-integers in Jacobian coordinates (a few milliseconds per scalar multiplication on 256-bit curves).
+constants come from :mod:`gate.emrtd.crypto.curves` (SEC 2, RFC 5639); the arithmetic is plain
+Python integers in Jacobian coordinates (a few milliseconds per scalar multiplication on
+256-bit curves).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from gate.emrtd.curves import BY_NAME, CURVES, CurveParams
+from gate.emrtd.crypto.curves import BY_NAME, CURVES, CurveParams
 from gate.emrtd.errors import PACEError
 
 Point = tuple[int, int] | None  # affine; None is the point at infinity

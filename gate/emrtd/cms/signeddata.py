@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from asn1crypto import cms, x509
 
-from gate.emrtd import certs, tlv
+from gate.emrtd.crypto import certs
+from gate.emrtd.iso7816 import tlv
 
 
 def embedded_certificates(signed: cms.SignedData) -> list[x509.Certificate]:

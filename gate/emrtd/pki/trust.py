@@ -22,8 +22,9 @@ from typing import Any
 
 from asn1crypto import cms, core, crl, pem, x509
 
-from gate.emrtd import certs, signeddata
-from gate.emrtd.certs import same_name
+from gate.emrtd.cms import signeddata
+from gate.emrtd.crypto import certs
+from gate.emrtd.crypto.certs import same_name
 from gate.emrtd.docauth_errors import (
     DER_ERRORS,
     CertificateError,

@@ -14,13 +14,14 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
-from gate.emrtd import aa, ca, trust
-from gate.emrtd.apdu import CommandAPDU, decode_command
+from gate.emrtd.auth import aa, ca
+from gate.emrtd.auth.passive import PaPolicy, passive_authenticate
+from gate.emrtd.auth.verdict import AuthenticityVerdict
 from gate.emrtd.docauth_errors import ActiveAuthError, ChipAuthError
 from gate.emrtd.errors import ChipError
-from gate.emrtd.passive import PaPolicy, passive_authenticate
+from gate.emrtd.iso7816.apdu import CommandAPDU, decode_command
+from gate.emrtd.pki import trust
 from gate.emrtd.reader import Reader
-from gate.emrtd.verdict import AuthenticityVerdict
 
 DG_NUMBERS = {f"DG{n}": n for n in range(1, 17)}
 

@@ -20,8 +20,14 @@ from asn1crypto import parser
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
 
-from gate.emrtd import certs, securityinfos
-from gate.emrtd.docauth_errors import DER_ERRORS, ActiveAuthError, CertificateError, raise_if_bug
+from gate.emrtd.crypto import certs
+from gate.emrtd.docauth_errors import (
+    DER_ERRORS,
+    ActiveAuthError,
+    CertificateError,
+    raise_if_bug,
+)
+from gate.emrtd.lds import securityinfos
 
 OID_ACTIVE_AUTHENTICATION = securityinfos.ID_AA
 CHALLENGE_LENGTH = 8

@@ -3,7 +3,7 @@
 Parsing is done with asn1crypto (which accepts everything states actually issue); the
 mathematics with ``cryptography``. Keys whose EC domain parameters are encoded explicitly
 (AT, DE, FI, RU, UK... sign with explicit brainpool parameters; OpenSSL 3 refuses them) are
-matched against the named curves in :mod:`gate.emrtd.curves` and verified with that curve.
+matched against the named curves in :mod:`gate.emrtd.crypto.curves` and verified with that curve.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from gate.emrtd.curves import BY_NAME, CURVES, CurveParams
+from gate.emrtd.crypto.curves import BY_NAME, CURVES, CurveParams
 from gate.emrtd.docauth_errors import (
     DER_ERRORS,
     CertificateParseError,

@@ -11,10 +11,10 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from gate.emrtd.apdu import CommandAPDU, ResponseAPDU
+from gate.emrtd.crypto.kdf import ENC, MAC, derive_key
 from gate.emrtd.errors import BACError
-from gate.emrtd.kdf import ENC, MAC, derive_key
-from gate.emrtd.sm import SecureMessaging, des3_decrypt, des3_encrypt, pad, retail_mac
+from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU
+from gate.emrtd.sm.sm import SecureMessaging, des3_decrypt, des3_encrypt, pad, retail_mac
 
 
 def key_seed(mrz_information: str) -> bytes:

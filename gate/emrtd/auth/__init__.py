@@ -1,0 +1,1 @@
+"""Document authenticity: passive, active and chip authentication and their verdict."""

@@ -1,0 +1,1 @@
+"""Trust anchors (CSCA, DSC, CRL, master lists) that passive authentication checks against."""
