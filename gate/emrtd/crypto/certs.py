@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from gate.emrtd.crypto import ecmath
 from gate.emrtd.crypto.curves import BY_NAME, CURVES, CurveParams
 from gate.emrtd.docauth_errors import (
     DER_ERRORS,
@@ -35,6 +36,7 @@ CURVE_OIDS: dict[str, str] = {
     "1.2.840.10045.3.1.7": "secp256r1",
     "1.3.132.0.34": "secp384r1",
     "1.3.132.0.35": "secp521r1",
+    "1.3.36.3.3.2.8.1.1.3": "brainpoolP192r1",
     "1.3.36.3.3.2.8.1.1.5": "brainpoolP224r1",
     "1.3.36.3.3.2.8.1.1.7": "brainpoolP256r1",
     "1.3.36.3.3.2.8.1.1.9": "brainpoolP320r1",
@@ -300,11 +302,9 @@ def _base_x(base: bytes, curve: CurveParams) -> int | None:
 
 def ec_public_key(point: bytes, curve: CurveParams) -> ec.EllipticCurvePublicKey:
     cls = CRYPTOGRAPHY_CURVES.get(curve.name)
-    if cls is None:
-        raise UnknownCurveError(
-            f"curve {curve.name} is recognised but this cryptography build cannot verify on it"
-        )
     try:
+        if cls is None:  # brainpoolP192r1, P224r1, P320r1: the project's own arithmetic
+            return ecmath.EcPublicKey.from_point(curve, point)
         return ec.EllipticCurvePublicKey.from_encoded_point(cls(), point)
     except ValueError as exc:
         raise CertificateParseError(f"EC public point is not on {curve.name} ({exc})") from exc

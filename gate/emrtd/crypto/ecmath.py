@@ -4,13 +4,18 @@
 (G' = s*G + H) and which the card side of PACE-CAM needs (CA = SK_IC^-1 * SK_map). Curve
 constants come from :mod:`gate.emrtd.crypto.curves` (SEC 2, RFC 5639); the arithmetic is plain
 Python integers in Jacobian coordinates (a few milliseconds per scalar multiplication on
-256-bit curves).
+256-bit curves). It also verifies ECDSA on the RFC 5639 curves that ``cryptography`` lacks
+(:class:`EcPublicKey`: brainpoolP192r1, P224r1, P320r1, used by real DSCs and AA keys).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from gate.emrtd.crypto.curves import BY_NAME, CURVES, CurveParams
 from gate.emrtd.errors import PACEError
@@ -224,3 +229,124 @@ STANDARD_DH_GROUPS: dict[int, DHGroup] = {
         q=_hex("8CF83642A709A097B447997640129DA299B1A47D1EB3750BA308B0FE64F5FBD3"),
     ),
 }
+
+
+# --------------------------------------------------------------------------- ECDSA verification
+
+
+class EcCurve(ec.EllipticCurve):
+    """A curve of :mod:`gate.emrtd.crypto.curves` that ``cryptography`` lacks (brainpoolP192r1,
+    P224r1, P320r1), so that keys on it pass ``isinstance(key, ec.EllipticCurvePublicKey)``."""
+
+    def __init__(self, params: CurveParams) -> None:
+        self._params = params
+
+    @property
+    def name(self) -> str:
+        return self._params.name
+
+    @property
+    def key_size(self) -> int:
+        return self._params.n.bit_length()
+
+    @property
+    def group_order(self) -> int:
+        return self._params.n
+
+
+class EcPublicKey(ec.EllipticCurvePublicKey):
+    """An ECDSA verification key on a curve ``cryptography`` lacks, verified with this module's
+    arithmetic (SEC 1 v2 section 4.1.4). It is a public key: timing leaks nothing secret."""
+
+    def __init__(self, params: CurveParams, point: tuple[int, int]) -> None:
+        self._curve = EcCurve(params)
+        self._math = Curve.from_params(params)
+        if not self._math.on_curve(point):
+            raise ValueError(f"public point is not on {params.name}")
+        self._point = point
+
+    @classmethod
+    def from_point(cls, params: CurveParams, encoded: bytes) -> EcPublicKey:
+        """From the uncompressed X9.62 encoding ``04 || x || y``; ValueError when it is not a
+        point on the curve."""
+        math = Curve.from_params(params)
+        try:
+            point = math.decode_point(encoded)
+        except PACEError as exc:
+            raise ValueError(str(exc)) from exc
+        return cls(params, point)
+
+    @property
+    def curve(self) -> ec.EllipticCurve:
+        return self._curve
+
+    @property
+    def key_size(self) -> int:
+        return self._curve.key_size
+
+    def public_numbers(self) -> ec.EllipticCurvePublicNumbers:
+        return ec.EllipticCurvePublicNumbers(self._point[0], self._point[1], self._curve)
+
+    def public_bytes(
+        self, encoding: serialization.Encoding, format: serialization.PublicFormat
+    ) -> bytes:
+        if (encoding, format) != (
+            serialization.Encoding.X962,
+            serialization.PublicFormat.UncompressedPoint,
+        ):
+            raise ValueError(f"{self._curve.name} keys encode only as an uncompressed X9.62 point")
+        return self._math.encode_point(self._point)
+
+    def verify(
+        self,
+        signature: bytes | bytearray | memoryview,
+        data: bytes | bytearray | memoryview,
+        signature_algorithm: ec.EllipticCurveSignatureAlgorithm,
+    ) -> None:
+        """``signature`` DER (r, s) over ``data`` with ``ec.ECDSA(hash)``; raises
+        InvalidSignature like ``cryptography``."""
+        if not isinstance(signature_algorithm, ec.ECDSA):
+            raise InvalidSignature("only ECDSA is supported")
+        algorithm = signature_algorithm.algorithm
+        if isinstance(algorithm, utils.Prehashed):
+            digest = bytes(data)
+        else:
+            h = hashes.Hash(algorithm)
+            h.update(bytes(data))
+            digest = h.finalize()
+        try:
+            r, s = utils.decode_dss_signature(bytes(signature))
+        except ValueError:
+            raise InvalidSignature("ECDSA signature is not DER") from None
+        if not verify_digest(self._math, self._point, digest, r, s):
+            raise InvalidSignature(f"ECDSA signature does not verify on {self._curve.name}")
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, EcPublicKey)
+            and other._curve.name == self._curve.name
+            and other._point == self._point
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._curve.name, self._point))
+
+    def __copy__(self) -> EcPublicKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> EcPublicKey:
+        return self
+
+
+def verify_digest(curve: Curve, q: tuple[int, int], digest: bytes, r: int, s: int) -> bool:
+    """ECDSA verification (SEC 1 v2 4.1.4) of ``(r, s)`` over a message digest."""
+    n = curve.n
+    if not (0 < r < n and 0 < s < n):
+        return False
+    e = int.from_bytes(digest, "big")
+    excess = len(digest) * 8 - n.bit_length()
+    if excess > 0:
+        e >>= excess
+    w = pow(s, -1, n)
+    point = curve.add(curve.mul(e * w % n, curve.g), curve.mul(r * w % n, q))
+    return point is not None and point[0] % n == r
