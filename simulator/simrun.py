@@ -522,7 +522,7 @@ class SimLane:
         visit.verdicts.append(
             events.Verdict(
                 check="document",
-                outcome=events.CheckOutcome.PASS if verdict.ok else events.CheckOutcome.FAIL,
+                outcome=events.CheckOutcome(verdict.check_outcome),
                 reasons=list(codes),
             )
         )

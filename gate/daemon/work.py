@@ -247,7 +247,7 @@ def verify_document(
             log.info("authentication aborted: %s", exc)
             return li.DocumentVerified(at=at(), transaction=tx.id, reasons=("CHIP_REMOVED",))
         codes = tuple(dict.fromkeys(verdict.codes))
-        tx.verdicts["document"] = ("pass" if verdict.ok else "fail", list(codes))
+        tx.verdicts["document"] = (verdict.check_outcome, list(codes))
         return li.DocumentVerified(at=at(), transaction=tx.id, reasons=codes)
     finally:
         tx.software_seconds += time.perf_counter() - started

@@ -1,0 +1,157 @@
+"""Chip images and virtual chips that behave like real documents the lane must not mistake
+for clones (issue 19 item 4, issue 20 items 1-3): AA keys on curves ``cryptography`` lacks,
+ECDSA AA without ActiveAuthenticationInfo, INTERNAL AUTHENTICATE answers cut by a short Le or
+missing for an extended one, a bare 6988, and chips that do not return listed data groups.
+
+The wrappers subclass the virtual chip (:class:`simulator.chip.card.VirtualChip`) and change
+one command only; everything else stays the genuine chip's behaviour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from asn1crypto import keys
+
+from gate.emrtd.crypto import certs, ecmath
+from gate.emrtd.crypto.curves import BY_NAME
+from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU
+from gate.emrtd.lds import lds
+from simulator import passports, pki
+from simulator.chip.card import VirtualChip
+from simulator.chip.image import ChipImage
+
+# --------------------------------------------------------------------------- pure-Python ECDSA
+
+
+@dataclass(frozen=True)
+class EcSigningKey:
+    """An ECDSA key on any curve of :mod:`gate.emrtd.crypto.curves`, for chips whose AA key is
+    on a curve ``cryptography`` cannot sign with (brainpoolP320r1, Dutch passports)."""
+
+    curve_name: str
+    d: int
+
+    @classmethod
+    def generate(cls, curve_name: str) -> EcSigningKey:
+        n = BY_NAME[curve_name].n
+        return cls(curve_name, secrets.randbelow(n - 1) + 1)
+
+    @property
+    def point(self) -> bytes:
+        c = ecmath.curve(self.curve_name)
+        return c.encode_point(c.mul(self.d, c.g))
+
+    def spki(self) -> bytes:
+        return keys.PublicKeyInfo(
+            {
+                "algorithm": {
+                    "algorithm": "ec",
+                    "parameters": ("named", certs.CURVE_NAME_TO_OID[self.curve_name]),
+                },
+                "public_key": self.point,
+            }
+        ).dump()
+
+    def sign(self, message: bytes, hash_name: str) -> bytes:
+        """Plain r || s (BSI TR-03111) over ``message``."""
+        c = ecmath.curve(self.curve_name)
+        e = int.from_bytes(hashlib.new(hash_name, message).digest(), "big")
+        excess = hashlib.new(hash_name).digest_size * 8 - c.n.bit_length()
+        if excess > 0:
+            e >>= excess
+        while True:
+            k = secrets.randbelow(c.n - 1) + 1
+            point = c.mul(k, c.g)
+            assert point is not None
+            r = point[0] % c.n
+            s = pow(k, -1, c.n) * (e + r * self.d) % c.n
+            if r and s:
+                size = (c.n.bit_length() + 7) // 8
+                return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+# --------------------------------------------------------------------------- chip images
+
+
+def with_files(image: ChipImage, dsc: pki.Issued, **files: bytes) -> ChipImage:
+    """``image`` with data groups replaced and EF.SOD signed again by ``dsc``."""
+    updated = {**image.files, **files}
+    groups = {int(k[2:]): v for k, v in updated.items() if k.startswith("DG")}
+    updated["EF.SOD"] = pki.build_sod(groups, dsc)
+    updated["EF.COM"] = passports.ef_com(sorted(groups))
+    return replace(image, files=updated)
+
+
+def without_aa_info(image: ChipImage, dsc: pki.Issued) -> ChipImage:
+    """An ECDSA AA chip whose DG14 carries no ActiveAuthenticationInfo (Portuguese ID cards):
+    the reader must pick the hash from the key size."""
+    return with_files(image, dsc, DG14=passports.dg14(image.ca_key, False))
+
+
+# --------------------------------------------------------------------------- chip behaviours
+
+Answer = Callable[[CommandAPDU, ResponseAPDU], ResponseAPDU]
+
+
+@dataclass
+class AaChip(VirtualChip):
+    """A virtual chip whose answer to INTERNAL AUTHENTICATE goes through ``answer`` (given the
+    command, with the Le the reader asked for, and the genuine answer), and which can sign
+    with an :class:`EcSigningKey`."""
+
+    answer: Answer | None = None
+    ec_key: EcSigningKey | None = None
+    ec_hash: str = "sha256"
+    bare_sw: int | None = None
+    """Answer INTERNAL AUTHENTICATE with this status word without secure messaging."""
+
+    def process(self, raw: bytes) -> bytes:
+        if self.bare_sw is not None and self.sm is not None and raw[1:2] == b"\x88":
+            self.sm = None
+            self.authenticated = False
+            return self.bare_sw.to_bytes(2, "big")
+        return super().process(raw)
+
+    def _internal_authenticate(self, cmd: CommandAPDU) -> ResponseAPDU:
+        if self.ec_key is not None and len(cmd.data) == 8:
+            genuine = ResponseAPDU(self.ec_key.sign(cmd.data, self.ec_hash), 0x9000)
+        else:
+            genuine = super()._internal_authenticate(cmd)
+        return self.answer(cmd, genuine) if self.answer else genuine
+
+
+def truncated_at_short_le(keep: int = 200) -> Answer:
+    """9000 with the signature cut to ``keep`` bytes when Le is short (seen with RSA-2048)."""
+
+    def answer(cmd: CommandAPDU, genuine: ResponseAPDU) -> ResponseAPDU:
+        if cmd.le is not None and cmd.le <= 256:
+            return ResponseAPDU(genuine.data[:keep], 0x9000)
+        return genuine
+
+    return answer
+
+
+def nothing_to_extended_le(then: Answer | None = None) -> Answer:
+    """9000 and no data to an extended Le; ``then`` for the short one."""
+
+    def answer(cmd: CommandAPDU, genuine: ResponseAPDU) -> ResponseAPDU:
+        if cmd.le is not None and cmd.le > 256:
+            return ResponseAPDU(b"", 0x9000)
+        return then(cmd, genuine) if then else genuine
+
+    return answer
+
+
+def ec_aa_passport(
+    mrz: str, dsc: pki.Issued, curve_name: str, *, aa_info: bool = True
+) -> tuple[ChipImage, EcSigningKey]:
+    """A passport whose AA key is on ``curve_name`` (any curve of the table, brainpoolP320r1
+    included); serve it with ``AaChip(image, ec_key=key)``."""
+    image = passports.build_passport(mrz, dsc, aa_kind=None)
+    key = EcSigningKey.generate(curve_name)
+    dg14 = passports.dg14(image.ca_key, aa_info)
+    return with_files(image, dsc, DG14=dg14, DG15=lds.encode_dg15(key.spki())), key
