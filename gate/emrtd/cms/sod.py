@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asn1crypto import algos, cms, core, x509
+from asn1crypto import algos, cms, core, parser, x509
 
 from gate.emrtd.cms import signeddata
 from gate.emrtd.crypto import certs
@@ -98,12 +98,15 @@ def _unwrap(data: bytes, strict: bool, warnings: list[str]) -> bytes:
             "security object (wrong file read?)"
         )
     try:
-        outer = core.Any.load(data)
-        contents = outer.contents
-        used = len(outer.dump())
+        # The raw BER parser, not core.Any: Any maps tag number 23 to UTCTime and re-encodes,
+        # which rejected a length ending in 0x80 and the indefinite form (1 SOD in 256).
+        class_, method, number, header, contents, trailer = parser.parse(data)
+        used = len(header) + len(contents) + len(trailer)
     except DER_ERRORS as exc:
         raise_if_bug(exc)
         raise SodEncodingError(f"EF.SOD tag 77 is not valid BER ({exc})") from exc
+    if (class_, method, number) != (1, 1, SOD_TAG & 0x1F):
+        raise SodEncodingError("EF.SOD tag 77 must be an application-class constructed object")
     if used < len(data):
         trailing = data[used:]
         if strict:
@@ -111,7 +114,7 @@ def _unwrap(data: bytes, strict: bool, warnings: list[str]) -> bytes:
                 f"EF.SOD has {len(trailing)} byte(s) of trailing data after the tag 77 object"
             )
         warnings.append(f"{len(trailing)} trailing byte(s) after EF.SOD ignored")
-    if contents is None:
+    if not contents:
         raise SodEncodingError("EF.SOD tag 77 has no contents")
     return bytes(contents)
 
