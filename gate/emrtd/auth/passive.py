@@ -121,9 +121,11 @@ def passive_authenticate(
     country_ok = _check_document(sod, data_groups, mrz, moment, policy, verdict)
     failed = any(f.severity == "fail" for f in verdict.findings)
     if hashes_ok and signature_ok and chain_ok and country_ok and not failed:
+        listed = sum(d.status != "not_in_sod" for d in verdict.data_groups)
+        matched = sum(d.status == "match" for d in verdict.data_groups)
         verdict.add(
             "PA_OK",
-            f"{len(verdict.data_groups)} data group(s) match, SOD signed by "
+            f"signature valid; {matched} of {listed} data groups verified; SOD signed by "
             f"{verdict.chain[0].subject if verdict.chain else '?'}",
         )
     return verdict
