@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
-from asn1crypto import keys
+from asn1crypto import algos, cms, keys
+from cryptography.hazmat.primitives.asymmetric import dsa, rsa
 
+from gate.emrtd.cms.sod import OID_LDS_SECURITY_OBJECT, SOD_TAG, LDSSecurityObject
 from gate.emrtd.crypto import certs, ecmath
 from gate.emrtd.crypto.curves import BY_NAME
+from gate.emrtd.iso7816 import tlv
 from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU
-from gate.emrtd.lds import lds
+from gate.emrtd.lds import lds, securityinfos
 from simulator import passports, pki
 from simulator.chip.card import VirtualChip
 from simulator.chip.image import ChipImage
@@ -155,3 +159,138 @@ def ec_aa_passport(
     key = EcSigningKey.generate(curve_name)
     dg14 = passports.dg14(image.ca_key, aa_info)
     return with_files(image, dsc, DG14=dg14, DG15=lds.encode_dg15(key.spki())), key
+
+
+# --------------------------------------------------------------------------- SOD field encodings
+
+
+@dataclass(frozen=True)
+class SignerSpec:
+    """How one SignerInfo of a variant SOD is made (issue 20 item 9)."""
+
+    dsc: pki.Issued
+    stored_unsorted: bool = False
+    """Store the signed attributes in non-DER order (message digest first) while the signature
+    covers their DER encoding (sorted SET OF)."""
+    digest_info_without_null: bool = False
+    """RSA PKCS#1 v1.5 whose DigestInfo has no NULL hash parameters."""
+    dsa: DsaSigner | None = None
+    """Sign with this DSA key (the DSC certifies it)."""
+
+
+@dataclass(frozen=True)
+class DsaSigner:
+    key: dsa.DSAPrivateKey
+
+
+def dsa_dsc(csca: pki.Issued, *, now: datetime, serial: int) -> tuple[pki.Issued, DsaSigner]:
+    """A DSC with a DSA-2048 key (ICAO 9303-12 allows DSA), issued by ``csca``."""
+    key = dsa.generate_private_key(2048)
+    country = certs.country_of(csca.cert.subject)
+    issued = pki.issue(
+        subject=pki.name(country, f"DS {country} test dsa {serial}"),
+        key=key,  # type: ignore[arg-type]
+        issuer=csca,
+        serial=serial,
+        not_before=now - timedelta(days=10),
+        not_after=now + timedelta(days=365 * 11),
+        ca=False,
+    )
+    return issued, DsaSigner(key)
+
+
+_DIGEST_OIDS = {"sha1": "1.3.14.3.2.26", "sha256": "2.16.840.1.101.3.4.2.1"}
+
+
+def _pkcs1_without_null(key: rsa.RSAPrivateKey, data: bytes, hash_name: str) -> bytes:
+    """EMSA-PKCS1-v1_5 (RFC 8017 9.2) with ``DigestInfo ::= SEQ { SEQ { oid }, digest }``."""
+    oid = tlv.encode(0x06, securityinfos.encode_oid(_DIGEST_OIDS[hash_name])[2:])
+    info = tlv.encode(
+        0x30,
+        tlv.encode(0x30, oid) + tlv.encode(0x04, hashlib.new(hash_name, data).digest()),
+    )
+    numbers = key.private_numbers()
+    n = numbers.public_numbers.n
+    k = (n.bit_length() + 7) // 8
+    em = b"\x00\x01" + b"\xff" * (k - len(info) - 3) + b"\x00" + info
+    return pow(int.from_bytes(em, "big"), numbers.d, n).to_bytes(k, "big")
+
+
+def _signer_info(spec: SignerSpec, econtent: bytes, hash_name: str) -> tuple[bytes, bytes, bytes]:
+    """(SignerInfo DER, sorted attributes, stored attributes)."""
+    digest = hashlib.new(hash_name, econtent).digest()
+    attrs = cms.CMSAttributes(
+        [
+            {"type": "content_type", "values": [OID_LDS_SECURITY_OBJECT]},
+            {"type": "message_digest", "values": [digest]},
+        ]
+    )
+    signed = attrs.dump()  # asn1crypto sorts the SET OF: the DER encoding
+    key = spec.dsa.key if spec.dsa else spec.dsc.key
+    if spec.dsa is not None:
+        alg = algos.SignedDigestAlgorithm({"algorithm": f"{hash_name}_dsa"})
+        signature = spec.dsa.key.sign(signed, certs.hash_for(hash_name))
+    elif spec.digest_info_without_null:
+        assert isinstance(key, rsa.RSAPrivateKey)
+        alg = algos.SignedDigestAlgorithm({"algorithm": f"{hash_name}_rsa"})
+        signature = _pkcs1_without_null(key, signed, hash_name)
+    else:
+        alg, signature = pki.sign(spec.dsc.key, signed, spec.dsc.scheme, hash_name)
+    info = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                name="issuer_and_serial_number",
+                value={
+                    "issuer": spec.dsc.cert.issuer,
+                    "serial_number": spec.dsc.cert.serial_number,
+                },
+            ),
+            "digest_algorithm": {"algorithm": hash_name},
+            "signed_attrs": attrs,
+            "signature_algorithm": alg,
+            "signature": signature,
+        }
+    ).dump()
+    elements = [a.dump() for a in attrs]
+    stored = signed
+    if spec.stored_unsorted:
+        stored = tlv.encode(0x31, b"".join(reversed(elements)))
+        assert stored != signed and len(stored) == len(signed)
+        # the [0] IMPLICIT SET inside the SignerInfo: same length, other order
+        info = info.replace(b"\xa0" + signed[1:], b"\xa0" + stored[1:], 1)
+    return info, signed, stored
+
+
+def variant_sod(
+    groups: Mapping[int, bytes], signers: Sequence[SignerSpec], *, hash_name: str = "sha256"
+) -> bytes:
+    """EF.SOD over ``groups`` with the SignerInfos ``signers`` describes."""
+    lds_object = LDSSecurityObject(
+        {
+            "version": 0,
+            "hash_algorithm": {"algorithm": hash_name},
+            "data_group_hash_values": [
+                {
+                    "data_group_number": n,
+                    "data_group_hash_value": hashlib.new(hash_name, groups[n]).digest(),
+                }
+                for n in sorted(groups)
+            ],
+        }
+    ).dump()
+    infos = [cms.SignerInfo.load(_signer_info(s, lds_object, hash_name)[0]) for s in signers]
+    signed_data = cms.SignedData(
+        {
+            "version": "v3",
+            "digest_algorithms": [{"algorithm": hash_name}],
+            "encap_content_info": {
+                "content_type": OID_LDS_SECURITY_OBJECT,
+                "content": lds_object,
+            },
+            "certificates": [s.dsc.cert for s in signers],
+            "signer_infos": infos,
+        }
+    )
+    info = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+    return tlv.encode(SOD_TAG, info.dump())

@@ -113,13 +113,17 @@ def expected_length(key: certs.PublicKey) -> int:
     DER-encoded ECDSA answer is a few bytes longer)."""
     if isinstance(key, rsa.RSAPublicKey):
         return (key.key_size + 7) // 8
-    return 2 * ((key.curve.key_size + 7) // 8)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return 2 * ((key.curve.key_size + 7) // 8)
+    return 0  # no AA with other key types
 
 
 def looks_truncated(key: certs.PublicKey, response: bytes) -> bool:
     """True when ``response`` is shorter than any complete answer for ``key``: the chip or the
     reader cut it (short Le), so a failed check proves nothing about the chip."""
     full = expected_length(key)
+    if not full:
+        return False
     if isinstance(key, rsa.RSAPublicKey):
         return len(response) < full - 1  # a leading zero byte may be dropped (1 in 256)
     if len(response) == full:

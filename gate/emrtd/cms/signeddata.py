@@ -75,6 +75,10 @@ class SignedAttributes:
     content_type: str | None
     message_digest: bytes | None
     signing_time: str | None
+    sorted_der: bytes | None = None
+    """Their DER re-encoding (each attribute in DER, the SET OF sorted, X.690 11.6) when it
+    differs from ``der``: some signers sign that instead of the bytes they store (JMRTD and
+    pymrtd accept it)."""
 
 
 def signed_attributes(signer: cms.SignerInfo) -> SignedAttributes | None:
@@ -92,6 +96,12 @@ def signed_attributes(signer: cms.SignerInfo) -> SignedAttributes | None:
             message_digest = bytes(values[0].native)
         elif kind == "signing_time":
             signing_time = values[0].native.isoformat()
+    der = tlv.encode(0x31, bytes(attrs.contents))
+    canonical = tlv.encode(0x31, b"".join(sorted(bytes(a.dump(force=True)) for a in attrs)))
     return SignedAttributes(
-        tlv.encode(0x31, bytes(attrs.contents)), content_type, message_digest, signing_time
+        der,
+        content_type,
+        message_digest,
+        signing_time,
+        sorted_der=canonical if canonical != der else None,
     )

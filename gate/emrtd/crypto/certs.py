@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime
 from asn1crypto import algos, core, crl, keys, pem, x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa, utils
 
-from gate.emrtd.crypto import ecmath
+from gate.emrtd.crypto import ecmath, signatures
 from gate.emrtd.crypto.curves import BY_NAME, CURVES, CurveParams
 from gate.emrtd.docauth_errors import (
     DER_ERRORS,
@@ -27,7 +27,7 @@ from gate.emrtd.docauth_errors import (
     raise_if_bug,
 )
 
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | dsa.DSAPublicKey
 
 # Named-curve OIDs (SEC 2, RFC 5639) -> our curve names.
 CURVE_OIDS: dict[str, str] = {
@@ -330,6 +330,8 @@ def public_key(info: keys.PublicKeyInfo) -> PublicKey:
             curve = curve_from_parameters(info["algorithm"]["parameters"])
             raw = info["public_key"].contents
             return ec_public_key(raw[1:], curve)
+        if algo == "dsa":
+            return signatures.dsa_public_key(info)
     except (UnknownCurveError, CertificateParseError):
         raise
     except DER_ERRORS as exc:
@@ -470,11 +472,11 @@ def _verify(
     if kind == "rsassa_pkcs1v15":
         if not isinstance(key, rsa.RSAPublicKey):
             return False
-        try:
-            key.verify(signature, data, padding.PKCS1v15(), hash_for(hash_name))
-        except InvalidSignature:
+        return signatures.verify_pkcs1v15(key, signature, data, hash_for(hash_name))
+    if kind == "dsa":
+        if not isinstance(key, dsa.DSAPublicKey):
             return False
-        return True
+        return signatures.verify_dsa(key, signature, data, hash_for(hash_name))
     if kind == "ecdsa":
         if not isinstance(key, ec.EllipticCurvePublicKey):
             return False
