@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from asn1crypto import algos, cms, keys
+from asn1crypto import algos, cms, keys, x509
 from cryptography.hazmat.primitives.asymmetric import dsa, rsa
 
 from gate.emrtd.cms.sod import OID_LDS_SECURITY_OBJECT, SOD_TAG, LDSSecurityObject
@@ -176,6 +176,8 @@ class SignerSpec:
     """RSA PKCS#1 v1.5 whose DigestInfo has no NULL hash parameters."""
     dsa: DsaSigner | None = None
     """Sign with this DSA key (the DSC certifies it)."""
+    ec_key: EcSigningKey | None = None
+    """Sign with this pure-Python ECDSA key (curves ``cryptography`` lacks)."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,42 @@ def dsa_dsc(csca: pki.Issued, *, now: datetime, serial: int) -> tuple[pki.Issued
         ca=False,
     )
     return issued, DsaSigner(key)
+
+
+def ec_dsc(
+    csca: pki.Issued, key: EcSigningKey, *, now: datetime, serial: int
+) -> pki.Issued:
+    """A DSC certifying ``key`` (e.g. brainpoolP224r1, as Lithuania issues), signed by
+    ``csca``. The returned ``Issued.key`` is the CSCA's: sign with ``SignerSpec(ec_key=key)``."""
+    country = certs.country_of(csca.cert.subject)
+    spki = keys.PublicKeyInfo.load(key.spki())
+    tbs = x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": serial,
+            "signature": pki.sign(csca.key, b"", csca.scheme)[0],
+            "issuer": csca.cert.subject,
+            "validity": {
+                "not_before": x509.Time(name="utc_time", value=now - timedelta(days=10)),
+                "not_after": x509.Time(name="utc_time", value=now + timedelta(days=365 * 11)),
+            },
+            "subject": pki.name(country, f"DS {country} test {key.curve_name} {serial}"),
+            "subject_public_key_info": spki,
+            "extensions": [
+                {"extn_id": "key_usage", "critical": True, "extn_value": {"digital_signature"}},
+                {
+                    "extn_id": "authority_key_identifier",
+                    "critical": False,
+                    "extn_value": {"key_identifier": certs.key_identifier(csca.cert)},
+                },
+            ],
+        }
+    )
+    alg, signature = pki.sign(csca.key, tbs.dump(), csca.scheme)
+    cert = x509.Certificate(
+        {"tbs_certificate": tbs, "signature_algorithm": alg, "signature_value": signature}
+    )
+    return pki.Issued(x509.Certificate.load(cert.dump()), csca.key, csca.scheme)
 
 
 _DIGEST_OIDS = {"sha1": "1.3.14.3.2.26", "sha256": "2.16.840.1.101.3.4.2.1"}
@@ -227,7 +265,13 @@ def _signer_info(spec: SignerSpec, econtent: bytes, hash_name: str) -> tuple[byt
     )
     signed = attrs.dump()  # asn1crypto sorts the SET OF: the DER encoding
     key = spec.dsa.key if spec.dsa else spec.dsc.key
-    if spec.dsa is not None:
+    if spec.ec_key is not None:
+        alg = algos.SignedDigestAlgorithm({"algorithm": f"{hash_name}_ecdsa"})
+        plain = spec.ec_key.sign(signed, hash_name)
+        half = len(plain) // 2
+        r, s = int.from_bytes(plain[:half], "big"), int.from_bytes(plain[half:], "big")
+        signature = algos.DSASignature({"r": r, "s": s}).dump()
+    elif spec.dsa is not None:
         alg = algos.SignedDigestAlgorithm({"algorithm": f"{hash_name}_dsa"})
         signature = spec.dsa.key.sign(signed, certs.hash_for(hash_name))
     elif spec.digest_info_without_null:

@@ -119,3 +119,12 @@ def test_point_off_the_curve_is_refused() -> None:
     with pytest.raises(ValueError, match="not"):
         ecmath.EcPublicKey.from_point(BY_NAME["brainpoolP224r1"], b"\x04" + b"\x01" * 56)
     assert "brainpoolP192r1" in certs.CURVE_OIDS.values()
+
+
+@pytest.mark.parametrize("name", ["brainpoolP224r1", "brainpoolP320r1", "secp256r1"])
+def test_joint_multiplication_equals_two_multiplications(name: str) -> None:
+    c = ecmath.curve(name)
+    q = c.mul(0xC0FFEE, c.g)
+    for k1, k2 in ((1, 1), (3, 5), (c.n - 1, 2), (0, 7), (0x1234567, c.n - 0x89ABC)):
+        assert c.mul2(k1, c.g, k2, q) == c.add(c.mul(k1, c.g), c.mul(k2, q))
+    assert c.mul2(3, c.g, c.n - 3, c.g) is None  # the point at infinity midway and at the end

@@ -121,3 +121,16 @@ def test_dsa_document_signer(pki_store: Store) -> None:
     other, _ = sod_variants.dsa_dsc(shared_pki().csca_rsa, now=NOW, serial=0x2002)
     wrong = sod_variants.variant_sod(GROUPS, [sod_variants.SignerSpec(other, dsa=signer)])
     assert "PA_SIGNATURE_INVALID" in passive_authenticate(wrong, GROUPS, pki_store(), at=AT).codes
+
+
+@pytest.mark.parametrize("curve", ["brainpoolP224r1", "brainpoolP320r1"])
+def test_document_signer_on_a_curve_cryptography_lacks(curve: str, pki_store: Store) -> None:
+    """Issue 20 item 3: Lithuanian DSCs sign on brainpoolP224r1."""
+    key = sod_variants.EcSigningKey.generate(curve)
+    dsc = sod_variants.ec_dsc(shared_pki().csca_rsa, key, now=NOW, serial=0x2100)
+    sod = sod_variants.variant_sod(GROUPS, [sod_variants.SignerSpec(dsc, ec_key=key)])
+    verdict = _verifies(sod, GROUPS, pki_store())  # PA_CERT_INVALID / unsupported before
+    assert verdict.chain[0].key == f"EC {curve}"
+    impostor = sod_variants.EcSigningKey.generate(curve)
+    wrong = sod_variants.variant_sod(GROUPS, [sod_variants.SignerSpec(dsc, ec_key=impostor)])
+    assert "PA_SIGNATURE_INVALID" in passive_authenticate(wrong, GROUPS, pki_store(), at=AT).codes
