@@ -176,6 +176,24 @@ def test_everything_passed_is_accepted() -> None:
             "AA_NOT_COMPLETED",
         ),
         (
+            {"authenticity": ("PA_OK", "PA_DG_NOT_RETURNED", "AA_NOT_COMPLETED")},
+            {},
+            Decision.REFERRED,
+            "PA_DG_NOT_RETURNED",
+        ),
+        (
+            {"authenticity": ("PA_OK", "CA_NOT_COMPLETED", "AA_OK")},
+            {"require_chip_authentication": True},
+            Decision.REFERRED,
+            "CA_NOT_COMPLETED",
+        ),
+        (
+            {"authenticity": ("PA_OK", "CA_FAILED", "CHIP_CLONE_SUSPECTED")},
+            {},
+            Decision.REJECTED,
+            "CHIP_CLONE_SUSPECTED",
+        ),
+        (
             {"chip_ok": False, "chip_reasons": ("CHIP_ACCESS_DENIED",)},
             {},
             Decision.REFERRED,
