@@ -101,10 +101,13 @@ def _aa_hash(files: Mapping[str, bytes], dg14: ca.Dg14 | None) -> str | None:
     return aa.aa_hash_from_oid(dg14.aa_signature_oid) if dg14 is not None else None
 
 
-def _le_attempts(key: certs.PublicKey) -> tuple[int, int]:
+def _le_attempts(key: certs.PublicKey, extended: bool) -> tuple[int, ...]:
     """The Le to ask with first and the one to retry with. A response whose protected form
     exceeds 256 bytes (RSA-2048: 283-291 bytes) needs an extended Le; some chips then answer
-    nothing, others cut a short-Le answer: one retry with the other form."""
+    nothing, others cut a short-Le answer: one retry with the other form. A chip or reader
+    without extended length (``Reader.extended``) is asked with a short Le only."""
+    if not extended:
+        return (256,)
     plain = aa.expected_length(key)
     return (65536, 256) if plain > 224 else (256, 65536)
 
@@ -129,7 +132,7 @@ def run_active_authentication(
     except ActiveAuthError as exc:
         return "not_completed", f"active authentication not possible: {exc}"
     problem = ""
-    for attempt, le in enumerate(_le_attempts(key)):
+    for attempt, le in enumerate(_le_attempts(key, getattr(reader, "extended", True))):
         retry = " (after a retry with another Le)" if attempt else ""
         try:
             resp = _internal_authenticate(reader, challenge, le)

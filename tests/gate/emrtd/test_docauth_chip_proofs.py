@@ -13,7 +13,7 @@ from gate.emrtd.auth.verdict import AuthenticityVerdict
 from gate.emrtd.pki import trust
 from gate.emrtd.reader import ChipSession, Reader
 from simulator import passports, sod_variants
-from simulator.chip.card import VirtualChip
+from simulator.chip.card import ChipConfig, VirtualChip
 from simulator.chip.image import ChipImage
 from simulator.chip.transport import InProcessTransport
 from simulator.pki import TEST_PKI_EPOCH as NOW
@@ -142,3 +142,11 @@ def test_aa_keys_on_curves_cryptography_lacks(curve: str, aa_info: bool, pki_sto
     other = sod_variants.EcSigningKey.generate(curve)
     clone = _verify(sod_variants.AaChip(image, ec_key=other), pki_store())
     assert {"AA_FAILED", "CHIP_CLONE_SUSPECTED"} <= set(clone.codes), clone.codes
+
+
+def test_chip_without_extended_length_still_completes_aa(pki_store: Store) -> None:
+    """The extended-Le INTERNAL AUTHENTICATE is refused (6700): one retry with a short Le."""
+    chip = VirtualChip(_genuine(chip_auth=False), config=ChipConfig(extended_length=False))
+    verdict = _verify(chip, pki_store())
+    assert "AA_OK" in verdict.codes, verdict.codes
+    _no_clone(verdict)
