@@ -242,7 +242,9 @@ def verify_document(
         if tx.reader is None:
             return li.DocumentVerified(at=at(), transaction=tx.id, reasons=("CHIP_READ_FAILED",))
         try:
-            verdict = authenticate_document(tx.reader, tx.files, store, at=wall, mrz=tx.mrz)
+            verdict = authenticate_document(
+                tx.reader, tx.files, store, at=wall, mrz=tx.mrz, requested=CHIP_FILES
+            )
         except (ChipError, EgateError) as exc:
             log.info("authentication aborted: %s", exc)
             return li.DocumentVerified(at=at(), transaction=tx.id, reasons=("CHIP_REMOVED",))
