@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from asn1crypto import cms, x509
 
 from gate.emrtd.crypto import certs
+from gate.emrtd.docauth_errors import DER_ERRORS, raise_if_bug
 from gate.emrtd.iso7816 import tlv
 
 
@@ -97,11 +98,17 @@ def signed_attributes(signer: cms.SignerInfo) -> SignedAttributes | None:
         elif kind == "signing_time":
             signing_time = values[0].native.isoformat()
     der = tlv.encode(0x31, bytes(attrs.contents))
-    canonical = tlv.encode(0x31, b"".join(sorted(bytes(a.dump(force=True)) for a in attrs)))
+    try:
+        canonical: bytes | None = tlv.encode(
+            0x31, b"".join(sorted(bytes(a.dump(force=True)) for a in attrs))
+        )
+    except DER_ERRORS as exc:  # attributes that cannot be re-encoded: only the stored bytes
+        raise_if_bug(exc)
+        canonical = None
     return SignedAttributes(
         der,
         content_type,
         message_digest,
         signing_time,
-        sorted_der=canonical if canonical != der else None,
+        sorted_der=canonical if canonical not in (None, der) else None,
     )
