@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from gate.emrtd.access.bac import BACTerminal
@@ -26,8 +26,10 @@ from gate.emrtd.access.pace import (
     can_password,
     mrz_password,
 )
+from gate.emrtd.cms.sod import parse_sod
 from gate.emrtd.crypto.ecmath import STANDARD_DH_GROUPS
 from gate.emrtd.crypto.kdf import Cipher
+from gate.emrtd.docauth_errors import DocAuthError
 from gate.emrtd.errors import (
     AccessControlError,
     APDUError,
@@ -53,6 +55,10 @@ from gate.emrtd.sm.sm import SecureMessaging
 
 EMRTD_AID = bytes.fromhex("A0000002471001")
 SW_EOF = 0x6282
+FALLBACK_LIMITS = (0xE7, 0xDF, 0xA0, 0x80, 0x40, 0x20, 0x10)
+"""Response limits (SM objects included) tried in turn after a 6700 on a short READ BINARY."""
+B1_SLACK = 5
+"""Bytes of the response limit kept free for the DO'53 header around B1 data."""
 
 
 class Transport(Protocol):
@@ -117,6 +123,18 @@ class ChipSession:
         self._clock = clock
 
     def transmit_raw(self, raw: bytes) -> bytes:
+        """One exchange on the link; a T=0 style 61xx (more data waiting) is collected with
+        GET RESPONSE (ISO 7816-4 5.3.4) so callers always see the whole response."""
+        out = self._exchange(raw)
+        data = b""
+        for _ in range(64):  # a chip answering 61xx forever must not keep us
+            if len(out) != 2 or out[0] != 0x61:
+                break
+            data += out[:-2]
+            out = self._exchange(bytes([raw[0] & 0x03, 0xC0, 0x00, 0x00, out[1]]))
+        return data + out if data else out
+
+    def _exchange(self, raw: bytes) -> bytes:
         start = self._clock()
         out = self.transport.transmit(raw)
         self.stats.seconds += self._clock() - start
@@ -128,7 +146,20 @@ class ChipSession:
         return out
 
     def transmit(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """Send one command; protected with secure messaging when a session is open."""
+        """Send one command; protected with secure messaging when a session is open.
+
+        The status word always comes back, also for errors the chip sent without secure
+        messaging (the session stays open: :meth:`SecureMessaging.unprotect`). A 6Cxx ("wrong
+        Le, xx bytes available") is answered by sending the command once more with exactly that
+        Le, for this command only (ISO 7816-4 5.1.3)."""
+        resp = self._transmit_once(cmd)
+        if resp.sw & 0xFF00 == 0x6C00 and cmd.le is not None:
+            offered = resp.sw & 0xFF or 256
+            if offered != cmd.le:
+                resp = self._transmit_once(replace(cmd, le=offered, force_extended=False))
+        return resp
+
+    def _transmit_once(self, cmd: CommandAPDU) -> ResponseAPDU:
         if self.sm is None:
             try:
                 return decode_response(self.transmit_raw(cmd.encode()))
@@ -163,6 +194,13 @@ class AccessResult:
     card_security: bytes | None = None
     cam_verified: bool | None = None
     pace_error: str | None = None
+    """Why PACE was not used although EF.CardAccess exists (PACE failed, or EF.CardAccess is
+    unreadable or offers nothing usable): the chip was opened with BAC instead, a downgrade."""
+
+    @property
+    def downgraded(self) -> bool:
+        """BAC although the chip has EF.CardAccess (it offers, or claims to offer, PACE)."""
+        return self.protocol == "BAC" and self.pace_error is not None
 
 
 @dataclass
@@ -173,6 +211,8 @@ class ReadPolicy:
     prefer_pace: bool = True
     send_parameter_id: bool = True
     verify_cam: bool = True
+    require_pace: bool = False
+    """Refuse a BAC fallback when the chip has EF.CardAccess (raise :class:`PACEError`)."""
 
 
 @dataclass
@@ -213,29 +253,26 @@ class Reader:
             n -= 1 if n < 64 else max(1, (n + sm.overhead(n) - limit) // 2)
         return max(1, n)
 
-    def _adapt(self, sw: int, asked: int) -> bool:
-        """Shrink the response limit after 6700 / 6Cxx; False when nothing smaller helps."""
-        if sw & 0xFF00 == 0x6C00:
-            offered = sw & 0xFF or 256
-            if offered >= asked:
-                return False
-            # the chip names the plain length it accepts
-            sm = self.session.sm
-            self.limit = offered + (sm.overhead(offered) if sm else 0)
+    def _adapt(self, sw: int) -> bool:
+        """Step the response limit down after 6700 / 6Fxx (a chip or reader that cannot send
+        that much: 231, 223, 160... bytes, the limits met in the field); False when nothing
+        smaller helps. 6Cxx never gets here: the session re-sends with the offered Le."""
+        if sw != 0x6700 and sw & 0xFF00 != 0x6F00:
+            return False
+        if self.limit <= 16:
+            return False
+        if self.limit > 256:
+            self.limit = max(256, self.limit // 2)
+            if self.limit == 256:
+                self.extended = False
             return True
-        if sw == 0x6700:
-            if self.limit <= 16:
-                return False
-            if self.limit > 256:
-                self.limit = max(256, self.limit // 2)
-                if self.limit == 256:
-                    self.extended = False
-            else:
-                self.limit = max(16, self.limit * 3 // 4)
-            return True
-        return False
+        self.limit = next((n for n in FALLBACK_LIMITS if n < self.limit), max(16, self.limit // 2))
+        return True
 
     def _read_binary(self, p1: int, p2: int, offset: int, le: int) -> ResponseAPDU:
+        """READ BINARY B0, or B1 with a DO'54 offset beyond 32767. For B1, ``le`` counts the
+        DO'53 around the data: some chips count its header in Le, others do not (JMRTD enlarges
+        Le by the header for the same reason), so the caller accepts short answers."""
         if offset > 0x7FFF:
             off = offset.to_bytes(3 if offset > 0xFFFF else 2, "big")
             cmd = CommandAPDU(0x00, 0xB1, 0x00, 0x00, tlv.encode(0x54, off), le=le)
@@ -248,6 +285,16 @@ class Reader:
                 return ResponseAPDU(item.value, resp.sw)
             return resp
         return self.session.transmit(CommandAPDU(0x00, 0xB0, p1, p2, le=le))
+
+    def _le(self, offset: int, total: int | None) -> int:
+        """The Le for the next READ BINARY at ``offset``: the largest answer that fits the
+        response limit, no more than the rest of the file (plus the DO'53 header for B1)."""
+        odd = offset > 0x7FFF
+        le = self._chunk(B1_SLACK if odd else 0)
+        if total is not None:
+            rest = total - offset
+            le = min(le, rest + (1 + len(tlv.encode_length(rest)) if odd else 0))
+        return min(le, 65536 if self.extended else 256)
 
     def _select_ef(self, name: str) -> ResponseAPDU:
         fid = lds.FILE_IDS[name].to_bytes(2, "big")
@@ -267,12 +314,7 @@ class Reader:
             if budget < 0:
                 raise ChipError(f"{name}: the chip returns too little data per READ BINARY")
             offset = len(data)
-            wrapper = 4 if offset > 0x7FFF else 0
-            le = self._chunk(wrapper)
-            if total is not None:
-                le = min(le, total - offset)
-            if not self.extended:
-                le = min(le, 256)
+            le = self._le(offset, total)
             if offset == 0 and by_sfi:
                 assert sfi is not None
                 resp = self._read_binary(0x80 | sfi, 0, 0, le)
@@ -287,7 +329,7 @@ class Reader:
                         raise StatusWordError(sel.sw, f"SELECT {name}", sw_hint(sel.sw))
                 resp = self._read_binary(offset >> 8 & 0x7F, offset & 0xFF, offset, le)
             if resp.sw not in (0x9000, SW_EOF) or (not resp.data and resp.sw != 0x9000):
-                if self._adapt(resp.sw, le):
+                if self._adapt(resp.sw):
                     continue
                 raise StatusWordError(
                     resp.sw, f"READ BINARY {name} at offset {offset}", sw_hint(resp.sw)
@@ -341,38 +383,59 @@ class Reader:
             self.limit = max(16, min(65536, int.from_bytes(ints[1], "big")))
 
     def read_card_access(self) -> bytes | None:
+        """EF.CardAccess, or None when the chip has none (6A82 and the like: a BAC-only chip).
+        A file that is there but cannot be read whole raises: PACE must not silently vanish."""
         try:
             return self.read_file("EF.CardAccess")
-        except (StatusWordError, LDSError):
-            return None
+        except StatusWordError as exc:
+            if exc.sw in (0x6A82, 0x6A86, 0x6982, 0x6A88, 0x6D00):
+                return None
+            raise
 
     def open(self, mrz_information: str | None = None, can: str | None = None) -> AccessResult:
-        """PACE when EF.CardAccess offers it, else (or when PACE fails with the MRZ) BAC."""
+        """PACE when EF.CardAccess offers it, else (or when PACE fails with the MRZ) BAC.
+
+        A fallback to BAC on a chip that has EF.CardAccess is reported in
+        ``AccessResult.pace_error`` (a downgrade is a known attack pattern: the policy
+        decides, reason code CHIP_PACE_FAILED); ``ReadPolicy.require_pace`` refuses it."""
         if mrz_information is None and can is None:
             raise AccessControlError("opening a chip needs the MRZ information or the CAN")
         self.learn_limits()
-        card_access = self.read_card_access()
+        pace_error = None
         infos: list[PACEInfo] = []
+        try:
+            card_access = self.read_card_access()
+        except (StatusWordError, LDSError) as exc:
+            card_access, pace_error = None, f"EF.CardAccess unreadable: {exc}"
+            self.session.close_secure_messaging()
         if card_access is not None:
             try:
                 infos = pace_infos(parse_card_access(card_access))
-            except SecurityInfoError:
-                infos = []
-        pace_error = None
+            except SecurityInfoError as exc:
+                pace_error = f"EF.CardAccess corrupt: {exc}"
+            else:
+                if not infos:
+                    pace_error = "EF.CardAccess lists no PACE protocol"
         if infos and (self.policy.prefer_pace or can is not None):
             info = choose_pace_info(infos)
-            if info is not None:
+            if info is None:
+                pace_error = "EF.CardAccess offers no PACE protocol this reader supports"
+            else:
                 try:
                     return self._pace(info, mrz_information, can, card_access)
                 except (PACEError, StatusWordError) as exc:
                     if can is not None or mrz_information is None:
                         raise
-                    pace_error = str(exc)
+                    pace_error = f"PACE failed: {exc}"
                     self.session.close_secure_messaging()
+        elif infos:
+            pace_error = None  # PACE offered, BAC chosen on purpose (prefer_pace off)
         if mrz_information is None:
             raise AccessControlError(
                 "the chip offers no PACE protocol this reader supports, and BAC needs the MRZ"
             )
+        if pace_error is not None and self.policy.require_pace:
+            raise PACEError(f"{pace_error}; BAC fallback refused (PACE required)")
         result = self._bac(mrz_information)
         result.card_access = card_access
         result.pace_error = pace_error
@@ -383,7 +446,11 @@ class Reader:
         bac = BACTerminal(mrz_information)
         challenge = self.session.transmit(bac.get_challenge())
         cmd = bac.mutual_authenticate(challenge, self.rng(8), self.rng(16))
-        self.session.sm = bac.finish(self.session.transmit(cmd))
+        resp = self.session.transmit(cmd)
+        if resp.sw == 0x6700:
+            # some chips refuse Le 28 for MUTUAL AUTHENTICATE: Le 00 (as JMRTD retries)
+            resp = self.session.transmit(replace(cmd, le=256))
+        self.session.sm = bac.finish(resp)
         return AccessResult("BAC", None, "3DES")
 
     def _pace(
@@ -420,6 +487,22 @@ class Reader:
         self.select_application()
         return result
 
+    def data_groups(self) -> tuple[list[str], dict[str, FileRead]]:
+        """The files to read (EF.COM when present, its data groups, EF.SOD) and what was read
+        to learn them. Without EF.COM (newer passports omit it) the list comes from EF.SOD,
+        as gmrtd does. DG3/DG4 (extended access control) are left out."""
+        try:
+            done = self.read_files(["EF.COM"])
+        except StatusWordError as exc:
+            if exc.sw not in (0x6A82, 0x6A83):
+                raise
+            done = self.read_files(["EF.SOD"])
+            numbers = sod_data_groups(done["EF.SOD"].data)
+            names = [f"DG{n}" for n in numbers if n not in (3, 4)]
+            return [*names, "EF.SOD"], done
+        numbers = lds.parse_ef_com(done["EF.COM"].data).data_groups
+        return ["EF.COM", *[f"DG{n}" for n in numbers if n not in (3, 4)], "EF.SOD"], done
+
     def read_files(self, names: list[str]) -> dict[str, FileRead]:
         if not self._in_app:
             self.select_application()
@@ -432,6 +515,15 @@ class Reader:
                 name, data, self.session.stats.apdus - before, self.session.stats.seconds - start
             )
         return out
+
+
+def sod_data_groups(sod: bytes) -> tuple[int, ...]:
+    """Data group numbers listed in EF.SOD: the CMS parser first (BER, indefinite lengths),
+    else the bare structure (an unsigned placeholder SOD)."""
+    try:
+        return tuple(sorted(parse_sod(sod).dg_hashes))
+    except (DocAuthError, ValueError):
+        return lds.sod_data_groups(sod)
 
 
 def choose_pace_info(infos: list[PACEInfo]) -> PACEInfo | None:
