@@ -471,7 +471,7 @@ class SimLane:
             if opened is None:
                 reasons = ("CHIP_ACCESS_DENIED",)
             else:
-                visit.files = {n: r.data for n, r in reader.read_files(CHIP_FILES).items()}
+                visit.files = {n: r.data for n, r in reader.read_document(CHIP_FILES).items()}
                 if opened.downgraded:  # PACE offered, BAC used: the policy decides
                     reasons = ("CHIP_OK", "CHIP_PACE_FAILED")
         except ChipError:

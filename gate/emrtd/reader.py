@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -58,6 +58,9 @@ SW_EOF = 0x6282
 FALLBACK_LIMITS = (0xE7, 0xDF, 0xA0, 0x80, 0x40, 0x20, 0x10)
 """Response limits (SM objects included) tried in turn after a 6700 on a short READ BINARY."""
 B1_SLACK = 5
+LANE_FILES = ("EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15")
+"""What a lane reads: the MRZ data, the portrait, the keys for chip and active authentication."""
+REQUIRED_FILES = ("DG1", "EF.SOD")
 """Bytes of the response limit kept free for the DO'53 header around B1 data."""
 
 
@@ -502,6 +505,32 @@ class Reader:
             return [*names, "EF.SOD"], done
         numbers = lds.parse_ef_com(done["EF.COM"].data).data_groups
         return ["EF.COM", *[f"DG{n}" for n in numbers if n not in (3, 4)], "EF.SOD"], done
+
+    def read_document(
+        self,
+        wanted: Iterable[str] = LANE_FILES,
+        required: Iterable[str] = REQUIRED_FILES,
+    ) -> dict[str, FileRead]:
+        """The files of ``wanted`` the chip lists (EF.COM, or EF.SOD without it), each read
+        once. A listed file the chip lacks or refuses (6A82, 6982...; the session stays open)
+        is left out unless it is ``required``: a passport without active authentication has
+        no DG15, and asking for it must not end the read. Raises when a required file cannot
+        be read or is not listed."""
+        wanted, required = set(wanted), set(required)
+        names, done = self.data_groups()
+        out = {n: r for n, r in done.items() if n in wanted}
+        for name in names:
+            if name in out or name not in wanted:
+                continue
+            try:
+                out[name] = self.read_files([name])[name]
+            except StatusWordError:
+                if name in required:
+                    raise
+        absent = sorted(required - set(out))
+        if absent:
+            raise LDSError(f"{', '.join(absent)} not listed by the chip (EF.COM / EF.SOD)")
+        return out
 
     def read_files(self, names: list[str]) -> dict[str, FileRead]:
         if not self._in_app:

@@ -8,6 +8,7 @@ import pytest
 from gate.emrtd.access.access import mrz_information
 from gate.emrtd.errors import CardRemovedError, PACEError, StatusWordError
 from gate.emrtd.iso7816.apdu import CommandAPDU
+from gate.emrtd.lds import lds
 from gate.emrtd.reader import ChipSession, Reader, ReadPolicy
 from simulator.chip.builder import ImageSpec, build_image
 from simulator.chip.card import ChipConfig, VirtualChip
@@ -211,3 +212,21 @@ def test_quirks_survive_save_and_load(images: dict[str, ChipImage], tmp_path: ob
     directory = Path(str(tmp_path)) / "img"
     _with(images["BAC"], "no-ef-com").save(directory)
     assert load_image(directory).quirks == ["no-ef-com"]
+
+
+# -- the lane's read: what the chip lists, absent optional files are no failure ---------------
+@pytest.mark.parametrize("quirks", [(), ("bare-error-sw",)])
+def test_read_document_skips_absent_optional_files(quirks: tuple[str, ...]) -> None:
+    base = build_image(ImageSpec(pace=[], aa=None, chip_authentication=False, dg2_size=900))
+    reader, _ = _open(_with(base, *quirks))
+    assert set(reader.read_document()) == {"EF.COM", "DG1", "DG2", "EF.SOD"}  # nothing else
+    listed_but_absent = _with(base, *quirks)
+    listed_but_absent.files["EF.COM"] = lds.encode_ef_com([1, 2, 15])  # DG15 listed, absent
+    reader, _ = _open(listed_but_absent)
+    assert set(reader.read_document()) == {"EF.COM", "DG1", "DG2", "EF.SOD"}
+    assert reader.read_files(["DG1"])["DG1"].data == base.files["DG1"]  # session still open
+    missing_dg1 = _with(base, *quirks)
+    del missing_dg1.files["DG1"]
+    reader, _ = _open(missing_dg1)
+    with pytest.raises(StatusWordError):
+        reader.read_document()
