@@ -511,25 +511,32 @@ class Reader:
         wanted: Iterable[str] = LANE_FILES,
         required: Iterable[str] = REQUIRED_FILES,
     ) -> dict[str, FileRead]:
-        """The files of ``wanted`` the chip lists (EF.COM, or EF.SOD without it), each read
-        once. A listed file the chip lacks or refuses (6A82, 6982...; the session stays open)
-        is left out unless it is ``required``: a passport without active authentication has
-        no DG15, and asking for it must not end the read. Raises when a required file cannot
-        be read or is not listed."""
+        """The files of ``wanted`` the chip lists, each read once: a file nothing lists is
+        never asked for (a passport without active authentication has no DG15).
+
+        EF.SOD is signed, EF.COM is not: a data group EF.SOD lists must be delivered (a chip
+        hiding its DG14/DG15 would otherwise escape chip and active authentication, so that
+        raises like a ``required`` file). One only EF.COM lists and the chip lacks or refuses
+        (the session stays open) is left out."""
         wanted, required = set(wanted), set(required)
         names, done = self.data_groups()
-        out = {n: r for n, r in done.items() if n in wanted}
-        for name in names:
+        out = {n: r for n, r in done.items() if n in wanted or n == "EF.SOD"}
+        if "EF.SOD" not in out:
+            out.update(self.read_files(["EF.SOD"]))
+        signed = {f"DG{n}" for n in sod_data_groups(out["EF.SOD"].data)}
+        for name in [*names, *sorted(signed - set(names), key=lambda n: int(n[2:]))]:
             if name in out or name not in wanted:
                 continue
             try:
                 out[name] = self.read_files([name])[name]
             except StatusWordError:
-                if name in required:
+                if name in required or name in signed:
                     raise
         absent = sorted(required - set(out))
         if absent:
             raise LDSError(f"{', '.join(absent)} not listed by the chip (EF.COM / EF.SOD)")
+        if "EF.SOD" not in wanted:
+            del out["EF.SOD"]
         return out
 
     def read_files(self, names: list[str]) -> dict[str, FileRead]:

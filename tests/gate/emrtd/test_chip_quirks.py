@@ -32,9 +32,9 @@ def _with(image: ChipImage, *quirks: str) -> ChipImage:
                      quirks=list(quirks))  # fmt: skip
 
 
-def _open(image: ChipImage, policy: ReadPolicy | None = None
+def _open(image: ChipImage, policy: ReadPolicy | None = None, config: ChipConfig | None = None
           ) -> tuple[Reader, InProcessTransport]:  # fmt: skip
-    transport = InProcessTransport(VirtualChip(image))
+    transport = InProcessTransport(VirtualChip(image, config or ChipConfig()))
     session = ChipSession(transport)
     session.keep_log = True
     reader = Reader(session, policy or ReadPolicy())
@@ -230,3 +230,17 @@ def test_read_document_skips_absent_optional_files(quirks: tuple[str, ...]) -> N
     reader, _ = _open(missing_dg1)
     with pytest.raises(StatusWordError):
         reader.read_document()
+
+
+@pytest.mark.parametrize("quirks", [(), ("bare-error-sw",)])
+def test_a_chip_hiding_a_data_group_the_sod_lists_fails_the_read(
+    images: dict[str, ChipImage], quirks: tuple[str, ...]
+) -> None:
+    """A clone answering 6A82 for DG15 (and leaving it out of EF.COM) must not escape active
+    authentication: EF.SOD, which is signed, lists DG15."""
+    image = _with(images["BAC"], *quirks)
+    image.files["EF.COM"] = lds.encode_ef_com([1, 2, 14])
+    reader, _ = _open(image, config=ChipConfig(hidden_files=("DG15",)))
+    with pytest.raises(StatusWordError) as info:
+        reader.read_document()
+    assert info.value.sw == 0x6A82 and "DG15" in str(info.value)
