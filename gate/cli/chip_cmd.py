@@ -159,6 +159,8 @@ def _read(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         for name, data in contents.items():
             (args.out / f"{name.replace('/', '_')}.bin").write_bytes(data)
+    if "DG14" in contents:
+        reader.check_downgrade(contents["DG14"])  # DG14 lists PACE: BAC was a downgrade
     failed = [f["name"] for f in files if "error" in f]
     missing = [n for n in REQUIRED_FILES if n not in contents and (not args.files or n in names)]
     reasons = ["CHIP_PACE_FAILED"] if access.downgraded else []

@@ -208,7 +208,7 @@ def read_chip(
                 log.info("chip refused key %d of %d: %s", attempt, len(tx.keys), exc)
                 continue
             try:
-                # what the chip lists; an absent DG14/DG15 is no failure (issue 19)
+                # what the chip lists: only a file EF.SOD does not list may be absent
                 tx.files = {name: r.data for name, r in reader.read_document(CHIP_FILES).items()}
             except ChipError as exc:
                 tx.verdicts["chip"] = ("fail", ["CHIP_READ_FAILED"])

@@ -50,6 +50,7 @@ from gate.emrtd.lds.securityinfos import (
     pace_infos,
     parse_card_access,
     parse_card_security,
+    parse_dg14,
 )
 from gate.emrtd.sm.sm import SecureMessaging
 
@@ -243,6 +244,8 @@ class Reader:
         if not self.extended:
             self.limit = min(self.limit, 256)
         self._in_app = False
+        self.access: AccessResult | None = None
+        """What :meth:`open` did (``read_document`` may add a downgrade it finds in DG14)."""
 
     # -- file reading ------------------------------------------------------------------------
     def _chunk(self, wrapper: int = 0) -> int:
@@ -425,7 +428,8 @@ class Reader:
                 pace_error = "EF.CardAccess offers no PACE protocol this reader supports"
             else:
                 try:
-                    return self._pace(info, mrz_information, can, card_access)
+                    self.access = self._pace(info, mrz_information, can, card_access)
+                    return self.access
                 except (PACEError, StatusWordError) as exc:
                     if can is not None or mrz_information is None:
                         raise
@@ -442,6 +446,7 @@ class Reader:
         result = self._bac(mrz_information)
         result.card_access = card_access
         result.pace_error = pace_error
+        self.access = result
         return result
 
     def _bac(self, mrz_information: str) -> AccessResult:
@@ -535,9 +540,27 @@ class Reader:
         absent = sorted(required - set(out))
         if absent:
             raise LDSError(f"{', '.join(absent)} not listed by the chip (EF.COM / EF.SOD)")
+        if "DG14" in out:
+            self.check_downgrade(out["DG14"].data)
         if "EF.SOD" not in wanted:
             del out["EF.SOD"]
         return out
+
+    def check_downgrade(self, dg14: bytes) -> None:
+        """DG14 (signed through EF.SOD) lists PACEInfo when the chip supports PACE (ICAO
+        9303-11 section 9.2): a chip opened with BAC although DG14 says it has PACE was
+        downgraded, even when EF.CardAccess looked absent (a bare 6A82 needs no MAC)."""
+        access = self.access
+        if access is None or access.protocol != "BAC" or access.pace_error is not None:
+            return
+        if not self.policy.prefer_pace:
+            return  # BAC on purpose
+        try:
+            offered = pace_infos(parse_dg14(dg14))
+        except (SecurityInfoError, TLVError, LDSError):
+            return  # passive authentication judges DG14
+        if offered:
+            access.pace_error = "DG14 lists PACE but the chip was opened with BAC"
 
     def read_files(self, names: list[str]) -> dict[str, FileRead]:
         if not self._in_app:

@@ -117,7 +117,7 @@ class VirtualChip:
         self.mf: dict[str, bytes] = {
             k: self.image.files[k]
             for k in ("EF.CardAccess", "EF.CardSecurity")
-            if k in self.image.files
+            if k in self.image.files and k not in self.config.hidden_files
         }
         if self.config.extended_length and self.config.publish_atr_info:
             self.mf["EF.ATR/INFO"] = _atr_info(self.config)
@@ -128,9 +128,9 @@ class VirtualChip:
             and k not in self.config.hidden_files
         }
         self.pace_infos: list[PACEInfo] = []
-        if "EF.CardAccess" in self.image.files:
+        if "EF.CardAccess" in self.mf:
             try:
-                self.pace_infos = pace_infos(parse_card_access(self.image.files["EF.CardAccess"]))
+                self.pace_infos = pace_infos(parse_card_access(self.mf["EF.CardAccess"]))
             except ChipError:
                 self.pace_infos = []
         self.reset()

@@ -130,3 +130,17 @@ def test_quirk_profiles_listed_and_applied(
     assert [f["name"] for f in result["files"]] == ["DG1", "DG2", "DG14", "DG15", "EF.SOD"]
     assert main(["chip", "build-image", str(img), "--quirks", "no-such"]) == 2
     assert "egate chip quirks" in capsys.readouterr().err
+
+
+def test_card_access_removed_but_dg14_lists_pace_is_a_downgrade(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    img = tmp_path / "img"
+    assert main(["chip", "build-image", str(img), "--aa", "none", "--dg2-size", "800"]) == 0
+    (img / "EF.CardAccess.bin").unlink()  # the chip looks BAC-only; its DG14 says otherwise
+    capsys.readouterr()
+    assert main(["chip", "read", "--simulate", str(img), "--mrz", _specimen_mrz(img),
+                 "--json"]) == 0  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert result["access"]["protocol"] == "BAC" and "DG14" in result["access"]["pace_error"]
+    assert result["reasons"] == ["CHIP_PACE_FAILED"]

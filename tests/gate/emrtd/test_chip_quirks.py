@@ -244,3 +244,17 @@ def test_a_chip_hiding_a_data_group_the_sod_lists_fails_the_read(
     with pytest.raises(StatusWordError) as info:
         reader.read_document()
     assert info.value.sw == 0x6A82 and "DG15" in str(info.value)
+
+
+def test_dg14_listing_pace_reveals_a_downgrade_that_hid_card_access(
+    images: dict[str, ChipImage],
+) -> None:
+    """A bare 6A82 for EF.CardAccess needs no MAC: DG14, signed through EF.SOD, still says the
+    chip has PACE, so the BAC opening is reported as a downgrade after the read."""
+    reader, _ = _open(images["PACE"], config=ChipConfig(hidden_files=("EF.CardAccess",)))
+    assert reader.access is not None and not reader.access.downgraded  # looked BAC-only
+    reader.read_document()
+    assert reader.access.downgraded and "DG14" in str(reader.access.pace_error)
+    honest, _ = _open(images["BAC"])
+    honest.read_document()
+    assert honest.access is not None and not honest.access.downgraded
