@@ -75,6 +75,8 @@ class ChipConfig:
     """INTERNAL AUTHENTICATE with an extended Le: 6700."""
     hidden_files: tuple[str, ...] = ()
     """Files of the image the chip does not have (e.g. EF.COM on newer passports)."""
+    select_mf_required: bool = False
+    """Master-file files (EF.CardAccess, EF.ATR/INFO) answer 6A82 until an explicit SELECT MF."""
 
 
 @dataclass
@@ -138,6 +140,7 @@ class VirtualChip:
     def reset(self) -> None:
         """Power cycle: MF selected, no secure messaging, no authentication."""
         self.in_app = False
+        self.mf_selected = not self.config.select_mf_required
         self.current: str | None = None
         self.sm: SecureMessaging | None = None
         self.authenticated = False
@@ -238,6 +241,8 @@ class VirtualChip:
         return ResponseAPDU(b"", 0x6D00), None
 
     def _files(self) -> dict[str, bytes]:
+        if not self.in_app and not self.mf_selected:
+            return {}
         return self.app if self.in_app else self.mf
 
     def _select(self, cmd: CommandAPDU) -> ResponseAPDU:
@@ -247,7 +252,7 @@ class VirtualChip:
             self.in_app, self.current = True, None
             return ResponseAPDU(b"", 0x9000)
         if cmd.p1 == 0x00 and cmd.data in (b"", b"\x3f\x00"):
-            self.in_app, self.current = False, None
+            self.in_app, self.current, self.mf_selected = False, None, True
             return ResponseAPDU(b"", 0x9000)
         if cmd.p1 in (0x00, 0x02) and len(cmd.data) == 2:
             fid = int.from_bytes(cmd.data, "big")

@@ -70,6 +70,14 @@ QUIRKS: dict[str, Quirk] = {
             {"hidden_files": ("EF.COM",)},
         ),
         Quirk(
+            "needs-select-mf",
+            "EF.CardAccess and EF.ATR/INFO answer 6A82 until the terminal selects the master "
+            "file explicitly (the reader does not: it opens with BAC and reports the downgrade "
+            "once DG14 shows PACE; a SELECT MF retry would cost every BAC-only chip 2 APDUs)",
+            "issue 19 risk list (SELECT MF before reading EF.CardAccess on chips that need it)",
+            {"select_mf_required": True},
+        ),
+        Quirk(
             "mutual-auth-le00",
             "BAC MUTUAL AUTHENTICATE with Le 28 (40 bytes) gets 6700; Le 00 works",
             "issue 19 risk list (JMRTD retries MUTUAL AUTHENTICATE with Le 00; some chips "

@@ -258,3 +258,12 @@ def test_dg14_listing_pace_reveals_a_downgrade_that_hid_card_access(
     honest, _ = _open(images["BAC"])
     honest.read_document()
     assert honest.access is not None and not honest.access.downgraded
+
+
+def test_chip_needing_select_mf_is_opened_with_bac_and_the_downgrade_reported(
+    images: dict[str, ChipImage],
+) -> None:
+    reader, _ = _open(_with(images["PACE"], "needs-select-mf"))
+    assert reader.access is not None and reader.access.protocol == "BAC"
+    reader.read_document()
+    assert reader.access.downgraded
