@@ -59,10 +59,11 @@ SW_EOF = 0x6282
 FALLBACK_LIMITS = (0xE7, 0xDF, 0xA0, 0x80, 0x40, 0x20, 0x10)
 """Response limits (SM objects included) tried in turn after a 6700 on a short READ BINARY."""
 B1_SLACK = 5
+"""Bytes of the response limit kept free for the DO'53 header around B1 data."""
 LANE_FILES = ("EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15")
 """What a lane reads: the MRZ data, the portrait, the keys for chip and active authentication."""
 REQUIRED_FILES = ("DG1", "EF.SOD")
-"""Bytes of the response limit kept free for the DO'53 header around B1 data."""
+"""Without these a read is incomplete: the MRZ data and its signature."""
 
 
 class Transport(Protocol):
@@ -547,9 +548,9 @@ class Reader:
         return out
 
     def check_downgrade(self, dg14: bytes) -> None:
-        """DG14 (signed through EF.SOD) lists PACEInfo when the chip supports PACE (ICAO
-        9303-11 section 9.2): a chip opened with BAC although DG14 says it has PACE was
-        downgraded, even when EF.CardAccess looked absent (a bare 6A82 needs no MAC)."""
+        """DG14 (signed through EF.SOD) may carry the chip's PACEInfo too: a chip opened with
+        BAC although DG14 says it has PACE was downgraded, even when EF.CardAccess looked
+        absent (a bare 6A82 needs no MAC)."""
         access = self.access
         if access is None or access.protocol != "BAC" or access.pace_error is not None:
             return
