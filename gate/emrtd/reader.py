@@ -499,18 +499,21 @@ class Reader:
     def data_groups(self) -> tuple[list[str], dict[str, FileRead]]:
         """The files to read (EF.COM when present, its data groups, EF.SOD) and what was read
         to learn them. Without EF.COM (newer passports omit it) the list comes from EF.SOD,
-        as gmrtd does. DG3/DG4 (extended access control) are left out."""
+        as gmrtd does; so does an EF.COM that is truncated or malformed (it is not signed and
+        nothing else needs it). DG3/DG4 (extended access control) are left out."""
         try:
             done = self.read_files(["EF.COM"])
+            numbers = lds.parse_ef_com(done["EF.COM"].data).data_groups
         except StatusWordError as exc:
             if exc.sw not in (0x6A82, 0x6A83):
                 raise
-            done = self.read_files(["EF.SOD"])
-            numbers = sod_data_groups(done["EF.SOD"].data)
-            names = [f"DG{n}" for n in numbers if n not in (3, 4)]
-            return [*names, "EF.SOD"], done
-        numbers = lds.parse_ef_com(done["EF.COM"].data).data_groups
-        return ["EF.COM", *[f"DG{n}" for n in numbers if n not in (3, 4)], "EF.SOD"], done
+        except (LDSError, TLVError):
+            pass
+        else:
+            return ["EF.COM", *[f"DG{n}" for n in numbers if n not in (3, 4)], "EF.SOD"], done
+        done = self.read_files(["EF.SOD"])
+        numbers = sod_data_groups(done["EF.SOD"].data)
+        return [*[f"DG{n}" for n in numbers if n not in (3, 4)], "EF.SOD"], done
 
     def read_document(
         self,

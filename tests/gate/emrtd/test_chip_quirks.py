@@ -267,3 +267,11 @@ def test_chip_needing_select_mf_is_opened_with_bac_and_the_downgrade_reported(
     assert reader.access is not None and reader.access.protocol == "BAC"
     reader.read_document()
     assert reader.access.downgraded
+
+
+def test_malformed_ef_com_falls_back_to_the_sod_list(images: dict[str, ChipImage]) -> None:
+    image = _with(images["BAC"])
+    image.files["EF.COM"] = b"\x60\x10\x5f\x01"  # header says 16 bytes, 2 follow
+    reader, _ = _open(image)
+    files = reader.read_document()
+    assert set(files) == {"DG1", "DG2", "DG14", "DG15", "EF.SOD"}
