@@ -61,3 +61,28 @@ def test_altered_passport_skips_chip_authentication(
     verdict = authenticate_document(reader, files, pki_store(), at=AT, mrz=MRZ)
     assert "PA_DG_HASH_MISMATCH" in verdict.codes
     assert "CA_OK" not in verdict.codes and not verdict.ok
+
+
+@pytest.mark.parametrize(
+    "quirks",
+    [
+        ("aa-truncates-short-le",),
+        ("aa-no-extended-le",),
+        ("aa-truncates-short-le", "short-256"),
+        ("aa-no-extended-le", "bare-error-sw"),
+    ],
+)
+def test_active_authentication_through_chip_habits_is_no_clone(
+    quirks: tuple[str, ...], pki_store: Callable[[], trust.TrustStore]
+) -> None:
+    """Issue 19 item 4 end to end: the reader's Le handling (quirks' side) and AA's retry
+    (authenticity's side) together verify an RSA-2048 AA signature that real chips deliver
+    truncated or refuse to an extended Le, instead of raising a clone alarm."""
+    image = passports.build_passport(MRZ, shared_pki().dsc_rsa2048, aa_kind="rsa2048")  # type: ignore[arg-type]
+    image = ChipImage(dict(image.files), image.mrz, image.can, image.aa_key, image.ca_key,
+                      quirks=list(quirks))  # fmt: skip
+    reader, files, _ = _read(image)
+    verdict = authenticate_document(reader, files, pki_store(), at=AT, mrz=MRZ)
+    assert "AA_OK" in verdict.codes, verdict.to_dict()["findings"]
+    assert "CHIP_CLONE_SUSPECTED" not in verdict.codes
+    assert verdict.ok
