@@ -159,8 +159,12 @@ def issue(
     explicit: bool = False,
     scheme: Scheme | None = None,
     hash_name: str = "sha256",
+    key_usage: set[str] | None = None,
+    extra_extensions: Sequence[Mapping[str, object]] = (),
 ) -> Issued:
-    """Issue a certificate for ``key``; ``issuer`` None makes it self-signed."""
+    """Issue a certificate for ``key``; ``issuer`` None makes it self-signed. ``key_usage``
+    replaces the profile's (an empty set drops the extension); ``extra_extensions`` are added
+    as given (asn1crypto Extension dicts), e.g. a DocumentTypeList or an EKU."""
     own_scheme: Scheme = (
         scheme
         if scheme is not None
@@ -170,12 +174,13 @@ def issue(
     signer_key = issuer.key if issuer else key
     signer_scheme = issuer.scheme if issuer else own_scheme
     signer_info = issuer.cert.public_key if issuer else info
-    extensions = [
-        {
-            "extn_id": "key_usage",
-            "critical": True,
-            "extn_value": {"key_cert_sign", "crl_sign"} if ca else {"digital_signature"},
-        },
+    usage = (
+        key_usage
+        if key_usage is not None
+        else ({"key_cert_sign", "crl_sign"} if ca else {"digital_signature"})
+    )
+    extensions: list[Mapping[str, object]] = [
+        *([{"extn_id": "key_usage", "critical": True, "extn_value": usage}] if usage else []),
         {"extn_id": "key_identifier", "critical": False, "extn_value": _key_id(info)},
         {
             "extn_id": "authority_key_identifier",
@@ -192,6 +197,7 @@ def issue(
                 "extn_value": {"ca": True, "path_len_constraint": 0},
             },
         )
+    extensions += extra_extensions
     # The AlgorithmIdentifier must be known before signing: sign a dummy to get it.
     alg, _ = sign(signer_key, b"", signer_scheme, hash_name)
     tbs = x509.TbsCertificate(
@@ -266,6 +272,24 @@ def make_dsc(
     )
 
 
+def make_ml_signer(csca: Issued, *, now: datetime, serial: int) -> Issued:
+    """A master-list signer: certified by ``csca``, with the master-list-signer EKU
+    (2.23.136.1.1.3, 9303-12 table 8)."""
+    country = csca.cert.subject.native.get("country_name", "UT")
+    return issue(
+        subject=name(country, f"Master List Signer {country} {serial}"),
+        key=new_key("p256"),
+        issuer=csca,
+        serial=serial,
+        not_before=now - timedelta(days=10),
+        not_after=now + timedelta(days=365 * 3),
+        ca=False,
+        extra_extensions=[
+            {"extn_id": "extended_key_usage", "critical": False, "extn_value": ["2.23.136.1.1.3"]}
+        ],
+    )
+
+
 def make_link(old: Issued, new: Issued, *, now: datetime, serial: int) -> x509.Certificate:
     """A link certificate: the new CSCA subject and key, certified by the old CSCA key."""
     linked = issue(
@@ -292,7 +316,9 @@ def make_crl(
     *,
     this_update: datetime,
     next_update: datetime,
+    extensions: Sequence[Mapping[str, object]] = (),
 ) -> bytes:
+    """A complete CRL of ``csca`` (``extensions``: crl_extensions, e.g. a delta indicator)."""
     alg, _ = sign(csca.key, b"", csca.scheme)
     tbs = crl.TbsCertList(
         {
@@ -305,6 +331,7 @@ def make_crl(
                 {"user_certificate": serial, "revocation_date": _time(this_update)}
                 for serial in revoked
             ],
+            **({"crl_extensions": list(extensions)} if extensions else {}),
         }
     )
     alg, signature = sign(csca.key, tbs.dump(), csca.scheme)
