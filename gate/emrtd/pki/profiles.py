@@ -64,12 +64,14 @@ class Extensions:
     document_types: frozenset[str] | None
     key_usage_period: tuple[datetime | None, datetime | None] | None
     malformed: tuple[str, ...]
+    deviations: tuple[str, ...] = ()
 
 
 def extensions(cert: x509.Certificate) -> Extensions:
     key_usage = ca = eku = doc_types = period = None
     unknown: list[str] = []
     malformed: list[str] = []
+    deviations: list[str] = []
     try:
         items = list(cert["tbs_certificate"]["extensions"])
     except DER_ERRORS as exc:
@@ -89,14 +91,37 @@ def extensions(cert: x509.Certificate) -> Extensions:
                 value = ext["extn_value"].parsed
                 period = (value["not_before"].native, value["not_after"].native)
             elif oid == OID_DOCUMENT_TYPE_LIST:
-                parsed = DocumentTypeList.load(bytes(ext["extn_value"].native))
-                doc_types = frozenset(str(t.native) for t in parsed["doc_type_list"])
+                doc_types, lax = _document_types(bytes(ext["extn_value"].native))
+                if lax:
+                    deviations.append(lax)
             if critical and oid not in _UNDERSTOOD:
                 unknown.append(oid)
         except DER_ERRORS as exc:
             raise_if_bug(exc)
-            malformed.append(f"{ext['extn_id'].dotted} ({type(exc).__name__})")
-    return Extensions(key_usage, ca, eku, tuple(unknown), doc_types, period, tuple(malformed))
+            what = f"{ext['extn_id'].dotted} ({type(exc).__name__})"
+            (malformed if ext["critical"].native else deviations).append(f"malformed {what}")
+    return Extensions(
+        key_usage, ca, eku, tuple(unknown), doc_types, period, tuple(malformed), tuple(deviations)
+    )
+
+
+class _PrintableStrings(core.SequenceOf):
+    _child_spec = core.PrintableString
+
+
+def _document_types(value: bytes) -> tuple[frozenset[str], str | None]:
+    """The document types of a DocumentTypeList, and a deviation when it is encoded as a bare
+    SEQUENCE OF PrintableString without version (seen on Philippine DSCs)."""
+    try:
+        parsed = DocumentTypeList.load(value, strict=True)
+        return frozenset(str(t.native) for t in parsed["doc_type_list"]), None
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
+    bare = _PrintableStrings.load(value, strict=True)
+    return (
+        frozenset(str(t.native) for t in bare),
+        "DocumentTypeList is a SEQUENCE OF PrintableString without version (9303-12 7.1.1.3)",
+    )
 
 
 def _common(label: str, ext: Extensions) -> list[Finding]:
@@ -104,7 +129,9 @@ def _common(label: str, ext: Extensions) -> list[Finding]:
     for oid in ext.unknown_critical:
         out.append(("PA_CERT_PROFILE", f"{label} has the critical extension {oid}, not understood"))
     for what in ext.malformed:
-        out.append(("PA_CERT_PROFILE", f"{label} has a malformed extension {what}"))
+        out.append(("PA_CERT_PROFILE", f"{label}: critical extension {what}"))
+    for what in ext.deviations:
+        out.append(("PA_CERT_PROFILE_DEVIATION", f"{label}: {what}"))
     return out
 
 

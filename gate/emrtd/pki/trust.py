@@ -42,6 +42,7 @@ from gate.emrtd.docauth_errors import (
     raise_if_bug,
 )
 from gate.emrtd.pki import ldif, profiles
+from gate.emrtd.pki.revocation import crl_profile_problem, revoked_serials  # noqa: F401 (API)
 
 OID_CSCA_MASTER_LIST = "2.23.136.1.1.2"
 
@@ -598,23 +599,6 @@ class TrustStore:
         return report
 
 
-def crl_profile_problem(lst: crl.CertificateList) -> str | None:
-    """Why a CRL cannot be used (9303-12 section 7.1.4: no delta CRLs; critical extensions
-    must be understood), or None."""
-    try:
-        extensions = list(lst["tbs_cert_list"]["crl_extensions"])
-        for ext in extensions:
-            oid = ext["extn_id"].dotted
-            if oid == "2.5.29.27":
-                return "a delta CRL (deltaCRLIndicator); ICAO 9303-12 allows complete CRLs only"
-            if ext["critical"].native and oid not in ("2.5.29.20", "2.5.29.35"):
-                return f"critical CRL extension {oid} is not understood"
-    except DER_ERRORS as exc:
-        raise_if_bug(exc)
-        return f"CRL extensions cannot be decoded ({exc})"
-    return None
-
-
 def _self_signed(cert: x509.Certificate) -> bool:
     try:
         return certs.is_self_issued(cert) and certs.verify_certificate(
@@ -668,10 +652,6 @@ def load_crl(data: bytes, *, source: str) -> crl.CertificateList:
         raise_if_bug(exc)
         raise TrustStoreError(f"{source}: not a DER/PEM CRL ({exc})") from exc
     return lst
-
-
-def revoked_serials(lst: crl.CertificateList) -> set[int]:
-    return {int(r["user_certificate"].native) for r in lst["tbs_cert_list"]["revoked_certificates"]}
 
 
 @dataclass(frozen=True)
