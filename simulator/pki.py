@@ -350,6 +350,7 @@ def signed_data(
     hash_name: str = "sha256",
     signing_time: datetime | None = None,
     extra_certificates: Sequence[x509.Certificate] = (),
+    embed_signer: bool = True,
 ) -> cms.ContentInfo:
     """CMS SignedData v3 with signed attributes, as ICAO 9303-10 prescribes for EF.SOD."""
     digest = hashlib.new(hash_name, econtent).digest()
@@ -362,6 +363,7 @@ def signed_data(
         )
     attrs.append({"type": "message_digest", "values": [digest]})
     signed_attrs = cms.CMSAttributes(attrs)
+    embedded = [*([signer.cert] if embed_signer else []), *extra_certificates]
     alg, signature = sign(signer.key, signed_attrs.dump(), signer.scheme, hash_name)
     signer_info = cms.SignerInfo(
         {
@@ -384,7 +386,7 @@ def signed_data(
             "version": "v3",
             "digest_algorithms": [{"algorithm": hash_name}],
             "encap_content_info": {"content_type": econtent_type, "content": econtent},
-            "certificates": [signer.cert, *extra_certificates],
+            **({"certificates": embedded} if embedded else {}),
             "signer_infos": [signer_info],
         }
     )
@@ -408,8 +410,10 @@ def build_sod(
     lds_version: str | None = "0108",
     unicode_version: str = "040000",
     signing_time: datetime | None = None,
+    embed_signer: bool = True,
 ) -> bytes:
-    """EF.SOD over ``data_groups`` (number -> full DG file), signed by ``dsc``."""
+    """EF.SOD over ``data_groups`` (number -> full DG file), signed by ``dsc``; without
+    ``embed_signer`` the DSC is left out (as in some states' SODs: the PKD publishes it)."""
     value: dict[str, object] = {
         "version": 1 if lds_version else 0,
         "hash_algorithm": {"algorithm": hash_name},
@@ -428,7 +432,12 @@ def build_sod(
         }
     lds = LDSSecurityObject(value)
     info = signed_data(
-        OID_LDS_SECURITY_OBJECT, lds.dump(), dsc, hash_name=hash_name, signing_time=signing_time
+        OID_LDS_SECURITY_OBJECT,
+        lds.dump(),
+        dsc,
+        hash_name=hash_name,
+        signing_time=signing_time,
+        embed_signer=embed_signer,
     )
     return tlv.encode(SOD_TAG, bytes(info.dump()))
 
