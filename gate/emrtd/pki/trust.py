@@ -185,7 +185,8 @@ class TrustStore:
             self._dsc_by_serial.setdefault(entry.serial.lower(), []).append(entry.id)
             if entry.key_id:
                 self._dsc_by_key_id.setdefault(entry.key_id.lower(), []).append(entry.id)
-        self._by_name = None
+        else:
+            self._by_name = None  # DSCs are not in the name index
 
     def _drop(self, eid: str) -> None:
         entry = self.entries.pop(eid)
@@ -427,20 +428,28 @@ class TrustStore:
         confirm: Collection[str] | None,
     ) -> ImportReport:
         report = ImportReport(source=source, kind="ldif")
-        for record in ldif.parse(data, source=source):
-            label = f"{source} ({record.dn})"
-            try:
-                for der in record.certificates:
-                    report.absorb(self._import_certificates(der, label, now, False, confirm))
-                for der in record.crls:
-                    report.absorb(self._import_crl(der, label, now))
-                for der in record.master_lists:
-                    report.absorb(self._import_master_list(der, label, now, roots))
-            except DocAuthError as exc:
-                report.rejected.append(str(exc))
-            except DER_ERRORS as exc:
-                raise_if_bug(exc)
-                report.rejected.append(f"{label}: cannot be decoded ({exc})")
+        records = ldif.parse(data, source=source)
+        # Master lists first (they bring the CSCAs), then certificates, then CRLs (which need
+        # their CSCA), whatever the order of the entries in the file.
+        for part in ("master_lists", "certificates", "crls"):
+            for record in records:
+                label = f"{source} ({record.dn})"
+                for der in getattr(record, part):
+                    try:
+                        if part == "master_lists":
+                            found = self._import_master_list(der, label, now, roots)
+                        elif part == "certificates":
+                            found = self._import_certificates(der, label, now, False, confirm)
+                        else:
+                            found = self._import_crl(der, label, now)
+                    except DocAuthError as exc:
+                        report.rejected.append(str(exc))
+                        continue
+                    except DER_ERRORS as exc:
+                        raise_if_bug(exc)
+                        report.rejected.append(f"{label}: cannot be decoded ({exc})")
+                        continue
+                    report.absorb(found)
         return report
 
     def _import_certificates(
