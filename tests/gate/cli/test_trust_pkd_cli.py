@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,3 +63,22 @@ def test_broken_ldif_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     file.write_text("version: 1\n\ndn: cn=x,o=dsc\nuserCertificate;binary:: ***\n")
     assert main(["trust", "--store", str(tmp_path / "s"), "import", str(file)]) == 1
     assert "bad.ldif line 4" in capsys.readouterr().err
+
+
+def test_sealed_store_via_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    now = datetime.now(UTC)
+    csca = pki.make_csca("p256", country="UT", now=now, common_name="CSCA UT sealed")
+    (tmp_path / "csca.der").write_bytes(csca.der)
+    key = tmp_path / "index.key"
+    base = ["trust", "--store", str(tmp_path / "store")]
+    fp = hashlib.sha256(csca.der).hexdigest()
+    imp = ["import", str(tmp_path / "csca.der"), "--confirm", fp]
+    assert main([*base, "--index-key", str(key), *imp]) == 0
+    assert key.exists()  # created by the first import
+    assert main([*base, "--index-key", str(key), "list", "--json"]) == 0
+    assert fp in capsys.readouterr().out
+    assert main([*base, "list"]) != 0
+    assert "sealed with an index key" in capsys.readouterr().err
+    (tmp_path / "store" / "certs" / f"{fp}.der").write_bytes(csca.der[:-1])
+    assert main([*base, "--index-key", str(key), "list"]) != 0
+    assert f"certs/{fp}.der does not match its name" in capsys.readouterr().err
