@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from gate.emrtd.crypto import certs
-from gate.emrtd.docauth_errors import TrustStoreError
+from gate.emrtd.docauth_errors import MasterListError, TrustStoreError
 from gate.emrtd.pki import trust
 from gate.truststore import load_store, read_index_key, save_store
 from simulator import pki
@@ -134,3 +135,17 @@ def test_self_signed_csca_needs_confirmation_by_fingerprint() -> None:
         ml, source="ml", now=NOW, master_list_roots=[p.csca_rsa.cert]
     )
     assert len(listed.added) == 1 and not listed.unconfirmed
+
+
+def test_master_list_signer_needs_its_eku_and_an_expired_one_warns() -> None:
+    p = shared_test_pki()
+    roots = [p.csca_rsa.cert]
+    plain = pki.make_dsc(p.csca_rsa, "p256", now=NOW, serial=0x51)  # no ML-signer EKU
+    ml = pki.sign_master_list(plain, [p.csca_ec_explicit.cert], signing_time=NOW)
+    with pytest.raises(MasterListError, match=r"master-list-signer extended key usage"):
+        trust.TrustStore().import_bytes(ml, source="ml", now=NOW, master_list_roots=roots)
+    signer = pki.make_ml_signer(p.csca_rsa, now=NOW, serial=0x52)  # valid for 3 years
+    ml = pki.sign_master_list(signer, [p.csca_ec_explicit.cert], signing_time=NOW)
+    later = NOW + timedelta(days=4 * 365)
+    report = trust.TrustStore().import_bytes(ml, source="ml", now=later, master_list_roots=roots)
+    assert len(report.added) == 1 and "outside its validity" in report.warnings[0]
