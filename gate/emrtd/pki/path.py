@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 from asn1crypto import x509
 
@@ -37,16 +38,23 @@ class PathResult:
 
 
 def with_stored_signer(sod: Sod, pool: TrustPool) -> Sod:
-    """``sod`` with its Document Signer taken from the pool's DSC store when the EF.SOD does
-    not embed it (V0 SODs of some states; the PKD publishes those DSCs)."""
-    if sod.signer_certificate is not None:
-        return sod
-    found = pool.find_dsc(
-        issuer=sod.signer_issuer, serial=sod.signer_serial, key_id=sod.signer_key_id
-    )
-    if found is None:
-        return sod
-    return dataclasses.replace(sod, signer_certificate=found)
+    """``sod`` with its Document Signer(s) taken from the pool's DSC store when the EF.SOD
+    does not embed them (V0 SODs of some states; the PKD publishes those DSCs). Each
+    SignerInfo of a SOD that keeps several (``signers``) is completed the same way."""
+
+    def lookup(part: Any) -> Any:
+        if part.signer_certificate is not None:
+            return part
+        found = pool.find_dsc(
+            issuer=part.signer_issuer, serial=part.signer_serial, key_id=part.signer_key_id
+        )
+        return part if found is None else dataclasses.replace(part, signer_certificate=found)
+
+    completed = lookup(sod)
+    parts = getattr(sod, "signers", None)
+    if parts:
+        completed = dataclasses.replace(completed, signers=tuple(lookup(p) for p in parts))
+    return cast(Sod, completed)
 
 
 def _self_signed(cert: x509.Certificate) -> bool:
