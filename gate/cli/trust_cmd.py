@@ -62,7 +62,8 @@ def register(subparsers: Any) -> None:
     lst.add_argument(
         "--summary",
         action="store_true",
-        help="counts per country and kind and the newest CRL per CSCA instead of every entry",
+        help="only the counts per country and kind and the newest CRL per CSCA (shown after "
+        "the entries otherwise)",
     )
     lst.set_defaults(func=_list)
 
@@ -143,14 +144,16 @@ def _list(args: argparse.Namespace) -> int:
         e for e in store.list_entries() if not args.country or e.country == args.country.upper()
     ]
     warnings = store.expiry_warnings(now, settings.expiry_warning_days)
+    summary = store.summary(now)
     if args.json:
-        print(
-            json.dumps({"entries": [e.to_dict() for e in entries], "warnings": warnings}, indent=2)
-        )
+        listed = [e.to_dict() for e in entries]
+        print(json.dumps({"entries": listed, "warnings": warnings, **summary}, indent=2))
         return 0
     for e in entries:
         flag = " EXPIRED-BY-OPERATOR" if e.expired else ""
         print(f"{e.id[:16]}  {e.kind:4}  {e.country:2}  {e.not_after[:10]}  {e.subject}{flag}")
+    print()
+    _print_summary(summary, False)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
