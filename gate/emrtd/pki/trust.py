@@ -429,6 +429,11 @@ class TrustStore:
     ) -> ImportReport:
         report = ImportReport(source=source, kind="ldif")
         records = ldif.parse(data, source=source)
+        if not any(r.certificates or r.crls or r.master_lists for r in records):
+            report.rejected.append(
+                f"{source}: no PKD entry (userCertificate;binary, certificateRevocationList;"
+                "binary or pkdMasterListContent) in this LDIF file"
+            )
         # Master lists first (they bring the CSCAs), then certificates, then CRLs (which need
         # their CSCA), whatever the order of the entries in the file.
         for part in ("master_lists", "certificates", "crls"):

@@ -115,6 +115,21 @@ def test_a_link_certificate_chains_only_when_it_is_a_ca() -> None:
     [eid] = store.import_bytes(link.dump(), source="link", now=NOW).added
     assert store.entries[eid].kind == "link"
     assert store.issuers_of(pki.make_dsc(new, "p256", now=NOW, serial=5).cert)
+    # Without its issuer a link is accepted only anchored, and then only when confirmed.
+    alone = trust.TrustStore()
+    assert not alone.import_bytes(link.dump(), source="link", now=NOW).added
+    report = alone.import_bytes(link.dump(), source="link", now=NOW, anchor=True, confirm=[])
+    assert not report.added and report.unconfirmed == [certs.fingerprint(link)]
+    fp = certs.fingerprint(link)
+    report = alone.import_bytes(link.dump(), source="l", now=NOW, anchor=True, confirm=[fp])
+    assert [alone.entries[i].kind for i in report.added] == ["link"]
+
+
+def test_ldif_without_pkd_entries_is_reported() -> None:
+    report = trust.TrustStore().import_bytes(
+        b"version: 1\n\ndn: cn=x,o=dsc\ndescription: nothing\n", source="empty.ldif", now=NOW
+    )
+    assert report.kind == "ldif" and "no PKD entry" in report.rejected[0]
 
 
 def test_self_signed_csca_needs_confirmation_by_fingerprint() -> None:
