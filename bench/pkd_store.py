@@ -4,8 +4,8 @@ Builds with the test PKI (simulator/pki.py) about what the ICAO PKD holds: 200 C
 master list), 20,000 Document Signers and 300 CRLs (in a PKD-style LDIF), then measures
 - import: both LDIF files into an empty store directory, written with a sealed index
   (what ``egate trust import`` does);
-- load: the store read back with every file's digest and the index seal checked (what the
-  lane does at start);
+- load: the store read back with every file's digest and the index seal checked, issuers
+  and CRLs parsed and indexed (what the lane does at start);
 - verify: median passive authentication of a document whose EF.SOD embeds its DSC, and of a
   V0-style EF.SOD whose DSC comes from the DSC store; the first verification after loading
   (which builds the name index) separately.

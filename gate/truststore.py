@@ -25,7 +25,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from gate.emrtd.docauth_errors import TrustStoreError
+from gate.emrtd.docauth_errors import DocAuthError, TrustStoreError
 from gate.emrtd.pki.trust import StoreSnapshot, TrustStore
 
 _KEY_BYTES = 32
@@ -134,9 +134,13 @@ def load_store(path: Path, *, index_key: bytes | None = None) -> TrustStore:
         raise TrustStoreError(
             f"trust store {path} is damaged ({exc}); remove it and import again"
         ) from exc
-    return TrustStore.from_snapshot(
+    store = TrustStore.from_snapshot(
         StoreSnapshot(entries, objects, names), source=f"trust store {path}"
     )
+    try:
+        return store.prepare()
+    except DocAuthError as exc:  # a file that matches its digest but was never parseable
+        raise TrustStoreError(f"trust store {path} holds an unreadable object ({exc})") from exc
 
 
 def save_store(store: TrustStore, path: Path, *, index_key: bytes | None = None) -> None:
