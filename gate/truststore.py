@@ -68,7 +68,10 @@ def _check_seal(path: Path, raw: dict[str, Any], entries: list[Any], key: bytes 
     seal = raw.get("seal")
     where = f"trust store {path}: index.json"
     if not isinstance(seal, dict):
-        raise TrustStoreError(f"{where} has no seal: it was not written by egate or was edited")
+        raise TrustStoreError(
+            f"{where} has no seal: it was edited, or written by an egate from before sealed "
+            "indexes (then remove the store and import its files again)"
+        )
     data = _canonical(entries)
     if "hmac_sha256" in seal:
         if key is None:
