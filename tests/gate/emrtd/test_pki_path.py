@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
-from asn1crypto import core
+from asn1crypto import cms, core
 
 from gate.emrtd.auth import passive
 from gate.emrtd.auth.verdict import AuthenticityVerdict
+from gate.emrtd.crypto import certs
+from gate.emrtd.iso7816 import tlv
 from gate.emrtd.pki import trust
 from simulator import pki
 from simulator.pki import TEST_PKI_EPOCH as NOW
@@ -243,3 +247,40 @@ def test_v0_sod_without_embedded_dsc_verifies_from_the_dsc_store(
     found = _verify(dsc, store, embed_signer=False, lds_version=None)
     assert found.passive_ok, found.codes
     assert found.chain[0].serial == format(dsc.cert.serial_number, "x")
+
+
+def _without_certificates(raw_sod: bytes) -> bytes:
+    """A real EF.SOD with its certificates removed: the signature does not cover them, so the
+    result is what a state that leaves the DSC out (to the PKD) issues."""
+    info = cms.ContentInfo.load(core.Any.load(raw_sod).contents)
+    signed = info["content"]
+    stripped = cms.SignedData(
+        {
+            "version": signed["version"],
+            "digest_algorithms": signed["digest_algorithms"],
+            "encap_content_info": signed["encap_content_info"],
+            "signer_infos": signed["signer_infos"],
+        }
+    )
+    out = cms.ContentInfo({"content_type": "signed_data", "content": stripped})
+    return tlv.encode(0x77, out.dump())
+
+
+@pytest.mark.parametrize("country", ["AT", "AU", "CN", "DE", "FR", "MY", "NZ", "PH", "SG", "UK"])
+def test_real_sods_without_their_dsc_verify_from_the_dsc_store(
+    country: str, real_world: Callable[[], tuple[Path, list[dict[str, Any]]]]
+) -> None:
+    folder, cases = real_world()
+    [case] = [c for c in cases if c["country_comment"] == country]
+    files = case["files"]
+    dsc = certs.load_certificate((folder / files["dsc_der"]).read_bytes())
+    csca = certs.load_certificate((folder / files["csca_der"]).read_bytes())
+    at = max(certs.not_before(dsc), certs.not_before(csca)) + timedelta(days=1)
+    raw = _without_certificates((folder / files["ef_sod"]).read_bytes())
+    store = trust.TrustStore()
+    store.import_bytes(csca.dump(), source="csca", now=at, anchor=True)
+    assert "PA_DSC_MISSING" in passive.passive_authenticate(raw, {}, store, at=at).codes
+    store.import_bytes(dsc.dump(), source="pkd", now=at)
+    verdict = passive.passive_authenticate(raw, {}, store, at=at)
+    assert verdict.passive_ok, verdict.codes
+    assert verdict.chain[0].fingerprint_sha256 == certs.fingerprint(dsc)
