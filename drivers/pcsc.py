@@ -35,6 +35,8 @@ try:  # pyscard is a declared dependency, but keep import errors readable
 except ImportError as exc:  # pragma: no cover - exercised only without pyscard
     raise ImportError("drivers.pcsc needs pyscard (pip install pyscard) and libpcsclite") from exc
 
+MAX_GET_RESPONSE = 64
+"""GET RESPONSE commands after one APDU at most (T=0 61xx continuations)."""
 _REMOVED_HINTS = (
     "removed",
     "no smart card",
@@ -114,9 +116,12 @@ class PcscTransport:
 
     def _exchange(self, apdu: bytes) -> bytes:
         data, sw1, sw2 = self._connection.transmit(list(apdu))
-        # T=0 style continuation: fetch the rest with GET RESPONSE
+        # T=0 style continuation: fetch the rest with GET RESPONSE (bounded: a card answering
+        # 61xx forever must not hold the lane; ChipSession sees the last 61xx and stops too)
         out = bytes(data)
-        while sw1 == 0x61:
+        for _ in range(MAX_GET_RESPONSE):
+            if sw1 != 0x61:
+                break
             more, sw1, sw2 = self._connection.transmit([0x00, 0xC0, 0x00, 0x00, sw2])
             out += bytes(more)
         return out + bytes([sw1, sw2])

@@ -189,6 +189,9 @@ class PolicyConfig(_Section):
     """Departures: the document must stay valid this many days after today."""
     require_chip_authentication: bool = False
     """Refer documents whose chip proves no key (neither AA nor CA passed): anti-cloning."""
+    bac_fallback: Literal["accept", "refer", "refuse"] = "refer"
+    """What a chip that has EF.CardAccess (offers PACE) but was opened with BAC does
+    (CHIP_PACE_FAILED): a downgrade is a known attack pattern."""
     crl_missing: Literal["accept", "refer"] = "accept"
     """What a missing CRL of the issuing CSCA does."""
     crl_stale: Literal["accept", "refer"] = "refer"

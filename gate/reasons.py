@@ -116,6 +116,11 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("PA_SOD_MALFORMED", "fail", "EF.SOD cannot be parsed"),
     ("PA_DG_HASH_MISMATCH", "fail", "a data group does not match its hash in EF.SOD (altered)"),
     ("PA_DG_NOT_IN_SOD", "fail", "a data group was read that EF.SOD does not list"),
+    (
+        "PA_DG_NOT_RETURNED",
+        "refer",
+        "a data group listed in EF.SOD was not returned by the chip (DG3/DG4 exempt)",
+    ),
     ("PA_SIGNATURE_INVALID", "fail", "the EF.SOD signature does not verify with the DSC"),
     ("PA_DSC_MISSING", "fail", "EF.SOD embeds no Document Signer certificate"),
     ("PA_CSCA_UNKNOWN", "fail", "no trusted CSCA certificate issued the Document Signer"),

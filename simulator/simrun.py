@@ -471,7 +471,9 @@ class SimLane:
             if opened is None:
                 reasons = ("CHIP_ACCESS_DENIED",)
             else:
-                visit.files = {n: r.data for n, r in reader.read_files(CHIP_FILES).items()}
+                visit.files = {n: r.data for n, r in reader.read_document(CHIP_FILES).items()}
+                if opened.downgraded:  # PACE offered, BAC used: the policy decides
+                    reasons = ("CHIP_OK", "CHIP_PACE_FAILED")
         except ChipError:
             reasons = ("CHIP_READ_FAILED",)
         host = max(0.0, time.perf_counter() - began - transport.chip_cpu_seconds)
@@ -482,7 +484,7 @@ class SimLane:
             gone = ready + transport.modelled_seconds
             self.put(DocumentRemoved(at=gone))
             return
-        if reasons != ("CHIP_OK",):
+        if reasons[0] != "CHIP_OK":
             visit.verdicts.append(
                 events.Verdict(
                     check="chip", outcome=events.CheckOutcome.REFER, reasons=list(reasons)
@@ -512,7 +514,12 @@ class SimLane:
         cpu_before = visit.transport.chip_cpu_seconds
         began = time.perf_counter()
         verdict = authenticate_document(
-            visit.reader, visit.files, run.documents.store, at=run.now, mrz=visit.traveller.mrz
+            visit.reader,
+            visit.files,
+            run.documents.store,
+            at=run.now,
+            mrz=visit.traveller.mrz,
+            requested=CHIP_FILES,
         )
         chip_cpu = visit.transport.chip_cpu_seconds - cpu_before
         host = max(0.0, time.perf_counter() - began - chip_cpu)
@@ -522,7 +529,7 @@ class SimLane:
         visit.verdicts.append(
             events.Verdict(
                 check="document",
-                outcome=events.CheckOutcome.PASS if verdict.ok else events.CheckOutcome.FAIL,
+                outcome=events.CheckOutcome(verdict.check_outcome),
                 reasons=list(codes),
             )
         )

@@ -272,6 +272,8 @@ class DocumentFactory:
             image = passports.wrong_signer(image, self.now)
         elif kind == "clone":
             image = passports.cloned(image)
+        if traveller.spec.chip_quirks:
+            image = dataclasses.replace(image, quirks=list(traveller.spec.chip_quirks))
         return image
 
 

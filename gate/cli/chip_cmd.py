@@ -11,8 +11,7 @@ from typing import Any
 
 from drivers.chipreader import ReaderTransport
 from gate.cli import options
-from gate.emrtd.errors import AccessControlError, ChipError, StatusWordError
-from gate.emrtd.lds import lds
+from gate.emrtd.errors import AccessControlError, ChipError, TransportError
 from gate.emrtd.reader import AccessResult, ChipSession, FileRead, Reader, ReadPolicy
 from gate.mrz import bac_keys, repair
 
@@ -21,7 +20,14 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("chip", help="read ePassport chips; virtual chip tools")
     sub = parser.add_subparsers(dest="chip_command", metavar="ACTION", required=True)
 
-    read = sub.add_parser("read", help="open a chip (PACE or BAC) and read its files")
+    read = sub.add_parser(
+        "read",
+        help="open a chip (PACE or BAC) and read its files",
+        description="Open a chip (PACE, BAC fallback reported as CHIP_PACE_FAILED) and read "
+        "EF.COM (or, without it, the list in EF.SOD), the data groups and EF.SOD. Exit 0: "
+        "complete; 1: DG1, EF.SOD or a listed file could not be read whole; 2: error (no chip, "
+        "access refused, PACE required but not used).",
+    )
     src = read.add_mutually_exclusive_group(required=True)
     src.add_argument("--reader", metavar="PATTERN", help="PC/SC reader name substring")
     src.add_argument(
@@ -37,6 +43,11 @@ def register(subparsers: Any) -> None:
     read.add_argument("--files", help="comma-separated files (default: EF.COM, its DGs, EF.SOD)")
     read.add_argument("--no-pace", action="store_true", help="use BAC even if PACE is offered")
     read.add_argument(
+        "--require-pace",
+        action="store_true",
+        help="refuse a BAC fallback on a chip that has EF.CardAccess (exit 2)",
+    )
+    read.add_argument(
         "--extended",
         choices=["auto", "on", "off"],
         default="auto",
@@ -47,10 +58,8 @@ def register(subparsers: Any) -> None:
     read.set_defaults(func=_read)
 
 
-def _default_files(reader: Reader) -> tuple[list[str], FileRead]:
-    com = reader.read_files(["EF.COM"])["EF.COM"]
-    groups = lds.parse_ef_com(com.data).data_groups
-    return ["EF.COM", *[f"DG{n}" for n in groups if n not in (3, 4)], "EF.SOD"], com
+REQUIRED_FILES = ("DG1", "EF.SOD")
+"""Files without which a read is incomplete (exit 1): the MRZ data and its signature."""
 
 
 def mrz_keys(text: str) -> list[str | None]:
@@ -107,7 +116,11 @@ def _read(args: argparse.Namespace) -> int:
     closer, reader_name = transport.close, transport.reader_name
     try:
         keys: list[str | None] = mrz_keys(args.mrz) if args.mrz else [None]
-        policy = ReadPolicy(extended_length=args.extended, prefer_pace=not args.no_pace)
+        policy = ReadPolicy(
+            extended_length=args.extended,
+            prefer_pace=not args.no_pace,
+            require_pace=args.require_pace,
+        )
         start = time.perf_counter()
         session, reader, access, tried = _open(transport, policy, keys, args.can)
         files: list[dict[str, Any]] = []
@@ -116,11 +129,13 @@ def _read(args: argparse.Namespace) -> int:
         if args.files:
             names = args.files.split(",")
         else:
-            names, done["EF.COM"] = _default_files(reader)
+            names, done = reader.data_groups()
         for name in names:
             try:
                 read = done[name] if name in done else reader.read_files([name])[name]
-            except StatusWordError as exc:
+            except TransportError:
+                raise
+            except ChipError as exc:  # absent, refused or truncated: the others still count
                 files.append({"name": name, "error": str(exc)})
                 continue
             contents[name] = read.data
@@ -144,8 +159,17 @@ def _read(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         for name, data in contents.items():
             (args.out / f"{name.replace('/', '_')}.bin").write_bytes(data)
+    if "DG14" in contents:
+        reader.check_downgrade(contents["DG14"])  # DG14 lists PACE: BAC was a downgrade
+    failed = [f["name"] for f in files if "error" in f]
+    missing = [n for n in REQUIRED_FILES if n not in contents and (not args.files or n in names)]
+    reasons = ["CHIP_PACE_FAILED"] if access.downgraded else []
+    if failed or missing:
+        reasons.append("CHIP_READ_FAILED")
     result = {
         "reader": reader_name,
+        "complete": not failed and not missing,
+        "reasons": reasons,
         "access": {
             "protocol": access.protocol,
             "mapping": access.mapping,
@@ -154,6 +178,7 @@ def _read(args: argparse.Namespace) -> int:
             "pace_error": access.pace_error,
         },
         "mrz_candidates_tried": tried if args.mrz else 0,
+        "files_missing": missing,
         "extended_length": reader.extended,
         "files": files,
         "apdus": session.stats.apdus,
@@ -175,5 +200,9 @@ def _read(args: argparse.Namespace) -> int:
                 f"  {f['name']:<16} "
                 + (f"{f['size']:>7} bytes  {f['apdus']:>4} APDUs" if "size" in f else f["error"])
             )
+        if access.downgraded:
+            print(f"  CHIP_PACE_FAILED: BAC used, {access.pace_error}")
+        if missing:
+            print(f"  incomplete: {', '.join(missing)} not read")
         print(f"  {session.stats.apdus} APDUs, {elapsed:.3f} s")
-    return 0
+    return 0 if result["complete"] else 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from gate import config
 from gate.cli import options
 from gate.emrtd.auth.passive import PaPolicy, passive_authenticate
+from gate.emrtd.auth.verdict import AuthenticityVerdict
 from gate.emrtd.docauth_errors import DocAuthError
 from gate.emrtd.pki.trust import TrustStore
 from gate.errors import EgateError
@@ -57,6 +58,11 @@ def register(subparsers: Any) -> None:
     )
     verify.add_argument("--require-crl", action="store_true", help="fail without a CRL")
     verify.add_argument("--strict", action="store_true", help="strict EF.SOD parsing")
+    verify.add_argument(
+        "--signature-only",
+        action="store_true",
+        help="pass on the SOD signature and chain alone (data groups not supplied stay unchecked)",
+    )
     options.add_json(verify, "print the verdict as JSON")
     verify.set_defaults(func=_verify)
 
@@ -104,6 +110,49 @@ def _policy(args: argparse.Namespace) -> PaPolicy:
     )
 
 
+SIGNATURE_PROBLEMS = frozenset(
+    {"PA_SOD_MALFORMED", "PA_DSC_MISSING", "PA_SIGNATURE_INVALID", "PA_ALGORITHM_UNSUPPORTED"}
+)
+EAC_PROTECTED = frozenset({3, 4})
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What was actually verified, not what the SOD lists."""
+
+    signature_valid: bool
+    verified: int
+    listed: int
+    unchecked: tuple[int, ...]
+    """Data groups listed in EF.SOD (DG3/DG4 aside: EAC) whose file was not supplied."""
+
+    def summary(self) -> str:
+        signature = "signature valid" if self.signature_valid else "signature NOT valid"
+        return f"{signature}; {self.verified} of {self.listed} data groups verified"
+
+
+def coverage(verdict: AuthenticityVerdict) -> Coverage:
+    listed = [d for d in verdict.data_groups if d.status != "not_in_sod"]
+    return Coverage(
+        signature_valid=bool(verdict.chain) and not SIGNATURE_PROBLEMS & set(verdict.codes),
+        verified=sum(d.status == "match" for d in listed),
+        listed=len(listed),
+        unchecked=tuple(
+            d.number for d in listed if d.status == "not_read" and d.number not in EAC_PROTECTED
+        ),
+    )
+
+
+def status(verdict: AuthenticityVerdict, cover: Coverage, signature_only: bool) -> str:
+    """passed / failed / not_verified for the command: data groups that were not supplied make
+    the document not verified unless ``--signature-only`` asked for exactly that."""
+    if verdict.status == "failed" or not verdict.passive_ok:
+        return "failed" if verdict.status == "failed" else "not_verified"
+    if cover.unchecked and not signature_only:
+        return "not_verified"
+    return verdict.status
+
+
 def _verify(args: argparse.Namespace) -> int:
     try:
         at = date.fromisoformat(args.at) if args.at else datetime.now(UTC).date()
@@ -122,14 +171,32 @@ def _verify(args: argparse.Namespace) -> int:
         mrz=args.mrz,
         policy=_policy(args),
     )
+    cover = coverage(verdict)
+    outcome = status(verdict, cover, args.signature_only)
     if args.json:
-        print(json.dumps(verdict.to_dict(), indent=2))
+        out = verdict.to_dict()
+        out.update(
+            status=outcome,
+            signature_valid=cover.signature_valid,
+            data_groups_verified=cover.verified,
+            data_groups_listed=cover.listed,
+            data_groups_unchecked=list(cover.unchecked),
+            signature_only=args.signature_only,
+        )
+        print(json.dumps(out, indent=2))
     else:
-        print("PASSED" if verdict.passive_ok else "FAILED", "passive authentication")
+        headline = {"passed": "PASSED", "failed": "FAILED", "not_verified": "NOT VERIFIED"}
+        print(headline[outcome], "passive authentication:", cover.summary())
+        if outcome == "not_verified" and cover.unchecked:
+            unchecked = ", ".join(f"DG{n}" for n in cover.unchecked)
+            print(
+                f"  not checked: {unchecked} (supply them with --dg N=FILE, or pass "
+                "--signature-only to verify the signature and chain alone)"
+            )
         for f in verdict.findings:
             print(f"  {f.severity:4} {f.code}: {f.detail}")
         for i, c in enumerate(verdict.chain):
             print(f"  chain[{i}] {c.subject} serial {c.serial} {c.not_before}..{c.not_after}")
         for d in verdict.data_groups:
             print(f"  DG{d.number}: {d.status}")
-    return 0 if verdict.passive_ok else 1
+    return 0 if outcome == "passed" else 1

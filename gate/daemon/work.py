@@ -203,12 +203,13 @@ def read_chip(
                 )
             reader = Reader(ChipSession(transport))
             try:
-                reader.open(key.mrz_information())
+                access = reader.open(key.mrz_information())
             except ChipError as exc:
                 log.info("chip refused key %d of %d: %s", attempt, len(tx.keys), exc)
                 continue
             try:
-                tx.files = {name: r.data for name, r in reader.read_files(CHIP_FILES).items()}
+                # what the chip lists: only a file EF.SOD does not list may be absent
+                tx.files = {name: r.data for name, r in reader.read_document(CHIP_FILES).items()}
             except ChipError as exc:
                 tx.verdicts["chip"] = ("fail", ["CHIP_READ_FAILED"])
                 log.info("chip read failed: %s", exc)
@@ -219,12 +220,16 @@ def read_chip(
             if "DG2" in tx.files:
                 with contextlib.suppress(EgateError, ValueError):
                     tx.chip_portrait = lds.parse_dg2(tx.files["DG2"]).portrait.image
-            tx.verdicts["chip"] = ("pass", ["CHIP_OK"])
+            # a chip offering PACE opened with BAC: the policy's bac_fallback decides
+            opened = ("CHIP_OK", "CHIP_PACE_FAILED") if access.downgraded else ("CHIP_OK",)
+            if access.downgraded:
+                log.info("PACE not used, BAC fallback: %s", access.pace_error)
+            tx.verdicts["chip"] = ("pass", list(opened))
             return li.ChipRead(
                 at=at(),
                 transaction=tx.id,
                 ok=True,
-                reasons=("CHIP_OK",),
+                reasons=opened,
                 has_portrait=tx.chip_portrait is not None,
             )
         tx.verdicts["chip"] = ("fail", ["CHIP_ACCESS_DENIED"])
@@ -242,12 +247,14 @@ def verify_document(
         if tx.reader is None:
             return li.DocumentVerified(at=at(), transaction=tx.id, reasons=("CHIP_READ_FAILED",))
         try:
-            verdict = authenticate_document(tx.reader, tx.files, store, at=wall, mrz=tx.mrz)
+            verdict = authenticate_document(
+                tx.reader, tx.files, store, at=wall, mrz=tx.mrz, requested=CHIP_FILES
+            )
         except (ChipError, EgateError) as exc:
             log.info("authentication aborted: %s", exc)
             return li.DocumentVerified(at=at(), transaction=tx.id, reasons=("CHIP_REMOVED",))
         codes = tuple(dict.fromkeys(verdict.codes))
-        tx.verdicts["document"] = ("pass" if verdict.ok else "fail", list(codes))
+        tx.verdicts["document"] = (verdict.check_outcome, list(codes))
         return li.DocumentVerified(at=at(), transaction=tx.id, reasons=codes)
     finally:
         tx.software_seconds += time.perf_counter() - started

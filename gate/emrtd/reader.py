@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from gate.emrtd.access.bac import BACTerminal
@@ -26,8 +26,10 @@ from gate.emrtd.access.pace import (
     can_password,
     mrz_password,
 )
+from gate.emrtd.cms.sod import parse_sod
 from gate.emrtd.crypto.ecmath import STANDARD_DH_GROUPS
 from gate.emrtd.crypto.kdf import Cipher
+from gate.emrtd.docauth_errors import DocAuthError
 from gate.emrtd.errors import (
     AccessControlError,
     APDUError,
@@ -48,11 +50,20 @@ from gate.emrtd.lds.securityinfos import (
     pace_infos,
     parse_card_access,
     parse_card_security,
+    parse_dg14,
 )
 from gate.emrtd.sm.sm import SecureMessaging
 
 EMRTD_AID = bytes.fromhex("A0000002471001")
 SW_EOF = 0x6282
+FALLBACK_LIMITS = (0xE7, 0xDF, 0xA0, 0x80, 0x40, 0x20, 0x10)
+"""Response limits (SM objects included) tried in turn after a 6700 on a short READ BINARY."""
+B1_SLACK = 5
+"""Bytes of the response limit kept free for the DO'53 header around B1 data."""
+LANE_FILES = ("EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15")
+"""What a lane reads: the MRZ data, the portrait, the keys for chip and active authentication."""
+REQUIRED_FILES = ("DG1", "EF.SOD")
+"""Without these a read is incomplete: the MRZ data and its signature."""
 
 
 class Transport(Protocol):
@@ -117,6 +128,18 @@ class ChipSession:
         self._clock = clock
 
     def transmit_raw(self, raw: bytes) -> bytes:
+        """One exchange on the link; a T=0 style 61xx (more data waiting) is collected with
+        GET RESPONSE (ISO 7816-4 5.3.4) so callers always see the whole response."""
+        out = self._exchange(raw)
+        data = b""
+        for _ in range(64):  # a chip answering 61xx forever must not keep us
+            if len(out) != 2 or out[0] != 0x61:
+                break
+            data += out[:-2]
+            out = self._exchange(bytes([raw[0] & 0x03, 0xC0, 0x00, 0x00, out[1]]))
+        return data + out if data else out
+
+    def _exchange(self, raw: bytes) -> bytes:
         start = self._clock()
         out = self.transport.transmit(raw)
         self.stats.seconds += self._clock() - start
@@ -128,7 +151,20 @@ class ChipSession:
         return out
 
     def transmit(self, cmd: CommandAPDU) -> ResponseAPDU:
-        """Send one command; protected with secure messaging when a session is open."""
+        """Send one command; protected with secure messaging when a session is open.
+
+        The status word always comes back, also for errors the chip sent without secure
+        messaging (the session stays open: :meth:`SecureMessaging.unprotect`). A 6Cxx ("wrong
+        Le, xx bytes available") is answered by sending the command once more with exactly that
+        Le, for this command only (ISO 7816-4 5.1.3)."""
+        resp = self._transmit_once(cmd)
+        if resp.sw & 0xFF00 == 0x6C00 and cmd.le is not None:
+            offered = resp.sw & 0xFF or 256
+            if offered != cmd.le:
+                resp = self._transmit_once(replace(cmd, le=offered, force_extended=False))
+        return resp
+
+    def _transmit_once(self, cmd: CommandAPDU) -> ResponseAPDU:
         if self.sm is None:
             try:
                 return decode_response(self.transmit_raw(cmd.encode()))
@@ -163,6 +199,13 @@ class AccessResult:
     card_security: bytes | None = None
     cam_verified: bool | None = None
     pace_error: str | None = None
+    """Why PACE was not used although EF.CardAccess exists (PACE failed, or EF.CardAccess is
+    unreadable or offers nothing usable): the chip was opened with BAC instead, a downgrade."""
+
+    @property
+    def downgraded(self) -> bool:
+        """BAC although the chip has EF.CardAccess (it offers, or claims to offer, PACE)."""
+        return self.protocol == "BAC" and self.pace_error is not None
 
 
 @dataclass
@@ -173,6 +216,8 @@ class ReadPolicy:
     prefer_pace: bool = True
     send_parameter_id: bool = True
     verify_cam: bool = True
+    require_pace: bool = False
+    """Refuse a BAC fallback when the chip has EF.CardAccess (raise :class:`PACEError`)."""
 
 
 @dataclass
@@ -200,6 +245,8 @@ class Reader:
         if not self.extended:
             self.limit = min(self.limit, 256)
         self._in_app = False
+        self.access: AccessResult | None = None
+        """What :meth:`open` did (``read_document`` may add a downgrade it finds in DG14)."""
 
     # -- file reading ------------------------------------------------------------------------
     def _chunk(self, wrapper: int = 0) -> int:
@@ -213,29 +260,26 @@ class Reader:
             n -= 1 if n < 64 else max(1, (n + sm.overhead(n) - limit) // 2)
         return max(1, n)
 
-    def _adapt(self, sw: int, asked: int) -> bool:
-        """Shrink the response limit after 6700 / 6Cxx; False when nothing smaller helps."""
-        if sw & 0xFF00 == 0x6C00:
-            offered = sw & 0xFF or 256
-            if offered >= asked:
-                return False
-            # the chip names the plain length it accepts
-            sm = self.session.sm
-            self.limit = offered + (sm.overhead(offered) if sm else 0)
+    def _adapt(self, sw: int) -> bool:
+        """Step the response limit down after 6700 / 6Fxx (a chip or reader that cannot send
+        that much: 231, 223, 160... bytes, the limits met in the field); False when nothing
+        smaller helps. 6Cxx never gets here: the session re-sends with the offered Le."""
+        if sw != 0x6700 and sw & 0xFF00 != 0x6F00:
+            return False
+        if self.limit <= 16:
+            return False
+        if self.limit > 256:
+            self.limit = max(256, self.limit // 2)
+            if self.limit == 256:
+                self.extended = False
             return True
-        if sw == 0x6700:
-            if self.limit <= 16:
-                return False
-            if self.limit > 256:
-                self.limit = max(256, self.limit // 2)
-                if self.limit == 256:
-                    self.extended = False
-            else:
-                self.limit = max(16, self.limit * 3 // 4)
-            return True
-        return False
+        self.limit = next((n for n in FALLBACK_LIMITS if n < self.limit), max(16, self.limit // 2))
+        return True
 
     def _read_binary(self, p1: int, p2: int, offset: int, le: int) -> ResponseAPDU:
+        """READ BINARY B0, or B1 with a DO'54 offset beyond 32767. For B1, ``le`` counts the
+        DO'53 around the data: some chips count its header in Le, others do not (JMRTD enlarges
+        Le by the header for the same reason), so the caller accepts short answers."""
         if offset > 0x7FFF:
             off = offset.to_bytes(3 if offset > 0xFFFF else 2, "big")
             cmd = CommandAPDU(0x00, 0xB1, 0x00, 0x00, tlv.encode(0x54, off), le=le)
@@ -248,6 +292,16 @@ class Reader:
                 return ResponseAPDU(item.value, resp.sw)
             return resp
         return self.session.transmit(CommandAPDU(0x00, 0xB0, p1, p2, le=le))
+
+    def _le(self, offset: int, total: int | None) -> int:
+        """The Le for the next READ BINARY at ``offset``: the largest answer that fits the
+        response limit, no more than the rest of the file (plus the DO'53 header for B1)."""
+        odd = offset > 0x7FFF
+        le = self._chunk(B1_SLACK if odd else 0)
+        if total is not None:
+            rest = total - offset
+            le = min(le, rest + (1 + len(tlv.encode_length(rest)) if odd else 0))
+        return min(le, 65536 if self.extended else 256)
 
     def _select_ef(self, name: str) -> ResponseAPDU:
         fid = lds.FILE_IDS[name].to_bytes(2, "big")
@@ -267,12 +321,7 @@ class Reader:
             if budget < 0:
                 raise ChipError(f"{name}: the chip returns too little data per READ BINARY")
             offset = len(data)
-            wrapper = 4 if offset > 0x7FFF else 0
-            le = self._chunk(wrapper)
-            if total is not None:
-                le = min(le, total - offset)
-            if not self.extended:
-                le = min(le, 256)
+            le = self._le(offset, total)
             if offset == 0 and by_sfi:
                 assert sfi is not None
                 resp = self._read_binary(0x80 | sfi, 0, 0, le)
@@ -287,7 +336,7 @@ class Reader:
                         raise StatusWordError(sel.sw, f"SELECT {name}", sw_hint(sel.sw))
                 resp = self._read_binary(offset >> 8 & 0x7F, offset & 0xFF, offset, le)
             if resp.sw not in (0x9000, SW_EOF) or (not resp.data and resp.sw != 0x9000):
-                if self._adapt(resp.sw, le):
+                if self._adapt(resp.sw):
                     continue
                 raise StatusWordError(
                     resp.sw, f"READ BINARY {name} at offset {offset}", sw_hint(resp.sw)
@@ -341,41 +390,64 @@ class Reader:
             self.limit = max(16, min(65536, int.from_bytes(ints[1], "big")))
 
     def read_card_access(self) -> bytes | None:
+        """EF.CardAccess, or None when the chip has none (6A82 and the like: a BAC-only chip).
+        A file that is there but cannot be read whole raises: PACE must not silently vanish."""
         try:
             return self.read_file("EF.CardAccess")
-        except (StatusWordError, LDSError):
-            return None
+        except StatusWordError as exc:
+            if exc.sw in (0x6A82, 0x6A86, 0x6982, 0x6A88, 0x6D00):
+                return None
+            raise
 
     def open(self, mrz_information: str | None = None, can: str | None = None) -> AccessResult:
-        """PACE when EF.CardAccess offers it, else (or when PACE fails with the MRZ) BAC."""
+        """PACE when EF.CardAccess offers it, else (or when PACE fails with the MRZ) BAC.
+
+        A fallback to BAC on a chip that has EF.CardAccess is reported in
+        ``AccessResult.pace_error`` (a downgrade is a known attack pattern: the policy
+        decides, reason code CHIP_PACE_FAILED); ``ReadPolicy.require_pace`` refuses it."""
         if mrz_information is None and can is None:
             raise AccessControlError("opening a chip needs the MRZ information or the CAN")
         self.learn_limits()
-        card_access = self.read_card_access()
+        pace_error = None
         infos: list[PACEInfo] = []
+        try:
+            card_access = self.read_card_access()
+        except (StatusWordError, LDSError) as exc:
+            card_access, pace_error = None, f"EF.CardAccess unreadable: {exc}"
+            self.session.close_secure_messaging()
         if card_access is not None:
             try:
                 infos = pace_infos(parse_card_access(card_access))
-            except SecurityInfoError:
-                infos = []
-        pace_error = None
+            except SecurityInfoError as exc:
+                pace_error = f"EF.CardAccess corrupt: {exc}"
+            else:
+                if not infos:
+                    pace_error = "EF.CardAccess lists no PACE protocol"
         if infos and (self.policy.prefer_pace or can is not None):
             info = choose_pace_info(infos)
-            if info is not None:
+            if info is None:
+                pace_error = "EF.CardAccess offers no PACE protocol this reader supports"
+            else:
                 try:
-                    return self._pace(info, mrz_information, can, card_access)
+                    self.access = self._pace(info, mrz_information, can, card_access)
+                    return self.access
                 except (PACEError, StatusWordError) as exc:
                     if can is not None or mrz_information is None:
                         raise
-                    pace_error = str(exc)
+                    pace_error = f"PACE failed: {exc}"
                     self.session.close_secure_messaging()
+        elif infos:
+            pace_error = None  # PACE offered, BAC chosen on purpose (prefer_pace off)
         if mrz_information is None:
             raise AccessControlError(
                 "the chip offers no PACE protocol this reader supports, and BAC needs the MRZ"
             )
+        if pace_error is not None and self.policy.require_pace:
+            raise PACEError(f"{pace_error}; BAC fallback refused (PACE required)")
         result = self._bac(mrz_information)
         result.card_access = card_access
         result.pace_error = pace_error
+        self.access = result
         return result
 
     def _bac(self, mrz_information: str) -> AccessResult:
@@ -383,7 +455,11 @@ class Reader:
         bac = BACTerminal(mrz_information)
         challenge = self.session.transmit(bac.get_challenge())
         cmd = bac.mutual_authenticate(challenge, self.rng(8), self.rng(16))
-        self.session.sm = bac.finish(self.session.transmit(cmd))
+        resp = self.session.transmit(cmd)
+        if resp.sw == 0x6700:
+            # some chips refuse Le 28 for MUTUAL AUTHENTICATE: Le 00 (as JMRTD retries)
+            resp = self.session.transmit(replace(cmd, le=256))
+        self.session.sm = bac.finish(resp)
         return AccessResult("BAC", None, "3DES")
 
     def _pace(
@@ -420,6 +496,76 @@ class Reader:
         self.select_application()
         return result
 
+    def data_groups(self) -> tuple[list[str], dict[str, FileRead]]:
+        """The files to read (EF.COM when present, its data groups, EF.SOD) and what was read
+        to learn them. Without EF.COM (newer passports omit it) the list comes from EF.SOD,
+        as gmrtd does; so does an EF.COM that is truncated or malformed (it is not signed and
+        nothing else needs it). DG3/DG4 (extended access control) are left out."""
+        try:
+            done = self.read_files(["EF.COM"])
+            numbers = lds.parse_ef_com(done["EF.COM"].data).data_groups
+        except StatusWordError as exc:
+            if exc.sw not in (0x6A82, 0x6A83):
+                raise
+        except (LDSError, TLVError):
+            pass
+        else:
+            return ["EF.COM", *[f"DG{n}" for n in numbers if n not in (3, 4)], "EF.SOD"], done
+        done = self.read_files(["EF.SOD"])
+        numbers = sod_data_groups(done["EF.SOD"].data)
+        return [*[f"DG{n}" for n in numbers if n not in (3, 4)], "EF.SOD"], done
+
+    def read_document(
+        self,
+        wanted: Iterable[str] = LANE_FILES,
+        required: Iterable[str] = REQUIRED_FILES,
+    ) -> dict[str, FileRead]:
+        """The files of ``wanted`` the chip lists, each read once: a file nothing lists is
+        never asked for (a passport without active authentication has no DG15).
+
+        EF.SOD is signed, EF.COM is not: a data group EF.SOD lists must be delivered (a chip
+        hiding its DG14/DG15 would otherwise escape chip and active authentication, so that
+        raises like a ``required`` file). One only EF.COM lists and the chip lacks or refuses
+        (the session stays open) is left out."""
+        wanted, required = set(wanted), set(required)
+        names, done = self.data_groups()
+        out = {n: r for n, r in done.items() if n in wanted or n == "EF.SOD"}
+        if "EF.SOD" not in out:
+            out.update(self.read_files(["EF.SOD"]))
+        signed = {f"DG{n}" for n in sod_data_groups(out["EF.SOD"].data)}
+        for name in [*names, *sorted(signed - set(names), key=lambda n: int(n[2:]))]:
+            if name in out or name not in wanted:
+                continue
+            try:
+                out[name] = self.read_files([name])[name]
+            except StatusWordError:
+                if name in required or name in signed:
+                    raise
+        absent = sorted(required - set(out))
+        if absent:
+            raise LDSError(f"{', '.join(absent)} not listed by the chip (EF.COM / EF.SOD)")
+        if "DG14" in out:
+            self.check_downgrade(out["DG14"].data)
+        if "EF.SOD" not in wanted:
+            del out["EF.SOD"]
+        return out
+
+    def check_downgrade(self, dg14: bytes) -> None:
+        """DG14 (signed through EF.SOD) may carry the chip's PACEInfo too: a chip opened with
+        BAC although DG14 says it has PACE was downgraded, even when EF.CardAccess looked
+        absent (a bare 6A82 needs no MAC)."""
+        access = self.access
+        if access is None or access.protocol != "BAC" or access.pace_error is not None:
+            return
+        if not self.policy.prefer_pace:
+            return  # BAC on purpose
+        try:
+            offered = pace_infos(parse_dg14(dg14))
+        except (SecurityInfoError, TLVError, LDSError):
+            return  # passive authentication judges DG14
+        if offered:
+            access.pace_error = "DG14 lists PACE but the chip was opened with BAC"
+
     def read_files(self, names: list[str]) -> dict[str, FileRead]:
         if not self._in_app:
             self.select_application()
@@ -432,6 +578,15 @@ class Reader:
                 name, data, self.session.stats.apdus - before, self.session.stats.seconds - start
             )
         return out
+
+
+def sod_data_groups(sod: bytes) -> tuple[int, ...]:
+    """Data group numbers listed in EF.SOD: the CMS parser first (BER, indefinite lengths),
+    else the bare structure (an unsigned placeholder SOD)."""
+    try:
+        return tuple(sorted(parse_sod(sod).dg_hashes))
+    except (DocAuthError, ValueError):
+        return lds.sod_data_groups(sod)
 
 
 def choose_pace_info(infos: list[PACEInfo]) -> PACEInfo | None:

@@ -18,6 +18,7 @@ A rejection is final as soon as it is found. A referral waits for the authentici
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from gate import reasons as registry
 from gate.config import PolicyConfig
@@ -157,6 +158,9 @@ def _chip_rules(ev: Evidence, rules: PolicyConfig, grace: bool) -> list[RuleResu
             return [RuleResult(rule="chip", outcome="fail", reasons=codes)]
         return [RuleResult(rule="chip", outcome="refer", reasons=codes)]
     out = [RuleResult(rule="chip", outcome="pass")]
+    if "CHIP_PACE_FAILED" in ev.chip_reasons and rules.bac_fallback != "accept":
+        outcome: Literal["refer", "fail"] = "fail" if rules.bac_fallback == "refuse" else "refer"
+        out.append(RuleResult(rule="pace", outcome=outcome, reasons=("CHIP_PACE_FAILED",)))
     codes_all = ev.authenticity
     if codes_all is None:
         out.append(RuleResult(rule="authenticity", outcome="pending"))

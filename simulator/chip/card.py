@@ -32,8 +32,9 @@ from gate.emrtd.lds.securityinfos import (
     parse_card_access,
     parse_dg14,
 )
-from gate.emrtd.sm.sm import SecureMessaging
+from gate.emrtd.sm.sm import SecureMessaging, is_bare_error
 from simulator.chip.image import ChipImage
+from simulator.chip.quirks import apply_quirks
 
 EMRTD_AID = bytes.fromhex("A0000002471001")
 
@@ -55,6 +56,27 @@ class ChipConfig:
     """Accept READ BINARY with a short file identifier (else 6A86: select by file ID)."""
     reject_parameter_id: bool = False
     """Answer 6A80 to MSE:Set AT carrying tag 84 (some real chips do)."""
+    # habits of real chips (named profiles in simulator.chip.quirks)
+    bare_errors: bool = False
+    """Answer errors to protected commands without secure messaging (bare SW, SSC not counted
+    for the response)."""
+    wrong_le_6c: bool = False
+    """READ BINARY asking more than the rest of a small file: 6Cxx (xx = the rest) instead of
+    the data with 6282."""
+    b1_le_counts_header: bool = False
+    """READ BINARY B1: Le counts the DO'53 header, not only the data."""
+    t0_get_response: bool = False
+    """T=0 style: every response with data is announced by 61xx and fetched by GET RESPONSE."""
+    mutual_auth_refuses_le40: bool = False
+    """MUTUAL AUTHENTICATE with Le 28 (40) gets 6700; Le 00 works."""
+    aa_truncate_short_le: bool = False
+    """INTERNAL AUTHENTICATE with Le shorter than the signature: 9000 and the signature cut."""
+    aa_refuse_extended_le: bool = False
+    """INTERNAL AUTHENTICATE with an extended Le: 6700."""
+    hidden_files: tuple[str, ...] = ()
+    """Files of the image the chip does not have (e.g. EF.COM on newer passports)."""
+    select_mf_required: bool = False
+    """Master-file files (EF.CardAccess, EF.ATR/INFO) answer 6A82 until an explicit SELECT MF."""
 
 
 @dataclass
@@ -90,24 +112,27 @@ class VirtualChip:
     rng: Callable[[int], bytes] = os.urandom
 
     def __post_init__(self) -> None:
+        if self.image.quirks:
+            self.config, self.faults = apply_quirks(self.image.quirks, self.config, self.faults)
         self.atr = _atr(self.config.extended_length)
         self.apdu_count = 0
         self.mf: dict[str, bytes] = {
             k: self.image.files[k]
             for k in ("EF.CardAccess", "EF.CardSecurity")
-            if k in self.image.files
+            if k in self.image.files and k not in self.config.hidden_files
         }
         if self.config.extended_length and self.config.publish_atr_info:
             self.mf["EF.ATR/INFO"] = _atr_info(self.config)
         self.app = {
             k: v
             for k, v in self.image.files.items()
-            if k == "EF.COM" or k == "EF.SOD" or k.startswith("DG")
+            if (k == "EF.COM" or k == "EF.SOD" or k.startswith("DG"))
+            and k not in self.config.hidden_files
         }
         self.pace_infos: list[PACEInfo] = []
-        if "EF.CardAccess" in self.image.files:
+        if "EF.CardAccess" in self.mf:
             try:
-                self.pace_infos = pace_infos(parse_card_access(self.image.files["EF.CardAccess"]))
+                self.pace_infos = pace_infos(parse_card_access(self.mf["EF.CardAccess"]))
             except ChipError:
                 self.pace_infos = []
         self.reset()
@@ -115,12 +140,14 @@ class VirtualChip:
     def reset(self) -> None:
         """Power cycle: MF selected, no secure messaging, no authentication."""
         self.in_app = False
+        self.mf_selected = not self.config.select_mf_required
         self.current: str | None = None
         self.sm: SecureMessaging | None = None
         self.authenticated = False
         self.challenge: bytes | None = None
         self.pace: PACECard | None = None
         self.ca_oid: str | None = None
+        self._pending: tuple[bytes, bytes] | None = None
 
     # -- entry point -------------------------------------------------------------------------
     def process(self, raw: bytes) -> bytes:
@@ -129,6 +156,30 @@ class VirtualChip:
         if self.faults.remove_after_apdus is not None and index >= self.faults.remove_after_apdus:
             self.reset()
             raise ChipRemoved(f"card removed before APDU {index}")
+        if not self.config.t0_get_response:
+            return self._process(raw, index)
+        if len(raw) == 5 and raw[1] == 0xC0 and raw[2:4] == b"\x00\x00":
+            return self._get_response(raw[4] or 256)
+        self._pending = None
+        out = self._process(raw, index)
+        if len(out) == 2:
+            return out
+        self._pending = (out[:-2], out[-2:])
+        return bytes([0x61, min(len(out) - 2, 256) & 0xFF])
+
+    def _get_response(self, le: int) -> bytes:
+        """T=0 GET RESPONSE: the next ``le`` bytes of the waiting response."""
+        if self._pending is None:
+            return b"\x69\x85"
+        data, sw = self._pending
+        chunk, rest = data[:le], data[le:]
+        if rest:
+            self._pending = (rest, sw)
+            return chunk + bytes([0x61, min(len(rest), 256) & 0xFF])
+        self._pending = None
+        return chunk + sw
+
+    def _process(self, raw: bytes, index: int) -> bytes:
         try:
             cmd = decode_command(raw)
         except APDUError:
@@ -150,6 +201,9 @@ class VirtualChip:
                 return b"\x69\x88"
         sm = self.sm
         resp, after = self._dispatch(cmd)
+        bare = self.config.bare_errors and not resp.data and is_bare_error(resp.sw)
+        if sm is not None and protected and bare:
+            return resp.encode()  # unwrapped: the chip's counter skips this response
         if sm is not None and protected:
             wrapped = sm.card_wrap(resp)
             out = wrapped.data
@@ -187,6 +241,8 @@ class VirtualChip:
         return ResponseAPDU(b"", 0x6D00), None
 
     def _files(self) -> dict[str, bytes]:
+        if not self.in_app and not self.mf_selected:
+            return {}
         return self.app if self.in_app else self.mf
 
     def _select(self, cmd: CommandAPDU) -> ResponseAPDU:
@@ -196,7 +252,7 @@ class VirtualChip:
             self.in_app, self.current = True, None
             return ResponseAPDU(b"", 0x9000)
         if cmd.p1 == 0x00 and cmd.data in (b"", b"\x3f\x00"):
-            self.in_app, self.current = False, None
+            self.in_app, self.current, self.mf_selected = False, None, True
             return ResponseAPDU(b"", 0x9000)
         if cmd.p1 in (0x00, 0x02) and len(cmd.data) == 2:
             fid = int.from_bytes(cmd.data, "big")
@@ -260,12 +316,20 @@ class VirtualChip:
         if offset > len(data):
             return ResponseAPDU(b"", 0x6B00)
         wildcard = cmd.le in (256, 65536)
+        rest = len(data) - offset
+        if self.config.wrong_le_6c and not wildcard and rest < cmd.le and rest < 256:
+            return ResponseAPDU(b"", 0x6C00 | rest)
+        want = cmd.le
         limit = self.config.max_response
         if cmd.ins == 0xB1:
-            limit -= 5
+            if self.config.b1_le_counts_header:
+                while want > 0 and want + 1 + len(tlv.encode_length(want)) > cmd.le:
+                    want -= 1
+            else:
+                limit -= 5
         if self.sm is not None:
             # the protected answer must fit: shrink the chunk until it does
-            n = min(cmd.le, len(data) - offset)
+            n = min(want, rest)
             fits = n + self.sm.overhead(n) <= limit
             if not fits and not wildcard:
                 return ResponseAPDU(b"", 0x6700)
@@ -273,10 +337,10 @@ class VirtualChip:
                 n -= 1
             chunk = data[offset : offset + n]
         else:
-            if cmd.le > limit and not wildcard:
+            if want > limit and not wildcard:
                 return ResponseAPDU(b"", 0x6700)
-            chunk = data[offset : offset + min(cmd.le, limit)]
-        sw = 0x9000 if len(chunk) == cmd.le or wildcard else 0x6282
+            chunk = data[offset : offset + min(want, limit)]
+        sw = 0x9000 if len(chunk) == want or wildcard else 0x6282
         if cmd.ins == 0xB1:
             chunk = tlv.encode(0x53, chunk)
         return ResponseAPDU(chunk, sw)
@@ -290,6 +354,8 @@ class VirtualChip:
     def _mutual_authenticate(self, cmd: CommandAPDU) -> ResponseAPDU:
         if not self.config.bac or self.challenge is None or not self.in_app:
             return ResponseAPDU(b"", 0x6985)
+        if self.config.mutual_auth_refuses_le40 and cmd.le == 40:
+            return ResponseAPDU(b"", 0x6700)
         result = BACCard(self.image.mrz_information).respond(self.challenge, cmd.data, self.rng(16))
         self.challenge = None
         if result is None:
@@ -387,8 +453,13 @@ class VirtualChip:
             return ResponseAPDU(b"", 0x6D00)
         if len(cmd.data) != 8:
             return ResponseAPDU(b"", 0x6700)
+        if self.config.aa_refuse_extended_le and (cmd.force_extended or (cmd.le or 0) > 256):
+            return ResponseAPDU(b"", 0x6700)
         hash_name = "sha1" if isinstance(key, rsa.RSAPrivateKey) else "sha256"
-        return ResponseAPDU(aa_sign(key, cmd.data, hash_name, self.rng), 0x9000)
+        signature = aa_sign(key, cmd.data, hash_name, self.rng)
+        if self.config.aa_truncate_short_le and cmd.le is not None and cmd.le < len(signature):
+            signature = signature[: cmd.le]
+        return ResponseAPDU(signature, 0x9000)
 
 
 def aa_sign(

@@ -49,6 +49,8 @@ class ChipImage:
     ca_key: ec.EllipticCurvePrivateKey | None = None
     ca_key_id: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    quirks: list[str] = field(default_factory=list)
+    """Names of :mod:`simulator.chip.quirks` profiles the virtual chip adopts."""
 
     @property
     def mrz_information(self) -> str:
@@ -66,6 +68,8 @@ class ChipImage:
             meta["can"] = self.can
         if self.ca_key_id is not None:
             meta["ca_key_id"] = self.ca_key_id
+        if self.quirks:
+            meta["quirks"] = list(self.quirks)
         (directory / "chip.json").write_text(json.dumps(meta, indent=1))
         for fname, key in (("aa_key.pem", self.aa_key), ("ca_key.pem", self.ca_key)):
             if key is not None:
@@ -109,6 +113,9 @@ def load_image(directory: Path) -> ChipImage:
     if ca_key is not None and not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise ChipImageError(f"{directory}/ca_key.pem: chip authentication needs an EC key")
     key_id = meta.get("ca_key_id")
+    quirks = meta.get("quirks", [])
+    if not isinstance(quirks, list) or not all(isinstance(q, str) for q in quirks):
+        raise ChipImageError(f"{directory}/chip.json: 'quirks' must be a list of profile names")
     return ChipImage(
         files,
         mrz,
@@ -116,4 +123,5 @@ def load_image(directory: Path) -> ChipImage:
         _load_key(directory / "aa_key.pem"),
         ca_key,
         int(key_id) if isinstance(key_id, int) else None,
+        quirks=list(quirks),
     )

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gate.cli import command_group
+from gate.cli import command_group, options
 
 
 def register(subparsers: Any) -> None:
@@ -28,7 +28,16 @@ def _extend(sub: Any) -> None:
     )
     build.add_argument("--aa", choices=["RSA", "EC", "none"], default="RSA")
     build.add_argument("--dg2-size", type=int, default=20000)
+    build.add_argument(
+        "--quirks",
+        default="",
+        help="comma list of chip quirk profiles the virtual chip adopts (egate chip quirks)",
+    )
     build.set_defaults(func=_build)
+
+    quirks = sub.add_parser("quirks", help="list the virtual chip's quirk profiles")
+    options.add_json(quirks, "print the profiles as JSON")
+    quirks.set_defaults(func=_quirks)
 
     serve = sub.add_parser("serve-vpcd", help="serve a chip image to pcscd through vpcd")
     serve.add_argument("image", type=Path)
@@ -37,9 +46,29 @@ def _extend(sub: Any) -> None:
     serve.set_defaults(func=_serve)
 
 
+def _quirks(args: argparse.Namespace) -> int:
+    from simulator.chip.quirks import QUIRKS
+
+    if args.json:
+        rows = [
+            {"name": q.name, "description": q.description, "source": q.source,
+             "completes": q.completes}
+            for q in QUIRKS.values()
+        ]  # fmt: skip
+        print(json.dumps(rows, indent=2))
+        return 0
+    for q in QUIRKS.values():
+        print(q.name)
+        print(f"    {q.description}")
+        print(f"    source: {q.source}")
+    return 0
+
+
 def _build(args: argparse.Namespace) -> int:
     from simulator.chip.builder import SPECIMEN_MRZ, ImageSpec, build_image
+    from simulator.chip.quirks import parse_quirks
 
+    quirk_names = parse_quirks(args.quirks)
     pace: list[tuple[str, str, int]] = []
     if args.pace != "none":
         for item in args.pace.split(","):
@@ -53,8 +82,10 @@ def _build(args: argparse.Namespace) -> int:
         dg2_size=args.dg2_size,
     )
     image = build_image(spec)
+    image.quirks = quirk_names
     image.save(args.out)
-    print(json.dumps({"out": str(args.out), "files": {k: len(v) for k, v in image.files.items()}}))
+    files = {k: len(v) for k, v in image.files.items()}
+    print(json.dumps({"out": str(args.out), "files": files, "quirks": quirk_names}))
     return 0
 
 

@@ -66,6 +66,8 @@ class TravellerGroup(_Strict):
     tailgater: bool = False
     """Someone follows the traveller closely into the mantrap."""
     behaviour: Behaviour = "normal"
+    chip_quirks: list[str] = Field(default_factory=list)
+    """Habits of real chips the document's chip has (``egate chip quirks``)."""
     expect: Expectation = "accepted"
     expect_reasons: list[str] = Field(default_factory=list)
     """Reason codes (gate/reasons.py) the lane's decision must contain."""
@@ -75,6 +77,18 @@ class TravellerGroup(_Strict):
     def _nationality(cls, value: str) -> str:
         if not (len(value) == 3 and value.isalpha() and value.isupper()):
             raise ValueError("must be a three-letter ICAO 9303 code in capitals, e.g. 'TWN'")
+        return value
+
+    @field_validator("chip_quirks")
+    @classmethod
+    def _quirks(cls, value: list[str]) -> list[str]:
+        from simulator.chip.quirks import QUIRKS
+
+        for name in value:
+            if name not in QUIRKS:
+                raise ValueError(
+                    f"{name!r} is not a chip quirk profile; allowed: {', '.join(QUIRKS)}"
+                )
         return value
 
     @field_validator("expect_reasons")

@@ -124,6 +124,19 @@ def test_protocols_over_pcsc(pcscd: None, pace: list[tuple[str, str, int]], exte
     assert files == {n: image.files[n] for n in names}
 
 
+@pytest.mark.parametrize(
+    "quirks", [["bare-error-sw", "wrong-le-6c"], ["t0-get-response"], ["no-ef-com", "short-256"]]
+)
+def test_quirk_profiles_over_pcsc(pcscd: None, quirks: list[str]) -> None:
+    """Real chips' habits through the real PC/SC stack (pcscd, vpcd): the same reads."""
+    image = build_image(ImageSpec(aa=None, dg2_size=3000))
+    image.quirks = quirks
+    names = ["EF.SOD", "DG1", "DG2"] + ([] if "no-ef-com" in quirks else ["EF.COM"])
+    label, files = _read_via_pcsc(image, names)
+    assert label == "PACE-GM-AES-128"
+    assert files == {n: image.files[n] for n in names}
+
+
 def test_can_over_pcsc(pcscd: None) -> None:
     image = build_image(ImageSpec(aa=None, dg2_size=500, can="271828"))
     label, files = _read_via_pcsc(image, ["DG1"], can="271828")

@@ -176,6 +176,24 @@ def test_everything_passed_is_accepted() -> None:
             "AA_NOT_COMPLETED",
         ),
         (
+            {"authenticity": ("PA_OK", "PA_DG_NOT_RETURNED", "AA_NOT_COMPLETED")},
+            {},
+            Decision.REFERRED,
+            "PA_DG_NOT_RETURNED",
+        ),
+        (
+            {"authenticity": ("PA_OK", "CA_NOT_COMPLETED", "AA_OK")},
+            {"require_chip_authentication": True},
+            Decision.REFERRED,
+            "CA_NOT_COMPLETED",
+        ),
+        (
+            {"authenticity": ("PA_OK", "CA_FAILED", "CHIP_CLONE_SUSPECTED")},
+            {},
+            Decision.REJECTED,
+            "CHIP_CLONE_SUSPECTED",
+        ),
+        (
             {"chip_ok": False, "chip_reasons": ("CHIP_ACCESS_DENIED",)},
             {},
             Decision.REFERRED,
@@ -347,3 +365,15 @@ def test_malformed_watchlist_entries_are_refused() -> None:
         WatchList.from_dict({**base, "entries": [{}]})
     with pytest.raises(ListFormatError, match="YYYY-MM-DD"):
         WatchList.from_dict({**base, "entries": [{"id": "a", "date_of_birth": "1.2.1970"}]})
+
+
+@pytest.mark.parametrize(
+    ("fallback", "decision"),
+    [("refer", Decision.REFERRED), ("refuse", Decision.REJECTED), ("accept", Decision.ACCEPTED)],
+)
+def test_pace_downgrade_follows_bac_fallback(fallback: str, decision: Decision) -> None:
+    downgraded = replace(FULL, chip_reasons=("CHIP_OK", "CHIP_PACE_FAILED"))
+    d = decide(downgraded, rules(bac_fallback=fallback))
+    assert d.decision is decision, d
+    assert ("CHIP_PACE_FAILED" in d.reasons) is (fallback != "accept")
+    assert decide(downgraded, rules()).decision is Decision.REFERRED  # the lane's default

@@ -13,7 +13,7 @@ from simulator import scenarios
 ISSUE_BUILTINS = {
     "genuine", "impostor", "expired", "forged-sod", "altered", "clone", "watchlist", "minor",
     "not-on-manifest", "tailgater", "document-removed", "walk-back", "controller-noise",
-    "camera-loss", "central-down", "mix",
+    "camera-loss", "central-down", "mix", "chip-quirks",
 }  # fmt: skip
 
 
@@ -107,3 +107,10 @@ def test_cli_lists_and_checks_scenarios(capsys: pytest.CaptureFixture[str], tmp_
     bad.write_text('name = "b"\n[[travellers]]\nface = "cat"\n', encoding="utf-8")
     assert main(["sim", "check", str(bad)]) == 2
     assert "allowed values: holder, impostor" in capsys.readouterr().err
+
+
+def test_chip_quirks_are_checked_and_reach_the_chip_image() -> None:
+    message = _error({"name": "x", "travellers": [{"chip_quirks": ["no-such"]}]})
+    assert "travellers[0].chip_quirks" in message and "no-ef-com" in message
+    scenario = scenarios.load("chip-quirks")
+    assert all(g.chip_quirks and g.expect == "accepted" for g in scenario.travellers)

@@ -7,7 +7,9 @@ signs it with the private key whose public half is in DG15:
   ``xx CC`` names the hash by its ISO/IEC 10118-3 identifier (33 SHA-1, 34 SHA-256,
   35 SHA-512, 36 SHA-384, 38 SHA-224).
 - ECDSA: a signature over RND.IFD with the hash named by DG14's ActiveAuthenticationInfo
-  (plain ``r || s`` as BSI TR-03111 prescribes; DER is accepted too).
+  (plain ``r || s`` as BSI TR-03111 prescribes; DER is accepted too); without that info the
+  hash follows the key size. Keys on curves ``cryptography`` lacks (brainpoolP192r1, P224r1,
+  P320r1) verify with :class:`gate.emrtd.crypto.ecmath.EcPublicKey`.
 """
 
 from __future__ import annotations
@@ -96,6 +98,44 @@ class AaResult:
     hash_algorithm: str | None = None
 
 
+def ecdsa_hashes_for(key: ec.EllipticCurvePublicKey) -> tuple[str, ...]:
+    """The hashes to try for an ECDSA AA key when DG14 names none (no ActiveAuthenticationInfo,
+    e.g. Portuguese ID cards): first the one matching the key size, as gmrtd does, then the
+    others (a signature that verifies under any of them proves the key)."""
+    bits = key.curve.key_size
+    sizes = ((160, "sha1"), (224, "sha224"), (256, "sha256"), (384, "sha384"), (1 << 16, "sha512"))
+    first = next(name for limit, name in sizes if bits <= limit)
+    return (first, *(h for h in ("sha256", "sha384", "sha512", "sha224", "sha1") if h != first))
+
+
+def expected_length(key: certs.PublicKey) -> int:
+    """The plain response length of a complete answer (RSA: the modulus; ECDSA: r || s; a
+    DER-encoded ECDSA answer is a few bytes longer)."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return (key.key_size + 7) // 8
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return 2 * ((key.curve.key_size + 7) // 8)
+    return 0  # no AA with other key types
+
+
+def looks_truncated(key: certs.PublicKey, response: bytes) -> bool:
+    """True when ``response`` is shorter than any complete answer for ``key``: the chip or the
+    reader cut it (short Le), so a failed check proves nothing about the chip."""
+    full = expected_length(key)
+    if not full:
+        return False
+    if isinstance(key, rsa.RSAPublicKey):
+        return len(response) < full - 1  # a leading zero byte may be dropped (1 in 256)
+    if len(response) == full:
+        return False
+    try:
+        parsed = parser.parse(response)
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
+        return len(response) < full
+    return parsed[0] != 0 or parsed[2] != 16  # not a DER SEQUENCE (r, s)
+
+
 def verify_response(
     public_key: certs.PublicKey,
     challenge: bytes,
@@ -105,16 +145,28 @@ def verify_response(
 ) -> AaResult:
     """Whether ``response`` proves possession of the DG15 private key for ``challenge``.
 
-    ``ecdsa_hash`` is the hash named in DG14's ActiveAuthenticationInfo (required for EC).
-    Never raises for a wrong or malformed response: that is a failed AA."""
+    ``ecdsa_hash`` is the hash named in DG14's ActiveAuthenticationInfo; without it an EC
+    key's hash follows its size (:func:`ecdsa_hashes_for`). Never raises for a wrong or
+    malformed response: that is a failed AA."""
     if len(challenge) != CHALLENGE_LENGTH:
         raise ActiveAuthError(f"the AA challenge must be 8 bytes, got {len(challenge)}")
     if isinstance(public_key, rsa.RSAPublicKey):
         return _verify_rsa(public_key, challenge, response)
     if isinstance(public_key, ec.EllipticCurvePublicKey):
-        if ecdsa_hash is None:
-            return AaResult(False, "ECDSA AA key but DG14 names no ActiveAuthenticationInfo hash")
-        return _verify_ecdsa(public_key, challenge, response, ecdsa_hash)
+        if ecdsa_hash is not None:
+            return _verify_ecdsa(public_key, challenge, response, ecdsa_hash)
+        result = AaResult(False, "no hash to try")
+        for name in ecdsa_hashes_for(public_key):
+            result = _verify_ecdsa(public_key, challenge, response, name)
+            if result.ok:
+                return AaResult(
+                    True, result.detail + " (no ActiveAuthenticationInfo: hash by key size)", name
+                )
+        return AaResult(
+            False,
+            f"ECDSA {public_key.curve.name} response does not verify with any hash "
+            "(DG14 names none)",
+        )
     return AaResult(False, "DG15 holds an unsupported key type")
 
 

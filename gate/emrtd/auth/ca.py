@@ -128,14 +128,15 @@ def parse_dg14(dg14: bytes) -> Dg14:
         raise ChipAuthError(f"DG14 cannot be decoded ({exc})") from exc
     found_keys: list[ChipAuthKey] = []
     found_infos: list[ChipAuthInfo] = []
+    unusable: list[str] = []
     aa_oid = None
     for info in infos:
         if isinstance(info, securityinfos.ChipAuthenticationPublicKeyInfo):
             try:
                 found_keys.append(_parse_key(info.public_key, info.key_id))
-            except (*DER_ERRORS, UnknownCurveError) as exc:
+            except (*DER_ERRORS, UnknownCurveError, ChipAuthError) as exc:
                 raise_if_bug(exc)
-                raise ChipAuthError(f"DG14 chip authentication key unusable ({exc})") from exc
+                unusable.append(str(exc))
         elif isinstance(info, securityinfos.ChipAuthenticationInfo):
             if info.version not in (1, 2):
                 raise ChipAuthError(
@@ -147,6 +148,8 @@ def parse_dg14(dg14: bytes) -> Dg14:
             )
         elif isinstance(info, securityinfos.ActiveAuthenticationInfo):
             aa_oid = info.signature_algorithm
+    if unusable and not found_keys:  # one bad key among good ones does not disable CA
+        raise ChipAuthError(f"DG14 chip authentication key unusable ({unusable[0]})")
     protocols = tuple(info.protocol for info in infos)
     return Dg14(tuple(found_keys), tuple(found_infos), aa_oid, protocols)
 

@@ -23,7 +23,7 @@ from gate import mrz as gate_mrz
 from gate.config import TrustConfig
 from gate.emrtd.access.access import normalize_mrz
 from gate.emrtd.auth.verdict import AuthenticityVerdict, DataGroupResult
-from gate.emrtd.cms.sod import Sod, parse_sod
+from gate.emrtd.cms.sod import SignerPart, Sod, parse_sod
 from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import (
     CertificateError,
@@ -119,9 +119,11 @@ def passive_authenticate(
     country_ok = _check_document(sod, data_groups, mrz, moment, policy, verdict)
     failed = any(f.severity == "fail" for f in verdict.findings)
     if hashes_ok and signature_ok and chain_ok and country_ok and not failed:
+        listed = sum(d.status != "not_in_sod" for d in verdict.data_groups)
+        matched = sum(d.status == "match" for d in verdict.data_groups)
         verdict.add(
             "PA_OK",
-            f"{len(verdict.data_groups)} data group(s) match, SOD signed by "
+            f"signature valid; {matched} of {listed} data groups verified; SOD signed by "
             f"{verdict.chain[0].subject if verdict.chain else '?'}",
         )
     return verdict
@@ -162,7 +164,14 @@ def _check_data_groups(
 
 
 def _check_signature(sod: Sod, verdict: AuthenticityVerdict) -> bool:
-    dsc = sod.signer_certificate
+    """Every SignerInfo must verify (ICAO 9303 has one; several are each verified, as gmrtd
+    does)."""
+    results = [_check_signer(sod, signer, verdict) for signer in sod.signers]
+    return bool(results) and all(results)
+
+
+def _check_signer(sod: Sod, signer: SignerPart, verdict: AuthenticityVerdict) -> bool:
+    dsc = signer.signer_certificate
     if dsc is None:
         verdict.add(
             "PA_DSC_MISSING",
@@ -171,31 +180,44 @@ def _check_signature(sod: Sod, verdict: AuthenticityVerdict) -> bool:
         return False
     verdict.chain.append(certs.summarize(dsc))
     try:
-        if sod.signed_attributes is not None:
-            if sod.content_type_attribute != sod.econtent_type:
+        candidates: list[bytes] = [sod.econtent]
+        if signer.signed_attributes is not None:
+            if signer.content_type_attribute != sod.econtent_type:
                 verdict.add(
                     "PA_SIGNATURE_INVALID",
-                    f"signed content-type attribute {sod.content_type_attribute} differs from "
-                    f"the eContent type {sod.econtent_type}",
+                    f"signed content-type attribute {signer.content_type_attribute} differs "
+                    f"from the eContent type {sod.econtent_type}",
                 )
                 return False
-            if sod.message_digest_attribute != certs.digest(sod.digest_algorithm, sod.econtent):
+            digest = certs.digest(signer.digest_algorithm, sod.econtent)
+            if signer.message_digest_attribute != digest:
                 verdict.add(
                     "PA_SIGNATURE_INVALID",
                     "the signed messageDigest does not match the LDSSecurityObject: the list of "
                     "data-group hashes was changed after signing",
                 )
                 return False
-            signed = sod.signed_attributes
-        else:
-            signed = sod.econtent
-        ok = certs.verify_signature(
-            certs.cert_public_key(dsc),
-            sod.signature_algorithm,
-            sod.signature,
-            signed,
-            digest_hint=sod.digest_algorithm,
-        )
+            candidates = [signer.signed_attributes]
+            if signer.signed_attributes_sorted is not None:
+                candidates.append(signer.signed_attributes_sorted)
+        key = certs.cert_public_key(dsc)
+        ok = False
+        for index, signed in enumerate(candidates):
+            if certs.verify_signature(
+                key,
+                signer.signature_algorithm,
+                signer.signature,
+                signed,
+                digest_hint=signer.digest_algorithm,
+            ):
+                ok = True
+                if index:
+                    verdict.add(
+                        "PA_SOD_WARNING",
+                        "the signature covers the DER re-encoding of the signed attributes "
+                        "(sorted SET OF), not the bytes stored in EF.SOD",
+                    )
+                break
     except UnsupportedAlgorithmError as exc:
         verdict.add("PA_ALGORITHM_UNSUPPORTED", f"SOD signature: {exc}")
         return False
@@ -205,8 +227,8 @@ def _check_signature(sod: Sod, verdict: AuthenticityVerdict) -> bool:
     if not ok:
         verdict.add(
             "PA_SIGNATURE_INVALID",
-            f"the SOD signature ({sod.signature_algorithm['algorithm'].native}) does not verify "
-            f"with the key of DSC {dsc.subject.human_friendly}",
+            f"the SOD signature ({signer.signature_algorithm['algorithm'].native}) does not "
+            f"verify with the key of DSC {dsc.subject.human_friendly}",
         )
     return ok
 
@@ -218,12 +240,27 @@ def _check_chain(
     policy: PaPolicy,
     verdict: AuthenticityVerdict,
 ) -> bool:
+    results = [
+        _check_signer_chain(signer, store, moment, policy, verdict) for signer in sod.signers
+    ]
+    return bool(results) and all(results)
+
+
+def _check_signer_chain(
+    signer: SignerPart,
+    store: trust.TrustStore,
+    moment: datetime,
+    policy: PaPolicy,
+    verdict: AuthenticityVerdict,
+) -> bool:
     """Issuer, validity, profiles, revocation and country of the DSC: gate.emrtd.pki.path."""
-    dsc = sod.signer_certificate
+    dsc = signer.signer_certificate
     if dsc is None:
         return False
     signing_time = (
-        certs.as_datetime(datetime.fromisoformat(sod.signing_time)) if sod.signing_time else None
+        certs.as_datetime(datetime.fromisoformat(signer.signing_time))
+        if signer.signing_time
+        else None
     )
     result = path.validate_dsc(
         dsc,

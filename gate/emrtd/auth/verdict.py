@@ -6,13 +6,28 @@ Reason codes are part of the interface (events, policy, dashboard) and live in g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from gate import reasons as reason_registry
 from gate.emrtd.crypto.certs import CertSummary
 
 # The codes and their meanings live in the one registry, gate/reasons.py.
 REASONS = reason_registry.REASONS
+
+ProofOutcome = Literal["passed", "failed", "not_completed", "not_supported"]
+"""How a chip proof (AA, CA) ended. Only "failed" is evidence: a signature or a key agreement
+that verifiably did not work. "not_completed" (transport error, refused command, truncated
+answer, unsupported key) says nothing about the chip and is the policy's call."""
+
+Status = Literal["passed", "failed", "not_verified"]
+
+
+def _outcome(ok: bool | ProofOutcome | None) -> ProofOutcome:
+    if ok is None:
+        return "not_supported"
+    if isinstance(ok, bool):
+        return "passed" if ok else "failed"
+    return ok
 
 
 @dataclass(frozen=True)
@@ -64,12 +79,30 @@ class AuthenticityVerdict:
         return "PA_OK" in self.codes
 
     @property
+    def status(self) -> Status:
+        """ "failed": a check failed; "not_verified": nothing failed but something could not
+        be verified (passive authentication incomplete, AA/CA not completed, a data group not
+        returned); "passed": everything checked passed."""
+        severities = {f.severity for f in self.findings}
+        if "fail" in severities:
+            return "failed"
+        if not self.passive_ok or "refer" in severities or "abort" in severities:
+            return "not_verified"
+        return "passed"
+
+    @property
     def ok(self) -> bool:
-        return self.passive_ok and not any(f.severity == "fail" for f in self.findings)
+        return self.status == "passed"
+
+    @property
+    def check_outcome(self) -> str:
+        """The status as an event check outcome: pass, fail or refer."""
+        return {"passed": "pass", "failed": "fail", "not_verified": "refer"}[self.status]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "status": self.status,
             "passive_authentication": self.passive_ok,
             "codes": self.codes,
             "findings": [f.to_dict() for f in self.findings],
@@ -80,25 +113,33 @@ class AuthenticityVerdict:
             "checked_at": self.checked_at,
         }
 
-    def record_active_auth(self, ok: bool | None, detail: str) -> None:
-        """``ok`` None: the chip does not support AA. A failure on a document that passed
-        passive authentication means the data were copied onto another chip."""
-        if ok is None:
+    def record_active_auth(self, ok: bool | ProofOutcome | None, detail: str) -> None:
+        """``ok``: a :data:`ProofOutcome` (True/False/None stand for passed/failed/not
+        supported). A verified failure on a document that passed passive authentication means
+        the data were copied onto another chip; anything short of that is AA_NOT_COMPLETED."""
+        outcome = _outcome(ok)
+        if outcome == "not_supported":
             self.add("AA_NOT_SUPPORTED", detail)
-        elif ok:
+        elif outcome == "passed":
             self.add("AA_OK", detail)
+        elif outcome == "not_completed":
+            self.add("AA_NOT_COMPLETED", detail)
         else:
             self.add("AA_FAILED", detail)
             if self.passive_ok:
                 self.add("CHIP_CLONE_SUSPECTED", "genuine signed data, but AA failed: " + detail)
 
-    def record_chip_auth(self, ok: bool, detail: str) -> None:
+    def record_chip_auth(self, ok: bool | ProofOutcome, detail: str) -> None:
         """Chip authentication counts only when passive authentication passed (the DG14 key
-        is trusted only through the SOD)."""
+        is trusted only through the SOD); only a key agreement that verifiably failed is a
+        clone."""
+        outcome = _outcome(ok)
         if not self.passive_ok:
             self.add("CA_NOT_COUNTED", detail)
-        elif ok:
+        elif outcome == "passed":
             self.add("CA_OK", detail)
-        else:
+        elif outcome == "failed":
             self.add("CA_FAILED", detail)
             self.add("CHIP_CLONE_SUSPECTED", "genuine signed data, but CA failed: " + detail)
+        else:
+            self.add("CA_NOT_COMPLETED", detail)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from asn1crypto import cms, x509
 
 from gate.emrtd.crypto import certs
+from gate.emrtd.docauth_errors import DER_ERRORS, raise_if_bug
 from gate.emrtd.iso7816 import tlv
 
 
@@ -75,6 +76,10 @@ class SignedAttributes:
     content_type: str | None
     message_digest: bytes | None
     signing_time: str | None
+    sorted_der: bytes | None = None
+    """Their DER re-encoding (each attribute in DER, the SET OF sorted, X.690 11.6) when it
+    differs from ``der``: some signers sign that instead of the bytes they store (JMRTD and
+    pymrtd accept it)."""
 
 
 def signed_attributes(signer: cms.SignerInfo) -> SignedAttributes | None:
@@ -92,6 +97,18 @@ def signed_attributes(signer: cms.SignerInfo) -> SignedAttributes | None:
             message_digest = bytes(values[0].native)
         elif kind == "signing_time":
             signing_time = values[0].native.isoformat()
+    der = tlv.encode(0x31, bytes(attrs.contents))
+    try:
+        canonical: bytes | None = tlv.encode(
+            0x31, b"".join(sorted(bytes(a.dump(force=True)) for a in attrs))
+        )
+    except DER_ERRORS as exc:  # attributes that cannot be re-encoded: only the stored bytes
+        raise_if_bug(exc)
+        canonical = None
     return SignedAttributes(
-        tlv.encode(0x31, bytes(attrs.contents)), content_type, message_digest, signing_time
+        der,
+        content_type,
+        message_digest,
+        signing_time,
+        sorted_der=canonical if canonical not in (None, der) else None,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asn1crypto import algos, cms, core, x509
+from asn1crypto import algos, cms, core, parser, x509
 
 from gate.emrtd.cms import signeddata
 from gate.emrtd.crypto import certs
@@ -62,6 +62,26 @@ class LDSSecurityObject(core.Sequence):
 
 
 @dataclass(frozen=True)
+class SignerPart:
+    """One SignerInfo of EF.SOD with the certificate it names."""
+
+    digest_algorithm: str
+    signature_algorithm: algos.SignedDigestAlgorithm
+    signature: bytes
+    signed_attributes: bytes | None
+    """DER of the signed attributes as a SET OF (what the signature covers), if present."""
+    signed_attributes_sorted: bytes | None
+    """Their DER re-encoding (sorted SET OF) when it differs: an accepted alternative."""
+    content_type_attribute: str | None
+    message_digest_attribute: bytes | None
+    signing_time: str | None
+    signer_certificate: x509.Certificate | None
+    signer_issuer: x509.Name | None
+    signer_serial: int | None
+    signer_key_id: bytes | None
+
+
+@dataclass(frozen=True)
 class Sod:
     """A parsed EF.SOD. ``signed_data`` is the hashed/signed content, ready to verify."""
 
@@ -87,6 +107,8 @@ class Sod:
     signer_serial: int | None
     signer_key_id: bytes | None
     warnings: tuple[str, ...] = field(default=())
+    signers: tuple[SignerPart, ...] = field(default=())
+    """Every SignerInfo (ICAO 9303 requires one; the fields above are the first one's)."""
 
 
 def _unwrap(data: bytes, strict: bool, warnings: list[str]) -> bytes:
@@ -98,12 +120,15 @@ def _unwrap(data: bytes, strict: bool, warnings: list[str]) -> bytes:
             "security object (wrong file read?)"
         )
     try:
-        outer = core.Any.load(data)
-        contents = outer.contents
-        used = len(outer.dump())
+        # The raw BER parser, not core.Any: Any maps tag number 23 to UTCTime and re-encodes,
+        # which rejected a length ending in 0x80 and the indefinite form (1 SOD in 256).
+        class_, method, number, header, contents, trailer = parser.parse(data)
+        used = len(header) + len(contents) + len(trailer)
     except DER_ERRORS as exc:
         raise_if_bug(exc)
         raise SodEncodingError(f"EF.SOD tag 77 is not valid BER ({exc})") from exc
+    if (class_, method, number) != (1, 1, SOD_TAG & 0x1F):
+        raise SodEncodingError("EF.SOD tag 77 must be an application-class constructed object")
     if used < len(data):
         trailing = data[used:]
         if strict:
@@ -111,7 +136,7 @@ def _unwrap(data: bytes, strict: bool, warnings: list[str]) -> bytes:
                 f"EF.SOD has {len(trailing)} byte(s) of trailing data after the tag 77 object"
             )
         warnings.append(f"{len(trailing)} trailing byte(s) after EF.SOD ignored")
-    if contents is None:
+    if not contents:
         raise SodEncodingError("EF.SOD tag 77 has no contents")
     return bytes(contents)
 
@@ -168,11 +193,14 @@ def _parse(data: bytes, strict: bool) -> Sod:
     lds = _parse_lds(econtent)
 
     signer_infos = signed["signer_infos"]
-    if len(signer_infos) != 1:
-        raise SodStructureError(
-            f"EF.SOD has {len(signer_infos)} SignerInfos, ICAO 9303 requires exactly one"
-        )
-    signer = signer_infos[0]
+    if len(signer_infos) == 0:
+        raise SodStructureError("EF.SOD has no SignerInfo")
+    if len(signer_infos) > 1:
+        if strict:
+            raise SodStructureError(
+                f"EF.SOD has {len(signer_infos)} SignerInfos, ICAO 9303 requires exactly one"
+            )
+        warnings.append(f"{len(signer_infos)} SignerInfos (ICAO 9303 requires one): each verified")
     certificates: list[x509.Certificate] = []
     for cert in signeddata.embedded_certificates(signed):
         try:
@@ -181,29 +209,8 @@ def _parse(data: bytes, strict: bool) -> Sod:
             raise_if_bug(exc)
             raise SodStructureError(f"EF.SOD embeds an unreadable certificate ({exc})") from exc
         certificates.append(cert)
-    ident = signeddata.signer_id(signer["sid"])
-    issuer, serial, key_id = ident.issuer, ident.serial, ident.key_id
-    match = signeddata.find_signer(certificates, ident)
-    signer_cert = match.certificate if match else None
-    if match and match.reordered_issuer:
-        warnings.append("SignerInfo issuer name differs in RDN order from the DSC")
-
-    attributes = signeddata.signed_attributes(signer)
-    attrs_der: bytes | None = None
-    ct_attr: str | None = None
-    md_attr: bytes | None = None
-    signing_time: str | None = None
-    if attributes is not None:
-        attrs_der, ct_attr = attributes.der, attributes.content_type
-        md_attr, signing_time = attributes.message_digest, attributes.signing_time
-        if ct_attr is None or md_attr is None:
-            raise SodStructureError(
-                "EF.SOD signed attributes lack the content-type or message-digest attribute"
-            )
-    digest_algorithm = str(signer["digest_algorithm"]["algorithm"].native)
-    sig_alg = signer["signature_algorithm"]
-    _ = sig_alg["algorithm"].dotted
-    signature = bytes(signer["signature"].native)
+    signers = tuple(_signer(info, certificates, warnings) for info in signer_infos)
+    first = signers[0]
     return Sod(
         raw=bytes(data),
         lds_object_version=lds[0],
@@ -213,19 +220,52 @@ def _parse(data: bytes, strict: bool) -> Sod:
         unicode_version=lds[4],
         econtent_type=econtent_type,
         econtent=econtent,
-        digest_algorithm=digest_algorithm,
-        signature_algorithm=sig_alg,
-        signature=signature,
-        signed_attributes=attrs_der,
-        content_type_attribute=ct_attr,
-        message_digest_attribute=md_attr,
-        signing_time=signing_time,
-        signer_certificate=signer_cert,
+        digest_algorithm=first.digest_algorithm,
+        signature_algorithm=first.signature_algorithm,
+        signature=first.signature,
+        signed_attributes=first.signed_attributes,
+        content_type_attribute=first.content_type_attribute,
+        message_digest_attribute=first.message_digest_attribute,
+        signing_time=first.signing_time,
+        signer_certificate=first.signer_certificate,
         certificates=tuple(certificates),
-        signer_issuer=issuer,
-        signer_serial=serial,
-        signer_key_id=key_id,
+        signer_issuer=first.signer_issuer,
+        signer_serial=first.signer_serial,
+        signer_key_id=first.signer_key_id,
         warnings=tuple(warnings),
+        signers=signers,
+    )
+
+
+def _signer(
+    signer: cms.SignerInfo, certificates: list[x509.Certificate], warnings: list[str]
+) -> SignerPart:
+    ident = signeddata.signer_id(signer["sid"])
+    match = signeddata.find_signer(certificates, ident)
+    if match and match.reordered_issuer:
+        warnings.append("SignerInfo issuer name differs in RDN order from the DSC")
+    attributes = signeddata.signed_attributes(signer)
+    if attributes is not None and (
+        attributes.content_type is None or attributes.message_digest is None
+    ):
+        raise SodStructureError(
+            "EF.SOD signed attributes lack the content-type or message-digest attribute"
+        )
+    sig_alg = signer["signature_algorithm"]
+    _ = sig_alg["algorithm"].dotted
+    return SignerPart(
+        digest_algorithm=str(signer["digest_algorithm"]["algorithm"].native),
+        signature_algorithm=sig_alg,
+        signature=bytes(signer["signature"].native),
+        signed_attributes=attributes.der if attributes else None,
+        signed_attributes_sorted=attributes.sorted_der if attributes else None,
+        content_type_attribute=attributes.content_type if attributes else None,
+        message_digest_attribute=attributes.message_digest if attributes else None,
+        signing_time=attributes.signing_time if attributes else None,
+        signer_certificate=match.certificate if match else None,
+        signer_issuer=ident.issuer,
+        signer_serial=ident.serial,
+        signer_key_id=ident.key_id,
     )
 
 

@@ -15,8 +15,9 @@ from datetime import UTC, date, datetime
 from asn1crypto import algos, core, crl, keys, pem, x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa, utils
 
+from gate.emrtd.crypto import ecmath, signatures
 from gate.emrtd.crypto.curves import BY_NAME, CURVES, CurveParams
 from gate.emrtd.docauth_errors import (
     DER_ERRORS,
@@ -26,7 +27,7 @@ from gate.emrtd.docauth_errors import (
     raise_if_bug,
 )
 
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | dsa.DSAPublicKey
 
 # Named-curve OIDs (SEC 2, RFC 5639) -> our curve names.
 CURVE_OIDS: dict[str, str] = {
@@ -35,6 +36,7 @@ CURVE_OIDS: dict[str, str] = {
     "1.2.840.10045.3.1.7": "secp256r1",
     "1.3.132.0.34": "secp384r1",
     "1.3.132.0.35": "secp521r1",
+    "1.3.36.3.3.2.8.1.1.3": "brainpoolP192r1",
     "1.3.36.3.3.2.8.1.1.5": "brainpoolP224r1",
     "1.3.36.3.3.2.8.1.1.7": "brainpoolP256r1",
     "1.3.36.3.3.2.8.1.1.9": "brainpoolP320r1",
@@ -329,11 +331,9 @@ def _base_x(base: bytes, curve: CurveParams) -> int | None:
 
 def ec_public_key(point: bytes, curve: CurveParams) -> ec.EllipticCurvePublicKey:
     cls = CRYPTOGRAPHY_CURVES.get(curve.name)
-    if cls is None:
-        raise UnknownCurveError(
-            f"curve {curve.name} is recognised but this cryptography build cannot verify on it"
-        )
     try:
+        if cls is None:  # brainpoolP192r1, P224r1, P320r1: the project's own arithmetic
+            return ecmath.EcPublicKey.from_point(curve, point)
         return ec.EllipticCurvePublicKey.from_encoded_point(cls(), point)
     except ValueError as exc:
         raise CertificateParseError(f"EC public point is not on {curve.name} ({exc})") from exc
@@ -359,6 +359,8 @@ def public_key(info: keys.PublicKeyInfo) -> PublicKey:
             curve = curve_from_parameters(info["algorithm"]["parameters"])
             raw = info["public_key"].contents
             return ec_public_key(raw[1:], curve)
+        if algo == "dsa":
+            return signatures.dsa_public_key(info)
     except (UnknownCurveError, CertificateParseError):
         raise
     except DER_ERRORS as exc:
@@ -499,11 +501,11 @@ def _verify(
     if kind == "rsassa_pkcs1v15":
         if not isinstance(key, rsa.RSAPublicKey):
             return False
-        try:
-            key.verify(signature, data, padding.PKCS1v15(), hash_for(hash_name))
-        except InvalidSignature:
+        return signatures.verify_pkcs1v15(key, signature, data, hash_for(hash_name))
+    if kind == "dsa":
+        if not isinstance(key, dsa.DSAPublicKey):
             return False
-        return True
+        return signatures.verify_dsa(key, signature, data, hash_for(hash_name))
     if kind == "ecdsa":
         if not isinstance(key, ec.EllipticCurvePublicKey):
             return False

@@ -4,13 +4,18 @@
 (G' = s*G + H) and which the card side of PACE-CAM needs (CA = SK_IC^-1 * SK_map). Curve
 constants come from :mod:`gate.emrtd.crypto.curves` (SEC 2, RFC 5639); the arithmetic is plain
 Python integers in Jacobian coordinates (a few milliseconds per scalar multiplication on
-256-bit curves).
+256-bit curves). It also verifies ECDSA on the RFC 5639 curves that ``cryptography`` lacks
+(:class:`EcPublicKey`: brainpoolP192r1, P224r1, P320r1, used by real DSCs and AA keys).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from gate.emrtd.crypto.curves import BY_NAME, CURVES, CurveParams
 from gate.emrtd.errors import PACEError
@@ -120,6 +125,29 @@ class Curve:
                 acc = self._add(acc, table[nib])
         return self._affine(acc)
 
+    def mul2(self, k1: int, p1: Point, k2: int, p2: Point) -> Point:
+        """k1 * p1 + k2 * p2 in one pass (Straus-Shamir with a joint 2-bit window): one
+        doubling per bit instead of two, for ECDSA verification."""
+        if p1 is None or p2 is None:
+            return self.add(self.mul(k1, p1), self.mul(k2, p2))
+        k1 %= self.n
+        k2 %= self.n
+        zero = (0, 1, 0)
+        a = [zero, (p1[0], p1[1], 1)]
+        b = [zero, (p2[0], p2[1], 1)]
+        for _ in range(2):
+            a.append(self._add(a[-1], a[1]))
+            b.append(self._add(b[-1], b[1]))
+        table = [self._add(a[i], b[j]) for i in range(4) for j in range(4)]
+        acc = zero
+        top = max(k1.bit_length(), k2.bit_length())
+        for shift in range((top + 1) // 2 * 2 - 2, -2, -2):
+            acc = self._double(*self._double(*acc))
+            index = ((k1 >> shift) & 3) * 4 + ((k2 >> shift) & 3)
+            if index:
+                acc = self._add(acc, table[index])
+        return self._affine(acc)
+
     # -- encodings
     def encode_point(self, pt: Point) -> bytes:
         if pt is None:
@@ -224,3 +252,124 @@ STANDARD_DH_GROUPS: dict[int, DHGroup] = {
         q=_hex("8CF83642A709A097B447997640129DA299B1A47D1EB3750BA308B0FE64F5FBD3"),
     ),
 }
+
+
+# --------------------------------------------------------------------------- ECDSA verification
+
+
+class EcCurve(ec.EllipticCurve):
+    """A curve of :mod:`gate.emrtd.crypto.curves` that ``cryptography`` lacks (brainpoolP192r1,
+    P224r1, P320r1), so that keys on it pass ``isinstance(key, ec.EllipticCurvePublicKey)``."""
+
+    def __init__(self, params: CurveParams) -> None:
+        self._params = params
+
+    @property
+    def name(self) -> str:
+        return self._params.name
+
+    @property
+    def key_size(self) -> int:
+        return self._params.n.bit_length()
+
+    @property
+    def group_order(self) -> int:
+        return self._params.n
+
+
+class EcPublicKey(ec.EllipticCurvePublicKey):
+    """An ECDSA verification key on a curve ``cryptography`` lacks, verified with this module's
+    arithmetic (SEC 1 v2 section 4.1.4). It is a public key: timing leaks nothing secret."""
+
+    def __init__(self, params: CurveParams, point: tuple[int, int]) -> None:
+        self._curve = EcCurve(params)
+        self._math = Curve.from_params(params)
+        if not self._math.on_curve(point):
+            raise ValueError(f"public point is not on {params.name}")
+        self._point = point
+
+    @classmethod
+    def from_point(cls, params: CurveParams, encoded: bytes) -> EcPublicKey:
+        """From the uncompressed X9.62 encoding ``04 || x || y``; ValueError when it is not a
+        point on the curve."""
+        math = Curve.from_params(params)
+        try:
+            point = math.decode_point(encoded)
+        except PACEError as exc:
+            raise ValueError(str(exc)) from exc
+        return cls(params, point)
+
+    @property
+    def curve(self) -> ec.EllipticCurve:
+        return self._curve
+
+    @property
+    def key_size(self) -> int:
+        return self._curve.key_size
+
+    def public_numbers(self) -> ec.EllipticCurvePublicNumbers:
+        return ec.EllipticCurvePublicNumbers(self._point[0], self._point[1], self._curve)
+
+    def public_bytes(
+        self, encoding: serialization.Encoding, format: serialization.PublicFormat
+    ) -> bytes:
+        if (encoding, format) != (
+            serialization.Encoding.X962,
+            serialization.PublicFormat.UncompressedPoint,
+        ):
+            raise ValueError(f"{self._curve.name} keys encode only as an uncompressed X9.62 point")
+        return self._math.encode_point(self._point)
+
+    def verify(
+        self,
+        signature: bytes | bytearray | memoryview,
+        data: bytes | bytearray | memoryview,
+        signature_algorithm: ec.EllipticCurveSignatureAlgorithm,
+    ) -> None:
+        """``signature`` DER (r, s) over ``data`` with ``ec.ECDSA(hash)``; raises
+        InvalidSignature like ``cryptography``."""
+        if not isinstance(signature_algorithm, ec.ECDSA):
+            raise InvalidSignature("only ECDSA is supported")
+        algorithm = signature_algorithm.algorithm
+        if isinstance(algorithm, utils.Prehashed):
+            digest = bytes(data)
+        else:
+            h = hashes.Hash(algorithm)
+            h.update(bytes(data))
+            digest = h.finalize()
+        try:
+            r, s = utils.decode_dss_signature(bytes(signature))
+        except ValueError:
+            raise InvalidSignature("ECDSA signature is not DER") from None
+        if not verify_digest(self._math, self._point, digest, r, s):
+            raise InvalidSignature(f"ECDSA signature does not verify on {self._curve.name}")
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, EcPublicKey)
+            and other._curve.name == self._curve.name
+            and other._point == self._point
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._curve.name, self._point))
+
+    def __copy__(self) -> EcPublicKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> EcPublicKey:
+        return self
+
+
+def verify_digest(curve: Curve, q: tuple[int, int], digest: bytes, r: int, s: int) -> bool:
+    """ECDSA verification (SEC 1 v2 4.1.4) of ``(r, s)`` over a message digest."""
+    n = curve.n
+    if not (0 < r < n and 0 < s < n):
+        return False
+    e = int.from_bytes(digest, "big")
+    excess = len(digest) * 8 - n.bit_length()
+    if excess > 0:
+        e >>= excess
+    w = pow(s, -1, n)
+    point = curve.mul2(e * w % n, curve.g, r * w % n, q)
+    return point is not None and point[0] % n == r

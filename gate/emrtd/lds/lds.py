@@ -85,6 +85,31 @@ def encode_ef_com(
     return tlv.encode(COM_TAG, body)
 
 
+def _is_hash_list(item: tlv.TLV) -> bool:
+    """SEQUENCE OF DataGroupHash (SEQUENCE {INTEGER, OCTET STRING})."""
+    if item.tag != 0x30:
+        return False
+    first = item.children()
+    return bool(first) and first[0].tag == 0x30 and first[0].children()[0].tag == 0x02
+
+
+def sod_data_groups(data: bytes) -> tuple[int, ...]:
+    """The data group numbers EF.SOD lists hashes for, for chips without EF.COM (as gmrtd
+    does). Only the structure is read here; passive authentication verifies the SOD later."""
+    try:
+        content_info = tlv.decode_single(_wrap("EF.SOD", data, SOD_TAG), 0x30).children()
+        signed = tlv.decode_single(content_info[1].value, 0x30).children()
+        encap = next(i for i in signed if i.tag == 0x30 and i.children()[0].tag == 0x06)
+        lso = tlv.decode_single(tlv.decode_single(encap.children()[1].value, 0x04).value, 0x30)
+        hashes = next(i for i in lso.children() if _is_hash_list(i))
+        numbers = [int.from_bytes(h.children()[0].value, "big") for h in hashes.children()]
+    except (TLVError, IndexError, StopIteration) as exc:
+        raise LDSError(f"EF.SOD: no data group hash list found ({exc or 'structure'})") from exc
+    if not numbers or any(not 1 <= n <= 16 for n in numbers):
+        raise LDSError(f"EF.SOD: data group numbers {numbers} outside 1..16")
+    return tuple(sorted(set(numbers)))
+
+
 # --- DG1 --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DG1:

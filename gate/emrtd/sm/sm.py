@@ -117,6 +117,16 @@ def _encode_le(le: int, extended: bool) -> bytes:
     return bytes([le & 0xFF])
 
 
+SW_SM_ENDED = (0x6987, 0x6988)
+"""Secure messaging data objects missing / incorrect: the chip has ended the session."""
+
+
+def is_bare_error(sw: int) -> bool:
+    """A status word a chip may send without secure messaging while the session goes on: an
+    error (64xx-6Fxx) other than the two that say the chip ended secure messaging."""
+    return 0x6400 <= sw <= 0x6FFF and sw not in SW_SM_ENDED
+
+
 class SecureMessaging:
     """One secure-messaging session: keys, cipher and send sequence counter."""
 
@@ -184,10 +194,20 @@ class SecureMessaging:
         )
 
     def unprotect(self, resp: ResponseAPDU) -> ResponseAPDU:
+        """Check and decrypt a protected response.
+
+        A bare error status word (no data objects) keeps the session: real chips answer some
+        errors unprotected (6A82 for an absent file, 6700; gmrtd and JMRTD pass it through). The
+        chip wrapped nothing, so the counter does not advance for it. A bare 9000 or warning,
+        and the secure-messaging errors 6987/6988 (the chip itself aborted the session), end it.
+        """
         self._check_open()
-        self.ssc += 1
         if not resp.data:
+            if is_bare_error(resp.sw):
+                return ResponseAPDU(b"", resp.sw)
+            self.ssc += 1
             raise self._fail(f"chip answered status word {resp.sw:04X} without secure messaging")
+        self.ssc += 1
         try:
             items = tlv.decode_all(resp.data)
         except TLVError as exc:

@@ -73,3 +73,74 @@ def test_mrz_with_ocr_confusions_is_repaired_before_access(
     assert code == 0, capsys.readouterr().err
     result = json.loads(capsys.readouterr().out)
     assert result["access"]["protocol"] == "BAC" and result["mrz_candidates_tried"] >= 1
+
+
+def _specimen_mrz(img: Path) -> str:
+    return str(json.loads((img / "chip.json").read_text())["mrz"])
+
+
+def test_missing_or_truncated_dg1_and_sod_do_not_exit_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    img = tmp_path / "img"
+    assert main(["chip", "build-image", str(img), "--aa", "none", "--dg2-size", "800"]) == 0
+    mrz = _specimen_mrz(img)
+    (img / "DG1.bin").unlink()  # listed in EF.COM, absent on the chip: 6A82
+    sod = (img / "EF.SOD.bin").read_bytes()
+    (img / "EF.SOD.bin").write_bytes(sod[: len(sod) // 2])  # truncated
+    capsys.readouterr()
+    assert main(["chip", "read", "--simulate", str(img), "--mrz", mrz, "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["complete"] is False and result["files_missing"] == ["DG1", "EF.SOD"]
+    assert "CHIP_READ_FAILED" in result["reasons"]
+    errors = {f["name"]: f["error"] for f in result["files"] if "error" in f}
+    assert "6A82" in errors["DG1"] and "header says" in errors["EF.SOD"]
+
+
+def test_pace_downgrade_is_reported_and_can_be_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    img = tmp_path / "img"
+    assert main(["chip", "build-image", str(img), "--aa", "none", "--dg2-size", "800"]) == 0
+    mrz = _specimen_mrz(img)
+    (img / "EF.CardAccess.bin").write_bytes(b"\x31\x05\x30\x03\x06\x01")  # corrupt
+    capsys.readouterr()
+    assert main(["chip", "read", "--simulate", str(img), "--mrz", mrz, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["access"]["protocol"] == "BAC"
+    assert "EF.CardAccess" in result["access"]["pace_error"]
+    assert result["reasons"] == ["CHIP_PACE_FAILED"]
+    code = main(["chip", "read", "--simulate", str(img), "--mrz", mrz, "--require-pace"])
+    assert code == 2 and "PACE required" in capsys.readouterr().err
+
+
+def test_quirk_profiles_listed_and_applied(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["chip", "quirks"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert "no-ef-com" in listing and "bare-error-sw" in listing
+    img = tmp_path / "img"
+    assert main(["chip", "build-image", str(img), "--quirks", "no-ef-com,wrong-le-6c",
+                 "--dg2-size", "800"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["chip", "read", "--simulate", str(img), "--mrz", _specimen_mrz(img),
+                 "--json"]) == 0  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert [f["name"] for f in result["files"]] == ["DG1", "DG2", "DG14", "DG15", "EF.SOD"]
+    assert main(["chip", "build-image", str(img), "--quirks", "no-such"]) == 2
+    assert "egate chip quirks" in capsys.readouterr().err
+
+
+def test_card_access_removed_but_dg14_lists_pace_is_a_downgrade(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    img = tmp_path / "img"
+    assert main(["chip", "build-image", str(img), "--aa", "none", "--dg2-size", "800"]) == 0
+    (img / "EF.CardAccess.bin").unlink()  # the chip looks BAC-only; its DG14 says otherwise
+    capsys.readouterr()
+    assert main(["chip", "read", "--simulate", str(img), "--mrz", _specimen_mrz(img),
+                 "--json"]) == 0  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert result["access"]["protocol"] == "BAC" and "DG14" in result["access"]["pace_error"]
+    assert result["reasons"] == ["CHIP_PACE_FAILED"]

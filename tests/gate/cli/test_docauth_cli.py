@@ -106,6 +106,39 @@ def test_doc_verify_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "expected N=FILE" in capsys.readouterr().err
 
 
+def test_doc_verify_reports_what_was_verified_not_what_the_sod_lists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 17 item 2: no PASSED / exit 0 when data groups were not checked."""
+    now = datetime.now(UTC)
+    csca = pki.make_csca("p256", country="UT", now=now)
+    dsc = pki.make_dsc(csca, "p256", now=now, serial=78)
+    image = passports.build_passport(MRZ, dsc, aa_kind="p256", chip_auth=True)
+    for name, data in image.files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "csca.der").write_bytes(csca.der)
+    sod, trusted = str(tmp_path / "EF.SOD"), str(tmp_path / "csca.der")
+    base = ["doc", "verify", "--sod", sod, "--trust", trusted]
+    one = [*base, "--dg", f"1={tmp_path / 'DG1'}"]
+    assert main(one) == 1
+    text = capsys.readouterr().out
+    assert text.startswith("NOT VERIFIED") and "PASSED" not in text
+    assert "signature valid; 1 of 4 data groups verified" in text
+    assert "not checked: DG2, DG14, DG15" in text and "--signature-only" in text
+    assert main([*base, "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "not_verified" and out["data_groups_verified"] == 0
+    assert out["data_groups_listed"] == 4 and out["data_groups_unchecked"] == [1, 2, 14, 15]
+    assert main([*one, "--signature-only"]) == 0
+    assert capsys.readouterr().out.startswith("PASSED passive authentication: signature valid;")
+    every = [*base, *(f"--dg={n}={tmp_path / f'DG{n}'}" for n in (1, 2, 14, 15))]
+    assert main(every) == 0
+    assert "signature valid; 4 of 4 data groups verified" in capsys.readouterr().out
+    (tmp_path / "DG2").write_bytes(image.files["DG2"][:-1] + b"\x00")
+    assert main([*every, "--signature-only"]) == 1  # supplied groups are still checked
+    assert capsys.readouterr().out.startswith("FAILED")
+
+
 def test_doc_verify_real_sod_with_master_list_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], testdata_dir: Callable[..., Path]
 ) -> None:
@@ -116,9 +149,10 @@ def test_doc_verify_real_sod_with_master_list_store(
           "--ml-root", str(ml / "DE_ROOT_CA_CSCA07.cer")])  # fmt: skip
     capsys.readouterr()
     code = main(["doc", "verify", "--sod", str(folder / "sod_real_world" / "DE_EF_SOD.bin"),
-                 "--trust", store, "--at", "2024-06-01", "--json"])  # fmt: skip
+                 "--trust", store, "--at", "2024-06-01", "--json", "--signature-only"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 0, out["codes"]
+    assert out["signature_valid"] and out["data_groups_verified"] == 0
     assert "explicit parameters" in out["chain"][0]["key"]
 
 

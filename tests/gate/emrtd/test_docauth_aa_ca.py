@@ -59,7 +59,8 @@ def test_ecdsa_aa_with_hash_from_dg14(curve: ec.EllipticCurve) -> None:
     public = aa.dg15_public_key(passports.dg15(key))
     assert aa.verify_response(public, challenge, response, ecdsa_hash=hash_name).ok
     assert not aa.verify_response(public, challenge, response, ecdsa_hash="sha384").ok
-    assert not aa.verify_response(public, challenge, response).ok  # no DG14 info
+    # no ActiveAuthenticationInfo: the hash follows the key size, then the others (issue 19)
+    assert aa.verify_response(public, challenge, response).ok
     assert not aa.verify_response(public, b"\x00" * 8, response, ecdsa_hash=hash_name).ok
 
 
@@ -182,3 +183,37 @@ def test_verdict_clone_logic() -> None:
     good.record_chip_auth(True, "read ok")
     good.record_active_auth(True, "ok")
     assert good.ok and good.codes == ["PA_OK", "CA_OK", "AA_OK"]
+
+
+def test_one_unusable_key_does_not_disable_chip_authentication() -> None:
+    """Issue 19 (risks): an unparsable key next to a good one; CA uses the good one."""
+    from gate.emrtd.lds import securityinfos
+
+    chip_key = ec.generate_private_key(ec.BrainpoolP256R1())
+    good = pki.public_key_info(chip_key, explicit=True).dump()
+    dg14 = securityinfos.encode_dg14(
+        [
+            securityinfos.ChipAuthenticationPublicKeyInfo(
+                securityinfos.ID_PK_ECDH, b"\x30\x03\x02\x01\x00", key_id=1
+            ),
+            securityinfos.ChipAuthenticationPublicKeyInfo(securityinfos.ID_PK_ECDH, good, key_id=2),
+            securityinfos.ChipAuthenticationInfo(f"{securityinfos.ID_CA_ECDH}.2", key_id=2),
+        ]
+    )
+    parsed = ca.parse_dg14(dg14)
+    assert [k.key_id for k in parsed.keys] == [2]
+    step = ca.start(parsed)
+    key, _ = ca.select(parsed)
+    secret = ca.chip_side_secret(
+        key, chip_key.private_numbers().private_value, step.ephemeral_public
+    )
+    assert ca.session_keys(secret, step.cipher) == (step.ks_enc, step.ks_mac)
+    only_bad = securityinfos.encode_dg14(
+        [
+            securityinfos.ChipAuthenticationPublicKeyInfo(
+                securityinfos.ID_PK_ECDH, b"\x30\x03\x02\x01\x00", key_id=1
+            )
+        ]
+    )
+    with pytest.raises(ChipAuthError, match="unusable"):
+        ca.parse_dg14(only_bad)
