@@ -323,6 +323,9 @@ class TrustConfig(_Section):
     expiry_warning_days: Annotated[int, Field(ge=0, le=3650)] = 90
     strict_sod: bool = False
     """Reject EF.SOD with trailing bytes or the id-data eContent type (some states use it)."""
+    index_key_file: Path | None = None
+    """Key (hex) sealing the store's index.json with an HMAC: a store edited or replaced
+    without it is refused on load. Created by the first 'egate trust import' when missing."""
 
 
 class LoggingConfig(_Section):

@@ -133,6 +133,28 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("PA_SOD_WARNING", "warn", "EF.SOD deviates from ICAO 9303 but could be verified"),
     ("PA_CERT_INVALID", "fail", "a certificate or public key of the chain cannot be decoded"),
     ("PA_DG_MALFORMED", "fail", "a data group needed for the checks cannot be parsed"),
+    (
+        "PA_CERT_PROFILE",
+        "fail",
+        "a certificate of the chain breaks its ICAO 9303-12 profile (key usage, CA flag, "
+        "unknown critical extension)",
+    ),
+    (
+        "PA_CERT_PROFILE_DEVIATION",
+        "warn",
+        "a certificate of the chain omits a 9303-12 profile element; tolerated",
+    ),
+    (
+        "PA_DOCUMENT_TYPE_NOT_ALLOWED",
+        "fail",
+        "the DSC's DocumentTypeList does not allow this document code",
+    ),
+    ("PA_CRL_STALE", "warn", "the CRL of the issuing CSCA is past its nextUpdate"),
+    (
+        "PA_COUNTRY_UNMAPPED",
+        "warn",
+        "the issuing state has no certificate country (ICAO 9303-3 code): not compared",
+    ),
     # ---- active and chip authentication
     ("AA_OK", "ok", "active authentication passed: the chip holds the DG15 private key"),
     ("AA_FAILED", "fail", "active authentication failed"),

@@ -159,8 +159,12 @@ def issue(
     explicit: bool = False,
     scheme: Scheme | None = None,
     hash_name: str = "sha256",
+    key_usage: set[str] | None = None,
+    extra_extensions: Sequence[Mapping[str, object]] = (),
 ) -> Issued:
-    """Issue a certificate for ``key``; ``issuer`` None makes it self-signed."""
+    """Issue a certificate for ``key``; ``issuer`` None makes it self-signed. ``key_usage``
+    replaces the profile's (an empty set drops the extension); ``extra_extensions`` are added
+    as given (asn1crypto Extension dicts), e.g. a DocumentTypeList or an EKU."""
     own_scheme: Scheme = (
         scheme
         if scheme is not None
@@ -170,12 +174,13 @@ def issue(
     signer_key = issuer.key if issuer else key
     signer_scheme = issuer.scheme if issuer else own_scheme
     signer_info = issuer.cert.public_key if issuer else info
-    extensions = [
-        {
-            "extn_id": "key_usage",
-            "critical": True,
-            "extn_value": {"key_cert_sign", "crl_sign"} if ca else {"digital_signature"},
-        },
+    usage = (
+        key_usage
+        if key_usage is not None
+        else ({"key_cert_sign", "crl_sign"} if ca else {"digital_signature"})
+    )
+    extensions: list[Mapping[str, object]] = [
+        *([{"extn_id": "key_usage", "critical": True, "extn_value": usage}] if usage else []),
         {"extn_id": "key_identifier", "critical": False, "extn_value": _key_id(info)},
         {
             "extn_id": "authority_key_identifier",
@@ -192,6 +197,7 @@ def issue(
                 "extn_value": {"ca": True, "path_len_constraint": 0},
             },
         )
+    extensions += extra_extensions
     # The AlgorithmIdentifier must be known before signing: sign a dummy to get it.
     alg, _ = sign(signer_key, b"", signer_scheme, hash_name)
     tbs = x509.TbsCertificate(
@@ -266,6 +272,24 @@ def make_dsc(
     )
 
 
+def make_ml_signer(csca: Issued, *, now: datetime, serial: int) -> Issued:
+    """A master-list signer: certified by ``csca``, with the master-list-signer EKU
+    (2.23.136.1.1.3, 9303-12 table 8)."""
+    country = csca.cert.subject.native.get("country_name", "UT")
+    return issue(
+        subject=name(country, f"Master List Signer {country} {serial}"),
+        key=new_key("p256"),
+        issuer=csca,
+        serial=serial,
+        not_before=now - timedelta(days=10),
+        not_after=now + timedelta(days=365 * 3),
+        ca=False,
+        extra_extensions=[
+            {"extn_id": "extended_key_usage", "critical": False, "extn_value": ["2.23.136.1.1.3"]}
+        ],
+    )
+
+
 def make_link(old: Issued, new: Issued, *, now: datetime, serial: int) -> x509.Certificate:
     """A link certificate: the new CSCA subject and key, certified by the old CSCA key."""
     linked = issue(
@@ -292,7 +316,9 @@ def make_crl(
     *,
     this_update: datetime,
     next_update: datetime,
+    extensions: Sequence[Mapping[str, object]] = (),
 ) -> bytes:
+    """A complete CRL of ``csca`` (``extensions``: crl_extensions, e.g. a delta indicator)."""
     alg, _ = sign(csca.key, b"", csca.scheme)
     tbs = crl.TbsCertList(
         {
@@ -305,6 +331,7 @@ def make_crl(
                 {"user_certificate": serial, "revocation_date": _time(this_update)}
                 for serial in revoked
             ],
+            **({"crl_extensions": list(extensions)} if extensions else {}),
         }
     )
     alg, signature = sign(csca.key, tbs.dump(), csca.scheme)
@@ -323,6 +350,7 @@ def signed_data(
     hash_name: str = "sha256",
     signing_time: datetime | None = None,
     extra_certificates: Sequence[x509.Certificate] = (),
+    embed_signer: bool = True,
 ) -> cms.ContentInfo:
     """CMS SignedData v3 with signed attributes, as ICAO 9303-10 prescribes for EF.SOD."""
     digest = hashlib.new(hash_name, econtent).digest()
@@ -335,6 +363,7 @@ def signed_data(
         )
     attrs.append({"type": "message_digest", "values": [digest]})
     signed_attrs = cms.CMSAttributes(attrs)
+    embedded = [*([signer.cert] if embed_signer else []), *extra_certificates]
     alg, signature = sign(signer.key, signed_attrs.dump(), signer.scheme, hash_name)
     signer_info = cms.SignerInfo(
         {
@@ -357,7 +386,7 @@ def signed_data(
             "version": "v3",
             "digest_algorithms": [{"algorithm": hash_name}],
             "encap_content_info": {"content_type": econtent_type, "content": econtent},
-            "certificates": [signer.cert, *extra_certificates],
+            **({"certificates": embedded} if embedded else {}),
             "signer_infos": [signer_info],
         }
     )
@@ -381,8 +410,10 @@ def build_sod(
     lds_version: str | None = "0108",
     unicode_version: str = "040000",
     signing_time: datetime | None = None,
+    embed_signer: bool = True,
 ) -> bytes:
-    """EF.SOD over ``data_groups`` (number -> full DG file), signed by ``dsc``."""
+    """EF.SOD over ``data_groups`` (number -> full DG file), signed by ``dsc``; without
+    ``embed_signer`` the DSC is left out (as in some states' SODs: the PKD publishes it)."""
     value: dict[str, object] = {
         "version": 1 if lds_version else 0,
         "hash_algorithm": {"algorithm": hash_name},
@@ -401,7 +432,12 @@ def build_sod(
         }
     lds = LDSSecurityObject(value)
     info = signed_data(
-        OID_LDS_SECURITY_OBJECT, lds.dump(), dsc, hash_name=hash_name, signing_time=signing_time
+        OID_LDS_SECURITY_OBJECT,
+        lds.dump(),
+        dsc,
+        hash_name=hash_name,
+        signing_time=signing_time,
+        embed_signer=embed_signer,
     )
     return tlv.encode(SOD_TAG, bytes(info.dump()))
 

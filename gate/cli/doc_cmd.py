@@ -16,7 +16,7 @@ from gate.emrtd.auth.verdict import AuthenticityVerdict
 from gate.emrtd.docauth_errors import DocAuthError
 from gate.emrtd.pki.trust import TrustStore
 from gate.errors import EgateError
-from gate.truststore import load_store
+from gate.truststore import load_store, read_index_key
 
 
 class DocCommandError(EgateError):
@@ -87,12 +87,12 @@ def _read(path: Path) -> bytes:
         raise DocCommandError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def _store(paths: list[Path]) -> TrustStore:
+def _store(paths: list[Path], index_key: bytes | None = None) -> TrustStore:
     store = TrustStore()
     now = datetime.now(UTC)
     for path in paths:
         if path.is_dir():
-            store.merge(load_store(path))
+            store.merge(load_store(path, index_key=index_key))
         else:
             report = store.import_bytes(_read(path), source=path.name, now=now, anchor=True)
             for reason in report.rejected:
@@ -159,7 +159,8 @@ def _verify(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DocCommandError(f"--at {args.at!r}: expected YYYY-MM-DD") from exc
     try:
-        store = _store(args.trust)
+        key_file = config.load_lane(args.config).trust.index_key_file if args.config else None
+        store = _store(args.trust, read_index_key(key_file))
     except DocAuthError as exc:
         raise DocCommandError(f"trust store: {exc}") from exc
     verdict = passive_authenticate(

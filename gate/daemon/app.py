@@ -55,7 +55,7 @@ from gate.outbox.delivery import Backoff, Deliverer
 from gate.outbox.store import AnyEvent, Outbox, OutboxError, OutboxFull, OutboxStats, PortraitKind
 from gate.policy import lists as pl
 from gate.policy.model import ScreeningResult
-from gate.truststore import load_store
+from gate.truststore import load_store, read_index_key
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -308,7 +308,7 @@ class LaneDaemon:
     def _load_trust(self) -> TrustStore:
         path = Path(self.config.trust.store_path)
         if path.exists():
-            return load_store(path)
+            return load_store(path, index_key=read_index_key(self.config.trust.index_key_file))
         log.warning("trust store %s does not exist: every document fails PA", path)
         return TrustStore()
 

@@ -118,7 +118,8 @@ class DocumentVerified(_Result):
 
     reasons: tuple[str, ...]
     crl: Literal["current", "missing", "stale"] | None = None
-    """Freshness of the issuing CSCA's CRL; None derives it from the codes (PA_CRL_MISSING)."""
+    """Freshness of the issuing CSCA's CRL; None derives it from the codes (PA_CRL_MISSING,
+    PA_CRL_STALE)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

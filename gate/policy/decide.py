@@ -195,7 +195,13 @@ def _chip_rules(ev: Evidence, rules: PolicyConfig, grace: bool) -> list[RuleResu
                 reasons=("POLICY_CHIP_AUTH_REQUIRED",),
             )
         )
-    crl = ev.crl or ("missing" if "PA_CRL_MISSING" in codes else "current")
+    crl = ev.crl or (
+        "missing"
+        if "PA_CRL_MISSING" in codes
+        else "stale"
+        if "PA_CRL_STALE" in codes
+        else "current"
+    )
     if crl == "missing" and rules.crl_missing == "refer":
         out.append(RuleResult(rule="crl", outcome="refer", reasons=("POLICY_CRL_MISSING",)))
     elif crl == "stale" and rules.crl_stale == "refer":

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from asn1crypto import x509
-
 from gate import mrz as gate_mrz
 from gate.config import TrustConfig
 from gate.emrtd.access.access import normalize_mrz
@@ -35,8 +33,7 @@ from gate.emrtd.docauth_errors import (
 )
 from gate.emrtd.errors import ChipError
 from gate.emrtd.lds import lds
-from gate.emrtd.pki import trust
-from gate.mrz.countries import alpha2
+from gate.emrtd.pki import path, trust
 
 
 @dataclass(frozen=True)
@@ -111,6 +108,7 @@ def passive_authenticate(
     except SodError as exc:
         verdict.add("PA_SOD_MALFORMED", f"{exc} [{exc.code}]")
         return verdict
+    sod = path.with_stored_signer(sod, store)  # a V0 SOD's DSC from the DSC store
     verdict.sod_hash_algorithm = sod.hash_algorithm
     for warning in sod.warnings:
         verdict.add("PA_SOD_WARNING", warning)
@@ -235,19 +233,6 @@ def _check_signer(sod: Sod, signer: SignerPart, verdict: AuthenticityVerdict) ->
     return ok
 
 
-def _find_csca(
-    dsc: x509.Certificate, store: trust.TrustStore
-) -> tuple[x509.Certificate | None, str | None]:
-    unsupported = None
-    for candidate in store.issuers_of(dsc):
-        try:
-            if certs.verify_certificate(dsc, certs.cert_public_key(candidate)):
-                return candidate, None
-        except CertificateError as exc:
-            unsupported = str(exc)
-    return None, unsupported
-
-
 def _check_chain(
     sod: Sod,
     store: trust.TrustStore,
@@ -268,92 +253,28 @@ def _check_signer_chain(
     policy: PaPolicy,
     verdict: AuthenticityVerdict,
 ) -> bool:
+    """Issuer, validity, profiles, revocation and country of the DSC: gate.emrtd.pki.path."""
     dsc = signer.signer_certificate
     if dsc is None:
         return False
-    csca, problem = _find_csca(dsc, store)
-    if csca is None:
-        aki = certs.authority_key_identifier(dsc)
-        verdict.add(
-            "PA_CSCA_UNKNOWN",
-            f"no trusted CSCA verifies DSC {dsc.subject.human_friendly}: missing CSCA is "
-            f"'{dsc.issuer.human_friendly}'"
-            + (f" (key id {aki.hex()})" if aki else "")
-            + (f"; {problem}" if problem else "")
-            + "; import the country's CSCA or master list with 'egate trust import'",
-        )
-        return False
-    verdict.chain.append(certs.summarize(csca))
-    ok = True
-    entry = store.entry_for(csca)
-    if entry is not None and entry.kind == "link":
-        for issuer in store.issuers_of(csca):
-            if issuer.dump() == csca.dump() or not certs.is_self_issued(issuer):
-                continue
-            try:
-                if certs.verify_certificate(csca, certs.cert_public_key(issuer)):
-                    verdict.chain.append(certs.summarize(issuer))
-                    break
-            except CertificateError:
-                continue
-
-    if policy.validity_model == "shell":
-        checks = [("DSC", dsc, moment), ("CSCA", csca, moment)]
-    else:
-        signed_at = (
-            certs.as_datetime(datetime.fromisoformat(signer.signing_time))
-            if signer.signing_time
-            else certs.not_before(dsc)
-        )
-        checks = [("DSC", dsc, signed_at), ("CSCA", csca, certs.not_before(dsc))]
-    for label, cert, when in checks:
-        if when > certs.not_after(cert):
-            verdict.add(
-                "PA_CERT_EXPIRED",
-                f"{label} {cert.subject.human_friendly} (serial {cert.serial_number:x}) expired "
-                f"on {certs.not_after(cert).date()}, checked at {when.date()} "
-                f"({policy.validity_model} model)",
-            )
-            ok = False
-        elif when < certs.not_before(cert):
-            verdict.add(
-                "PA_CERT_NOT_YET_VALID",
-                f"{label} {cert.subject.human_friendly} is valid only from "
-                f"{certs.not_before(cert).date()}, checked at {when.date()}",
-            )
-            ok = False
-
-    crls = []
-    for lst in store.crls_for(csca):
-        try:
-            if certs.verify_crl(lst, csca):
-                crls.append(lst)
-        except CertificateError:
-            continue
-    revoked = any(dsc.serial_number in trust.revoked_serials(lst) for lst in crls)
-    if revoked:
-        verdict.add(
-            "PA_CERT_REVOKED",
-            f"DSC {dsc.subject.human_friendly} serial {dsc.serial_number:x} is on the CRL of "
-            f"{csca.subject.human_friendly}",
-        )
-        ok = False
-    elif not crls:
-        detail = f"no CRL of {csca.subject.human_friendly} in the trust store"
-        verdict.add("PA_CRL_MISSING", detail)
-        if policy.require_crl:
-            verdict.add("PA_CERT_REVOKED", detail + "; policy requires one (require_crl)")
-            ok = False
-
-    dsc_country = certs.country_of(dsc.subject) or certs.country_of(dsc.issuer)
-    csca_country = certs.country_of(csca.subject)
-    if policy.check_country and dsc_country and csca_country and dsc_country != csca_country:
-        verdict.add(
-            "PA_COUNTRY_MISMATCH",
-            f"DSC country {dsc_country} differs from CSCA country {csca_country}",
-        )
-        ok = False
-    return ok
+    signing_time = (
+        certs.as_datetime(datetime.fromisoformat(signer.signing_time))
+        if signer.signing_time
+        else None
+    )
+    result = path.validate_dsc(
+        dsc,
+        store,
+        moment=moment,
+        signing_time=signing_time,
+        validity_model=policy.validity_model,
+        require_crl=policy.require_crl,
+        check_country=policy.check_country,
+    )
+    verdict.chain.extend(certs.summarize(c) for c in result.chain)
+    for code, detail in result.findings:
+        verdict.add(code, detail)
+    return result.ok
 
 
 def _check_document(
@@ -388,14 +309,10 @@ def _check_document(
     elif fields.date_of_expiry < moment.date():
         verdict.add("DOCUMENT_EXPIRED", f"document expired on {fields.date_of_expiry.isoformat()}")
     dsc = sod.signer_certificate
-    if policy.check_country and dsc is not None:
-        state = alpha2(fields.issuing_state)
-        dsc_country = certs.country_of(dsc.subject) or certs.country_of(dsc.issuer)
-        if state is not None and dsc_country and state != dsc_country:
-            verdict.add(
-                "PA_COUNTRY_MISMATCH",
-                f"issuing state {fields.issuing_state} ({state}) differs from the DSC country "
-                f"{dsc_country}",
-            )
-            ok = False
+    if dsc is not None:  # document code and issuing state against the DSC: gate.emrtd.pki.path
+        for code, detail in path.document_findings(
+            dsc, chip_mrz, fields.issuing_state, check_country=policy.check_country
+        ):
+            verdict.add(code, detail)
+            ok = ok and code not in path.FAILING
     return ok

@@ -186,8 +186,37 @@ def authority_key_identifier(cert: x509.Certificate) -> bytes | None:
     return bytes(kid) if kid else None
 
 
+def _ascii_name_key(name: x509.Name) -> tuple[tuple[tuple[str, bytes], ...], ...] | None:
+    """The name as RFC 4518 string preparation leaves a printable-ASCII one (case folded,
+    inner whitespace collapsed, outer stripped); None when an attribute is not printable
+    ASCII (then asn1crypto's full preparation decides)."""
+    rdns = []
+    for rdn in name.chosen:
+        atvs = []
+        for atv in rdn:
+            value = atv["value"]
+            raw = (value.chosen if isinstance(value, core.Choice) else value).contents or b""
+            if any(b < 0x20 or b > 0x7E for b in raw):
+                return None
+            atvs.append((atv["type"].dotted, b" ".join(raw.lower().split())))
+        rdns.append(tuple(sorted(atvs)))
+    return tuple(rdns)
+
+
 def is_self_issued(cert: x509.Certificate) -> bool:
-    return bool(cert.subject == cert.issuer)
+    """Subject equals issuer (RFC 5280 name matching); fast for the usual ASCII names, which
+    matters when a PKD import classifies 20,000 certificates."""
+    subject, issuer = cert.subject, cert.issuer
+    if subject.dump() == issuer.dump():
+        return True
+    try:
+        a, b = _ascii_name_key(subject), _ascii_name_key(issuer)
+    except DER_ERRORS as exc:
+        raise_if_bug(exc)
+        a = b = None
+    if a is not None and b is not None:
+        return a == b
+    return bool(subject == issuer)
 
 
 @dataclass(frozen=True)

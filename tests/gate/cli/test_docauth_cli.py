@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gate.cli import main
+from gate.emrtd.crypto import certs
 from simulator import passports, pki
 
 MRZ = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F3401159ZE184226B<<<<<10"
@@ -64,19 +65,14 @@ def test_trust_list_warns_about_expiry(tmp_path: Path, capsys: pytest.CaptureFix
     for i, c in enumerate((soon, later)):
         (tmp_path / f"c{i}.der").write_bytes(c.der)
     store = str(tmp_path / "s")
-    assert (
-        main(
-            [
-                "trust",
-                "--store",
-                store,
-                "import",
-                str(tmp_path / "c0.der"),
-                str(tmp_path / "c1.der"),
-            ]
-        )
-        == 0
-    )
+    files = [str(tmp_path / "c0.der"), str(tmp_path / "c1.der")]
+    # Self-signed CSCAs outside a master list are trusted only by fingerprint (issue 20.7).
+    assert main(["trust", "--store", store, "import", *files]) == 1
+    out = capsys.readouterr().out
+    fps = [certs.fingerprint(c.cert) for c in (soon, later)]
+    assert all(f"--confirm {fp}" in out for fp in fps)
+    confirm = [arg for fp in fps for arg in ("--confirm", fp)]
+    assert main(["trust", "--store", store, "import", *files, *confirm]) == 0
     capsys.readouterr()
     main(["trust", "--store", store, "list", "--json"])
     warnings = json.loads(capsys.readouterr().out)["warnings"]

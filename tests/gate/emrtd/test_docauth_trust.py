@@ -71,7 +71,7 @@ def test_tampered_master_list_is_refused(testdata_dir: Callable[..., Path]) -> N
 
 def test_synthetic_master_list_round_trip() -> None:
     p = shared_pki()
-    signer = pki.make_dsc(p.csca_rsa, "p256", now=NOW, serial=0x77)
+    signer = pki.make_ml_signer(p.csca_rsa, now=NOW, serial=0x77)
     ml = pki.sign_master_list(signer, [c.cert for c in p.cscas], signing_time=NOW)
     store = trust.TrustStore()
     report = store.import_bytes(ml, source="ut.ml", now=NOW, master_list_roots=[p.csca_rsa.cert])
