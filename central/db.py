@@ -264,6 +264,7 @@ outages = Table(
 
 
 _AFTER_COMMIT = "egate_after_commit"
+_BEFORE_COMMIT = "egate_before_commit"
 
 
 def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
@@ -272,6 +273,18 @@ def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
     if pending is None:
         raise CentralError("after_commit needs a connection from Database.write()")
     pending.append(callback)
+
+
+def before_commit(conn: Connection, key: str, callback: Callable[[], None]) -> bool:
+    """Run ``callback`` once, just before the transaction of ``conn`` (from
+    :meth:`Database.write`) commits; False if ``key`` is registered already."""
+    pending = conn.info.get(_BEFORE_COMMIT)
+    if pending is None:
+        raise CentralError("before_commit needs a connection from Database.write()")
+    if key in pending:
+        return False
+    pending[key] = callback
+    return True
 
 
 def dumps(value: Any) -> str:
@@ -312,16 +325,22 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A connection in a transaction that commits on success, for writers.
 
-        Callbacks registered with :func:`after_commit` run once the transaction committed.
+        Callbacks registered with :func:`before_commit` run at the end of the transaction,
+        those registered with :func:`after_commit` once it committed.
         """
         callbacks: list[Callable[[], None]] = []
+        before: dict[str, Callable[[], None]] = {}
         lock = self._write_lock if self._write_lock is not None else nullcontext()
         with lock, self.engine.begin() as conn:
             conn.info[_AFTER_COMMIT] = callbacks
+            conn.info[_BEFORE_COMMIT] = before
             try:
                 yield conn
+                for hook in before.values():
+                    hook()
             finally:
                 conn.info.pop(_AFTER_COMMIT, None)
+                conn.info.pop(_BEFORE_COMMIT, None)
         for callback in callbacks:
             callback()
 
