@@ -170,6 +170,37 @@ class Server:
                 conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
 
+class RawHTTP:
+    """A minimal HTTP/1.1 keep-alive client on one connection: the benchmark must not spend
+    more CPU per request than the server it measures (httpx costs about a millisecond)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, headers: str) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{headers}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -232,8 +263,8 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
         async def poster(lane: str) -> None:
             nonlocal accepted, refused_429
             template = _template(lane)
-            headers = {"Authorization": f"Bearer {tokens[lane]}",
-                       "content-type": "application/json"}
+            headers = f"Authorization: Bearer {tokens[lane]}\r\n"
+            raw = RawHTTP("127.0.0.1", server.port)
             seq = 0
             while time.perf_counter() < end:
                 parts = []
@@ -247,19 +278,21 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
                 body = '{"events":[' + ",".join(parts) + "]}"
                 t0 = time.perf_counter()
                 sent_batches[first] = t0
-                r = await http.post("/api/v1/ingest/events", content=body, headers=headers)
-                if r.status_code == 429:
+                status, answer = await raw.post("/api/v1/ingest/events", body.encode(), headers)
+                if status == 429:
                     refused_429 += 1
                     sent_batches.pop(first, None)
                     seq -= batch
                     await asyncio.sleep(0.05)
                     continue
                 latencies.append(time.perf_counter() - t0)
-                accepted += len(r.json()["accepted"])
+                accepted += len(json.loads(answer)["accepted"])
+            raw.close()
 
         async def beater(lane: str, offset: float) -> None:
             nonlocal heartbeats
-            headers = {"Authorization": f"Bearer {tokens[lane]}"}
+            headers = f"Authorization: Bearer {tokens[lane]}\r\n"
+            raw = RawHTTP("127.0.0.1", server.port)
             await asyncio.sleep(offset)
             n = 0
             while time.perf_counter() < end:
@@ -267,11 +300,13 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
                 step = f"step{n}"
                 sent_beats[(lane, step)] = time.perf_counter()
                 t0 = time.perf_counter()
-                await http.post(f"/api/v1/lanes/{lane}/heartbeat", headers=headers,
-                                json={"state": "busy", "step": step,
-                                      "devices": {"camera": "ok", "chip_reader": "ok"}})
-                heartbeats += 1
+                body = json.dumps({"state": "busy", "step": step,
+                                   "devices": {"camera": "ok", "chip_reader": "ok"}})
+                status, _ = await raw.post(f"/api/v1/lanes/{lane}/heartbeat", body.encode(),
+                                           headers)
+                heartbeats += status == 200
                 await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
+            raw.close()
 
         assert server.proc is not None
         cpu_before = _cpu_seconds(server.proc.pid)

@@ -249,9 +249,11 @@ def _session_alive(central: Central, session_hash: str) -> bool:
 
 
 def housekeeping_once(central: Central) -> dict[str, int]:
-    """One round: offline lanes, expired commands, shelved alarms whose time is up."""
+    """One round: SQLite checkpoint, offline lanes, expired commands, shelved alarms whose
+    time is up."""
     from central.lanes import detect_offline
 
+    central.db.checkpoint()
     offline = detect_offline(central)
     now = central.now()
     with central.db.write() as conn:

@@ -349,8 +349,18 @@ class Database:
         with self.engine.connect() as conn:
             yield conn
 
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database without blocking writers
+        (``PRAGMA wal_checkpoint(PASSIVE)``); nothing to do on PostgreSQL."""
+        if self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+WAL_AUTOCHECKPOINT_PAGES = 50_000  # 200 MB of 4 KiB pages
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -359,6 +369,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Checkpoints run in the housekeeping thread (Database.checkpoint), not inside a writer's
+    # commit while it holds the write lock; this bound only caps the WAL if they stop.
+    cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cur.close()
 
 

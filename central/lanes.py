@@ -37,7 +37,7 @@ from central.errors import Conflict, InvalidRequest, NotFound
 from central.group import GroupCommit
 from central.ingest import (
     ForeignLane,
-    ingest,
+    ingest_many,
     lane_dict,
     lane_status,
     publish_lane,
@@ -125,10 +125,16 @@ async def ingest_events(
                 413, f"{len(items)} events in one batch; at most {cfg.max_batch_events}"
             )
         now = central.now()
-        try:
-            result = await run_in_threadpool(
-                ingest, central.db, central.hub, central.config, lane_id, items, now
+        group = central.extras.get("ingest")
+        if group is None:
+            group = central.extras.setdefault(
+                "ingest",
+                GroupCommit(
+                    lambda batches: ingest_many(central.db, central.hub, central.config, batches)
+                ),
             )
+        try:
+            result = await group.submit((lane_id, items, now))
         except ForeignLane as exc:
             raise HTTPException(403, str(exc)) from None
         except InvalidRequest as exc:
