@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from central.db import lanes
+from central.db import events, lanes
 from central.group import GroupCommit
 
 
@@ -82,3 +82,41 @@ def test_concurrent_heartbeats_are_all_stored(
         assert rows[lane].online and rows[lane].step == f"s-{lane}", lane
     group = app.state.central.extras["heartbeats"]
     assert group.items == len(tokens)
+
+
+def test_concurrent_batches_share_transactions_and_keep_their_own_outcome(
+    app: FastAPI,
+    register_lane: Callable[..., str],
+    make_event: Callable[..., dict[str, Any]],
+    live_server: Callable[[FastAPI], Any],
+) -> None:
+    tokens = {f"B{i}": register_lane(app, f"B{i}") for i in range(8)}  # 8: no 429
+    batches = {lane: [make_event(lane, s) for s in range(20)] for lane in tokens}
+    batches["B3"][5] = make_event("B0", 5)  # another lane's event: the whole batch is refused
+    batches["B4"][7]["seq"] = -1  # one bad event: rejected, the rest kept
+
+    async def send(http: httpx.AsyncClient, lane: str) -> httpx.Response:
+        return await http.post(
+            "/api/v1/ingest/events",
+            json={"events": batches[lane]},
+            headers={"Authorization": f"Bearer {tokens[lane]}"},
+        )
+
+    with live_server(app) as server:
+
+        async def main() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+                return await asyncio.gather(*(send(http, lane) for lane in tokens))
+
+        answers = dict(zip(tokens, asyncio.run(main()), strict=True))
+    assert answers["B3"].status_code == 403
+    body = answers["B4"].json()
+    assert [r["index"] for r in body["rejected"]] == [7] and len(body["accepted"]) == 19
+    for lane in set(tokens) - {"B3", "B4"}:
+        assert answers[lane].json()["accepted"] == [e["event_id"] for e in batches[lane]]
+    with app.state.central.db.read() as conn:
+        stored = dict(
+            conn.execute(select(events.c.lane_id, func.count()).group_by(events.c.lane_id)).all()
+        )
+    assert "B3" not in stored and stored["B4"] == 19 and stored["B0"] == 20
+    assert app.state.central.extras["ingest"].items == len(tokens)
