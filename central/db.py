@@ -173,6 +173,7 @@ portraits = Table(
     Column("content", LargeBinary, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("stored_at", Double, nullable=False),
+    Column("purpose", String(24), nullable=False, server_default="referral"),
     UniqueConstraint("transaction_id", "kind", name="uq_portraits_transaction_kind"),
     Index("ix_portraits_stored", "stored_at"),
 )

@@ -44,6 +44,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/stats/passages"): "officer",
     ("POST", "/api/v1/alarms/{alarm_id}/clear"): "supervisor",
     ("POST", "/api/v1/lanes/{lane_id}/commands"): "supervisor",
+    ("GET", "/api/v1/transactions/{transaction_id}/portraits/{kind}"): "supervisor",
     ("GET", "/api/v1/audit"): "supervisor",
     ("GET", "/api/v1/audit/verify"): "supervisor",
     ("GET", "/api/v1/lists/{list_name}"): "supervisor",
