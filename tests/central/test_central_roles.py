@@ -42,6 +42,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/transactions/{transaction_id}"): "officer",
     ("GET", "/api/v1/stats/summary"): "officer",
     ("GET", "/api/v1/stats/passages"): "officer",
+    ("GET", "/api/v1/stats/breakdown"): "officer",
     ("POST", "/api/v1/alarms/{alarm_id}/clear"): "supervisor",
     ("POST", "/api/v1/lanes/{lane_id}/commands"): "supervisor",
     ("GET", "/api/v1/transactions/{transaction_id}/portraits/{kind}"): "supervisor",
