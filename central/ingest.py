@@ -596,6 +596,7 @@ def ingest_many(
             to_store.append((result, lane_id, valid, now))
     if not to_store:
         return results
+    to_store.sort(key=lambda one: one[1])  # stable; one lock order for every process
     try:
         _store_group(db, hub, config, to_store)
     except Exception:

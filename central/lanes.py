@@ -220,6 +220,7 @@ def apply_heartbeats(central: Central, items: Sequence[tuple[str, Heartbeat, flo
         if doors_open:
             forced[lane_id] = (doors_open, now)
     lane_ids = sorted(visible)
+    rows.sort(key=lambda r: str(r["b_lane"]))  # stable; one lock order for every process
     with central.db.write() as conn:
         # flips offline -> online exactly once, also with several central processes
         came_back = set(
