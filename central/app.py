@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import time
@@ -61,6 +62,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = config.server.worker_threads
+        if background:
+            tune_gc()
         listener = None
         if db.is_postgres:
             listener = PostgresListener(psycopg_dsn(config.database.url), hub)
@@ -219,6 +222,16 @@ def create_app(
     return app
 
 
+def tune_gc() -> None:
+    """For a serving process: move what start-up allocated (modules, metadata, schema
+    validators) out of the collector's sight and collect the young generation less often.
+    Ingest allocates many short-lived dicts; with the defaults the collector runs every 700
+    allocations and now and then walks the whole heap (about a tenth of ingest's CPU)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def _install_dashboard(app: FastAPI) -> None:
     try:
         dashboard = importlib.import_module("central.dashboard")
@@ -249,9 +262,11 @@ def _session_alive(central: Central, session_hash: str) -> bool:
 
 
 def housekeeping_once(central: Central) -> dict[str, int]:
-    """One round: offline lanes, expired commands, shelved alarms whose time is up."""
+    """One round: SQLite checkpoint, offline lanes, expired commands, shelved alarms whose
+    time is up."""
     from central.lanes import detect_offline
 
+    central.db.checkpoint()
     offline = detect_offline(central)
     now = central.now()
     with central.db.write() as conn:

@@ -173,6 +173,7 @@ portraits = Table(
     Column("content", LargeBinary, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("stored_at", Double, nullable=False),
+    Column("purpose", String(24), nullable=False, server_default="referral"),
     UniqueConstraint("transaction_id", "kind", name="uq_portraits_transaction_kind"),
     Index("ix_portraits_stored", "stored_at"),
 )
@@ -264,6 +265,7 @@ outages = Table(
 
 
 _AFTER_COMMIT = "egate_after_commit"
+_BEFORE_COMMIT = "egate_before_commit"
 
 
 def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
@@ -272,6 +274,18 @@ def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
     if pending is None:
         raise CentralError("after_commit needs a connection from Database.write()")
     pending.append(callback)
+
+
+def before_commit(conn: Connection, key: str, callback: Callable[[], None]) -> bool:
+    """Run ``callback`` once, just before the transaction of ``conn`` (from
+    :meth:`Database.write`) commits; False if ``key`` is registered already."""
+    pending = conn.info.get(_BEFORE_COMMIT)
+    if pending is None:
+        raise CentralError("before_commit needs a connection from Database.write()")
+    if key in pending:
+        return False
+    pending[key] = callback
+    return True
 
 
 def dumps(value: Any) -> str:
@@ -312,16 +326,22 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A connection in a transaction that commits on success, for writers.
 
-        Callbacks registered with :func:`after_commit` run once the transaction committed.
+        Callbacks registered with :func:`before_commit` run at the end of the transaction,
+        those registered with :func:`after_commit` once it committed.
         """
         callbacks: list[Callable[[], None]] = []
+        before: dict[str, Callable[[], None]] = {}
         lock = self._write_lock if self._write_lock is not None else nullcontext()
         with lock, self.engine.begin() as conn:
             conn.info[_AFTER_COMMIT] = callbacks
+            conn.info[_BEFORE_COMMIT] = before
             try:
                 yield conn
+                for hook in before.values():
+                    hook()
             finally:
                 conn.info.pop(_AFTER_COMMIT, None)
+                conn.info.pop(_BEFORE_COMMIT, None)
         for callback in callbacks:
             callback()
 
@@ -330,8 +350,18 @@ class Database:
         with self.engine.connect() as conn:
             yield conn
 
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database without blocking writers
+        (``PRAGMA wal_checkpoint(PASSIVE)``); nothing to do on PostgreSQL."""
+        if self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+WAL_AUTOCHECKPOINT_PAGES = 50_000  # 200 MB of 4 KiB pages
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -340,6 +370,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Checkpoints run in the housekeeping thread (Database.checkpoint), not inside a writer's
+    # commit while it holds the write lock; this bound only caps the WAL if they stop.
+    cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cur.close()
 
 

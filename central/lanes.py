@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from starlette.concurrency import run_in_threadpool
 
 from central import alarms as alarm_model
@@ -33,7 +34,15 @@ from central.deps import (
     same_lane,
 )
 from central.errors import Conflict, InvalidRequest, NotFound
-from central.ingest import ForeignLane, ingest, lane_dict, publish_lane, sequence_gaps
+from central.group import GroupCommit
+from central.ingest import (
+    ForeignLane,
+    ingest_many,
+    lane_dict,
+    lane_status,
+    publish_lane,
+    sequence_gaps,
+)
 from central.security import Officer, issue_lane_credential, revoke_lane_credentials
 from gate.events import CommandAck, CommandAction, Heartbeat, LaneId
 
@@ -116,10 +125,16 @@ async def ingest_events(
                 413, f"{len(items)} events in one batch; at most {cfg.max_batch_events}"
             )
         now = central.now()
-        try:
-            result = await run_in_threadpool(
-                ingest, central.db, central.hub, central.config, lane_id, items, now
+        group = central.extras.get("ingest")
+        if group is None:
+            group = central.extras.setdefault(
+                "ingest",
+                GroupCommit(
+                    lambda batches: ingest_many(central.db, central.hub, central.config, batches)
+                ),
             )
+        try:
+            result = await group.submit((lane_id, items, now))
         except ForeignLane as exc:
             raise HTTPException(403, str(exc)) from None
         except InvalidRequest as exc:
@@ -134,7 +149,8 @@ async def ingest_events(
     metrics.ingest_seconds.observe(total)
     for stage, seconds in result.timings.items():
         metrics.ingest_stage_seconds.labels(stage).inc(seconds)
-    return result.as_dict()
+    # serialised here: FastAPI would validate the answer against IngestResponse once more
+    return Response(orjson.dumps(result.as_dict()), media_type="application/json")
 
 
 class HeartbeatResponse(BaseModel):
@@ -157,69 +173,105 @@ async def heartbeat(
     alarm; its next heartbeat brings it back."""
     same_lane(lane_id, token_lane)
     now = central.now()
-
-    def work() -> None:
-        devices = json.dumps(
-            {k: v.value for k, v in sorted(body.devices.items())}, separators=(",", ":")
+    group = central.extras.get("heartbeats")
+    if group is None:
+        group = central.extras.setdefault(
+            "heartbeats", GroupCommit(lambda items: apply_heartbeats(central, items))
         )
-        doors = json.dumps(dict(sorted(body.doors.items())), separators=(",", ":"))
-        lists = json.dumps(
-            body.lists.model_dump(exclude_none=True), separators=(",", ":"), sort_keys=True
-        )
-        visible = (body.state.value, body.step, devices, doors)
-        seen: dict[str, tuple[str, str, str, str]] = central.extras.setdefault("lane_seen", {})
-        with central.db.write() as conn:
-            # flips offline -> online exactly once, also with several central processes
-            came_back = conn.execute(
-                update(lanes)
-                .where(lanes.c.lane_id == lane_id, lanes.c.online.is_(False))
-                .values(online=True)
-                .returning(lanes.c.lane_id)
-            ).first()
-            conn.execute(
-                update(lanes)
-                .where(lanes.c.lane_id == lane_id)
-                .values(
-                    state=body.state.value,
-                    step=body.step,
-                    devices=devices,
-                    doors=doors,
-                    outbox_depth=body.outbox_depth,
-                    lists=lists,
-                    trust_store=body.trust_store,
-                    last_heartbeat_at=now,
-                )
-            )
-            if came_back is not None:
-                conn.execute(
-                    update(outages)
-                    .where(outages.c.lane_id == lane_id, outages.c.ended_at.is_(None))
-                    .values(ended_at=now)
-                )
-                alarm_model.clear_condition(
-                    conn, central.hub, lane_id=lane_id, kind=alarm_model.LANE_OFFLINE, now=now
-                )
-            forced = sorted(d for d, s in body.doors.items() if s in ("forced", "manual"))
-            if forced:
-                alarm_model.raise_alarm(
-                    conn,
-                    central.hub,
-                    lane_id=lane_id,
-                    kind=alarm_model.FORCED_DOOR,
-                    severity="critical",
-                    now=now,
-                    detail=f"door opened by force or by hand: {', '.join(forced)}",
-                )
-            if came_back is not None or seen.get(lane_id) != visible:
-                publish_lane(conn, central.hub, lane_id)
-        seen[lane_id] = visible
-
-    await run_in_threadpool(work)
+    await group.submit((lane_id, body, now))
     central.metrics.heartbeats.inc()
     return HeartbeatResponse(
         server_time=command_model.iso(now) or "",
         period_seconds=central.config.lanes.heartbeat_period_seconds,
     )
+
+
+def apply_heartbeats(central: Central, items: Sequence[tuple[str, Heartbeat, float]]) -> list[None]:
+    """Store heartbeats (lane, body, time) in one transaction: lane state, back online (with
+    the end of its outage and of its offline alarm), doors forced or opened by hand; a live
+    ``lane`` message for each lane whose visible state changed."""
+    seen: dict[str, tuple[str, str, str, str]] = central.extras.setdefault("lane_seen", {})
+    rows = []
+    visible: dict[str, tuple[str, str, str, str]] = {}
+    forced: dict[str, tuple[list[str], float]] = {}
+    for lane_id, body, now in items:
+        devices = orjson.dumps(
+            {k: v.value for k, v in body.devices.items()}, option=orjson.OPT_SORT_KEYS
+        ).decode()
+        doors = orjson.dumps(dict(body.doors), option=orjson.OPT_SORT_KEYS).decode()
+        lists = orjson.dumps(
+            body.lists.model_dump(exclude_none=True), option=orjson.OPT_SORT_KEYS
+        ).decode()
+        visible[lane_id] = (body.state.value, body.step, devices, doors)
+        rows.append(
+            {
+                "b_lane": lane_id,
+                "b_state": body.state.value,
+                "b_step": body.step,
+                "b_devices": devices,
+                "b_doors": doors,
+                "b_outbox": body.outbox_depth,
+                "b_lists": lists,
+                "b_trust": body.trust_store,
+                "b_at": now,
+            }
+        )
+        doors_open = sorted(d for d, st in body.doors.items() if st in ("forced", "manual"))
+        if doors_open:
+            forced[lane_id] = (doors_open, now)
+    lane_ids = sorted(visible)
+    rows.sort(key=lambda r: str(r["b_lane"]))  # stable; one lock order for every process
+    with central.db.write() as conn:
+        # flips offline -> online exactly once, also with several central processes
+        came_back = set(
+            conn.execute(
+                update(lanes)
+                .where(lanes.c.lane_id.in_(lane_ids), lanes.c.online.is_(False))
+                .values(online=True)
+                .returning(lanes.c.lane_id)
+            ).scalars()
+        )
+        conn.execute(
+            update(lanes)
+            .where(lanes.c.lane_id == bindparam("b_lane"))
+            .values(
+                state=bindparam("b_state"),
+                step=bindparam("b_step"),
+                devices=bindparam("b_devices"),
+                doors=bindparam("b_doors"),
+                outbox_depth=bindparam("b_outbox"),
+                lists=bindparam("b_lists"),
+                trust_store=bindparam("b_trust"),
+                last_heartbeat_at=bindparam("b_at"),
+            ),
+            rows,
+        )
+        now = max(at for _, _, at in items)
+        for lane_id in sorted(came_back):
+            conn.execute(
+                update(outages)
+                .where(outages.c.lane_id == lane_id, outages.c.ended_at.is_(None))
+                .values(ended_at=now)
+            )
+            alarm_model.clear_condition(
+                conn, central.hub, lane_id=lane_id, kind=alarm_model.LANE_OFFLINE, now=now
+            )
+        for lane_id, (doors_open, at) in sorted(forced.items()):
+            alarm_model.raise_alarm(
+                conn,
+                central.hub,
+                lane_id=lane_id,
+                kind=alarm_model.FORCED_DOOR,
+                severity="critical",
+                now=at,
+                detail=f"door opened by force or by hand: {', '.join(doors_open)}",
+            )
+        changed = [i for i in lane_ids if i in came_back or seen.get(i) != visible[i]]
+        if changed:
+            for row in conn.execute(select(lanes).where(lanes.c.lane_id.in_(changed))):
+                central.hub.publish(conn, "lane", lane_status(row))
+    seen.update(visible)
+    return [None] * len(items)
 
 
 class CommandOut(BaseModel):

@@ -21,13 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from central.db import after_commit
+from central.db import after_commit, before_commit
 
 log = logging.getLogger(__name__)
 
+_PENDING = "egate_live_pending"
 CHANNEL = "egate_live"
 NOTIFY_LIMIT = 7900  # PostgreSQL refuses payloads of 8000 bytes or more
 
@@ -39,8 +41,11 @@ class Message:
     data: dict[str, Any]
 
     def sse(self) -> bytes:
-        body = json.dumps(self.data, separators=(",", ":"), default=str)
-        return f"id: {self.id}\nevent: {self.kind}\ndata: {body}\n\n".encode()
+        return (
+            f"id: {self.id}\nevent: {self.kind}\ndata: ".encode()
+            + _encode(self.data).encode()
+            + b"\n\n"
+        )
 
 
 @dataclass(eq=False)
@@ -70,13 +75,28 @@ class LiveHub:
     # ----------------------------------------------------------------- writers
 
     def publish(self, conn: Connection, kind: str, data: dict[str, Any]) -> None:
-        """Publish ``data`` when the transaction of ``conn`` commits."""
+        """Publish ``data`` when the transaction of ``conn`` commits.
+
+        On PostgreSQL the messages of one transaction are sent with one statement at its end
+        (``pg_notify`` over an array), not one round trip each."""
         if self.use_notify:
-            payload = json.dumps({"kind": kind, "data": data}, separators=(",", ":"), default=str)
-            payload = _fit(kind, data, payload)
-            conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": self.channel, "p": payload})
+            payload = _fit(kind, data, _encode({"kind": kind, "data": data}))
+            pending: list[str] = conn.info.setdefault(_PENDING, [])
+            pending.append(payload)
+            before_commit(conn, _PENDING, lambda: self._notify(conn))
             return
         after_commit(conn, lambda: self.deliver(kind, data))
+
+    def _notify(self, conn: Connection) -> None:
+        payloads = conn.info.pop(_PENDING, [])
+        if len(payloads) == 1:
+            conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": self.channel, "p": payloads[0]})
+        elif payloads:
+            conn.exec_driver_sql(
+                "SELECT pg_notify(%s, p) FROM unnest(%b::text[]) WITH ORDINALITY AS t(p, n) "
+                "ORDER BY n",
+                (self.channel, payloads),
+            )
 
     # ----------------------------------------------------------------- fan-out
 
@@ -160,10 +180,15 @@ class PostgresListener:
 
     def _handle(self, payload: str) -> None:
         try:
-            msg = json.loads(payload)
+            msg = orjson.loads(payload)
             self.hub.deliver(str(msg["kind"]), dict(msg["data"]))
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring malformed live notification: %s", exc)
+
+
+def _encode(value: Any) -> str:
+    """Compact JSON (orjson; anything it does not know as ``str``)."""
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _fit(kind: str, data: dict[str, Any], payload: str) -> str:
@@ -171,11 +196,7 @@ def _fit(kind: str, data: dict[str, Any], payload: str) -> str:
     events = data.get("events")
     while len(payload.encode()) > NOTIFY_LIMIT and isinstance(events, list) and events:
         events = events[: len(events) // 2]
-        payload = json.dumps(
-            {"kind": kind, "data": {**data, "events": events, "truncated": True}},
-            separators=(",", ":"),
-            default=str,
-        )
+        payload = _encode({"kind": kind, "data": {**data, "events": events, "truncated": True}})
     if len(payload.encode()) > NOTIFY_LIMIT:
         log.warning("live message %s too large for NOTIFY (%d bytes)", kind, len(payload))
         payload = json.dumps({"kind": kind, "data": {"truncated": True}})

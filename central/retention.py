@@ -1,5 +1,6 @@
-"""The retention purge: transactions after ``[retention] transaction_days``, portraits after
-``portrait_hours``; the audit log never. Runs in the service every
+"""The retention purge: transactions after ``[retention] transaction_days``, portraits of
+referrals after ``portrait_hours``, foreign-national record portraits with their transaction
+(``transaction_days``); the audit log never. Runs in the service every
 ``purge_interval_minutes`` and as ``egate central purge``; each run is counted in /metrics and
 written to the audit log (as actor ``system``)."""
 
@@ -23,6 +24,7 @@ from central.db import (
     transactions,
 )
 from central.deps import Central
+from central.review import FOREIGN_NATIONAL_RECORD, REFERRAL
 
 
 def purge(central: Central) -> dict[str, int]:
@@ -33,7 +35,15 @@ def purge(central: Central) -> dict[str, int]:
     tx_limit = now - keep.transaction_days * 86400
     portrait_limit = now - keep.portrait_hours * 3600
     plan: list[tuple[str, Table, Any]] = [
-        ("portraits", portraits, portraits.c.stored_at < portrait_limit),
+        (
+            "portraits",
+            portraits,
+            ((portraits.c.purpose == REFERRAL) & (portraits.c.stored_at < portrait_limit))
+            | (
+                (portraits.c.purpose == FOREIGN_NATIONAL_RECORD)
+                & (portraits.c.stored_at < tx_limit)
+            ),
+        ),
         ("events", events, events.c.received_at < tx_limit),
         ("transactions", transactions, transactions.c.occurred_at < tx_limit),
         ("referrals", referrals, referrals.c.created_at < tx_limit),

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from central import alarms as alarm_model
 from central import audit
 from central import commands as command_model
-from central.db import alarms, audit_log, events, portraits, referrals, transactions
+from central.db import alarms, audit_log, events, loads, portraits, referrals, transactions
 from central.deps import (
     OFFICER_AUTH,
     Central,
@@ -352,13 +352,28 @@ async def decide_referral(
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PortraitKind = Literal["chip", "live"]
+REFERRAL = "referral"
+FOREIGN_NATIONAL_RECORD = "foreign_national_record"
+RECORD_REASON = "POLICY_FOREIGN_NATIONAL_RECORD"
+
+
+def portrait_purpose(decision: str, reasons: list[str], kind: str) -> str | None:
+    """Why central keeps this portrait, or None when it must refuse it: both portraits of a
+    referred transaction (officer review, ``[retention] portrait_hours``); the live portrait
+    of an accepted traveller the lane's policy keeps as the foreign-national record (kept as
+    long as the transaction, ``transaction_days``)."""
+    if decision == "referred":
+        return REFERRAL
+    if decision == "accepted" and kind == "live" and RECORD_REASON in reasons:
+        return FOREIGN_NATIONAL_RECORD
+    return None
 
 
 @router.put(
     "/portraits/{transaction_id}/{kind}",
     status_code=201,
     tags=["lanes"],
-    summary="Upload a portrait of a referred transaction (lane)",
+    summary="Upload a portrait of a referred transaction or a foreign-national record (lane)",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -367,7 +382,7 @@ PortraitKind = Literal["chip", "live"]
     },
     responses={
         401: {"description": "lane credential not valid"},
-        403: {"description": "transaction of another lane, or not referred"},
+        403: {"description": "transaction of another lane, or no portrait is kept for it"},
         404: {"description": "transaction not known yet: send its event first"},
         413: {"description": "larger than [ingest] max_portrait_bytes"},
         415: {"description": "not a JPEG"},
@@ -380,8 +395,10 @@ async def upload_portrait(
     central: Central = Depends(get_central),
     lane_id: str = Depends(require_lane),
 ) -> dict[str, Any]:
-    """Only for referred transactions. Stored apart from the events and deleted
-    ``[retention] portrait_hours`` after upload."""
+    """For referred transactions (both portraits; deleted ``[retention] portrait_hours``
+    after upload) and the live portrait of an accepted transaction with reason
+    ``POLICY_FOREIGN_NATIONAL_RECORD`` (kept ``transaction_days``). Stored apart from the
+    events."""
     data = await read_limited(request, central.config.ingest.max_portrait_bytes, "portrait")
     if not data.startswith(JPEG_MAGIC):
         raise HTTPException(415, "portraits must be JPEG (image/jpeg)")
@@ -390,16 +407,21 @@ async def upload_portrait(
         now = central.now()
         with central.db.write() as conn:
             tx = conn.execute(
-                select(transactions.c.lane_id, transactions.c.decision).where(
-                    transactions.c.transaction_id == transaction_id
-                )
+                select(
+                    transactions.c.lane_id, transactions.c.decision, transactions.c.reasons
+                ).where(transactions.c.transaction_id == transaction_id)
             ).first()
             if tx is None:
                 raise NotFound(f"transaction {transaction_id} is not known; send its event first")
             if tx.lane_id != lane_id:
                 raise HTTPException(403, f"transaction {transaction_id} is not from {lane_id}")
-            if tx.decision != "referred":
-                raise HTTPException(403, "portraits are kept only for referred transactions")
+            purpose = portrait_purpose(tx.decision, loads(tx.reasons, []), kind)
+            if purpose is None:
+                raise HTTPException(
+                    403,
+                    "portraits are kept only for referred transactions, and the live portrait "
+                    f"of an accepted one with reason {RECORD_REASON}",
+                )
             conn.execute(
                 portraits.delete().where(
                     portraits.c.transaction_id == transaction_id, portraits.c.kind == kind
@@ -414,9 +436,15 @@ async def upload_portrait(
                     content=data,
                     sha256=hashlib.sha256(data).hexdigest(),
                     stored_at=now,
+                    purpose=purpose,
                 )
             )
-        return {"transaction_id": transaction_id, "kind": kind, "bytes": len(data)}
+        return {
+            "transaction_id": transaction_id,
+            "kind": kind,
+            "bytes": len(data),
+            "purpose": purpose,
+        }
 
     return await run_in_threadpool(work)
 
@@ -433,31 +461,55 @@ async def get_portrait(
     central: Central = Depends(get_central),
     officer: Officer = Depends(require_officer),
 ) -> Response:
-    def work() -> bytes:
-        now = central.now()
-        with central.db.write() as conn:
-            row = conn.execute(
-                select(portraits.c.content).where(
-                    portraits.c.transaction_id == transaction_id, portraits.c.kind == kind
-                )
-            ).first()
-            if row is None:
-                raise NotFound(
-                    f"no {kind} portrait for transaction {transaction_id} "
-                    "(never sent, or deleted after the retention period)"
-                )
-            audit.append(
-                conn,
-                at=now,
-                actor=officer.username,
-                action="view_portrait",
-                target=f"transaction:{transaction_id}",
-                detail={"kind": kind},
-            )
-        return bytes(row.content)
-
-    data = await run_in_threadpool(work)
+    data = await run_in_threadpool(_read_portrait, central, officer, transaction_id, kind, REFERRAL)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/transactions/{transaction_id}/portraits/{kind}",
+    summary="The foreign-national record portrait of an accepted transaction (supervisor, audited)",
+    response_class=Response,
+    responses={**AUTH, **NOT_FOUND, 200: {"content": {"image/jpeg": {}}}},
+)
+async def get_record_portrait(
+    transaction_id: Annotated[str, Path(max_length=64)],
+    kind: PortraitKind,
+    central: Central = Depends(get_central),
+    officer: Officer = Depends(require_supervisor),
+) -> Response:
+    data = await run_in_threadpool(
+        _read_portrait, central, officer, transaction_id, kind, FOREIGN_NATIONAL_RECORD
+    )
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def _read_portrait(
+    central: Central, officer: Officer, transaction_id: str, kind: str, purpose: str
+) -> bytes:
+    """The portrait, with an audit entry naming who saw it and why it is kept."""
+    now = central.now()
+    with central.db.write() as conn:
+        row = conn.execute(
+            select(portraits.c.content).where(
+                portraits.c.transaction_id == transaction_id,
+                portraits.c.kind == kind,
+                portraits.c.purpose == purpose,
+            )
+        ).first()
+        if row is None:
+            raise NotFound(
+                f"no {kind} portrait ({purpose}) for transaction {transaction_id} "
+                "(never sent, or deleted after the retention period)"
+            )
+        audit.append(
+            conn,
+            at=now,
+            actor=officer.username,
+            action="view_portrait",
+            target=f"transaction:{transaction_id}",
+            detail={"kind": kind, "purpose": purpose},
+        )
+    return bytes(row.content)
 
 
 # --------------------------------------------------------------------------- transactions

@@ -134,6 +134,66 @@ def test_portraits_only_for_referred_transactions_of_the_lane(
     assert put(referred["transaction_id"], token) == 201
 
 
+def test_foreign_national_record_portrait_kept_audited_and_purged_with_transactions(
+    sqlite_app: FastAPI,
+    sqlite_client: TestClient,
+    register_lane: Callable[..., str],
+    make_event: Callable[..., dict[str, Any]],
+    login: Callable[..., str],
+    clock: Any,
+) -> None:
+    from central.retention import purge
+
+    token = register_lane(sqlite_app, "L1")
+    record = make_event("L1", 0, reasons=["POLICY_FOREIGN_NATIONAL_RECORD"])
+    referred = make_event("L1", 1, decision="referred")
+    _ingest(sqlite_client, token, [record, referred])
+
+    def put(tid: str, kind: str) -> Any:
+        return sqlite_client.put(
+            f"/api/v1/portraits/{tid}/{kind}", content=JPEG, headers=_lane_headers(token)
+        )
+
+    assert put(record["transaction_id"], "chip").status_code == 403  # only the live one
+    answer = put(record["transaction_id"], "live")
+    assert answer.status_code == 201 and answer.json()["purpose"] == "foreign_national_record"
+    assert put(referred["transaction_id"], "live").json()["purpose"] == "referral"
+    login(sqlite_client, "officer")
+    path = f"/api/v1/transactions/{record['transaction_id']}/portraits/live"
+    assert sqlite_client.get(path).status_code == 403  # supervisors only
+    # a record portrait is not a referral portrait
+    assert (
+        sqlite_client.get(
+            f"/api/v1/referrals/{record['transaction_id']}/portraits/live"
+        ).status_code
+        == 404
+    )
+    sqlite_client.cookies.clear()
+    login(sqlite_client, "super")
+    got = sqlite_client.get(path)
+    assert got.status_code == 200 and got.content == JPEG
+    entry = sqlite_client.get("/api/v1/audit").json()["entries"][0]
+    assert entry["action"] == "view_portrait" and entry["actor"] == "super"
+    assert entry["detail"]["purpose"] == "foreign_national_record"
+    central = sqlite_app.state.central
+    clock.now += central.config.retention.portrait_hours * 3600 + 1
+    purge(central)  # the referral portrait goes, the record stays with its transaction
+    sqlite_client.cookies.clear()
+    login(sqlite_client, "super")  # the session timed out meanwhile
+    assert sqlite_client.get(path).status_code == 200
+    assert (
+        sqlite_client.get(
+            f"/api/v1/referrals/{referred['transaction_id']}/portraits/live"
+        ).status_code
+        == 404
+    )
+    clock.now += central.config.retention.transaction_days * 86400
+    purge(central)
+    sqlite_client.cookies.clear()
+    login(sqlite_client, "super")
+    assert sqlite_client.get(path).status_code == 404
+
+
 def test_alarm_transition_table() -> None:
     assert transition("active", True, "acknowledge", acknowledged=False).state == "acknowledged"
     # condition gone but nobody acknowledged: stays active until acknowledged, then cleared

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from central.db import audit_log, events, portraits, transactions
+from central.db import audit_log, events, lanes, portraits, transactions
 from central.stats import percentile
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
@@ -97,6 +97,56 @@ def test_summary_figures_and_year_on_year_usage(
     assert (
         sqlite_client.get("/api/v1/stats/summary?from=2026-01-02&to=2026-01-01").status_code == 400
     )
+
+
+def test_breakdown_per_lane_and_hour_with_availability_and_last_year(
+    sqlite_app: FastAPI,
+    sqlite_client: TestClient,
+    register_lane: Callable[..., str],
+    make_event: Callable[..., dict[str, Any]],
+    login: Callable[..., str],
+    clock: Any,
+) -> None:
+    from central.db import outages
+
+    t1 = register_lane(sqlite_app, "L1")
+    register_lane(sqlite_app, "L2", port="KHH")
+    day = (datetime.fromtimestamp(clock.now, UTC) - timedelta(days=2)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    h8 = day + timedelta(hours=8, minutes=5)
+    evs = [_tx(make_event, "L1", i, h8, seconds=float(10 + i), score=0.71) for i in range(3)]
+    evs.append(_tx(make_event, "L1", 3, h8, "referred", reasons=["FACE_NO_MATCH"], score=0.1))
+    evs.append(_tx(make_event, "L1", 4, h8 - timedelta(days=365)))
+    evs.append(make_event("L1", 5, "device_fault", occurred_at=h8, device="camera", code="CAM_X"))
+    _post(sqlite_client, t1, evs)
+    with sqlite_app.state.central.db.write() as conn:  # lanes registered long before
+        conn.execute(lanes.update().values(registered_at=0.0))
+        start = (day + timedelta(hours=9)).timestamp()
+        conn.execute(outages.insert().values(lane_id="L1", started_at=start, ended_at=start + 900))
+    login(sqlite_client, "officer")
+    d = day.date().isoformat()
+    rows = sqlite_client.get(f"/api/v1/stats/breakdown?from={d}&to={d}").json()["rows"]
+    assert len(rows) == 48  # every hour of the day for each of the two lanes
+    cell = {(r["bucket_start"][11:13], r["lane"]): r for r in rows}
+    busy = cell[("08", "L1")]
+    assert (busy["passages"], busy["accepted"], busy["referred"]) == (4, 3, 1)
+    assert busy["referral_reasons"] == {"FACE_NO_MATCH": 1}
+    assert busy["median_ms"] == 11000.0 and busy["p95_ms"] == 12000.0
+    assert busy["face_similarity_counts"][7] == 3 and busy["face_similarity_counts"][1] == 1
+    assert busy["device_faults"] == 1 and busy["availability"] == 1.0
+    assert busy["same_period_last_year"] == 1 and busy["change_percent"] == 200.0
+    assert cell[("09", "L1")]["availability"] == 0.75 and cell[("09", "L1")]["passages"] == 0
+    assert cell[("08", "L2")]["passages"] == 0
+    by_port = sqlite_client.get(
+        f"/api/v1/stats/breakdown?from={d}&to={d}&bucket=day&group=port&format=csv"
+    )
+    table = {r["port"]: r for r in csv.DictReader(io.StringIO(by_port.text))}
+    assert table["TPE"]["accepted"] == "3" and table["TPE"]["referral_reasons"] == "FACE_NO_MATCH:1"
+    assert table["KHH"]["availability"] == "1.0"
+    assert float(table["TPE"]["availability"]) == round(1 - 900 / 86400, 4)
+    too_long = sqlite_client.get("/api/v1/stats/breakdown?from=2026-01-01&to=2026-03-01")
+    assert too_long.status_code == 400
 
 
 def test_open_data_is_public_and_suppresses_small_cells(
