@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gate.emrtd.auth import passive
+from gate.emrtd.document import Document
 from gate.emrtd.pki import trust
 from simulator import pki, sod_variants
 
@@ -72,14 +73,16 @@ def main() -> int:
     at = now + timedelta(days=1)
     results = {}
     for label, sod in sods.items():
-        verdict = passive.passive_authenticate(sod, dgs, store, at=at, mrz=MRZ)
+        verdict = passive.passive_authenticate(
+            Document.from_data_groups(sod, dgs), store, at=at, mrz=MRZ
+        )
         if not verdict.passive_ok:
             print(json.dumps({"error": label, "codes": verdict.codes}), file=sys.stderr)
             return 1
         times = []
         for _ in range(args.runs):
             start = time.perf_counter()
-            passive.passive_authenticate(sod, dgs, store, at=at, mrz=MRZ)
+            passive.passive_authenticate(Document.from_data_groups(sod, dgs), store, at=at, mrz=MRZ)
             times.append((time.perf_counter() - start) * 1000)
         results[label] = {
             "median_ms": round(statistics.median(times), 3),
@@ -126,13 +129,15 @@ def _real_world(runs: int) -> dict[str, object]:
         at = max(certs.not_before(dsc), certs.not_before(csca)) + timedelta(days=1)
         store = trust.TrustStore()
         store.import_bytes(csca.dump(), source="bench", now=at, anchor=True)
-        if not passive.passive_authenticate(raw, {}, store, at=at).passive_ok:
+        if not passive.passive_authenticate(
+            Document.from_data_groups(raw, {}), store, at=at
+        ).passive_ok:
             out[case["country_comment"]] = "FAILED"
             continue
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            passive.passive_authenticate(raw, {}, store, at=at)
+            passive.passive_authenticate(Document.from_data_groups(raw, {}), store, at=at)
             times.append((time.perf_counter() - start) * 1000)
         out[case["country_comment"]] = {
             "median_ms": round(statistics.median(times), 3),

@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gate.emrtd.auth import passive
+from gate.emrtd.document import Document
 from gate.emrtd.pki import ldif
 from gate.truststore import load_store, save_store
 from simulator import pki
@@ -130,14 +131,18 @@ def main() -> int:
     v0 = pki.build_sod(dgs, dsc, embed_signer=False, lds_version=None)
     at = NOW + timedelta(days=1)
     start = time.perf_counter()
-    first = passive.passive_authenticate(embedded, dgs, loaded, at=at, mrz=MRZ)
+    first = passive.passive_authenticate(
+        Document.from_data_groups(embedded, dgs), loaded, at=at, mrz=MRZ
+    )
     first_ms = (time.perf_counter() - start) * 1000
     results = {}
     for label, sod in (("embedded_dsc", embedded), ("dsc_from_store", v0)):
         times = []
         for _ in range(args.runs):
             start = time.perf_counter()
-            verdict = passive.passive_authenticate(sod, dgs, loaded, at=at, mrz=MRZ)
+            verdict = passive.passive_authenticate(
+                Document.from_data_groups(sod, dgs), loaded, at=at, mrz=MRZ
+            )
             times.append((time.perf_counter() - start) * 1000)
         results[label] = {
             "median_ms": round(statistics.median(times), 3),

@@ -42,6 +42,7 @@ from gate import events
 from gate.config import LaneConfig, PolicyConfig
 from gate.daemon.work import document_summary, interpret_mrz
 from gate.emrtd.auth.authenticate import authenticate_document
+from gate.emrtd.document import Document
 from gate.emrtd.errors import ChipError
 from gate.emrtd.lds import lds
 from gate.emrtd.reader import ChipSession, Reader
@@ -515,7 +516,7 @@ class SimLane:
         began = time.perf_counter()
         verdict = authenticate_document(
             visit.reader,
-            visit.files,
+            Document.from_files(visit.files),
             run.documents.store,
             at=run.now,
             mrz=visit.traveller.mrz,

@@ -14,6 +14,7 @@ from gate.cli import options
 from gate.emrtd.auth.passive import PaPolicy, passive_authenticate
 from gate.emrtd.auth.verdict import AuthenticityVerdict
 from gate.emrtd.docauth_errors import DocAuthError
+from gate.emrtd.document import Document
 from gate.emrtd.pki.trust import TrustStore
 from gate.errors import EgateError
 from gate.truststore import load_store, read_index_key
@@ -164,8 +165,7 @@ def _verify(args: argparse.Namespace) -> int:
     except DocAuthError as exc:
         raise DocCommandError(f"trust store: {exc}") from exc
     verdict = passive_authenticate(
-        _read(args.sod),
-        _dg_args(args.dg),
+        Document.from_data_groups(_read(args.sod), _dg_args(args.dg)),
         store,
         at=at,
         mrz=args.mrz,

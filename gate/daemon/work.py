@@ -23,6 +23,7 @@ import numpy as np
 
 from gate import events
 from gate.emrtd.auth.authenticate import authenticate_document
+from gate.emrtd.document import Document
 from gate.emrtd.errors import ChipError
 from gate.emrtd.lds import lds
 from gate.emrtd.pki.trust import TrustStore
@@ -248,7 +249,12 @@ def verify_document(
             return li.DocumentVerified(at=at(), transaction=tx.id, reasons=("CHIP_READ_FAILED",))
         try:
             verdict = authenticate_document(
-                tx.reader, tx.files, store, at=wall, mrz=tx.mrz, requested=CHIP_FILES
+                tx.reader,
+                Document.from_files(tx.files),
+                store,
+                at=wall,
+                mrz=tx.mrz,
+                requested=CHIP_FILES,
             )
         except (ChipError, EgateError) as exc:
             log.info("authentication aborted: %s", exc)

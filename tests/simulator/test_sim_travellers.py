@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from gate.emrtd.auth.authenticate import authenticate_document
+from gate.emrtd.document import Document
 from gate.emrtd.reader import ChipSession, Reader
 from gate.mrz import parse
 from gate.policy.decide import age_on
@@ -98,7 +99,9 @@ def test_every_document_kind_fails_authentication_for_its_own_reason() -> None:
         reader.open(key.mrz_information())
         names = ["EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15"]
         files = {n: r.data for n, r in reader.read_files(names).items()}
-        verdict = authenticate_document(reader, files, factory.store, at=now, mrz=t.mrz)
+        verdict = authenticate_document(
+            reader, Document.from_files(files), factory.store, at=now, mrz=t.mrz
+        )
         failed = {f.code for f in verdict.findings if f.severity == "fail"}
         assert verdict.ok is (kind == "genuine"), (kind, failed)
         assert expected <= failed, (kind, failed)

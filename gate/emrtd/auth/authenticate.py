@@ -25,6 +25,7 @@ from gate.emrtd.auth.passive import PaPolicy, passive_authenticate
 from gate.emrtd.auth.verdict import AuthenticityVerdict, ProofOutcome
 from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import ActiveAuthError, ChipAuthError
+from gate.emrtd.document import DG_NUMBERS, Document
 from gate.emrtd.errors import (
     CardRemovedError,
     ChipError,
@@ -32,10 +33,9 @@ from gate.emrtd.errors import (
     StatusWordError,
 )
 from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU, decode_command
-from gate.emrtd.pki import trust
+from gate.emrtd.pki.trustpool import TrustPool
 from gate.emrtd.reader import Reader
 
-DG_NUMBERS = {f"DG{n}": n for n in range(1, 17)}
 EAC_PROTECTED = frozenset({3, 4})
 """Fingerprints and iris: readable only after terminal authentication, never expected."""
 SECURITY_GROUPS = frozenset({1, 14, 15})
@@ -44,10 +44,6 @@ SM_FAILURE_SWS = frozenset({0x6987, 0x6988})
 """Secure-messaging data objects missing or incorrect (ISO 7816-4)."""
 
 Proof = tuple[ProofOutcome, str]
-
-
-def data_groups(files: Mapping[str, bytes]) -> dict[int, bytes]:
-    return {DG_NUMBERS[name]: data for name, data in files.items() if name in DG_NUMBERS}
 
 
 def run_chip_authentication(
@@ -162,19 +158,19 @@ def _listed(verdict: AuthenticityVerdict) -> set[int]:
 
 
 def _not_returned(
-    verdict: AuthenticityVerdict, files: Mapping[str, bytes], requested: Iterable[str] | None
+    verdict: AuthenticityVerdict, document: Document, requested: Iterable[str] | None
 ) -> list[int]:
     expected = set(SECURITY_GROUPS)
     if requested is not None:
         expected |= {DG_NUMBERS[n] for n in requested if n in DG_NUMBERS}
-    returned = set(data_groups(files))
+    returned = set(document.data_groups)
     return sorted((_listed(verdict) & expected) - returned - EAC_PROTECTED)
 
 
 def authenticate_document(
     reader: Reader,
-    files: Mapping[str, bytes],
-    store: trust.TrustStore,
+    document: Document,
+    store: TrustPool,
     *,
     at: datetime | date,
     mrz: str | None = None,
@@ -182,14 +178,13 @@ def authenticate_document(
     random: Callable[[int], bytes] = secrets.token_bytes,
     requested: Iterable[str] | None = None,
 ) -> AuthenticityVerdict:
-    """PA on ``files`` (as read by ``reader``), then CA and AA over the open session.
+    """PA on ``document`` (the files ``reader`` read), then CA and AA over the open session.
 
     ``requested``: the files the caller asked the chip for; those listed in EF.SOD (and DG1,
-    DG14, DG15 whenever listed) that are missing from ``files`` are PA_DG_NOT_RETURNED."""
-    verdict = passive_authenticate(
-        files.get("EF.SOD", b""), data_groups(files), store, at=at, mrz=mrz, policy=policy
-    )
-    for number in _not_returned(verdict, files, requested):
+    DG14, DG15 whenever listed) that the document lacks are PA_DG_NOT_RETURNED."""
+    verdict = passive_authenticate(document, store, at=at, mrz=mrz, policy=policy)
+    files = document.files
+    for number in _not_returned(verdict, document, requested):
         verdict.add(
             "PA_DG_NOT_RETURNED",
             f"DG{number} is listed in EF.SOD but the chip did not return it",

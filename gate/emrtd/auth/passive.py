@@ -1,7 +1,8 @@
 """Passive authentication (ICAO 9303-11 section 5.1): is the chip's data what the issuing
 state signed?
 
-Pure function of the chip files, the trust store and the verification time:
+Pure function of the chip's files (a :class:`~gate.emrtd.document.Document`), a trust pool
+and the verification time:
 1. parse EF.SOD;
 2. hash every data group read and compare with the SOD;
 3. verify the SignerInfo: messageDigest = hash(LDSSecurityObject), content-type attribute,
@@ -23,7 +24,7 @@ from gate import mrz as gate_mrz
 from gate.config import TrustConfig
 from gate.emrtd.access.access import normalize_mrz
 from gate.emrtd.auth.verdict import AuthenticityVerdict, DataGroupResult
-from gate.emrtd.cms.sod import SignerPart, Sod, parse_sod
+from gate.emrtd.cms.sod import SignerPart, Sod
 from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import (
     CertificateError,
@@ -31,9 +32,9 @@ from gate.emrtd.docauth_errors import (
     SodError,
     UnsupportedAlgorithmError,
 )
-from gate.emrtd.errors import ChipError
-from gate.emrtd.lds import lds
-from gate.emrtd.pki import path, trust
+from gate.emrtd.document import Document
+from gate.emrtd.pki import path
+from gate.emrtd.pki.trustpool import TrustPool
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,6 @@ class PaPolicy:
 
 
 # --------------------------------------------------------------------------- DG1
-
-
-def dg1_mrz(dg1: bytes) -> str:
-    """The MRZ string in DG1 (tag 61 containing 5F1F), read with the chip layer's LDS parser."""
-    try:
-        return lds.parse_dg1(dg1).mrz
-    except ChipError as exc:
-        raise DataGroupError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -90,9 +83,8 @@ def dg1_facts(mrz: str, today: date) -> Dg1Facts:
 
 
 def passive_authenticate(
-    sod_bytes: bytes,
-    data_groups: Mapping[int, bytes],
-    store: trust.TrustStore,
+    document: Document,
+    store: TrustPool,
     *,
     at: datetime | date,
     mrz: str | None = None,
@@ -104,7 +96,7 @@ def passive_authenticate(
     moment = certs.as_datetime(at)
     verdict = AuthenticityVerdict(checked_at=moment.isoformat())
     try:
-        sod = parse_sod(sod_bytes, strict=policy.strict_sod)
+        sod = document.sod(strict=policy.strict_sod)
     except SodError as exc:
         verdict.add("PA_SOD_MALFORMED", f"{exc} [{exc.code}]")
         return verdict
@@ -113,10 +105,11 @@ def passive_authenticate(
     for warning in sod.warnings:
         verdict.add("PA_SOD_WARNING", warning)
 
+    data_groups = document.data_groups
     hashes_ok = _check_data_groups(sod, data_groups, verdict)
     signature_ok = _check_signature(sod, verdict)
     chain_ok = _check_chain(sod, store, moment, policy, verdict)
-    country_ok = _check_document(sod, data_groups, mrz, moment, policy, verdict)
+    country_ok = _check_document(sod, document, mrz, moment, policy, verdict)
     failed = any(f.severity == "fail" for f in verdict.findings)
     if hashes_ok and signature_ok and chain_ok and country_ok and not failed:
         listed = sum(d.status != "not_in_sod" for d in verdict.data_groups)
@@ -235,7 +228,7 @@ def _check_signer(sod: Sod, signer: SignerPart, verdict: AuthenticityVerdict) ->
 
 def _check_chain(
     sod: Sod,
-    store: trust.TrustStore,
+    store: TrustPool,
     moment: datetime,
     policy: PaPolicy,
     verdict: AuthenticityVerdict,
@@ -248,7 +241,7 @@ def _check_chain(
 
 def _check_signer_chain(
     signer: SignerPart,
-    store: trust.TrustStore,
+    store: TrustPool,
     moment: datetime,
     policy: PaPolicy,
     verdict: AuthenticityVerdict,
@@ -279,18 +272,17 @@ def _check_signer_chain(
 
 def _check_document(
     sod: Sod,
-    data_groups: Mapping[int, bytes],
+    document: Document,
     mrz: str | None,
     moment: datetime,
     policy: PaPolicy,
     verdict: AuthenticityVerdict,
 ) -> bool:
-    dg1 = data_groups.get(1)
-    if dg1 is None:
+    if 1 not in document.data_groups:
         verdict.add("DG1_MISSING", "DG1 not supplied: issuing state, MRZ and expiry unchecked")
         return True
     try:
-        chip_mrz = dg1_mrz(dg1)
+        chip_mrz = document.dg1_mrz
         fields = dg1_facts(chip_mrz, moment.date())
     except DataGroupError as exc:
         verdict.add("DG1_UNREADABLE", f"DG1 cannot be read: {exc}")

@@ -171,6 +171,7 @@ def test_make_passport_image_is_served_by_the_virtual_chip(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], variant: str, code: str
 ) -> None:
     from gate.emrtd.auth.authenticate import authenticate_document
+    from gate.emrtd.document import Document
     from gate.emrtd.pki.trust import TrustStore
     from gate.emrtd.reader import ChipSession, Reader
     from simulator.chip.card import VirtualChip
@@ -189,5 +190,7 @@ def test_make_passport_image_is_served_by_the_virtual_chip(
     files = {n: r.data for n, r in reader.read_files(names).items()}
     store = TrustStore()
     store.import_bytes((out / "csca.der").read_bytes(), source="csca", now=datetime.now(UTC))
-    verdict = authenticate_document(reader, files, store, at=datetime.now(UTC), mrz=image.mrz)
+    verdict = authenticate_document(
+        reader, Document.from_files(files), store, at=datetime.now(UTC), mrz=image.mrz
+    )
     assert verdict.passive_ok and code in verdict.codes

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from gate.emrtd.auth.authenticate import authenticate_document
+from gate.emrtd.document import Document
 from gate.emrtd.pki import trust
 from gate.emrtd.reader import ChipSession, Reader
 from simulator import passports
@@ -37,7 +38,7 @@ def test_genuine_passport_through_the_virtual_chip(
     reader, files, protocol = _read(image)
     assert protocol == "PACE"  # EF.CardAccess offers PACE-GM brainpoolP256r1
     assert files == {name: image.files[name] for name in FILES}
-    verdict = authenticate_document(reader, files, pki_store(), at=AT, mrz=MRZ)
+    verdict = authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
     assert verdict.ok, verdict.to_dict()["findings"]
     assert {"PA_OK", "CA_OK", "AA_OK"} <= set(verdict.codes)
 
@@ -47,7 +48,7 @@ def test_clone_is_caught_by_chip_and_active_authentication(
 ) -> None:
     genuine = passports.build_passport(MRZ, shared_pki().dsc_p256)
     reader, files, _ = _read(passports.cloned(genuine))
-    verdict = authenticate_document(reader, files, pki_store(), at=AT, mrz=MRZ)
+    verdict = authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
     assert verdict.passive_ok  # the copied data are genuine
     assert {"CA_FAILED", "CHIP_CLONE_SUSPECTED"} <= set(verdict.codes)
     assert not verdict.ok
@@ -58,7 +59,7 @@ def test_altered_passport_skips_chip_authentication(
 ) -> None:
     image = passports.altered_dg(passports.build_passport(MRZ, shared_pki().dsc_rsa2048), 2)
     reader, files, _ = _read(image)
-    verdict = authenticate_document(reader, files, pki_store(), at=AT, mrz=MRZ)
+    verdict = authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
     assert "PA_DG_HASH_MISMATCH" in verdict.codes
     assert "CA_OK" not in verdict.codes and not verdict.ok
 
@@ -82,7 +83,7 @@ def test_active_authentication_through_chip_habits_is_no_clone(
     image = ChipImage(dict(image.files), image.mrz, image.can, image.aa_key, image.ca_key,
                       quirks=list(quirks))  # fmt: skip
     reader, files, _ = _read(image)
-    verdict = authenticate_document(reader, files, pki_store(), at=AT, mrz=MRZ)
+    verdict = authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
     assert "AA_OK" in verdict.codes, verdict.to_dict()["findings"]
     assert "CHIP_CLONE_SUSPECTED" not in verdict.codes
     assert verdict.ok

@@ -10,6 +10,7 @@ import pytest
 
 from gate.emrtd.auth.authenticate import authenticate_document
 from gate.emrtd.auth.verdict import AuthenticityVerdict
+from gate.emrtd.document import Document
 from gate.emrtd.pki import trust
 from gate.emrtd.reader import ChipSession, Reader
 from simulator import passports, sod_variants
@@ -32,7 +33,9 @@ def _verify(
     reader.open(chip.image.mrz_information)
     names = [n for n in FILES if n in chip.image.files]
     files = {n: r.data for n, r in reader.read_files(names).items() if n not in hide}
-    return authenticate_document(reader, files, store, at=AT, mrz=MRZ, requested=names)
+    return authenticate_document(
+        reader, Document.from_files(files), store, at=AT, mrz=MRZ, requested=names
+    )
 
 
 def _genuine(aa_kind: str = "rsa2048", chip_auth: bool = True) -> ChipImage:

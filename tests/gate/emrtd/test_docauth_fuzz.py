@@ -20,6 +20,7 @@ from gate.emrtd.docauth_errors import (
     DocAuthError,
     SodError,
 )
+from gate.emrtd.document import Document
 from gate.emrtd.pki import trust
 from simulator import passports, pki
 from simulator.pki import TEST_PKI_EPOCH as NOW
@@ -64,7 +65,9 @@ def test_sod_parser_and_pa_never_crash(changes: list[tuple[int, int]], cut: int 
     data = _mutate(_sod(), changes, cut)
     with contextlib.suppress(SodError):
         sod.parse_sod(data)
-    verdict = passive.passive_authenticate(data, {1: _DG1}, _STORE, at=date(2026, 2, 1))
+    verdict = passive.passive_authenticate(
+        Document.from_data_groups(data, {1: _DG1}), _STORE, at=date(2026, 2, 1)
+    )
     assert verdict.codes
     if verdict.passive_ok:
         # Only edits that leave the signed bytes intact may pass (e.g. no-op edits).
@@ -98,7 +101,7 @@ def test_certificate_parser_never_crashes(changes: list[tuple[int, int]], cut: i
 def test_dg1_parser_never_crashes(data: bytes) -> None:
     for candidate in (data, b"\x61" + bytes([len(data) & 0x7F]) + data, _DG1[:5] + data):
         try:
-            mrz = passive.dg1_mrz(candidate)
+            mrz = Document.from_data_groups(None, {1: candidate}).dg1_mrz
             passive.dg1_facts(mrz, date(2026, 1, 1))
         except DataGroupError:
             pass

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gate.emrtd.auth import passive
+from gate.emrtd.document import Document
 from gate.emrtd.pki import trust
 from simulator import pki
 from simulator.pki import TEST_PKI_EPOCH as NOW
@@ -31,10 +32,9 @@ def test_loes_2006_hashes_match_and_verdict_names_missing_csca(
         2: (folder / "ef0102.bin").read_bytes(),
         15: (folder / "ef010F.bin").read_bytes(),
     }
-    chip_mrz = passive.dg1_mrz(dgs[1])
+    chip_mrz = Document.from_data_groups(None, {1: dgs[1]}).dg1_mrz
     verdict = passive.passive_authenticate(
-        (folder / "ef011D.bin").read_bytes(),
-        dgs,
+        Document.from_data_groups((folder / "ef011D.bin").read_bytes(), dgs),
         trust.TrustStore(),
         at=date(2008, 3, 1),
         mrz=chip_mrz[:44] + "\n" + chip_mrz[44:],
@@ -47,7 +47,9 @@ def test_loes_2006_hashes_match_and_verdict_names_missing_csca(
     assert not verdict.passive_ok
     # After its expiry date (2011-10-01) the document itself is reported expired.
     later = passive.passive_authenticate(
-        (folder / "ef011D.bin").read_bytes(), dgs, trust.TrustStore(), at=date(2012, 1, 1)
+        Document.from_data_groups((folder / "ef011D.bin").read_bytes(), dgs),
+        trust.TrustStore(),
+        at=date(2012, 1, 1),
     )
     assert "DOCUMENT_EXPIRED" in later.codes
 
@@ -56,7 +58,9 @@ def test_lds_sample_document_fails_with_hash_mismatch(testdata_dir: Callable[...
     folder = testdata_dir("epassport", "gmrtd", "lds_sample_document")
     dgs = {int(f.stem[2:]): f.read_bytes() for f in folder.glob("DG*.bin")}
     verdict = passive.passive_authenticate(
-        (folder / "EF_SOD_AT.bin").read_bytes(), dgs, trust.TrustStore(), at=date(2024, 1, 1)
+        Document.from_data_groups((folder / "EF_SOD_AT.bin").read_bytes(), dgs),
+        trust.TrustStore(),
+        at=date(2024, 1, 1),
     )
     assert "PA_DG_HASH_MISMATCH" in verdict.codes
     assert {d.status for d in verdict.data_groups if d.number in dgs} <= {"mismatch", "not_in_sod"}
@@ -72,7 +76,7 @@ def test_synthetic_document_passes(which: str, pki_store: Callable[[], trust.Tru
     dgs = {1: _dg1(), 2: b"\x75\x03\x01\x02\x03"}
     sod = pki.build_sod(dgs, dsc)
     verdict = passive.passive_authenticate(
-        sod, dgs, pki_store(), at=NOW + timedelta(days=1), mrz=MRZ
+        Document.from_data_groups(sod, dgs), pki_store(), at=NOW + timedelta(days=1), mrz=MRZ
     )
     assert verdict.passive_ok, verdict.codes
     assert verdict.chain[0].serial == format(dsc.cert.serial_number, "x")
@@ -81,7 +85,9 @@ def test_synthetic_document_passes(which: str, pki_store: Callable[[], trust.Tru
     bad[2] = b"\x75\x03\x01\x02\x04"
     assert (
         "PA_DG_HASH_MISMATCH"
-        in passive.passive_authenticate(sod, bad, pki_store(), at=NOW + timedelta(days=1)).codes
+        in passive.passive_authenticate(
+            Document.from_data_groups(sod, bad), pki_store(), at=NOW + timedelta(days=1)
+        ).codes
     )
 
 
@@ -91,19 +97,23 @@ def test_wrong_signer_is_caught(pki_store: Callable[[], trust.TrustStore]) -> No
     sod = bytearray(pki.build_sod(dgs, p.dsc_p256))
     # Re-sign with another DSC but keep the original certificate: signature must fail.
     other = pki.build_sod(dgs, pki.make_dsc(p.csca_rsa, "p256", now=NOW, serial=0x1004))
-    verdict = passive.passive_authenticate(other, dgs, pki_store(), at=NOW + timedelta(days=1))
+    verdict = passive.passive_authenticate(
+        Document.from_data_groups(other, dgs), pki_store(), at=NOW + timedelta(days=1)
+    )
     assert verdict.passive_ok  # a properly issued second DSC is fine
     rogue_csca = pki.make_csca("p256", country="UT", now=NOW, common_name="CSCA UT test rsa3072")
     rogue = pki.make_dsc(rogue_csca, "p256", now=NOW, serial=0x1004)
     verdict = passive.passive_authenticate(
-        pki.build_sod(dgs, rogue), dgs, pki_store(), at=NOW + timedelta(days=1)
+        Document.from_data_groups(pki.build_sod(dgs, rogue), dgs),
+        pki_store(),
+        at=NOW + timedelta(days=1),
     )
     assert "PA_CSCA_UNKNOWN" in verdict.codes
     sod[-5] ^= 0x40  # inside the signature
     assert (
         "PA_SIGNATURE_INVALID"
         in passive.passive_authenticate(
-            bytes(sod), dgs, pki_store(), at=NOW + timedelta(days=1)
+            Document.from_data_groups(bytes(sod), dgs), pki_store(), at=NOW + timedelta(days=1)
         ).codes
     )
 
@@ -120,13 +130,18 @@ def test_expired_and_not_yet_valid_dsc(pki_store: Callable[[], trust.TrustStore]
     )
     dgs = {1: _dg1()}
     sod = pki.build_sod(dgs, old, signing_time=NOW - timedelta(days=10))
-    shell = passive.passive_authenticate(sod, dgs, pki_store(), at=NOW)
+    shell = passive.passive_authenticate(Document.from_data_groups(sod, dgs), pki_store(), at=NOW)
     assert "PA_CERT_EXPIRED" in shell.codes and not shell.passive_ok
     chain = passive.passive_authenticate(
-        sod, dgs, pki_store(), at=NOW, policy=passive.PaPolicy(validity_model="chain")
+        Document.from_data_groups(sod, dgs),
+        pki_store(),
+        at=NOW,
+        policy=passive.PaPolicy(validity_model="chain"),
     )
     assert chain.passive_ok, chain.codes
-    early = passive.passive_authenticate(sod, dgs, pki_store(), at=NOW - timedelta(days=25))
+    early = passive.passive_authenticate(
+        Document.from_data_groups(sod, dgs), pki_store(), at=NOW - timedelta(days=25)
+    )
     assert "PA_CERT_NOT_YET_VALID" in early.codes
 
 
@@ -136,14 +151,17 @@ def test_revoked_dsc_and_crl_policy(pki_store: Callable[[], trust.TrustStore]) -
     sod = pki.build_sod(dgs, p.dsc_rsa2048)
     store = pki_store()
     at = NOW + timedelta(days=1)
-    assert "PA_CRL_MISSING" in passive.passive_authenticate(sod, dgs, store, at=at).codes
+    assert (
+        "PA_CRL_MISSING"
+        in passive.passive_authenticate(Document.from_data_groups(sod, dgs), store, at=at).codes
+    )
     strict = passive.passive_authenticate(
-        sod, dgs, store, at=at, policy=passive.PaPolicy(require_crl=True)
+        Document.from_data_groups(sod, dgs), store, at=at, policy=passive.PaPolicy(require_crl=True)
     )
     assert not strict.passive_ok
     clean = pki.make_crl(p.csca_rsa, [0x9999], this_update=NOW, next_update=NOW + timedelta(30))
     store.import_bytes(clean, source="crl1", now=NOW)
-    ok = passive.passive_authenticate(sod, dgs, store, at=at)
+    ok = passive.passive_authenticate(Document.from_data_groups(sod, dgs), store, at=at)
     assert ok.passive_ok and "PA_CRL_MISSING" not in ok.codes
     revoking = pki.make_crl(
         p.csca_rsa,
@@ -152,7 +170,7 @@ def test_revoked_dsc_and_crl_policy(pki_store: Callable[[], trust.TrustStore]) -
         next_update=NOW + timedelta(30),
     )
     store.import_bytes(revoking, source="crl2", now=NOW)
-    verdict = passive.passive_authenticate(sod, dgs, store, at=at)
+    verdict = passive.passive_authenticate(Document.from_data_groups(sod, dgs), store, at=at)
     assert "PA_CERT_REVOKED" in verdict.codes and not verdict.passive_ok
 
 
@@ -163,19 +181,25 @@ def test_country_mismatch_mrz_mismatch_and_expiry(
     at = NOW + timedelta(days=1)
     foreign = MRZ.replace("UTO", "NLD")
     dgs = {1: _dg1(foreign)}
-    verdict = passive.passive_authenticate(pki.build_sod(dgs, p.dsc_p256), dgs, pki_store(), at=at)
+    verdict = passive.passive_authenticate(
+        Document.from_data_groups(pki.build_sod(dgs, p.dsc_p256), dgs), pki_store(), at=at
+    )
     assert "PA_COUNTRY_MISMATCH" in verdict.codes and not verdict.passive_ok
 
     dgs = {1: _dg1()}
     sod = pki.build_sod(dgs, p.dsc_p256)
     other = MRZ.replace("ANNA", "ANNE")
-    verdict = passive.passive_authenticate(sod, dgs, pki_store(), at=at, mrz=other)
+    verdict = passive.passive_authenticate(
+        Document.from_data_groups(sod, dgs), pki_store(), at=at, mrz=other
+    )
     assert "MRZ_DG1_MISMATCH" in verdict.codes and not verdict.passive_ok
     assert "L898902C3" not in verdict.to_dict().__repr__()  # document number masked
 
     expired = MRZ.replace("3401159", "2501159")
     dgs = {1: _dg1(expired)}
-    verdict = passive.passive_authenticate(pki.build_sod(dgs, p.dsc_p256), dgs, pki_store(), at=at)
+    verdict = passive.passive_authenticate(
+        Document.from_data_groups(pki.build_sod(dgs, p.dsc_p256), dgs), pki_store(), at=at
+    )
     assert "DOCUMENT_EXPIRED" in verdict.codes and not verdict.passive_ok
 
 
@@ -194,7 +218,9 @@ def test_unreadable_dg1_is_its_own_reason(pki_store: Callable[[], trust.TrustSto
     p = shared_pki()
     dgs = {1: b"\x61\x03\x5f\x1f\x00"}
     verdict = passive.passive_authenticate(
-        pki.build_sod(dgs, p.dsc_p256), dgs, pki_store(), at=NOW + timedelta(days=1)
+        Document.from_data_groups(pki.build_sod(dgs, p.dsc_p256), dgs),
+        pki_store(),
+        at=NOW + timedelta(days=1),
     )
     assert "DG1_UNREADABLE" in verdict.codes and "PA_DG_HASH_MISMATCH" not in verdict.codes
     assert not verdict.passive_ok

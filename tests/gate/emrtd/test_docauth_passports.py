@@ -12,6 +12,7 @@ import pytest
 
 from gate.emrtd.auth import aa, ca, passive
 from gate.emrtd.cms import sod
+from gate.emrtd.document import Document
 from gate.emrtd.lds import lds
 from gate.emrtd.pki import trust
 from simulator import passports, pki
@@ -34,7 +35,9 @@ def test_complete_image_passes_pa_aa_and_ca(
     image = passports.build_passport(MRZ, shared_pki().dsc_p256, portrait=portrait)  # type: ignore[arg-type]
     assert {"EF.COM", "EF.CardAccess", "EF.SOD", "DG1", "DG2", "DG14", "DG15"} <= set(image.files)
     dgs = passports.data_groups(image)
-    verdict = passive.passive_authenticate(image.files["EF.SOD"], dgs, pki_store(), at=AT, mrz=MRZ)
+    verdict = passive.passive_authenticate(
+        Document.from_data_groups(image.files["EF.SOD"], dgs), pki_store(), at=AT, mrz=MRZ
+    )
     assert verdict.passive_ok, verdict.codes
     assert sorted(sod.parse_sod(image.files["EF.SOD"]).dg_hashes) == [1, 2, 14, 15]
 
@@ -84,7 +87,7 @@ def test_bad_variants_are_caught(pki_store: Callable[[], trust.TrustStore]) -> N
 
     def codes(img: passports.ChipImage) -> list[str]:
         return passive.passive_authenticate(
-            img.files["EF.SOD"], passports.data_groups(img), store, at=AT
+            Document.from_data_groups(img.files["EF.SOD"], passports.data_groups(img)), store, at=AT
         ).codes
 
     assert "PA_OK" in codes(image)
@@ -106,7 +109,7 @@ def test_bad_variants_are_caught(pki_store: Callable[[], trust.TrustStore]) -> N
     clone = passports.cloned(image)
     assert clone.files == image.files
     verdict = passive.passive_authenticate(
-        clone.files["EF.SOD"], passports.data_groups(clone), store, at=AT
+        Document.from_data_groups(clone.files["EF.SOD"], passports.data_groups(clone)), store, at=AT
     )
     challenge = os.urandom(8)
     assert clone.aa_key is not None
@@ -122,7 +125,7 @@ def test_bad_variants_are_caught(pki_store: Callable[[], trust.TrustStore]) -> N
 
 def test_dg1_and_ef_com() -> None:
     dg1 = passports.dg1(MRZ[:44] + "\n" + MRZ[44:])
-    assert passive.dg1_mrz(dg1) == MRZ
+    assert Document.from_data_groups(None, {1: dg1}).dg1_mrz == MRZ
     com = passports.ef_com([1, 2, 14, 15])
     assert com[0] == 0x60 and com.endswith(bytes([0x5C, 4, 0x61, 0x75, 0x6E, 0x6F]))
     with pytest.raises(ValueError):

@@ -19,6 +19,7 @@ from gate.emrtd.docauth_errors import (
     SodError,
     SodVersionError,
 )
+from gate.emrtd.document import Document
 from gate.emrtd.pki import trust
 
 COUNTRIES = ["AT", "AU", "CN", "DE", "FR", "MY", "NZ", "PH", "SG", "UK"]
@@ -67,7 +68,9 @@ def test_real_sod_parses_verifies_and_chains(
     store = trust.TrustStore()
     store.import_bytes(csca.dump(), source="csca", now=inside_validity(csca), anchor=True)
     verdict = passive.passive_authenticate(
-        (folder / files["ef_sod"]).read_bytes(), {}, store, at=inside_validity(dsc, csca)
+        Document.from_data_groups((folder / files["ef_sod"]).read_bytes(), {}),
+        store,
+        at=inside_validity(dsc, csca),
     )
     assert verdict.passive_ok, verdict.to_dict()
     assert [c.fingerprint_sha256 for c in verdict.chain] == [
@@ -187,7 +190,10 @@ def test_malformed_sod_gives_specific_parse_error(name: str, sod_vectors: Path) 
         sod.parse_sod(raw, strict=True)
     # Passive authentication turns it into a verdict, never an exception.
     verdict = passive.passive_authenticate(
-        raw, {}, trust.TrustStore(), at=_at(), policy=passive.PaPolicy(strict_sod=True)
+        Document.from_data_groups(raw, {}),
+        trust.TrustStore(),
+        at=_at(),
+        policy=passive.PaPolicy(strict_sod=True),
     )
     assert verdict.codes == ["PA_SOD_MALFORMED"]
     assert cls.code in verdict.findings[0].detail
@@ -203,7 +209,7 @@ def test_tampered_sod_or_dg_gives_specific_verdict(name: str, sod_vectors: Path)
     folder = sod_vectors
     data = {n: (folder / f).read_bytes() for n, f in dgs.items()}
     verdict = passive.passive_authenticate(
-        (folder / name).read_bytes(), data, trust.TrustStore(), at=_at()
+        Document.from_data_groups((folder / name).read_bytes(), data), trust.TrustStore(), at=_at()
     )
     assert code in verdict.codes
     assert not verdict.passive_ok
@@ -224,7 +230,9 @@ def test_valid_etsi_sod_matches_its_data_groups_and_dsc(sod_vectors: Path) -> No
     assert parsed.signer_certificate is not None
     assert parsed.signer_certificate.dump() == certs.load_certificate(dsc_file.read_bytes()).dump()
     verdict = passive.passive_authenticate(
-        (folder / "sod_02_ETSI_TR103200.bin").read_bytes(), data, trust.TrustStore(), at=_at()
+        Document.from_data_groups((folder / "sod_02_ETSI_TR103200.bin").read_bytes(), data),
+        trust.TrustStore(),
+        at=_at(),
     )
     assert [d.status for d in verdict.data_groups if d.number in data] == ["match"] * 3
     # No CSCA for the ETSI test signer: only the chain fails.

@@ -11,6 +11,7 @@ import pytest
 
 from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import MasterListError, TrustStoreError
+from gate.emrtd.document import Document
 from gate.emrtd.pki import trust
 from gate.truststore import load_store, save_store
 from simulator import pki
@@ -105,7 +106,9 @@ def test_synthetic_link_chain_verifies_new_dsc() -> None:
     store.import_bytes(old.der, source="old", now=NOW)
     assert store.import_bytes(link.dump(), source="link", now=NOW).added
     sod = pki.build_sod({2: b"face"}, dsc)
-    verdict = passive.passive_authenticate(sod, {2: b"face"}, store, at=NOW + timedelta(days=1))
+    verdict = passive.passive_authenticate(
+        Document.from_data_groups(sod, {2: b"face"}), store, at=NOW + timedelta(days=1)
+    )
     assert verdict.passive_ok, verdict.codes
     assert [c.subject for c in verdict.chain][1] == link.subject.human_friendly
     assert len(verdict.chain) == 3  # DSC, link certificate, old self-signed CSCA

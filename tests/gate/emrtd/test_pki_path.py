@@ -15,6 +15,7 @@ from asn1crypto import cms, core
 from gate.emrtd.auth import passive
 from gate.emrtd.auth.verdict import AuthenticityVerdict
 from gate.emrtd.crypto import certs
+from gate.emrtd.document import Document
 from gate.emrtd.iso7816 import tlv
 from gate.emrtd.pki import trust
 from simulator import pki
@@ -41,7 +42,9 @@ def _verify(
 ) -> AuthenticityVerdict:
     dgs: Mapping[int, bytes] = {1: _dg1(mrz)}
     sod = pki.build_sod(dgs, dsc, **sod_options)  # type: ignore[arg-type]
-    return passive.passive_authenticate(sod, dgs, store, at=at, policy=policy)
+    return passive.passive_authenticate(
+        Document.from_data_groups(sod, dgs), store, at=at, policy=policy
+    )
 
 
 def _dsc(issuer: pki.Issued, serial: int, **options: object) -> pki.Issued:
@@ -279,8 +282,11 @@ def test_real_sods_without_their_dsc_verify_from_the_dsc_store(
     raw = _without_certificates((folder / files["ef_sod"]).read_bytes())
     store = trust.TrustStore()
     store.import_bytes(csca.dump(), source="csca", now=at, anchor=True)
-    assert "PA_DSC_MISSING" in passive.passive_authenticate(raw, {}, store, at=at).codes
+    assert (
+        "PA_DSC_MISSING"
+        in passive.passive_authenticate(Document.from_data_groups(raw, {}), store, at=at).codes
+    )
     store.import_bytes(dsc.dump(), source="pkd", now=at)
-    verdict = passive.passive_authenticate(raw, {}, store, at=at)
+    verdict = passive.passive_authenticate(Document.from_data_groups(raw, {}), store, at=at)
     assert verdict.passive_ok, verdict.codes
     assert verdict.chain[0].fingerprint_sha256 == certs.fingerprint(dsc)

@@ -13,6 +13,7 @@ from gate.emrtd.auth.passive import passive_authenticate
 from gate.emrtd.auth.verdict import AuthenticityVerdict
 from gate.emrtd.cms.sod import parse_sod
 from gate.emrtd.docauth_errors import SodEncodingError, SodStructureError
+from gate.emrtd.document import Document
 from gate.emrtd.iso7816 import tlv
 from gate.emrtd.pki import trust
 from simulator import pki, sod_variants
@@ -36,11 +37,9 @@ def _sod_with_length_ending_in_80() -> tuple[bytes, dict[int, bytes]]:
     raise AssertionError("no SOD length ending in 0x80 among the combinations tried")
 
 
-def _verifies(
-    sod: bytes, groups: dict[int, bytes], store: trust.TrustStore
-) -> AuthenticityVerdict:
+def _verifies(sod: bytes, groups: dict[int, bytes], store: trust.TrustStore) -> AuthenticityVerdict:
     """Signature, chain and every data group hash check out (DG1 here is no real MRZ)."""
-    verdict = passive_authenticate(sod, groups, store, at=AT)
+    verdict = passive_authenticate(Document.from_data_groups(sod, groups), store, at=AT)
     bad = {"PA_SOD_MALFORMED", "PA_SIGNATURE_INVALID", "PA_CSCA_UNKNOWN", "PA_DG_HASH_MISMATCH"}
     assert not bad & set(verdict.codes), verdict.codes
     assert len(verdict.chain) >= 2
@@ -86,7 +85,10 @@ def test_signature_over_the_der_reencoded_signed_attributes(pki_store: Store) ->
     forged = tampered.replace(
         parse_sod(tampered).econtent, parse_sod(sod).econtent
     )  # the other LDSSecurityObject under this signature
-    assert "PA_SIGNATURE_INVALID" in passive_authenticate(forged, GROUPS, pki_store(), at=AT).codes
+    assert (
+        "PA_SIGNATURE_INVALID"
+        in passive_authenticate(Document.from_data_groups(forged, GROUPS), pki_store(), at=AT).codes
+    )
 
 
 def test_each_of_several_signer_infos_is_verified(pki_store: Store) -> None:
@@ -101,7 +103,10 @@ def test_each_of_several_signer_infos_is_verified(pki_store: Store) -> None:
     # a second SignerInfo whose DSC no trusted CSCA issued fails the document
     stranger = pki.make_dsc(pki.make_csca("p256", country="UT", now=NOW), "p256", now=NOW, serial=9)
     bad = sod_variants.variant_sod(GROUPS, [specs[0], sod_variants.SignerSpec(stranger)])
-    assert "PA_CSCA_UNKNOWN" in passive_authenticate(bad, GROUPS, pki_store(), at=AT).codes
+    assert (
+        "PA_CSCA_UNKNOWN"
+        in passive_authenticate(Document.from_data_groups(bad, GROUPS), pki_store(), at=AT).codes
+    )
 
 
 def test_rsa_digest_info_without_null_parameters(pki_store: Store) -> None:
@@ -110,7 +115,10 @@ def test_rsa_digest_info_without_null_parameters(pki_store: Store) -> None:
     _verifies(sod, GROUPS, pki_store())
     other = sod_variants.variant_sod({**GROUPS, 1: b"\x61\x00"}, [spec])
     forged = other.replace(parse_sod(other).econtent, parse_sod(sod).econtent)
-    assert "PA_SIGNATURE_INVALID" in passive_authenticate(forged, GROUPS, pki_store(), at=AT).codes
+    assert (
+        "PA_SIGNATURE_INVALID"
+        in passive_authenticate(Document.from_data_groups(forged, GROUPS), pki_store(), at=AT).codes
+    )
 
 
 def test_dsa_document_signer(pki_store: Store) -> None:
@@ -120,7 +128,10 @@ def test_dsa_document_signer(pki_store: Store) -> None:
     assert verdict.chain[0].key == "dsa"
     other, _ = sod_variants.dsa_dsc(shared_pki().csca_rsa, now=NOW, serial=0x2002)
     wrong = sod_variants.variant_sod(GROUPS, [sod_variants.SignerSpec(other, dsa=signer)])
-    assert "PA_SIGNATURE_INVALID" in passive_authenticate(wrong, GROUPS, pki_store(), at=AT).codes
+    assert (
+        "PA_SIGNATURE_INVALID"
+        in passive_authenticate(Document.from_data_groups(wrong, GROUPS), pki_store(), at=AT).codes
+    )
 
 
 @pytest.mark.parametrize("curve", ["brainpoolP224r1", "brainpoolP320r1"])
@@ -133,4 +144,7 @@ def test_document_signer_on_a_curve_cryptography_lacks(curve: str, pki_store: St
     assert verdict.chain[0].key == f"EC {curve}"
     impostor = sod_variants.EcSigningKey.generate(curve)
     wrong = sod_variants.variant_sod(GROUPS, [sod_variants.SignerSpec(dsc, ec_key=impostor)])
-    assert "PA_SIGNATURE_INVALID" in passive_authenticate(wrong, GROUPS, pki_store(), at=AT).codes
+    assert (
+        "PA_SIGNATURE_INVALID"
+        in passive_authenticate(Document.from_data_groups(wrong, GROUPS), pki_store(), at=AT).codes
+    )
