@@ -46,6 +46,8 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
+from gate import events  # noqa: E402
+
 PASSWORD = "bench password 1234"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -91,10 +93,8 @@ def _template(lane: str) -> str:
 
 
 def uuid7() -> str:
-    """A time-ordered UUID (RFC 9562 version 7): what lanes could send instead of version 4."""
-    rand = int.from_bytes(os.urandom(10)) & ~(0xF << 76) & ~(0x3 << 62)
-    value = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | 0x2 << 62 | rand
-    return str(uuid.UUID(int=value))
+    """A time-ordered id, as lanes send them (``gate.events.event_id``, RFC 9562 version 7)."""
+    return str(events.event_id(datetime.now(UTC)))
 
 
 def _decision(seq: int) -> str:
@@ -226,7 +226,7 @@ def _stage_totals(metrics: str) -> dict[str, float]:
 
 async def _run(server: Server, tokens: dict[str, str], posters: list[str],
                beaters: list[str], batch: int, duration: float,
-               ids: str = "uuid4") -> dict[str, Any]:
+               ids: str = "uuid7") -> dict[str, Any]:
     new_id = uuid7 if ids == "uuid7" else (lambda: str(uuid.uuid4()))
     sent_batches: dict[str, float] = {}
     sent_beats: dict[tuple[str, str], float] = {}
@@ -367,9 +367,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--posters", type=int, default=4)
     parser.add_argument("--heartbeat-lanes", type=int, default=200)
-    parser.add_argument("--ids", choices=("uuid4", "uuid7"), default="uuid4",
-                        help="event and transaction ids: random (as lanes send today) or "
-                        "time-ordered (fewer index pages written per batch)")
+    parser.add_argument("--ids", choices=("uuid4", "uuid7"), default="uuid7",
+                        help="event and transaction ids: time-ordered, as lanes send them "
+                        "(gate.events.event_id), or random version 4 for comparison")
     args = parser.parse_args()
     try:
         import uvloop

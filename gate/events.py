@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
@@ -302,6 +303,17 @@ def json_schema() -> dict[str, Any]:
     return _ADAPTER.json_schema()
 
 
+def event_id(at: datetime, random: Callable[[int], bytes] = os.urandom) -> uuid.UUID:
+    """A UUID version 7 (RFC 9562 section 5.7) for an event that occurred ``at``: 48 bits of
+    Unix milliseconds, then 74 random bits. Ids of one period sort together, so central's
+    primary-key indexes grow at their end instead of at random places (about 2.5 times less
+    write-ahead log per batch on SQLite, docs/central.md); 74 random bits keep them unique."""
+    millis = int(at.timestamp() * 1000) & ((1 << 48) - 1)
+    bits = int.from_bytes(random(10), "big")
+    rand_a, rand_b = (bits >> 68) & 0xFFF, bits & ((1 << 62) - 1)
+    return uuid.UUID(int=millis << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b)
+
+
 class EventStamper:
     """Gives each event of one lane its id, lane, sequence number and time.
 
@@ -317,7 +329,7 @@ class EventStamper:
         """The common fields for a new event; pass them to an event class with its own."""
         if at.tzinfo is None:
             raise EventSchemaError("event times must be timezone-aware (UTC)")
-        fields = {"event_id": uuid.uuid4(), "lane_id": self.lane_id, "seq": self.next_seq}
+        fields = {"event_id": event_id(at), "lane_id": self.lane_id, "seq": self.next_seq}
         fields["occurred_at"] = at
         self.next_seq += 1
         return fields

@@ -31,7 +31,6 @@ import shutil
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -239,7 +238,7 @@ class Outbox:
                 )
             seq = self._next_seq()
             fields = {
-                "event_id": uuid.uuid4(),
+                "event_id": events.event_id(at),
                 "lane_id": self.lane_id,
                 "seq": seq,
                 "occurred_at": at,

@@ -144,3 +144,22 @@ def test_cli_schema_and_validate(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert ":2:" in capsys.readouterr().err
     f.write_text(good + "\n")
     assert main(["events", "validate", str(f)]) == 0
+
+
+def test_event_ids_are_uuid7_ordered_by_time_and_unique() -> None:
+    """Central's indexes stay append-mostly only if ids sort by time (RFC 9562 UUIDv7)."""
+    base = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
+    ids = [events.event_id(base + timedelta(milliseconds=i)) for i in range(0, 5000, 7)]
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+    assert ids == sorted(ids)
+    assert len({events.event_id(base) for _ in range(2000)}) == 2000
+    assert ids[0].int >> 80 == int(base.timestamp() * 1000)
+    fixed = events.event_id(base, random=lambda n: b"\xff" * n)
+    assert fixed.int & ((1 << 62) - 1) == (1 << 62) - 1 and fixed.version == 7
+
+
+def test_stamped_events_carry_time_ordered_ids() -> None:
+    stamper = events.EventStamper("lane-1")
+    first = stamper.stamp(datetime(2026, 12, 3, 6, 0, tzinfo=UTC))["event_id"]
+    later = stamper.stamp(datetime(2026, 12, 3, 6, 1, tzinfo=UTC))["event_id"]
+    assert first.version == 7 and first < later
