@@ -25,15 +25,29 @@ class ControllerTimeout(p.GateControllerError):
 class CommandRejected(p.GateControllerError):
     """The controller answered NAK."""
 
-    def __init__(self, message: str, reason: p.NakReason):
+    def __init__(self, message: str, reason: p.NakReason | int):
         super().__init__(message)
         self.reason = reason
+        """The NAK reason; a plain int when the controller sent a reason this version does
+        not know (reported as unknown, never mistaken for a known one)."""
 
 
 class ControllerDisconnected(p.GateControllerError):
     """The serial link is down (port closed, device unplugged)."""
 
     reason_code = "GATECTL_NO_ANSWER"
+
+
+def nak_reason(payload: bytes) -> tuple[p.NakReason | int, str]:
+    """The reason of a NAK payload and its name; an undefined value stays a number and reads
+    "unknown reason N", a malformed payload "malformed NAK payload (hex)"."""
+    if len(payload) != 1:
+        return -1, f"malformed NAK payload ({payload.hex() or 'empty'})"
+    try:
+        reason = p.NakReason(payload[0])
+    except ValueError:
+        return payload[0], f"unknown reason {payload[0]}"
+    return reason, reason.name
 
 
 @dataclass(frozen=True)
@@ -261,17 +275,13 @@ class HostSession:
         name = type(flight.command).__name__
         if frame.type == p.MsgType.NAK:
             self.stats.naks += 1
-            try:
-                nak = p.Nak.decode(frame.payload)
-                reason = nak.reason if isinstance(nak, p.Nak) else p.NakReason.BAD_PARAMETER
-            except p.ProtocolError:
-                reason = p.NakReason.BAD_PARAMETER
+            reason, reason_text = nak_reason(frame.payload)
             self._outputs.append(
                 RequestFailed(
                     flight.request_id,
                     flight.command,
                     CommandRejected(
-                        f"gate controller refused {name} {flight.command}: {reason.name} "
+                        f"gate controller refused {name} {flight.command}: {reason_text} "
                         "(see docs/gate-protocol.md, NAK reasons)",
                         reason,
                     ),
@@ -309,6 +319,11 @@ class HostSession:
         # Every event frame is acknowledged, duplicates too: the controller retransmits until
         # it sees the ACK.
         self._out += p.encode_frame(frame.seq, p.MsgType.ACK)
+        if frame.seq == 0:
+            # SEQ 0 is reserved (docs/gate-protocol.md §4): not an event of a conforming
+            # controller, so it is acknowledged (to stop retransmission) but never delivered.
+            self._outputs.append(LinkWarning("ignored event with the reserved sequence number 0"))
+            return
         try:
             event = p.decode_event(frame)
         except p.ProtocolError as exc:

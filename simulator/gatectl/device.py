@@ -245,6 +245,10 @@ class ControllerDevice(LaneWorld):
             return
         if frame.type == p.MsgType.NAK:
             return
+        if frame.seq == 0:
+            # SEQ 0 is reserved (docs/gate-protocol.md §4): never executed, whatever it asks.
+            self._frames.append(self._nak(0, p.NakReason.BAD_PARAMETER))
+            return
         last = self._last_cmd
         if (
             last is not None
