@@ -38,6 +38,10 @@ class InputFileError(EgateError):
     """An input file cannot be used: missing, not a regular file, unreadable or too large."""
 
 
+class InputFileTooLarge(InputFileError):
+    """The file is larger than the cap of its kind."""
+
+
 def _kind_of(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a directory"
@@ -59,7 +63,7 @@ def read_bounded(path: Path | str, kind: str, *, limit: int | None = None) -> by
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise InputFileError(f"{name}: file not found") from None
+        raise InputFileError(f"{name}: file not found (no such file)") from None
     except OSError as exc:
         raise InputFileError(f"{name}: cannot open: {exc.strerror or exc}") from None
     try:
@@ -67,7 +71,7 @@ def read_bounded(path: Path | str, kind: str, *, limit: int | None = None) -> by
         if not stat.S_ISREG(info.st_mode):
             raise InputFileError(f"{name}: is {_kind_of(info.st_mode)}, not a regular file")
         if info.st_size > cap:
-            raise InputFileError(
+            raise InputFileTooLarge(
                 f"{name}: {info.st_size:,} bytes is more than the {cap:,} accepted for "
                 f"a {kind.replace('_', ' ')} file"
             )
@@ -80,7 +84,7 @@ def read_bounded(path: Path | str, kind: str, *, limit: int | None = None) -> by
             chunks.append(chunk)
             total += len(chunk)
         if total > cap:  # grew while being read
-            raise InputFileError(
+            raise InputFileTooLarge(
                 f"{name}: more than the {cap:,} bytes accepted for a {kind.replace('_', ' ')} file"
             )
         return b"".join(chunks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -78,6 +79,12 @@ def _sim(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     rng = random.Random(args.seed)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # leave the with block: the pty closes and --link is removed
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     with sim:
         info = {"port": sim.url, "pty": sim.slave_name, "device": args.device}
         print(json.dumps(info))

@@ -40,3 +40,29 @@ def test_send_to_a_missing_port_fails_with_a_clear_message(
     port = str(tmp_path / "ttyUSB7")
     assert main(["gatectl", "send", "--port", port, "--timeout", "0.3", "status"]) == 2
     assert "ttyUSB7" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum", [15, 1])  # SIGTERM, SIGHUP (a service stop, a closed terminal)
+def test_gatectl_sim_removes_its_link_when_stopped_by_a_signal(tmp_path: Path, signum: int) -> None:
+    import os
+    import subprocess
+    import sys
+
+    link = tmp_path / "gate-tty"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gate.cli", "gatectl", "sim", "--pty", "--link", str(link)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert info["port"] == str(link) and link.is_symlink()
+        proc.send_signal(signum)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not link.is_symlink() and not link.exists()
