@@ -171,8 +171,9 @@ def run_demo(
     say: Callable[[str], None],
 ) -> SimReport:
     lane_ids = [f"sim-{i + 1}" for i in range(options.lanes)]
-    if options.events_file is not None:
-        open_events_file(options.events_file).close()  # fail now, not after the whole run
+    early = open_events_file(options.events_file)  # fail now, not after the whole run
+    if early is not None:
+        early.close()
     central = _start_central(options, lane_ids) if options.central else None
     if central is not None:
         if _dashboard_installed():
