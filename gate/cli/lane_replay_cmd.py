@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         text = read_text_bounded(args.file, "record")
     except InputFileError as exc:
-        raise RecordError(f"{args.file}: cannot read: {exc}") from None
+        raise RecordError(str(exc)) from None
     record = decode(text, str(args.file))
     if args.policy is None:
         result = replay(record)

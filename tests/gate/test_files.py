@@ -49,3 +49,11 @@ def test_invalid_utf8_names_the_file_and_the_offset(tmp_path: Path) -> None:
     f.write_bytes(b'{"a": 1}\n\xff\xfe')
     with pytest.raises(InputFileError, match=r"e\.jsonl: not UTF-8.*0xff at offset 9"):
         read_text_bounded(f, "events")
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_central_list_key_from_a_device_is_refused() -> None:
+    from gate.daemon.lists import ListError, load_public_key
+
+    with pytest.raises(ListError, match="character device"):
+        load_public_key(Path("/dev/zero"))
