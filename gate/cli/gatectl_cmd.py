@@ -17,6 +17,7 @@ from enum import IntEnum
 from typing import Any
 
 from drivers.gatectl import protocol as p
+from gate.cli import options
 
 ACTIONS: dict[str, tuple[str, p.Message | None]] = {
     "status": ("query the controller's status", None),
@@ -47,15 +48,17 @@ def register(subparsers: Any) -> None:
 
     send = sub.add_parser("send", help="send one command and print the reply as JSON")
     send.add_argument("--port", required=True, help="pyserial URL or device path")
-    send.add_argument("--baudrate", type=int, default=115200)
-    send.add_argument("--timeout", type=float, default=3.0)
+    send.add_argument("--baudrate", type=options.at_least(1), default=115200)
+    send.add_argument("--timeout", type=options.number_at_least(0, exclusive=True), default=3.0)
     send.add_argument("action", choices=sorted(ACTIONS), metavar="ACTION", help=_action_help())
     send.set_defaults(func=_send)
 
     watch = sub.add_parser("watch", help="print controller events as JSON lines")
     watch.add_argument("--port", required=True)
-    watch.add_argument("--baudrate", type=int, default=115200)
-    watch.add_argument("--seconds", type=float, default=0.0, help="0 = until Ctrl-C")
+    watch.add_argument("--baudrate", type=options.at_least(1), default=115200)
+    watch.add_argument(
+        "--seconds", type=options.number_at_least(0), default=0.0, help="0 = until Ctrl-C"
+    )
     watch.set_defaults(func=_watch)
 
 

@@ -40,3 +40,22 @@ def at_least(minimum: int) -> Callable[[str], int]:
 
     parse.__name__ = f"integer >= {minimum}"
     return parse
+
+
+def number_at_least(minimum: float, *, exclusive: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number not below ``minimum`` (above it with ``exclusive``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if value < minimum or (exclusive and value == minimum):
+            relation = "more than" if exclusive else "at least"
+            raise argparse.ArgumentTypeError(f"{text} must be {relation} {minimum:g}")
+        return value
+
+    parse.__name__ = f"number >= {minimum:g}"
+    return parse

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.gatectl import protocol as p
-from gate.cli import command_group
+from gate.cli import command_group, options
 
 
 def register(subparsers: Any) -> None:
@@ -23,10 +23,19 @@ def _extend(sub: Any) -> None:
     sim = sub.add_parser("sim", help="run the simulated controller on a pty or TCP port")
     where = sim.add_mutually_exclusive_group()
     where.add_argument("--pty", action="store_true", help="a pseudo-terminal (default)")
-    where.add_argument("--tcp", type=int, metavar="PORT", help="listen on 127.0.0.1:PORT")
+    where.add_argument(
+        "--tcp", type=options.at_least(0), metavar="PORT", help="listen on 127.0.0.1:PORT"
+    )
     sim.add_argument("--link", type=Path, help="symlink to the pty (stable across replugs)")
-    sim.add_argument("--baud", type=float, default=115200, help="line model speed (0: none)")
-    sim.add_argument("--time-scale", type=float, default=1.0, help="physics speed-up")
+    sim.add_argument(
+        "--baud", type=options.number_at_least(0), default=115200, help="line model speed (0: none)"
+    )
+    sim.add_argument(
+        "--time-scale",
+        type=options.number_at_least(0, exclusive=True),
+        default=1.0,
+        help="physics speed-up",
+    )
     sim.add_argument("--safe-state", choices=["closed", "open"], default="closed")
     sim.add_argument(
         "--barrier",
@@ -36,7 +45,7 @@ def _extend(sub: Any) -> None:
     )
     sim.add_argument(
         "--people-every",
-        type=float,
+        type=options.number_at_least(0),
         default=0.0,
         metavar="SECONDS",
         help="a traveller walks up every SECONDS (every 5th with a tailgater, every 7th "
@@ -49,7 +58,9 @@ def _extend(sub: Any) -> None:
         help="controller: docs/gate-protocol.md; modbus-io: a Modbus RTU I/O module (slave 1) "
         "wired to dry contacts (drivers/gatectl/modbus.py IoMap)",
     )
-    sim.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
+    sim.add_argument(
+        "--seconds", type=options.number_at_least(0), default=0.0, help="stop after this long"
+    )
     sim.add_argument("--seed", type=int, default=0)
     sim.set_defaults(func=_sim)
 

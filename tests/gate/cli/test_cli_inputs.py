@@ -107,3 +107,22 @@ def test_events_seq_beyond_64_bits_is_a_schema_error() -> None:
     events.parse_event(_alarm(seq=2**63 - 1))
     with pytest.raises(events.EventSchemaError, match="seq"):
         events.parse_event(_alarm(seq=2**63))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["gatectl", "send", "--port", "loop://", "--timeout", "0", "status"],
+        ["gatectl", "send", "--port", "loop://", "--baudrate", "-9600", "status"],
+        ["gatectl", "watch", "--port", "loop://", "--seconds", "-1"],
+        ["gatectl", "sim", "--time-scale", "0"],
+        ["gatectl", "sim", "--people-every", "nan"],
+        ["mrz", "read", "x.png", "--candidates", "many"],
+    ],
+)
+def test_out_of_range_numbers_are_usage_errors(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(command)
+    assert exit_.value.code == 2 and "error: argument" in capsys.readouterr().err
