@@ -12,6 +12,7 @@ the reason, so an operator can fix it without reading code.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -32,6 +33,8 @@ from pydantic import (
 
 from gate.errors import EgateError
 from gate.files import InputFileError, read_text_bounded
+
+log = logging.getLogger("egate.config")
 
 LANE_ENV_PREFIX = "EGATE_LANE__"
 CENTRAL_ENV_PREFIX = "EGATE_CENTRAL__"
@@ -514,6 +517,15 @@ def insecure_settings(lane: LaneConfig) -> list[str]:
     url = _HTTP_URL.fullmatch(lane.central.url)
     if url and url["scheme"] == "http" and url["host"] not in ("127.0.0.1", "localhost", "[::1]"):
         found.append(f"[central] url uses plain HTTP to {url['host']}: the token travels in clear")
+    return found
+
+
+def warn_insecure(lane: LaneConfig) -> list[str]:
+    """Log every :func:`insecure_settings` of ``lane`` as a warning; the lane daemon calls it
+    at every start, so an allowed weakening never goes unnoticed in the logs."""
+    found = insecure_settings(lane)
+    for warning in found:
+        log.warning("insecure configuration allowed by [lane] allow_insecure: %s", warning)
     return found
 
 

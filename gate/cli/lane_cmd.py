@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 from pathlib import Path
@@ -40,8 +39,7 @@ def _run(args: argparse.Namespace) -> int:
 
     lane = config.load_lane(args.config)
     configure(lane.logging, lane.lane.id)
-    for warning in config.insecure_settings(lane):  # allowed by [lane] allow_insecure
-        logging.getLogger("egate.lane").warning("insecure configuration: %s", warning)
+    config.warn_insecure(lane)
 
     async def main() -> None:
         daemon = LaneDaemon(lane, central=not args.no_central)

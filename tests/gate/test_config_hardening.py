@@ -149,3 +149,12 @@ def test_switching_to_a_weaker_pipeline_keeps_the_floor_of_those_models(tmp_path
     # dlib's ResNet alone at the default 0.632 lets every impostor through (FMR 100 % on lfw_dev)
     with pytest.raises(config.ConfigError, match=r"below 0\.9087"):
         _load(tmp_path, '[[face.embedding]]\nmodel = "dlib_resnet"\nweight = 1.0\n')
+
+
+def test_allowed_insecure_settings_are_logged_as_warnings_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = _load(tmp_path, "[lane]\nallow_insecure = true\n[face]\nthreshold = 0.3\n")
+    with caplog.at_level("WARNING", logger="egate.config"):
+        assert config.warn_insecure(cfg)
+    assert "[face] threshold 0.3" in caplog.text
