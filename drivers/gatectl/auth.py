@@ -33,6 +33,18 @@ _DIRECTION: dict[Role, bytes] = {"host": b"H", "controller": b"C"}
 _LABEL = b"egate gatectl auth v1"
 
 
+@dataclass(frozen=True)
+class AuthHello(p.Message):
+    """The AUTH_HELLO command (§13), sent by the host session itself, never submitted."""
+
+    TYPE = p.MsgType.AUTH_HELLO
+    FORMAT = ">16s"
+    token: bytes = b""
+
+    def encode(self) -> bytes:
+        return self.token
+
+
 class AuthError(p.ProtocolError):
     """A frame or handshake message failed authentication (forged, replayed, wrong key)."""
 

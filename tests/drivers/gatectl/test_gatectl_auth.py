@@ -6,6 +6,9 @@ import pytest
 
 from drivers.gatectl import auth
 from drivers.gatectl import protocol as p
+from drivers.gatectl.session import CommandRejected, HostSession, Reply, RequestFailed
+from simulator.gatectl.device import DeviceConfig
+from tests.drivers.gatectl.test_gatectl_session import Wire
 
 KEY = bytes(range(32))
 OPEN_EXIT = bytes([p.Door.EXIT, p.DoorAction.OPEN])
@@ -88,3 +91,58 @@ def test_every_message_still_fits_when_sealed() -> None:
     assert len(host.seal(1, p.MsgType.ACK, bytes(auth.MAX_BODY))) == 8 + p.MAX_PAYLOAD
     with pytest.raises(p.ProtocolError):
         host.seal(1, p.MsgType.ACK, bytes(auth.MAX_BODY + 1))
+
+
+# ------------------------------------------------------------ host session and controller
+
+
+def _wire(host_key: bytes | None, device_key: bytes | None) -> Wire:
+    w = Wire(DeviceConfig(time_scale=4.0, auth_key=device_key))
+    w.host = HostSession(response_timeout=0.1, retries=3, heartbeat_interval=0.5, auth_key=host_key)
+    return w
+
+
+def test_authenticated_session_runs_commands_and_events() -> None:
+    w = _wire(KEY, KEY)
+    w.run(0.1)
+    assert isinstance(w.call(p.SetMode(p.Mode.NORMAL)), Reply)
+    assert isinstance(w.call(p.DoorCommand(p.Door.EXIT, p.DoorAction.OPEN)), Reply)
+    assert p.DoorCommand(p.Door.EXIT, p.DoorAction.OPEN) in w.dev.executed
+    assert any(isinstance(e, p.ControllerReset) for e in w.events())  # sealed events arrive
+    assert w.host.stats.auth_failures == 0 and w.dev.stats.auth_failures == 0
+
+
+def test_an_injected_unauthenticated_door_open_is_not_executed() -> None:
+    w = _wire(KEY, KEY)
+    w.run(0.1)
+    assert isinstance(w.call(p.SetMode(p.Mode.NORMAL)), Reply)
+    w.dev.receive(p.encode_frame(99, p.MsgType.DOOR, OPEN_EXIT), w.now)
+    w.run(0.2)
+    assert p.DoorCommand(p.Door.EXIT, p.DoorAction.OPEN) not in w.dev.executed
+    assert w.dev.stats.auth_failures >= 1
+
+
+def test_unauthenticated_frames_do_not_keep_the_controller_out_of_safe_state() -> None:
+    w = _wire(KEY, KEY)
+    w.run(0.1)
+    w.call(p.SetMode(p.Mode.NORMAL))
+    w.host = HostSession(heartbeat_interval=0.5)  # an impostor without the key
+    w.run(5.0)
+    assert w.dev.mode == p.Mode.SAFE
+
+
+def test_a_host_with_a_key_refuses_a_controller_without_authentication() -> None:
+    w = _wire(KEY, None)
+    reply = w.call(p.GetStatus())
+    assert isinstance(reply, RequestFailed) and isinstance(reply.error, CommandRejected)
+    assert "AUTH_HELLO" in str(reply.error) and "UNKNOWN_COMMAND" in str(reply.error)
+    assert w.dev.stats.commands == 0
+
+
+def test_after_a_controller_reboot_the_host_authenticates_again() -> None:
+    w = _wire(KEY, KEY)
+    w.run(0.1)
+    assert isinstance(w.call(p.GetStatus()), Reply)
+    w.dev.power_cycle(w.now)
+    w.run(1.0)  # sealed frames of the old session time out; the next heartbeat re-handshakes
+    assert isinstance(w.call(p.GetStatus(), seconds=2.0), Reply)
