@@ -166,6 +166,9 @@ class GateControllerConfig(_Section):
     passage_timeout_seconds: Annotated[float, Field(ge=0.5, le=65)] = 10.0
     """CONFIGURE carries it as u16 milliseconds, at least 500 (docs/gate-protocol.md)."""
     reconnect_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    auth_key_file: Path | None = None
+    """The gate's 32-byte key as 64 hex digits: frames are authenticated (HMAC, replay
+    window; docs/gate-protocol.md §13) and a controller without that support is refused."""
 
 
 class EmbeddingModel(_Section):

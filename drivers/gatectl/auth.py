@@ -17,9 +17,11 @@ import hmac
 import secrets
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from drivers.gatectl import protocol as p
+from gate.files import InputFileError, read_bounded
 
 KEY_BYTES = 32
 NONCE_BYTES = 8
@@ -47,6 +49,19 @@ class AuthHello(p.Message):
 
 class AuthError(p.ProtocolError):
     """A frame or handshake message failed authentication (forged, replayed, wrong key)."""
+
+
+def load_key(path: Path | str) -> bytes:
+    """The gate key from a file holding it as 64 hexadecimal digits (a regular file of at most
+    64 KB; surrounding whitespace ignored)."""
+    try:
+        text = read_bounded(path, "key").decode("ascii").strip()
+        key = bytes.fromhex(text)
+    except InputFileError as exc:
+        raise AuthError(f"gate key: {exc}") from None
+    except ValueError:
+        raise AuthError(f"{path}: the gate key must be {KEY_BYTES * 2} hex digits") from None
+    return check_key(key)
 
 
 def check_key(key: bytes) -> bytes:

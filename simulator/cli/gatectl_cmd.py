@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.gatectl import protocol as p
+from drivers.gatectl.auth import load_key
 from gate.cli import command_group, options
 
 
@@ -62,6 +63,11 @@ def _extend(sub: Any) -> None:
         "--seconds", type=options.number_at_least(0), default=0.0, help="stop after this long"
     )
     sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument(
+        "--auth-key-file",
+        type=Path,
+        help="the gate key (64 hex digits): only authenticated frames (gate-protocol.md §13)",
+    )
     sim.set_defaults(func=_sim)
 
 
@@ -74,6 +80,7 @@ def _sim(args: argparse.Namespace) -> int:
         geometry=LaneGeometry(barrier=args.barrier),
         time_scale=args.time_scale,
         safe_state=p.SafeState[args.safe_state.upper()],
+        auth_key=None if args.auth_key_file is None else load_key(args.auth_key_file),
     )
     device = None
     if args.device == "modbus-io":

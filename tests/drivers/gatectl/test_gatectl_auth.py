@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from drivers.gatectl import auth
@@ -146,3 +148,30 @@ def test_after_a_controller_reboot_the_host_authenticates_again() -> None:
     w.dev.power_cycle(w.now)
     w.run(1.0)  # sealed frames of the old session time out; the next heartbeat re-handshakes
     assert isinstance(w.call(p.GetStatus(), seconds=2.0), Reply)
+
+
+def test_lane_configuration_gives_the_key_to_the_driver_and_the_simulated_controller(
+    tmp_path: Path,
+) -> None:
+    from drivers.gatectl.driver import driver_options
+    from gate.config import GateControllerConfig
+    from simulator.lane_devices import SimulatedLane
+
+    key_file = tmp_path / "gate.key"
+    key_file.write_text(KEY.hex())
+    config = GateControllerConfig(auth_key_file=key_file)
+    assert driver_options(config)["auth_key"] == KEY
+    from gate.config import LaneConfig
+
+    lane = SimulatedLane(LaneConfig(gatectl=config))
+    assert lane.gate.device.config.auth_key == KEY
+    assert lane.gatectl.session._auth_key == KEY
+
+
+def test_a_short_or_missing_key_file_is_refused(tmp_path: Path) -> None:
+    short = tmp_path / "short.key"
+    short.write_text("00" * 16)
+    with pytest.raises(auth.AuthError, match="32 bytes"):
+        auth.load_key(short)
+    with pytest.raises(auth.AuthError, match="file not found"):
+        auth.load_key(tmp_path / "nope.key")

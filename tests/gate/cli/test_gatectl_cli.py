@@ -66,3 +66,33 @@ def test_gatectl_sim_removes_its_link_when_stopped_by_a_signal(tmp_path: Path, s
             proc.kill()
             proc.wait()
     assert not link.is_symlink() and not link.exists()
+
+
+def test_send_over_an_authenticated_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simulator.gatectl.device import DeviceConfig
+
+    key = bytes(range(32))
+    key_file = tmp_path / "gate.key"
+    key_file.write_text(key.hex() + "\n")
+    with GateSimulator(DeviceConfig(auth_key=key), link=tmp_path / "tty") as sim:
+        port = str(tmp_path / "tty")
+        args = ["gatectl", "send", "--port", port, "--timeout", "2"]
+        assert main([*args, "--auth-key-file", str(key_file), "status"]) == 0
+        status = json.loads(capsys.readouterr().out)["status"]
+        assert status["boot_id"] == sim.device.boot_id
+        # without the key nothing is executed: the controller never answers
+        assert main([*args, "mode-normal"]) != 0
+        assert sim.device.mode == p.Mode.SAFE and sim.device.stats.auth_failures > 0
+    capsys.readouterr()
+
+
+def test_a_malformed_gate_key_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_file = tmp_path / "gate.key"
+    key_file.write_text("not hex")
+    args = ["gatectl", "send", "--port", "loop://", "--auth-key-file", str(key_file), "status"]
+    assert main(args) == 2
+    assert "64 hex digits" in capsys.readouterr().err
