@@ -772,7 +772,7 @@ def _describe(
         else:
             reason = err["msg"]
         origin = (env_names or {}).get(tuple(p.lower() for p in loc))
-        if origin is None and err["type"] == "value_error":
+        if origin is None and loc and err["type"] == "value_error":
             # a section-level check: name every override inside that section
             inside = sorted(n for p, n in (env_names or {}).items() if p[: len(loc)] == loc)
             origin = ", ".join(inside) or None
