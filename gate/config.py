@@ -12,6 +12,7 @@ the reason, so an operator can fix it without reading code.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -20,9 +21,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gate.errors import EgateError
+from gate.files import InputFileError, read_text_bounded
+
+log = logging.getLogger("egate.config")
 
 LANE_ENV_PREFIX = "EGATE_LANE__"
 CENTRAL_ENV_PREFIX = "EGATE_CENTRAL__"
@@ -35,6 +47,18 @@ class ConfigError(EgateError):
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _scalar_types(cls, value: Any, info: ValidationInfo) -> Any:
+        """Numbers must be numbers and switches booleans: pydantic alone would take
+        ``retries = true`` as 1, ``fps = "15"`` as 15 and ``flip = 1`` as true."""
+        kind = cls.model_fields[info.field_name or ""].annotation
+        if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"must be {'an integer' if kind is int else 'a number'}")
+        if kind is bool and not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+
 
 # --------------------------------------------------------------------------- lane
 
@@ -45,6 +69,13 @@ class LaneIdentity(_Section):
     name: str = "Lane 1"
     site: str = "SIM"
     direction: Literal["arrival", "departure", "both"] = "arrival"
+    mode: Literal["test", "production"] = "test"
+    """production: settings that switch off a protection (see ``insecure_settings``) are
+    refused unless ``allow_insecure`` is true; test (simulator, bench, integration)."""
+    allow_insecure: bool = False
+    """Accept settings below the documented security level (a face threshold under the
+    FMR 1 % point; in production, CRL, chip-authentication, liveness or specimen checks off, or
+    a plain-HTTP central): each is logged as a warning at every start."""
     languages: list[str] = Field(
         default_factory=lambda: ["zh-TW", "en", "ja", "ko", "vi", "id", "th", "tl"]
     )
@@ -71,6 +102,25 @@ class CentralLink(_Section):
     """Central's Ed25519 list-signing key (PEM, from GET /api/v1/lists/public-key): list
     answers not signed by it are dropped. Unset: lists are accepted unsigned."""
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = _HTTP_URL.fullmatch(value)
+        if parts is None or not parts["host"]:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts["userinfo"] is not None:
+            raise ValueError("must not carry credentials (the lane credential is [central] token)")
+        if parts["port"] is not None and not (parts["port"] and 0 < int(parts["port"]) < 65536):
+            raise ValueError("has an invalid port")
+        return value
+
+
+_HTTP_URL = re.compile(
+    r"(?P<scheme>https?)://(?:(?P<userinfo>[^@/?#]*)@)?"
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)(?::(?P<port>[0-9]{0,5}))?(?:[/?#]\S*)?"
+)
+"""RFC 3986 http(s) URL, enough to refuse typos (the gate.config layer imports no urllib)."""
 
 
 class DocReaderConfig(_Section):
@@ -116,6 +166,9 @@ class GateControllerConfig(_Section):
     passage_timeout_seconds: Annotated[float, Field(ge=0.5, le=65)] = 10.0
     """CONFIGURE carries it as u16 milliseconds, at least 500 (docs/gate-protocol.md)."""
     reconnect_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    auth_key_file: Path | None = None
+    """The gate's 32-byte key as 64 hex digits: frames are authenticated (HMAC, replay
+    window; docs/gate-protocol.md §13) and a controller without that support is refused."""
 
 
 class EmbeddingModel(_Section):
@@ -123,6 +176,28 @@ class EmbeddingModel(_Section):
     """'sface' (SFace, Apache-2.0) or 'dlib_resnet' (dlib's ResNet, CC0); models/README.md."""
     weight: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     """Share of this model's cosine similarity in the fused score (weights are normalised)."""
+
+
+FACE_FMR1_THRESHOLDS: dict[str, float] = {
+    "dlib_resnet+sface": 0.5896,
+    "sface": 0.301,
+    "dlib_resnet": 0.9087,
+}
+"""Similarity threshold at a false match rate of 1 % per embedding pipeline (models with equal
+weights, no flip) on lfw_dev, every impostor pair, measured by
+``bench/face_operating_points.py`` (docs/face.md, "Security floor"). A ``[face] threshold``
+below the one of its pipeline lets more than 1 impostor in 100 through and needs
+``[lane] allow_insecure = true``; a pipeline not listed here (other weights) is held to the
+lowest of them."""
+
+
+def face_threshold_floor(face: FaceConfig) -> float:
+    """The FMR 1 % threshold of ``face``'s pipeline (see ``FACE_FMR1_THRESHOLDS``)."""
+    weights = {m.model: m.weight for m in face.embedding}
+    key = "+".join(sorted(weights))
+    if key in FACE_FMR1_THRESHOLDS and len(set(weights.values())) == 1:
+        return FACE_FMR1_THRESHOLDS[key]
+    return min(FACE_FMR1_THRESHOLDS.values())
 
 
 class FaceConfig(_Section):
@@ -227,10 +302,14 @@ class PolicyConfig(_Section):
     @field_validator("accepted_document_types")
     @classmethod
     def _doc_codes(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one document code is needed")
         for code in value:
-            bare = code.removesuffix("*")
-            if not (1 <= len(bare) <= 2 and bare.isalpha() and bare.isupper()):
-                raise ValueError(f"{code!r} is not an MRZ document code (e.g. 'P', 'ID', 'P*')")
+            if not re.fullmatch(r"[ACIPV][A-Z]?\*?", code):
+                raise ValueError(
+                    f"{code!r} is not an MRZ document code: ICAO 9303 codes start with A, C, I, "
+                    "P or V and have at most two letters (e.g. 'P', 'ID', 'P*')"
+                )
         return value
 
 
@@ -403,6 +482,61 @@ class LaneConfig(_Section):
     daemon: DaemonConfig = DaemonConfig()
     logging: LoggingConfig = LoggingConfig()
 
+    @model_validator(mode="after")
+    def _insecure(self) -> LaneConfig:
+        found = insecure_settings(self)
+        if found and not self.lane.allow_insecure:
+            raise ValueError(
+                "settings below the documented security level need [lane] allow_insecure = "
+                "true (then logged as a warning at every start): " + "; ".join(found)
+            )
+        return self
+
+
+def insecure_settings(lane: LaneConfig) -> list[str]:
+    """Each setting of ``lane`` that switches a protection off, as one sentence: the face
+    threshold under its FMR 1 % point in every mode; in ``[lane] mode = "production"`` also
+    revocation (CRL), anti-cloning (AA/CA), liveness and specimen checks off, and a central
+    link in plain HTTP to another host."""
+    found: list[str] = []
+    floor = face_threshold_floor(lane.face)
+    if lane.face.threshold < floor:
+        found.append(
+            f"[face] threshold {lane.face.threshold} is below {floor}, the false match rate 1 % "
+            "point of its models (bench/face_operating_points.py)"
+        )
+    if lane.lane.mode != "production":
+        return found
+    policy, trust = lane.policy, lane.trust
+    if not trust.require_crl and policy.crl_missing == "accept":
+        found.append(
+            "[trust] require_crl = false with [policy] crl_missing = \"accept\": revoked "
+            "document signers pass when a CRL is missing"
+        )
+    if policy.crl_stale == "accept":
+        found.append("[policy] crl_stale = \"accept\": an outdated CRL is trusted")
+    if not policy.require_chip_authentication:
+        found.append(
+            "[policy] require_chip_authentication = false: a cloned chip (no AA/CA) is accepted"
+        )
+    if not policy.require_liveness:
+        found.append("[policy] require_liveness = false: presentation attacks are not checked")
+    if not policy.refuse_specimen:
+        found.append("[policy] refuse_specimen = false: specimen (UTO) documents are accepted")
+    url = _HTTP_URL.fullmatch(lane.central.url)
+    if url and url["scheme"] == "http" and url["host"] not in ("127.0.0.1", "localhost", "[::1]"):
+        found.append(f"[central] url uses plain HTTP to {url['host']}: the token travels in clear")
+    return found
+
+
+def warn_insecure(lane: LaneConfig) -> list[str]:
+    """Log every :func:`insecure_settings` of ``lane`` as a warning; the lane daemon calls it
+    at every start, so an allowed weakening never goes unnoticed in the logs."""
+    found = insecure_settings(lane)
+    for warning in found:
+        log.warning("insecure configuration allowed by [lane] allow_insecure: %s", warning)
+    return found
+
 
 # --------------------------------------------------------------------------- central
 
@@ -553,6 +687,15 @@ def _literal(text: str) -> Any:
         return text
 
 
+def env_overrides(env: Mapping[str, str], prefix: str) -> dict[tuple[str, ...], str]:
+    """Field path (lower case) -> name of the environment variable that sets it."""
+    return {
+        tuple(part.lower() for part in name[len(prefix) :].split("__")): name
+        for name in env
+        if name.startswith(prefix)
+    }
+
+
 def apply_env(data: dict[str, Any], env: Mapping[str, str], prefix: str) -> dict[str, Any]:
     """Return a copy of ``data`` with every ``PREFIX<A>__<B>=value`` laid over it."""
     merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
@@ -574,16 +717,101 @@ def apply_env(data: dict[str, Any], env: Mapping[str, str], prefix: str) -> dict
     return merged
 
 
-def _describe(exc: ValidationError, source: str) -> str:
+# --------------------------------------------------------------------------- secrets
+
+SECRET_FIELDS = frozenset({("central", "token"), ("api", "token")})
+"""Fields never shown: ``egate config check`` prints them as ``<redacted>``, errors omit them."""
+URL_FIELDS = frozenset(
+    {
+        ("camera", "source"),
+        ("docreader", "port"),
+        ("gatectl", "port"),
+        ("central", "url"),
+        ("database", "url"),
+    }
+)
+"""Fields that may hold a URL with credentials (``rtsp://user:password@host``): the password
+is shown as ``***``."""
+REDACTED = "<redacted>"
+
+
+def redact_url(text: str) -> str:
+    """``scheme://user:password@host...`` with the password (or a lone user token) hidden."""
+
+    def hide(match: re.Match[str]) -> str:
+        user, _, password = match.group(2).partition(":")
+        return match.group(1) + (f"{user}:***" if password else "***") + "@"
+
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/@?#]*)@", hide, text)
+
+
+def redact(data: Any, path: tuple[str, ...] = ()) -> Any:
+    """A copy of a configuration dump (``model_dump(mode="json")``) without its secrets."""
+    if isinstance(data, dict):
+        return {k: redact(v, (*path, str(k))) for k, v in data.items()}
+    if isinstance(data, list):
+        return [redact(v, path) for v in data]
+    return _redact_value(path, data)
+
+
+def _redact_value(path: tuple[str, ...], value: Any) -> Any:
+    tail = tuple(path[-2:])
+    if tail in SECRET_FIELDS:
+        return REDACTED if value not in ("", None) else value
+    if tail in URL_FIELDS and isinstance(value, str):
+        return redact_url(value)
+    return value
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _describe(
+    exc: ValidationError, source: str, env_names: Mapping[tuple[str, ...], str] | None = None
+) -> str:
     lines = [f"{source}: invalid configuration"]
     for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(root)"
+        loc = tuple(str(p) for p in err["loc"])
+        field = ".".join(loc) or "(root)"
         if err["type"] == "extra_forbidden":
             reason = "unknown option (check the spelling against config/*.toml)"
         else:
             reason = err["msg"]
-        lines.append(f"  field {field} = {err.get('input')!r}: {reason}")
+        origin = (env_names or {}).get(tuple(p.lower() for p in loc))
+        if origin is None and loc and err["type"] == "value_error":
+            # a section-level check: name every override inside that section
+            inside = sorted(n for p, n in (env_names or {}).items() if p[: len(loc)] == loc)
+            origin = ", ".join(inside) or None
+        where = f" (from environment variable {origin})" if origin else ""
+        shown = _redact_value(loc, err.get("input"))
+        if loc[-2:] in SECRET_FIELDS or isinstance(shown, dict | list):
+            lines.append(f"  field {field}{where}: {_redact_text(reason)}")
+        else:
+            lines.append(f"  field {field}{where} = {_short(shown)}: {_redact_text(reason)}")
     return "\n".join(lines)
+
+
+def _redact_text(text: str) -> str:
+    """A validator message may quote a URL: hide its credentials."""
+    return re.sub(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]*", lambda m: redact_url(m.group(0)), text)
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    try:
+        text = read_text_bounded(path, "config")
+    except InputFileError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
 
 
 def load(
@@ -597,27 +825,25 @@ def load(
     data: dict[str, Any] = {}
     source = str(path) if path else "(defaults)"
     if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        data = _parse(Path(path))
+    names: dict[tuple[str, ...], str] = {}
     if env_prefix:
-        data = apply_env(data, os.environ if env is None else env, env_prefix)
+        environ = os.environ if env is None else env
+        names = env_overrides(environ, env_prefix)
+        data = apply_env(data, environ, env_prefix)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+        raise ConfigError(_describe(exc, source, names)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: values nested too deeply") from None
 
 
 def detect_kind(path: Path) -> str:
     """'lane' or 'central', from the sections a file has."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = _parse(Path(path))
+    except ConfigError:
         return "lane"  # load() reports the precise problem
     return "central" if {"server", "database"} & data.keys() else "lane"
 

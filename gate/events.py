@@ -41,6 +41,11 @@ MAX_DETAIL = 2000
 ReasonCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")]
 """A stable, machine-readable reason such as ``PA_OK`` or ``FACE_NO_MATCH`` (docs/events.md)."""
 
+INT64_MAX = 2**63 - 1
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+"""A sequence number or count: the central database stores them as signed 64-bit integers,
+so a larger value is a schema error, not a failed insert."""
+
 LaneId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
@@ -86,7 +91,7 @@ class DocumentSummary(_Model):
     nationality: Annotated[str, Field(min_length=1, max_length=3)]
     masked_number: Annotated[str, Field(max_length=40)]
     date_of_expiry: date | None = None
-    year_of_birth: int | None = None
+    year_of_birth: Annotated[int, Field(ge=0, le=9999)] | None = None
     sex: Literal["M", "F", "X", "<"] = "<"
     fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
     """Lowercase hex SHA-256 of ``issuing_state|document_number|date_of_birth`` (the MRZ
@@ -146,7 +151,7 @@ class _Event(_Model):
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: uuid.UUID
     lane_id: LaneId
-    seq: Annotated[int, Field(ge=0)]
+    seq: Count
     occurred_at: AwareDatetime
 
 
@@ -373,9 +378,9 @@ class DeviceStatus(StrEnum):
 
 
 class ListVersions(_Model):
-    watchlist: Annotated[int, Field(ge=0)] | None = None
-    registry: Annotated[int, Field(ge=0)] | None = None
-    manifests: Annotated[int, Field(ge=0)] | None = None
+    watchlist: Count | None = None
+    registry: Count | None = None
+    manifests: Count | None = None
 
 
 class Heartbeat(_Model):
@@ -386,7 +391,7 @@ class Heartbeat(_Model):
     """The traveller's current stage in the lane (a :class:`Stage` value) or '' when idle."""
     devices: Annotated[dict[Annotated[str, Field(max_length=32)], DeviceStatus],
                        Field(max_length=32)] = Field(default_factory=dict)
-    outbox_depth: Annotated[int, Field(ge=0)] = 0
+    outbox_depth: Count = 0
     lists: ListVersions = ListVersions()
     trust_store: Annotated[str, Field(max_length=64)] | None = None
     doors: Annotated[dict[Annotated[str, Field(max_length=16)], Annotated[str, Field(

@@ -148,6 +148,20 @@ def _start_central(options: DemoOptions, lane_ids: list[str]) -> EmbeddedCentral
     )
 
 
+def open_events_file(path: Path | None) -> TextIO | None:
+    """``--events FILE`` opened for writing, or a :class:`DemoError` naming the problem (a
+    directory, no permission) before anything runs."""
+    if path is None:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("w", encoding="utf-8")
+    except IsADirectoryError:
+        raise DemoError(f"--events {path}: is a directory; give a file name") from None
+    except OSError as exc:
+        raise DemoError(f"--events {path}: cannot write: {exc.strerror or exc}") from None
+
+
 def run_demo(
     scenario: Scenario,
     lane_config: LaneConfig,
@@ -157,6 +171,9 @@ def run_demo(
     say: Callable[[str], None],
 ) -> SimReport:
     lane_ids = [f"sim-{i + 1}" for i in range(options.lanes)]
+    early = open_events_file(options.events_file)  # fail now, not after the whole run
+    if early is not None:
+        early.close()
     central = _start_central(options, lane_ids) if options.central else None
     if central is not None:
         if _dashboard_installed():
@@ -172,10 +189,7 @@ def run_demo(
     )
     if options.daemon:
         return _run_daemons(scenario, lane_config, faces, engine, options, say, central)
-    out: TextIO | None = None
-    if options.events_file is not None:
-        options.events_file.parent.mkdir(parents=True, exist_ok=True)
-        out = options.events_file.open("w", encoding="utf-8")
+    out = open_events_file(options.events_file)
     try:
         run = DemoRun(
             scenario,
@@ -236,10 +250,7 @@ def _run_daemons(
     if options.fast:
         raise DemoError("--daemon runs in real time: leave out --fast")
     say("lanes: the lane daemon (egate lane) with simulated devices")
-    out: TextIO | None = None
-    if options.events_file is not None:
-        options.events_file.parent.mkdir(parents=True, exist_ok=True)
-        out = options.events_file.open("w", encoding="utf-8")
+    out = open_events_file(options.events_file)
     run = DaemonRun(
         scenario,
         lanes=options.lanes,

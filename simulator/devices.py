@@ -24,6 +24,7 @@ from gate.errors import EgateError
 from simulator.chip.card import VirtualChip
 from simulator.chip.image import load_image
 from simulator.chip.transport import InProcessTransport, LinkModel
+from simulator.gatectl.device import DeviceConfig
 from simulator.gatectl.server import GateSimulator
 
 if TYPE_CHECKING:
@@ -49,9 +50,9 @@ class SimulatedGateController(SerialGateController):
 
 def gate_controller(config: GateControllerConfig, **options: Any) -> SimulatedGateController:
     """Registry factory ``gatectl.simulator``."""
-    return SimulatedGateController(
-        GateSimulator(baud=config.baudrate), **{**driver_options(config), **options}
-    )
+    settings = {**driver_options(config), **options}
+    device = DeviceConfig(auth_key=settings.get("auth_key"))
+    return SimulatedGateController(GateSimulator(device, baud=config.baudrate), **settings)
 
 
 class SimulatedChipTransport(InProcessTransport):

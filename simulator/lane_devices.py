@@ -185,10 +185,10 @@ class SimulatedLane:
         self.docreader = SimulatedDocReader(config.docreader, seed)
         self.chip = ChipField()
         self.camera = TravellerCamera(config.camera.width, config.camera.height, config.camera.fps)
-        self.gate = GateSimulator(DeviceConfig(time_scale=time_scale), baud=None)
-        self.gatectl: GateController = SimulatedGateController(
-            self.gate, **driver_options(config.gatectl)
-        )
+        settings = driver_options(config.gatectl)
+        device = DeviceConfig(time_scale=time_scale, auth_key=settings["auth_key"])
+        self.gate = GateSimulator(device, baud=None)
+        self.gatectl: GateController = SimulatedGateController(self.gate, **settings)
 
     def devices(self) -> Devices:
         return Devices(self.docreader, ReaderSlot(self.chip), self.camera, self.gatectl)

@@ -29,6 +29,7 @@ import serial
 
 from drivers import registry
 from drivers.gatectl import protocol as p
+from drivers.gatectl.auth import load_key
 from drivers.gatectl.session import (
     CommandRejected,
     ControllerDisconnected,
@@ -182,6 +183,7 @@ class SerialGateController(GateController):
         rearm_after_safe_state: bool = True,
         passive: bool = False,
         serial_factory: Callable[..., Any] = serial.serial_for_url,
+        auth_key: bytes | None = None,
     ):
         """``passive``: never configure the controller or change its mode on (re)connection
         (for diagnostic tools that must not disturb a running lane)."""
@@ -202,6 +204,8 @@ class SerialGateController(GateController):
         self.rearm_after_safe_state = rearm_after_safe_state and not passive
         self.passive = passive
         self._serial_factory = serial_factory
+        self.auth_key = auth_key
+        """Frame authentication key (docs/gate-protocol.md §13), None for a plain link."""
         self.session = self._new_session()
         self.last_status: p.Status | None = None
         self.last_error: str = "not started"
@@ -227,6 +231,7 @@ class SerialGateController(GateController):
             heartbeat_interval=self.heartbeat_interval,
             initial_seq=random.randrange(1, 256),
             known_boot_id=previous.boot_id if previous is not None else None,
+            auth_key=self.auth_key,
         )
 
     # ----------------------------------------------------------------- lifecycle
@@ -553,6 +558,7 @@ def driver_options(config: GateControllerConfig) -> dict[str, Any]:
         "response_timeout": config.response_timeout_seconds,
         "retries": config.retries,
         "reconnect_interval": config.reconnect_seconds,
+        "auth_key": None if config.auth_key_file is None else load_key(config.auth_key_file),
     }
 
 

@@ -76,6 +76,7 @@ class MsgType(IntEnum):
     HEARTBEAT = 0x10
     GET_STATUS = 0x11
     CONFIGURE = 0x12
+    AUTH_HELLO = 0x13  # optional frame authentication handshake (§13, drivers/gatectl/auth.py)
     DOOR = 0x20
     RELEASE_PASSAGE = 0x21
     CANCEL_PASSAGE = 0x22

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from drivers.gatectl import auth
 from drivers.gatectl import protocol as p
 
 
@@ -25,15 +26,29 @@ class ControllerTimeout(p.GateControllerError):
 class CommandRejected(p.GateControllerError):
     """The controller answered NAK."""
 
-    def __init__(self, message: str, reason: p.NakReason):
+    def __init__(self, message: str, reason: p.NakReason | int):
         super().__init__(message)
         self.reason = reason
+        """The NAK reason; a plain int when the controller sent a reason this version does
+        not know (reported as unknown, never mistaken for a known one)."""
 
 
 class ControllerDisconnected(p.GateControllerError):
     """The serial link is down (port closed, device unplugged)."""
 
     reason_code = "GATECTL_NO_ANSWER"
+
+
+def nak_reason(payload: bytes) -> tuple[p.NakReason | int, str]:
+    """The reason of a NAK payload and its name; an undefined value stays a number and reads
+    "unknown reason N", a malformed payload "malformed NAK payload (hex)"."""
+    if len(payload) != 1:
+        return -1, f"malformed NAK payload ({payload.hex() or 'empty'})"
+    try:
+        reason = p.NakReason(payload[0])
+    except ValueError:
+        return payload[0], f"unknown reason {payload[0]}"
+    return reason, reason.name
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,7 @@ class SessionStats:
     events: int = 0
     duplicate_events: int = 0
     stray_replies: int = 0
+    auth_failures: int = 0
 
 
 class HostSession:
@@ -101,7 +117,11 @@ class HostSession:
         initial_seq: int = 1,
         interbyte_timeout: float = p.INTERBYTE_TIMEOUT,
         known_boot_id: int | None = None,
+        auth_key: bytes | None = None,
     ):
+        """``auth_key``: the gate's 32-byte key when the link is authenticated
+        (docs/gate-protocol.md §13): every session starts with AUTH_HELLO, every frame is
+        sealed, unauthenticated frames from the line are dropped."""
         if not 1 <= initial_seq <= 255:
             raise ValueError("initial_seq must be 1..255")
         self.response_timeout = response_timeout
@@ -121,6 +141,8 @@ class HostSession:
         self._recent_events: deque[int] = deque(maxlen=16)
         self._resets_seen: set[int] = set()
         self._last_tx: float | None = None
+        self._auth_key = None if auth_key is None else auth.check_key(auth_key)
+        self._link: auth.SealedLink | None = None
 
     # ----------------------------------------------------------------- API
 
@@ -163,6 +185,7 @@ class HostSession:
             else:
                 self.stats.timeouts += 1
                 self._inflight = None
+                self._link = None  # the controller may have rebooted: authenticate again
                 name = type(flight.command).__name__
                 self._outputs.append(
                     RequestFailed(
@@ -219,6 +242,7 @@ class HostSession:
         self.decoder.reset()
         self._out.clear()
         self._last_tx = None
+        self._link = None
 
     @property
     def busy(self) -> bool:
@@ -230,12 +254,27 @@ class HostSession:
         self._out += data
         self._last_tx = now
 
+    def _encode(self, seq: int, msg_type: int, body: bytes = b"") -> bytes:
+        if self._link is not None:
+            return self._link.seal(seq, msg_type, body)
+        return p.encode_frame(seq, msg_type, body)
+
     def _pump(self, now: float) -> None:
         if self._inflight is not None or not self._queue:
             return
+        if (
+            self._auth_key is not None
+            and self._link is None
+            and not isinstance(self._queue[0][1], auth.AuthHello)
+        ):
+            self._queue.appendleft((0, auth.AuthHello(auth.hello(self._auth_key))))
         request_id, command = self._queue.popleft()
         self._seq = p.next_seq(self._seq)
-        wire = p.encode_frame(self._seq, command.TYPE, command.encode())
+        if isinstance(command, auth.AuthHello):
+            self._link = None
+            wire = p.encode_frame(self._seq, command.TYPE, command.encode())
+        else:
+            wire = self._encode(self._seq, command.TYPE, command.encode())
         self._inflight = _InFlight(
             request_id, command, self._seq, wire, now + self.response_timeout, 1
         )
@@ -243,6 +282,21 @@ class HostSession:
         self._send(wire, now)
 
     def _on_frame(self, frame: p.Frame, now: float) -> None:
+        if self._auth_key is not None:
+            flight = self._inflight
+            hello = flight is not None and isinstance(flight.command, auth.AuthHello)
+            if hello and frame.type in (p.MsgType.ACK, p.MsgType.NAK):
+                pass  # the handshake's reply travels unsealed
+            elif self._link is None:
+                self.stats.auth_failures += 1
+                return
+            else:
+                try:
+                    frame = self._link.open(frame)
+                except auth.AuthError as exc:
+                    self.stats.auth_failures += 1
+                    self._outputs.append(LinkWarning(f"dropped an unauthenticated frame: {exc}"))
+                    return
         if frame.type in (p.MsgType.ACK, p.MsgType.NAK):
             self._on_reply(frame)
         elif p.is_event_type(frame.type):
@@ -259,19 +313,18 @@ class HostSession:
             return
         self._inflight = None
         name = type(flight.command).__name__
+        if isinstance(flight.command, auth.AuthHello):
+            self._on_hello_reply(flight, frame)
+            return
         if frame.type == p.MsgType.NAK:
             self.stats.naks += 1
-            try:
-                nak = p.Nak.decode(frame.payload)
-                reason = nak.reason if isinstance(nak, p.Nak) else p.NakReason.BAD_PARAMETER
-            except p.ProtocolError:
-                reason = p.NakReason.BAD_PARAMETER
+            reason, reason_text = nak_reason(frame.payload)
             self._outputs.append(
                 RequestFailed(
                     flight.request_id,
                     flight.command,
                     CommandRejected(
-                        f"gate controller refused {name} {flight.command}: {reason.name} "
+                        f"gate controller refused {name} {flight.command}: {reason_text} "
                         "(see docs/gate-protocol.md, NAK reasons)",
                         reason,
                     ),
@@ -297,6 +350,31 @@ class HostSession:
             self._note_boot(status.boot_id)
         self._outputs.append(Reply(flight.request_id, flight.command, status))
 
+    def _on_hello_reply(self, flight: _InFlight, frame: p.Frame) -> None:
+        assert self._auth_key is not None
+        error: p.GateControllerError
+        if frame.type == p.MsgType.NAK:
+            _, reason_text = nak_reason(frame.payload)
+            error = CommandRejected(
+                f"gate controller refused AUTH_HELLO: {reason_text}; it does not support frame "
+                "authentication (docs/gate-protocol.md §13) or has another key",
+                nak_reason(frame.payload)[0],
+            )
+        else:
+            try:
+                key = auth.accept_reply(self._auth_key, flight.command.encode(), frame.payload)
+            except auth.AuthError as exc:
+                error = exc
+            else:
+                self._link = auth.SealedLink(key, "host")
+                self._outputs.append(Reply(flight.request_id, flight.command, None))
+                return
+        # without a session nothing can be sent: fail what waits, the next heartbeat retries
+        self._outputs.append(RequestFailed(flight.request_id, flight.command, error))
+        for request_id, command in self._queue:
+            self._outputs.append(RequestFailed(request_id, command, error))
+        self._queue.clear()
+
     def _note_boot(self, boot_id: int) -> None:
         if boot_id != self.boot_id:
             previous = self.boot_id
@@ -308,7 +386,12 @@ class HostSession:
     def _on_event(self, frame: p.Frame, now: float) -> None:
         # Every event frame is acknowledged, duplicates too: the controller retransmits until
         # it sees the ACK.
-        self._out += p.encode_frame(frame.seq, p.MsgType.ACK)
+        self._out += self._encode(frame.seq, p.MsgType.ACK)
+        if frame.seq == 0:
+            # SEQ 0 is reserved (docs/gate-protocol.md §4): not an event of a conforming
+            # controller, so it is acknowledged (to stop retransmission) but never delivered.
+            self._outputs.append(LinkWarning("ignored event with the reserved sequence number 0"))
+            return
         try:
             event = p.decode_event(frame)
         except p.ProtocolError as exc:

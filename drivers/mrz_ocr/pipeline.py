@@ -33,6 +33,9 @@ from drivers.mrz_ocr.locate import WORK_SIDE, MrzRegion, TextLine, find_mrz
 from drivers.mrz_ocr.recognise import ALPHABET, Classifier, load_classifier
 from drivers.mrz_ocr.segment import line_cells, warp_line
 from gate.errors import EgateError
+from gate.face.errors import ImageDecodeError, ImageTooLargeError
+from gate.face.portrait import IMAGE_MAX_PIXELS, checked_header
+from gate.files import InputFileError, read_bounded
 from gate.mrz import Candidate, MrzResult, parse, repair
 from gate.mrz import layout as lay
 from gate.mrz.checkdigit import check_digit
@@ -177,16 +180,24 @@ def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
     if isinstance(source, np.ndarray):
         img = source
     else:
+        what = str(source) if isinstance(source, (str, Path)) else "the given image bytes"
         if isinstance(source, (str, Path)):
             try:
-                data = Path(source).read_bytes()
-            except OSError as exc:
-                raise ImageError(f"cannot read image file {source}: {exc}") from exc
+                data = read_bounded(source, "image")
+            except InputFileError as exc:
+                raise ImageError(str(exc)) from None
         else:
             data = bytes(source)
-        decoded: np.ndarray | None = cv2.imdecode(
-            np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE
-        )
+        try:  # the pixel limit from the header, before anything is decoded (shared with faces)
+            checked_header(data, max_pixels=IMAGE_MAX_PIXELS, what=what)
+        except (ImageDecodeError, ImageTooLargeError) as exc:
+            raise ImageError(str(exc)) from None
+        try:
+            decoded: np.ndarray | None = cv2.imdecode(
+                np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE
+            )
+        except cv2.error as exc:
+            raise ImageError(f"{what}: the decoder failed: {exc}") from None
         if decoded is None:
             raise ImageError(
                 f"{source if isinstance(source, (str, Path)) else 'the given bytes'} is not a "

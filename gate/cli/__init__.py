@@ -22,6 +22,7 @@ from importlib import metadata
 from typing import Any
 
 from gate import __version__
+from gate.cli.output import escaping_streams
 from gate.errors import EgateError
 
 
@@ -63,10 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
-    try:
-        return int(func(args))
-    except EgateError as exc:
-        print(f"egate: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    with escaping_streams():
+        try:
+            return int(func(args))
+        except EgateError as exc:
+            print(f"egate: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130

@@ -35,5 +35,9 @@ def _check(args: argparse.Namespace) -> int:
     except config.ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    print(json.dumps({"kind": kind, "config": loaded.model_dump(mode="json")}, indent=2))
+    if isinstance(loaded, config.LaneConfig):
+        for warning in config.insecure_settings(loaded):
+            print(f"warning: insecure (allowed): {warning}", file=sys.stderr)
+    shown = config.redact(loaded.model_dump(mode="json"))
+    print(json.dumps({"kind": kind, "config": shown}, indent=2))
     return 0

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from gate import config
+from gate import config, files
 from gate.cli import options
 from gate.emrtd.auth.passive import PaPolicy, passive_authenticate
 from gate.emrtd.auth.verdict import AuthenticityVerdict
@@ -83,9 +83,9 @@ def _dg_args(values: list[str]) -> dict[int, bytes]:
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise DocCommandError(f"cannot read {path}: {exc.strerror}") from exc
+        return files.read_bounded(path, "chip_file")
+    except files.InputFileError as exc:
+        raise DocCommandError(str(exc)) from None
 
 
 def _store(paths: list[Path], index_key: bytes | None = None) -> TrustStore:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gate import events
+from gate.files import LIMITS, InputFileError, read_text_bounded
 
 
 def register(subparsers: Any) -> None:
@@ -27,9 +28,22 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
+    if str(args.file) == "-":
+        data = sys.stdin.buffer.read(LIMITS["events"] + 1)
+        if len(data) > LIMITS["events"]:
+            raise InputFileError(f"standard input: more than {LIMITS['events']:,} bytes")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputFileError(
+                f"standard input: not UTF-8 (invalid byte at offset {exc.start})"
+            ) from None
+    else:
+        text = read_text_bounded(args.file, "events")
     bad = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    # JSON lines end at "\n" only: str.splitlines() would also split at U+2028 and other
+    # separators that JSON allows unescaped inside strings
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -36,6 +36,7 @@ from gate.face.errors import EvaluationError, ImageError
 from gate.face.evaluation import ChipFormat
 from gate.face.pipeline import EMBEDDERS, FaceEngine, FaceObservation, combine_views
 from gate.face.portrait import decode_image, decode_portrait
+from gate.files import InputFileError, read_bounded, read_text_bounded
 
 CONDITIONS = ("raw", "chip", "chip-jpeg", "chip-jp2")
 PIPELINE_VERSION = 2
@@ -55,11 +56,9 @@ def read_labels(path: Path, root: Path) -> list[LabelledImage]:
     """The ``file,identity`` rows of a labels CSV (other columns ignored), checked against
     ``root``: every file must exist inside it."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise EvaluationError(
-            f"cannot read the labels file {path}: {exc.strerror or exc}"
-        ) from None
+        text = read_text_bounded(path, "labels")
+    except InputFileError as exc:
+        raise EvaluationError(f"cannot read the labels file: {exc}") from None
     reader = csv.DictReader(text.splitlines())
     columns = [c.strip() for c in reader.fieldnames or []]
     if "file" not in columns or "identity" not in columns:
@@ -252,7 +251,7 @@ def observe_images(
     """One :class:`Observed` per file, from the cache or by running the pipeline once."""
     out: list[Observed] = []
     for n, path in enumerate(files, 1):
-        data = path.read_bytes()
+        data = read_bounded(path, "image")
         key = hashlib.sha256(data).hexdigest()
         hit = cache.get(key)
         if hit is None:

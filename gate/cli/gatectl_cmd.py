@@ -14,9 +14,11 @@ import dataclasses
 import json
 import sys
 from enum import IntEnum
+from pathlib import Path
 from typing import Any
 
 from drivers.gatectl import protocol as p
+from gate.cli import options
 
 ACTIONS: dict[str, tuple[str, p.Message | None]] = {
     "status": ("query the controller's status", None),
@@ -47,16 +49,28 @@ def register(subparsers: Any) -> None:
 
     send = sub.add_parser("send", help="send one command and print the reply as JSON")
     send.add_argument("--port", required=True, help="pyserial URL or device path")
-    send.add_argument("--baudrate", type=int, default=115200)
-    send.add_argument("--timeout", type=float, default=3.0)
+    send.add_argument("--baudrate", type=options.at_least(1), default=115200)
+    send.add_argument("--timeout", type=options.number_at_least(0, exclusive=True), default=3.0)
+    _add_auth(send)
     send.add_argument("action", choices=sorted(ACTIONS), metavar="ACTION", help=_action_help())
     send.set_defaults(func=_send)
 
     watch = sub.add_parser("watch", help="print controller events as JSON lines")
     watch.add_argument("--port", required=True)
-    watch.add_argument("--baudrate", type=int, default=115200)
-    watch.add_argument("--seconds", type=float, default=0.0, help="0 = until Ctrl-C")
+    watch.add_argument("--baudrate", type=options.at_least(1), default=115200)
+    watch.add_argument(
+        "--seconds", type=options.number_at_least(0), default=0.0, help="0 = until Ctrl-C"
+    )
+    _add_auth(watch)
     watch.set_defaults(func=_watch)
+
+
+def _add_auth(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--auth-key-file",
+        type=Path,
+        help="the gate key (64 hex digits): authenticated frames (docs/gate-protocol.md §13)",
+    )
 
 
 def _action_help() -> str:
@@ -72,10 +86,12 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-async def _connect(port: str, baudrate: int, timeout: float) -> Any:
+async def _connect(port: str, baudrate: int, timeout: float, key_file: Path | None) -> Any:
+    from drivers.gatectl.auth import load_key
     from drivers.gatectl.driver import SerialGateController
 
-    ctl = SerialGateController(port, baudrate=baudrate, passive=True)
+    key = None if key_file is None else load_key(key_file)
+    ctl = SerialGateController(port, baudrate=baudrate, passive=True, auth_key=key)
     try:
         await ctl.start(timeout=timeout)
     except p.GateControllerError:
@@ -86,7 +102,7 @@ async def _connect(port: str, baudrate: int, timeout: float) -> Any:
 
 def _send(args: argparse.Namespace) -> int:
     async def run() -> int:
-        ctl = await _connect(args.port, args.baudrate, args.timeout)
+        ctl = await _connect(args.port, args.baudrate, args.timeout, args.auth_key_file)
         try:
             _, command = ACTIONS[args.action]
             if command is None:
@@ -108,7 +124,7 @@ def _send(args: argparse.Namespace) -> int:
 
 def _watch(args: argparse.Namespace) -> int:
     async def run() -> int:
-        ctl = await _connect(args.port, args.baudrate, 5.0)
+        ctl = await _connect(args.port, args.baudrate, 5.0, args.auth_key_file)
         try:
             async with asyncio.timeout(args.seconds or None):
                 async for event in ctl.events():

@@ -39,6 +39,7 @@ def _run(args: argparse.Namespace) -> int:
 
     lane = config.load_lane(args.config)
     configure(lane.logging, lane.lane.id)
+    config.warn_insecure(lane)
 
     async def main() -> None:
         daemon = LaneDaemon(lane, central=not args.no_central)

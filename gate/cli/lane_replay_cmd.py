@@ -14,6 +14,7 @@ from typing import Any
 
 from gate.cli import command_group
 from gate.config import LaneConfig, load
+from gate.files import InputFileError, read_text_bounded
 from gate.lane.record import RecordError, decode
 from gate.lane.replay import Replay, as_dict, compare, only, replay
 
@@ -72,9 +73,9 @@ def _print(result: Replay) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        text = args.file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecordError(f"{args.file}: cannot read: {exc}") from None
+        text = read_text_bounded(args.file, "record")
+    except InputFileError as exc:
+        raise RecordError(str(exc)) from None
     record = decode(text, str(args.file))
     if args.policy is None:
         result = replay(record)

@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
     options.add_today(parse_cmd)
     parse_cmd.add_argument(
         "--candidates",
-        type=int,
+        type=options.at_least(0),
         default=5,
         metavar="N",
         help="how many repair candidates to show (default 5; 0 for none)",

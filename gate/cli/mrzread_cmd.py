@@ -23,7 +23,9 @@ def register(subparsers: Any) -> None:
     read.add_argument("image", type=Path, help="page image file")
     options.add_json(read, "print JSON")
     options.add_today(read)
-    read.add_argument("--candidates", type=int, default=5, metavar="N", help="repair candidates")
+    read.add_argument(
+        "--candidates", type=options.at_least(0), default=5, metavar="N", help="repair candidates"
+    )
     read.set_defaults(func=_read)
 
 

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gate.errors import EgateError
+from gate.files import InputFileError, read_bounded
 from gate.policy import lists as pl
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,8 @@ def canonical(answer: dict[str, Any]) -> bytes:
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """Central's list-signing key (``GET /api/v1/lists/public-key``, pinned in the lane)."""
     try:
-        key = serialization.load_pem_public_key(Path(path).read_bytes())
-    except (OSError, ValueError) as exc:
+        key = serialization.load_pem_public_key(read_bounded(path, "key"))
+    except (InputFileError, ValueError) as exc:
         raise ListError(f"{path}: cannot read central's list key: {exc}") from None
     if not isinstance(key, Ed25519PublicKey):
         raise ListError(f"{path}: central's list key must be an Ed25519 public key (PEM)")

@@ -22,12 +22,13 @@ import numpy as np
 
 from gate.face.errors import ImageDecodeError, ImageTooLargeError
 from gate.face.types import Image
+from gate.files import LIMITS, InputFileError, InputFileTooLarge, read_bounded
 
 PORTRAIT_MAX_PIXELS = 4096 * 4096
 """Chip portraits are a few hundred pixels a side (ICAO 9303-9); anything this big is hostile."""
 IMAGE_MAX_PIXELS = 40_000_000
 """Other stills (camera frames, files given to ``egate face compare``): 40 megapixels."""
-IMAGE_MAX_BYTES = 64 * 1024 * 1024
+IMAGE_MAX_BYTES = LIMITS["image"]
 
 JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 J2K_SOC_SIZ = b"\xff\x4f\xff\x51"
@@ -157,9 +158,11 @@ def _other_header(data: bytes) -> ImageHeader:
             return ImageHeader(
                 format=str(pil.format or "unknown").lower(), width=width, height=height
             )
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        # Pillow's own message names its buffer (<_io.BytesIO object at 0x...>), not the file
         raise ImageDecodeError(
-            f"not a recognised image format ({exc}); use JPEG, JPEG 2000, PNG or WebP"
+            f"not a recognised image format (first bytes {data[:8].hex() or 'none'}); use "
+            "JPEG, JPEG 2000, PNG or WebP"
         ) from None
     except PilImage.DecompressionBombError as exc:
         raise ImageTooLargeError(str(exc)) from None
@@ -188,15 +191,30 @@ def read_header(data: bytes) -> ImageHeader:
     return ImageHeader(format=kind, width=width, height=height)
 
 
-def decode_image(data: bytes, *, max_pixels: int = IMAGE_MAX_PIXELS, what: str = "image") -> Image:
-    """Decode to a BGR uint8 array after checking the announced size against ``max_pixels``."""
-    header = read_header(data)
+def checked_header(
+    data: bytes, *, max_pixels: int = IMAGE_MAX_PIXELS, what: str = "image"
+) -> ImageHeader:
+    """The header of ``data`` once its announced size is within ``max_pixels``; errors start
+    with ``what`` (the file name). Every image path decodes only after this check: the face
+    layer here, the MRZ reader (drivers/mrz_ocr) too."""
+    try:
+        header = read_header(data)
+    except ImageDecodeError as exc:
+        raise ImageDecodeError(f"{what}: {exc}") from None
+    except ImageTooLargeError as exc:
+        raise ImageTooLargeError(f"{what}: {exc}") from None
     if header.pixels > max_pixels:
         raise ImageTooLargeError(
             f"{what}: the {header.format} header announces {header.width}x{header.height} "
             f"pixels, more than the {max_pixels:,} allowed; refusing to decode it (resize the "
             "image, or it is a decompression bomb)"
         )
+    return header
+
+
+def decode_image(data: bytes, *, max_pixels: int = IMAGE_MAX_PIXELS, what: str = "image") -> Image:
+    """Decode to a BGR uint8 array after checking the announced size against ``max_pixels``."""
+    header = checked_header(data, max_pixels=max_pixels, what=what)
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
@@ -225,18 +243,13 @@ def decode_portrait(data: bytes) -> Image:
 
 
 def load_image_file(path: Path | str, *, max_pixels: int = IMAGE_MAX_PIXELS) -> Image:
-    path = Path(path)
+    """An image file (a regular file of at most ``IMAGE_MAX_BYTES``) decoded as BGR."""
     try:
-        size = path.stat().st_size
-        if size > IMAGE_MAX_BYTES:
-            raise ImageTooLargeError(
-                f"{path}: {size:,} bytes is more than the {IMAGE_MAX_BYTES:,} accepted"
-            )
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ImageDecodeError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ImageDecodeError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        data = read_bounded(path, "image", limit=IMAGE_MAX_BYTES)
+    except InputFileTooLarge as exc:
+        raise ImageTooLargeError(str(exc)) from None
+    except InputFileError as exc:
+        raise ImageDecodeError(str(exc)) from None
     return decode_image(data, max_pixels=max_pixels, what=str(path))
 
 

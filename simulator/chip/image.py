@@ -18,12 +18,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gate.emrtd.access.access import mrz_information
 from gate.emrtd.lds import lds
 from gate.errors import EgateError
+from gate.files import InputFileError, read_bounded
 
 APP_FILES = ["EF.COM", "EF.SOD", *[f"DG{n}" for n in range(1, 17)]]
 MF_FILES = ["EF.CardAccess", "EF.CardSecurity", "EF.ATR/INFO"]
@@ -81,10 +83,20 @@ class ChipImage:
                 (directory / fname).write_bytes(pem)
 
 
+def _read(path: Path, kind: str = "chip_file") -> bytes:
+    try:
+        return read_bounded(path, kind)
+    except InputFileError as exc:
+        raise ChipImageError(f"chip image: {exc}") from None
+
+
 def _load_key(path: Path) -> PrivateKey | None:
     if not path.exists():
         return None
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(_read(path, "key"), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ChipImageError(f"{path}: not an unencrypted PEM private key ({exc})") from None
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise ChipImageError(f"{path}: only RSA and EC private keys are supported")
     return key
@@ -100,15 +112,24 @@ def load_image(directory: Path) -> ChipImage:
             continue
         name = _FID_NAMES.get(stem.lower(), stem.replace("_", "/"))
         if name in APP_FILES or name in MF_FILES:
-            files[name] = path.read_bytes()
+            files[name] = _read(path)
     meta: dict[str, object] = {}
     if (directory / "chip.json").exists():
-        meta = json.loads((directory / "chip.json").read_text())
+        try:
+            loaded = json.loads(_read(directory / "chip.json").decode("utf-8"))
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise ChipImageError(f"{directory}/chip.json: not valid JSON ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise ChipImageError(f"{directory}/chip.json: must be a JSON object")
+        meta = loaded
     mrz = str(meta.get("mrz", ""))
     if not mrz:
         if "DG1" not in files:
             raise ChipImageError(f"{directory}: neither chip.json with 'mrz' nor DG1 present")
-        mrz = lds.parse_dg1(files["DG1"]).mrz
+        try:
+            mrz = lds.parse_dg1(files["DG1"]).mrz
+        except EgateError as exc:
+            raise ChipImageError(f"{directory}: DG1 cannot be parsed: {exc}") from None
     ca_key = _load_key(directory / "ca_key.pem")
     if ca_key is not None and not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise ChipImageError(f"{directory}/ca_key.pem: chip authentication needs an EC key")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from drivers.gatectl import protocol as p
-from gate.cli import command_group
+from drivers.gatectl.auth import load_key
+from gate.cli import command_group, options
 
 
 def register(subparsers: Any) -> None:
@@ -22,10 +24,19 @@ def _extend(sub: Any) -> None:
     sim = sub.add_parser("sim", help="run the simulated controller on a pty or TCP port")
     where = sim.add_mutually_exclusive_group()
     where.add_argument("--pty", action="store_true", help="a pseudo-terminal (default)")
-    where.add_argument("--tcp", type=int, metavar="PORT", help="listen on 127.0.0.1:PORT")
+    where.add_argument(
+        "--tcp", type=options.at_least(0), metavar="PORT", help="listen on 127.0.0.1:PORT"
+    )
     sim.add_argument("--link", type=Path, help="symlink to the pty (stable across replugs)")
-    sim.add_argument("--baud", type=float, default=115200, help="line model speed (0: none)")
-    sim.add_argument("--time-scale", type=float, default=1.0, help="physics speed-up")
+    sim.add_argument(
+        "--baud", type=options.number_at_least(0), default=115200, help="line model speed (0: none)"
+    )
+    sim.add_argument(
+        "--time-scale",
+        type=options.number_at_least(0, exclusive=True),
+        default=1.0,
+        help="physics speed-up",
+    )
     sim.add_argument("--safe-state", choices=["closed", "open"], default="closed")
     sim.add_argument(
         "--barrier",
@@ -35,7 +46,7 @@ def _extend(sub: Any) -> None:
     )
     sim.add_argument(
         "--people-every",
-        type=float,
+        type=options.number_at_least(0),
         default=0.0,
         metavar="SECONDS",
         help="a traveller walks up every SECONDS (every 5th with a tailgater, every 7th "
@@ -48,8 +59,15 @@ def _extend(sub: Any) -> None:
         help="controller: docs/gate-protocol.md; modbus-io: a Modbus RTU I/O module (slave 1) "
         "wired to dry contacts (drivers/gatectl/modbus.py IoMap)",
     )
-    sim.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
+    sim.add_argument(
+        "--seconds", type=options.number_at_least(0), default=0.0, help="stop after this long"
+    )
     sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument(
+        "--auth-key-file",
+        type=Path,
+        help="the gate key (64 hex digits): only authenticated frames (gate-protocol.md §13)",
+    )
     sim.set_defaults(func=_sim)
 
 
@@ -62,6 +80,7 @@ def _sim(args: argparse.Namespace) -> int:
         geometry=LaneGeometry(barrier=args.barrier),
         time_scale=args.time_scale,
         safe_state=p.SafeState[args.safe_state.upper()],
+        auth_key=None if args.auth_key_file is None else load_key(args.auth_key_file),
     )
     device = None
     if args.device == "modbus-io":
@@ -78,6 +97,12 @@ def _sim(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     rng = random.Random(args.seed)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # leave the with block: the pty closes and --link is removed
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     with sim:
         info = {"port": sim.url, "pty": sim.slave_name, "device": args.device}
         print(json.dumps(info))

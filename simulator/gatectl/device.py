@@ -14,6 +14,7 @@ import struct
 from collections import deque
 from dataclasses import dataclass, field
 
+from drivers.gatectl import auth
 from drivers.gatectl import protocol as p
 from simulator.gatectl.model import DoorModel, LaneGeometry, LaneModel, LaneWorld
 
@@ -31,6 +32,9 @@ class DeviceConfig:
     time_scale: float = 1.0  # physics runs this many times faster than the wall clock
     duplicate_window_s: float = 2.0
     approach_reach_m: float = 0.6  # passage completes when nobody is this close to the door
+    auth_key: bytes | None = None
+    """The gate key of the optional frame authentication (docs/gate-protocol.md §13): with it
+    the controller executes only sealed commands of a session opened by AUTH_HELLO."""
 
 
 @dataclass
@@ -60,6 +64,7 @@ class DeviceStats:
     events_sent: int = 0
     event_retransmissions: int = 0
     dropped_inbound: int = 0
+    auth_failures: int = 0
     safe_state_entries: int = 0
 
 
@@ -90,9 +95,11 @@ class ControllerDevice(LaneWorld):
         self.faults: set[p.FaultCode] = set()
         self.indicators = p.SetIndicators()
         self.passage: _Passage | None = None
-        self._events: deque[tuple[int, bytes]] = deque()
+        self._events: deque[tuple[int, p.Event]] = deque()
         self._event_seq = 0
+        self._link: auth.SealedLink | None = None
         self._outstanding: tuple[int, bytes] | None = None
+        self._outstanding_event: p.Event | None = None
         self._outstanding_at = 0.0
         self._frames: list[bytes] = []
         self._last_cmd: _LastCommand | None = None
@@ -217,13 +224,21 @@ class ControllerDevice(LaneWorld):
             self._events.popleft()
             self.faults.add(p.FaultCode.EVENT_OVERFLOW)
         self._event_seq = p.next_seq(self._event_seq)
-        self._events.append(
-            (self._event_seq, p.encode_frame(self._event_seq, event.TYPE, event.encode()))
-        )
+        self._events.append((self._event_seq, event))
+
+    def _encode(self, seq: int, msg_type: int, body: bytes = b"") -> bytes:
+        if self._link is not None:
+            return self._link.seal(seq, msg_type, body)
+        return p.encode_frame(seq, msg_type, body)
 
     def _send_events(self, now: float) -> None:
+        if self.config.auth_key is not None and self._link is None:
+            return  # nothing can be sealed before the host opened a session
         if self._outstanding is None and self._events:
-            self._outstanding = self._events.popleft()
+            seq, event = self._events.popleft()
+            # sealed once: retransmissions repeat the same bytes (same counter)
+            self._outstanding = (seq, self._encode(seq, event.TYPE, event.encode()))
+            self._outstanding_event = event
             self._outstanding_at = now
             self._frames.append(self._outstanding[1])
             self.stats.events_sent += 1
@@ -237,6 +252,11 @@ class ControllerDevice(LaneWorld):
             self.drop_inbound -= 1
             self.stats.dropped_inbound += 1
             return
+        if self.config.auth_key is not None:
+            opened = self._authenticate(frame, now)
+            if opened is None:
+                return
+            frame = opened
         self._last_host_rx = now
         if frame.type == p.MsgType.ACK:
             if self._outstanding is not None and frame.seq == self._outstanding[0]:
@@ -244,6 +264,10 @@ class ControllerDevice(LaneWorld):
                 self._send_events(now)
             return
         if frame.type == p.MsgType.NAK:
+            return
+        if frame.seq == 0:
+            # SEQ 0 is reserved (docs/gate-protocol.md §4): never executed, whatever it asks.
+            self._frames.append(self._nak(0, p.NakReason.BAD_PARAMETER))
             return
         last = self._last_cmd
         if (
@@ -262,9 +286,45 @@ class ControllerDevice(LaneWorld):
         self._last_cmd = _LastCommand(frame.seq, frame.type, frame.payload, response, now)
         self._frames.append(response)
 
+    def _authenticate(self, frame: p.Frame, now: float) -> p.Frame | None:
+        """The opened frame, or None when it is not authentic (dropped: it neither executes
+        nor feeds the heartbeat watchdog). AUTH_HELLO opens a new session."""
+        assert self.config.auth_key is not None
+        if frame.type == p.MsgType.AUTH_HELLO:
+            last = self._last_cmd
+            if (
+                last is not None
+                and (last.seq, last.type, last.payload) == (frame.seq, frame.type, frame.payload)
+                and now - last.at <= self.config.duplicate_window_s
+            ):
+                self._frames.append(last.response)  # retransmitted hello: same session
+                return None
+            try:
+                reply, key = auth.answer_hello(self.config.auth_key, frame.payload)
+            except auth.AuthError:
+                self.stats.auth_failures += 1
+                return None
+            self._link = auth.SealedLink(key, "controller")
+            self._last_host_rx = now
+            response = p.encode_frame(frame.seq, p.MsgType.ACK, reply)
+            self._last_cmd = _LastCommand(frame.seq, frame.type, frame.payload, response, now)
+            self._frames.append(response)
+            if self._outstanding is not None and self._outstanding_event is not None:
+                seq, event = self._outstanding[0], self._outstanding_event
+                self._outstanding = (seq, self._encode(seq, event.TYPE, event.encode()))
+            return None
+        if self._link is None:
+            self.stats.auth_failures += 1
+            return None
+        try:
+            return self._link.open(frame)
+        except auth.AuthError:
+            self.stats.auth_failures += 1
+            return None
+
     def _nak(self, seq: int, reason: p.NakReason) -> bytes:
         self.stats.naks += 1
-        return p.encode_frame(seq, p.MsgType.NAK, p.Nak(reason).encode())
+        return self._encode(seq, p.MsgType.NAK, p.Nak(reason).encode())
 
     def _execute(self, frame: p.Frame, now: float) -> bytes:
         cls = p.COMMANDS.get(frame.type)
@@ -282,7 +342,7 @@ class ControllerDevice(LaneWorld):
             return self._nak(frame.seq, reason)
         self.executed.append(cmd)
         payload = self.status(now).encode() if cmd.TYPE in p.STATUS_COMMANDS else b""
-        return p.encode_frame(frame.seq, p.MsgType.ACK, payload)
+        return self._encode(frame.seq, p.MsgType.ACK, payload)
 
     def _apply(self, cmd: p.Message, now: float) -> p.NakReason | None:
         if isinstance(cmd, p.Heartbeat | p.GetStatus):

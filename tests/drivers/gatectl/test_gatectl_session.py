@@ -255,3 +255,31 @@ def test_host_silence_during_emergency_open_keeps_the_doors_open(fire_alarm: boo
     w.run(3.5)
     assert w.dev.mode == p.Mode.EMERGENCY_OPEN and w.dev.stats.safe_state_entries == 0
     assert all(d.target == 1.0 for d in w.dev.lane.doors)
+
+
+def test_door_open_with_the_reserved_sequence_number_0_is_refused_not_executed() -> None:
+    w = armed()  # NORMAL: a DOOR OPEN with a valid SEQ would be executed
+    executed = len(w.dev.executed)
+    w.dev.receive(p.encode_frame(0, p.MsgType.DOOR, bytes([p.Door.EXIT, p.DoorAction.OPEN])), 1)
+    replies = [f for b in w.dev.frames_to_send() for f in p.FrameDecoder().feed(b, 0)]
+    assert p.Frame(0, p.MsgType.NAK, bytes([p.NakReason.BAD_PARAMETER])) in replies
+    assert len(w.dev.executed) == executed
+
+
+def test_event_with_the_reserved_sequence_number_0_is_acked_but_not_delivered() -> None:
+    host = HostSession(response_timeout=0.1, retries=3, heartbeat_interval=0.5)
+    host.receive(p.encode_frame(0, p.MsgType.EV_BEAM, p.BeamChanged(1500, 2, True).encode()), 0.0)
+    assert not any(isinstance(o, EventReceived) for o in host.outputs())
+    assert p.encode_frame(0, p.MsgType.ACK) in host.data_to_send()
+
+
+@pytest.mark.parametrize(("payload", "text"), [(b"\x09", "unknown reason 9"), (b"", "malformed")])
+def test_unknown_nak_reason_is_reported_as_unknown(payload: bytes, text: str) -> None:
+    host = HostSession(response_timeout=0.1, retries=3, heartbeat_interval=0.5)
+    host.submit(p.GetStatus(), 0.0)
+    host.poll(0.0)
+    sent = p.FrameDecoder().feed(host.data_to_send(), 0)
+    host.receive(p.encode_frame(sent[-1].seq, p.MsgType.NAK, payload), 0.01)
+    failed = [o for o in host.outputs() if isinstance(o, RequestFailed)]
+    assert len(failed) == 1 and isinstance(failed[0].error, CommandRejected)
+    assert text in str(failed[0].error) and "BAD_PARAMETER" not in str(failed[0].error)

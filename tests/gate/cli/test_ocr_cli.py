@@ -47,4 +47,4 @@ def test_read_no_mrz_and_not_an_image(tmp_path: Path, capsys: pytest.CaptureFixt
     junk = tmp_path / "junk.jpg"
     junk.write_bytes(b"nope")
     assert main(["mrz", "read", str(junk)]) == 2
-    assert "not a decodable image" in capsys.readouterr().err
+    assert "not a recognised image format" in capsys.readouterr().err
