@@ -122,7 +122,10 @@ class DG1:
 
 
 def parse_dg1(data: bytes) -> DG1:
-    mrz = tlv.find(_wrap("DG1", data, DG_TAGS[1]), 0x5F1F) if data else None
+    try:
+        mrz = tlv.find(_wrap("DG1", data, DG_TAGS[1]), 0x5F1F) if data else None
+    except TLVError as exc:  # a malformed element inside the DG1 template
+        raise LDSError(f"DG1: {exc}") from exc
     if mrz is None:
         raise LDSError("DG1: MRZ data element (5F1F) missing")
     text = mrz.decode("ascii", errors="replace")

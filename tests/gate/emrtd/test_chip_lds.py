@@ -154,6 +154,12 @@ def test_fuzzed_dg2_raises_only_lds_error(data: bytes) -> None:
             parser(data)
 
 
+def test_malformed_element_inside_dg1_is_an_lds_error() -> None:
+    """Found by fuzzing: a DG1 template whose 5F1F element overruns it raised TLVError."""
+    with pytest.raises(LDSError, match="DG1: truncated TLV"):
+        lds.parse_dg1(bytes.fromhex("61035f1f05"))
+
+
 @given(st.binary(max_size=200))
 @settings(max_examples=200, deadline=None)
 def test_fuzzed_card_security_raises_only_security_info_error(data: bytes) -> None:
