@@ -25,13 +25,17 @@ LIMITS: dict[str, int] = {
     "key": 64 * 1024,
     "certificate": 1 * MB,
     "master_list": 32 * MB,
+    "pkd_ldif": 1024 * MB,
+    "trust_index": 256 * MB,
     "chip_file": 1 * MB,
     "labels": 16 * MB,
     "text": 16 * MB,
 }
 """Size cap per kind of input, in bytes. Images: a 40-megapixel JPEG is about 20 MB; a chip's
 elementary files are at most 64 KB each (extended length) but a DG2 with several JPEG 2000
-portraits stays under 1 MB; master lists of the large issuers are a few MB."""
+portraits stays under 1 MB; master lists of the large issuers are a few MB; the ICAO PKD's
+LDIF downloads are a few hundred MB (DSCs of every state), a trust store's index.json for that
+many entries some tens of MB."""
 
 
 class InputFileError(EgateError):

@@ -27,6 +27,7 @@ from typing import Any
 
 from gate.emrtd.docauth_errors import DocAuthError, TrustStoreError
 from gate.emrtd.pki.trust import StoreSnapshot, TrustStore
+from gate.files import InputFileError, read_bounded
 
 _KEY_BYTES = 32
 
@@ -42,6 +43,15 @@ def _seal(entries: list[Any], key: bytes | None) -> dict[str, str]:
     return {"hmac_sha256": hmac.new(key, data, hashlib.sha256).hexdigest()}
 
 
+def _read(file: Path, kind: str) -> bytes:
+    """A store file, bounded like every input (``gate.files``): a certificate replaced by a
+    huge or special file is refused by name instead of read into memory."""
+    try:
+        return read_bounded(file, kind)
+    except InputFileError as exc:
+        raise TrustStoreError(f"trust store file {exc}") from exc
+
+
 def read_index_key(path: Path | None, *, create: bool = False) -> bytes | None:
     """The index key in file ``path`` (hex); with ``create``, a new random key is written
     (mode 0600) when the file does not exist yet."""
@@ -54,9 +64,11 @@ def read_index_key(path: Path | None, *, create: bool = False) -> bytes | None:
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(_KEY_BYTES) + "\n")
     try:
-        key = bytes.fromhex(path.read_text().strip())
-    except OSError as exc:
-        raise TrustStoreError(f"trust store index key {path} cannot be read ({exc})") from exc
+        key = bytes.fromhex(read_bounded(path, "key").decode("ascii").strip())
+    except InputFileError as exc:
+        raise TrustStoreError(f"trust store index key cannot be read ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise TrustStoreError(f"trust store index key {path} is not hex ({exc})") from exc
     except ValueError as exc:
         raise TrustStoreError(f"trust store index key {path} is not hex ({exc})") from exc
     if len(key) < 16:
@@ -110,7 +122,7 @@ def load_store(path: Path, *, index_key: bytes | None = None) -> TrustStore:
             raise TrustStoreError(f"trust store {path} has {stray[0]} but no index.json")
         return TrustStore()
     try:
-        raw = json.loads(index.read_text())
+        raw = json.loads(_read(index, "trust_index"))
         entries = raw["entries"] if isinstance(raw, dict) else None
         if not isinstance(entries, list):
             raise TrustStoreError(f"trust store {path}: index.json has no entries list")
@@ -125,7 +137,8 @@ def load_store(path: Path, *, index_key: bytes | None = None) -> TrustStore:
                 names[item["id"]] = str(file)
                 listed.add(file)
                 if file.is_file():
-                    objects[item["id"]] = file.read_bytes()
+                    kind = "master_list" if folder == "crls" else "certificate"
+                    objects[item["id"]] = _read(file, kind)
         for folder in ("certs", "crls"):
             for file in sorted((path / folder).glob("*")):
                 if file not in listed:

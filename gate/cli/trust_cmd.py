@@ -13,6 +13,7 @@ from gate import config
 from gate.cli import options
 from gate.emrtd.crypto import certs
 from gate.emrtd.docauth_errors import DocAuthError
+from gate.files import InputFileError, read_bounded
 from gate.truststore import load_store, read_index_key, save_store
 
 
@@ -96,21 +97,23 @@ def _import(args: argparse.Namespace) -> int:
     store = load_store(path, index_key=key)
     roots = []
     for file in [*settings.master_list_roots, *args.ml_root]:
-        roots.extend(certs.load_certificates(Path(file).read_bytes(), source=str(file)))
+        roots.extend(
+            certs.load_certificates(read_bounded(file, "certificate"), source=str(file))
+        )
     now = datetime.now(UTC)
     reports = []
     failed = False
     for file in args.files:
         try:
             report = store.import_bytes(
-                file.read_bytes(),
+                read_bounded(file, "pkd_ldif" if file.suffix.lower() == ".ldif" else "master_list"),
                 source=file.name,
                 now=now,
                 master_list_roots=roots,
                 anchor=args.anchor,
                 confirm=args.confirm,
             )
-        except (DocAuthError, OSError) as exc:
+        except (DocAuthError, InputFileError, OSError) as exc:
             failed = True
             print(f"egate: {exc}", file=sys.stderr)
             continue

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -164,3 +165,27 @@ def test_master_list_signer_needs_its_eku_and_an_expired_one_warns() -> None:
     later = NOW + timedelta(days=4 * 365)
     report = trust.TrustStore().import_bytes(ml, source="ml", now=later, master_list_roots=roots)
     assert len(report.added) == 1 and "outside its validity" in report.warnings[0]
+
+
+def test_store_files_are_read_with_a_bound(tmp_path: Path) -> None:
+    """A certificate file swapped for a huge one, or an index.json swapped for a FIFO, is
+    refused by name instead of read into memory or waited on forever (issue 17 item 6)."""
+    _saved(tmp_path)
+    target = tmp_path / "certs" / f"{certs.fingerprint(shared_test_pki().csca_rsa.cert)}.der"
+    with target.open("r+b") as out:
+        out.truncate(3 * 1024 * 1024)
+    with pytest.raises(TrustStoreError, match=rf"{target.name}: .* more than the"):
+        load_store(tmp_path)
+    target.unlink()
+    index = tmp_path / "index.json"
+    index.unlink()
+    os.mkfifo(index)
+    with pytest.raises(TrustStoreError, match="index.json: is a FIFO"):
+        load_store(tmp_path)
+
+
+def test_an_index_key_that_is_not_a_small_file_is_refused(tmp_path: Path) -> None:
+    key_file = tmp_path / "index.key"
+    os.mkfifo(key_file)
+    with pytest.raises(TrustStoreError, match="is a FIFO"):
+        read_index_key(key_file)
