@@ -180,7 +180,7 @@ def test_store_files_are_read_with_a_bound(tmp_path: Path) -> None:
     index = tmp_path / "index.json"
     index.unlink()
     os.mkfifo(index)
-    with pytest.raises(TrustStoreError, match="index.json: is a FIFO"):
+    with pytest.raises(TrustStoreError, match=r"index\.json: is a FIFO"):
         load_store(tmp_path)
 
 
