@@ -29,6 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from drivers.mrz_ocr.colour import ink_gray
 from drivers.mrz_ocr.locate import WORK_SIDE, MrzRegion, TextLine, find_mrz
 from drivers.mrz_ocr.recognise import ALPHABET, Classifier, load_classifier
 from drivers.mrz_ocr.segment import line_cells, warp_line
@@ -172,7 +173,8 @@ class OcrResult:
 
 
 def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
-    """A grayscale uint8 array from a path, encoded bytes or an array (BGR, BGRA or grey)."""
+    """A grayscale uint8 array from a path, encoded bytes or an array (BGR, BGRA or grey);
+    colour becomes :func:`~drivers.mrz_ocr.colour.ink_gray`."""
     img: np.ndarray
     if isinstance(source, np.ndarray):
         img = source
@@ -184,9 +186,7 @@ def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
                 raise ImageError(f"cannot read image file {source}: {exc}") from exc
         else:
             data = bytes(source)
-        decoded: np.ndarray | None = cv2.imdecode(
-            np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE
-        )
+        decoded: np.ndarray | None = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if decoded is None:
             raise ImageError(
                 f"{source if isinstance(source, (str, Path)) else 'the given bytes'} is not a "
@@ -198,10 +198,8 @@ def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
     if img.dtype != np.uint8:
         lo, hi = float(img.min()), float(img.max())
         img = ((img.astype(np.float64) - lo) * (255.0 / max(hi - lo, 1e-9))).astype(np.uint8)
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
-    elif img.ndim == 3 and img.shape[2] == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    if img.ndim == 3 and img.shape[2] in (3, 4):
+        img = ink_gray(img)  # coloured strokes are not MRZ ink
     elif img.ndim == 3:
         img = img[..., 0]
     if img.ndim != 2 or min(img.shape) < 8:
