@@ -33,6 +33,7 @@ from gate.face.liveness import LivenessCheck, LivenessObservation
 from gate.lane import inputs as li
 from gate.mrz import parse, repair
 from gate.mrz.keys import BacKey
+from gate.mrz.reconcile import NAME_FROM_CHIP, name_from_chip
 from gate.policy.model import DocumentFacts
 
 if TYPE_CHECKING:  # onnxruntime loads with the face models, in the background
@@ -92,6 +93,8 @@ class Transaction:
     software_seconds: float = 0.0
     """CPU-bound time spent on this traveller (MRZ, chip crypto, PA, face), for the simulator."""
     persons_max: int = 0
+    chip_corrections: tuple[str, ...] = ()
+    """Reason codes of page fields corrected from the chip (MRZ_NAME_FROM_CHIP)."""
 
 
 FORMATS: dict[str, Literal["TD1", "TD2", "TD3", "MRVA", "MRVB"]] = {
@@ -170,15 +173,11 @@ def read_mrz(tx: Transaction, today: date, at: Callable[[], float]) -> li.MrzRea
         if outcome.document is None:
             if outcome.reasons == ("MRZ_INVALID",):
                 tx.verdicts["mrz"] = ("refer", ["MRZ_INVALID"])
-            return li.MrzRead(
-                at=at(), transaction=tx.id, document=None, reasons=outcome.reasons
-            )
+            return li.MrzRead(at=at(), transaction=tx.id, document=None, reasons=outcome.reasons)
         tx.mrz, tx.mrz_lines = "".join(outcome.lines), outcome.lines
         tx.facts = outcome.document
         tx.verdicts["mrz"] = ("pass", list(outcome.reasons))
-        return li.MrzRead(
-            at=at(), transaction=tx.id, document=tx.facts, reasons=outcome.reasons
-        )
+        return li.MrzRead(at=at(), transaction=tx.id, document=tx.facts, reasons=outcome.reasons)
     finally:
         tx.software_seconds += time.perf_counter() - started
 
@@ -216,6 +215,7 @@ def read_chip(
                     at=at(), transaction=tx.id, ok=False, reasons=("CHIP_READ_FAILED",)
                 )
             tx.reader = reader
+            confirm_with_chip(tx)
             if "DG2" in tx.files:
                 with contextlib.suppress(EgateError, ValueError):
                     tx.chip_portrait = lds.parse_dg2(tx.files["DG2"]).portrait.image
@@ -233,10 +233,52 @@ def read_chip(
         tx.software_seconds += time.perf_counter() - started
 
 
+MAX_NAME_FROM_CHIP = 4
+"""Name characters DG1 may correct on the page reading; a page whose name differs in more is
+not an OCR slip, and the authenticity check reports MRZ_DG1_MISMATCH as for any other field."""
+
+
+def confirm_with_chip(tx: Transaction) -> tuple[str, ...]:
+    """DG1 is the ground truth for the name, which no check digit protects on the page: when
+    the page reading differs from DG1 in the name only (at most :data:`MAX_NAME_FROM_CHIP`
+    characters), take DG1's lines as the document's MRZ (screening and the authenticity check
+    then use them) and report ``MRZ_NAME_FROM_CHIP`` (warn). Any other difference is left to
+    the authenticity check (``MRZ_DG1_MISMATCH``). Called by :func:`read_chip` once the chip
+    files are read, before the lane screens or verifies. Returns the reason codes, also kept
+    in ``tx.chip_corrections``; () when DG1 is absent, unreadable or agrees."""
+    if "DG1" not in tx.files or not tx.mrz_lines:
+        return ()
+    today = tx.placed_wall.date()  # decides date centuries only; the name does not need it
+    try:
+        text = lds.parse_dg1(tx.files["DG1"]).mrz
+        width = len(tx.mrz_lines[0])
+        chip_lines = [text[i : i + width] for i in range(0, len(text), width)]
+        check = name_from_chip(
+            parse(list(tx.mrz_lines), today=today), parse(chip_lines, today=today)
+        )
+    except (ChipError, EgateError, ValueError) as exc:
+        log.info("DG1 not compared with the page: %s", exc)
+        return ()
+    if not check.page_disagreed or check.other_fields_differ:
+        return ()
+    if len(check.differences) > MAX_NAME_FROM_CHIP:
+        return ()
+    log.info(
+        "page name differs from DG1 in %d characters (%d not flagged): name taken from DG1",
+        len(check.differences),
+        check.unflagged,
+    )
+    tx.mrz_lines = tuple(chip_lines)
+    tx.mrz = "".join(chip_lines)
+    tx.chip_corrections = (NAME_FROM_CHIP,)
+    return tx.chip_corrections
+
+
 def verify_document(
     tx: Transaction, store: TrustStore, wall: datetime, at: Callable[[], float]
 ) -> li.DocumentVerified:
-    """Passive, chip and active authentication of what the chip gave."""
+    """Passive, chip and active authentication of what the chip gave; also reports the name
+    taken from DG1 when the chip was read (:func:`confirm_with_chip`)."""
     started = time.perf_counter()
     try:
         if tx.reader is None:
@@ -246,7 +288,7 @@ def verify_document(
         except (ChipError, EgateError) as exc:
             log.info("authentication aborted: %s", exc)
             return li.DocumentVerified(at=at(), transaction=tx.id, reasons=("CHIP_REMOVED",))
-        codes = tuple(dict.fromkeys(verdict.codes))
+        codes = tuple(dict.fromkeys((*verdict.codes, *tx.chip_corrections)))
         tx.verdicts["document"] = ("pass" if verdict.ok else "fail", list(codes))
         return li.DocumentVerified(at=at(), transaction=tx.id, reasons=codes)
     finally:
