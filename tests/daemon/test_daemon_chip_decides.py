@@ -1,5 +1,7 @@
-"""The lane takes the name from DG1 when the page OCR misread it (no check digit protects a
-name): a warning (MRZ_NAME_FROM_CHIP), not "the page or the chip was replaced"."""
+"""The chip decides what the page OCR could not (gate.daemon.work.confirm_with_chip): the name
+from DG1 when the page OCR misread it (no check digit protects a name), and the reading that
+opened the chip when several pass every check digit. Warnings (MRZ_NAME_FROM_CHIP,
+MRZ_AMBIGUOUS), not "the page or the chip was replaced"."""
 
 from __future__ import annotations
 
@@ -87,3 +89,19 @@ def test_a_difference_outside_the_name_is_still_a_mismatch() -> None:
     line2 = line2[:43] + check_digit(composite)
     _, reasons = _through_the_chip((_with(PRINTED[0], 9, "L"), line2))
     assert "MRZ_DG1_MISMATCH" in reasons and "MRZ_NAME_FROM_CHIP" not in reasons
+
+
+def test_valid_but_wrong_number_is_decided_by_the_chip() -> None:
+    # L = 21 and 1 = 1 weigh the same modulo 10: '1898902C3' passes the number's check digit
+    page = (PRINTED[0], "1" + PRINTED[1][1:])
+    tx, reasons = _through_the_chip(page)
+    assert "MRZ_AMBIGUOUS" in reasons and "MRZ_DG1_MISMATCH" not in reasons
+    assert tx.mrz_lines == PRINTED
+    assert tx.facts is not None and tx.facts.masked_number.startswith("L")
+
+
+def test_valid_but_wrong_number_and_misread_name_together() -> None:
+    page = (_with(PRINTED[0], 9, "L"), "1" + PRINTED[1][1:])
+    tx, reasons = _through_the_chip(page)
+    assert {"MRZ_AMBIGUOUS", "MRZ_NAME_FROM_CHIP"} <= set(reasons)
+    assert "MRZ_DG1_MISMATCH" not in reasons and tx.mrz_lines == PRINTED
