@@ -37,8 +37,7 @@ from gate.errors import EgateError
 from gate.mrz import Candidate, MrzResult, parse, repair
 from gate.mrz import layout as lay
 from gate.mrz.checkdigit import check_digit
-from gate.mrz.keys import BacKey
-from gate.mrz.model import bac_key_dict
+from gate.mrz.reading import Doubt, Reading
 
 NO_MRZ = "no MRZ found"
 _GOOD_SCORE = math.log(0.8)  # mean per-character probability that ends the search early
@@ -59,47 +58,6 @@ class ImageError(EgateError):
     """The input could not be decoded as an image."""
 
     reason_code = "MRZ_NOT_READ"
-
-
-@dataclass(frozen=True)
-class Doubt:
-    """A character whose glyph the recogniser is unsure of, outside any check digit's reach
-    (names above all): 1-based line and position, the field, what was read and the ranked
-    alternatives with their probabilities."""
-
-    line: int
-    position: int
-    field: str
-    read: str
-    confidence: float
-    alternatives: tuple[tuple[str, float], ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "line": self.line,
-            "position": self.position,
-            "field": self.field,
-            "read": self.read,
-            "confidence": round(self.confidence, 4),
-            "alternatives": [[c, round(p, 4)] for c, p in self.alternatives],
-        }
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One reading of the MRZ that passes every check, with the recogniser's cost (sum of
-    -log probability over the characters that differ from the best reading; 0 for the best)."""
-
-    lines: tuple[str, ...]
-    cost: float
-    bac_key: BacKey | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "lines": list(self.lines),
-            "cost": round(self.cost, 3),
-            "bac_key": bac_key_dict(self.bac_key),
-        }
 
 
 @dataclass
