@@ -191,11 +191,15 @@ def read_mrz(tx: Transaction, today: date, at: Callable[[], float]) -> li.MrzRea
         if outcome.document is None:
             if outcome.reasons == ("MRZ_INVALID",):
                 tx.verdicts["mrz"] = ("refer", ["MRZ_INVALID"])
-            return li.MrzRead(at=at(), transaction=tx.id, document=None, reasons=outcome.reasons)
+            return li.MrzRead(
+                at=at(), transaction=tx.id, document=None, reasons=outcome.reasons
+            )
         tx.mrz, tx.mrz_lines = "".join(outcome.lines), outcome.lines
         tx.facts = outcome.document
         tx.verdicts["mrz"] = ("pass", list(outcome.reasons))
-        return li.MrzRead(at=at(), transaction=tx.id, document=tx.facts, reasons=outcome.reasons)
+        return li.MrzRead(
+            at=at(), transaction=tx.id, document=tx.facts, reasons=outcome.reasons
+        )
     finally:
         tx.software_seconds += time.perf_counter() - started
 
