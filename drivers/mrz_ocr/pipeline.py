@@ -339,25 +339,44 @@ def _fix_check(
     return True
 
 
+def _unvouched(decoded: Decoded, positions: lay.Positions) -> set[tuple[int, int]]:
+    """Uncertain characters (below :data:`DOUBT`) that no check digit vouches for: one check
+    digit can confirm one uncertain character of what it covers, not two (two guesses, or a
+    correction plus a guess, pass a mod-10 check about one time in ten)."""
+    low = {
+        (r, i)
+        for r, row in enumerate(decoded.confidence)
+        for i, conf in enumerate(row)
+        if conf < DOUBT and (r, i) != (0, 0)
+    }
+    groups = [
+        {(r, i) for r, s, e in check.spans for i in range(s, e)} | {check.digit}
+        for check in positions.checks
+    ]
+    out = set()
+    for cell in low:
+        covering = [cells for cells in groups if cell in cells]
+        if not any(len(cells & low) == 1 for cells in covering):
+            out.add(cell)
+    return out
+
+
 def _doubtful(decoded: Decoded) -> list[Doubt]:
-    """Characters no check digit protects (names; sex; codes) whose glyph is uncertain."""
+    """Characters whose glyph is uncertain and that no check digit vouches for: those no check
+    covers (names; sex; codes) and those sharing a check digit with another uncertain one."""
     positions = decoded.positions
     if positions is None:
         return []
-    covered = {(r, i) for check in positions.checks for r, s, e in check.spans for i in range(s, e)}
-    covered |= {check.digit for check in positions.checks}
     out: list[Doubt] = []
     if decoded.code_confidence < DOUBT:  # the letter that decided the format itself
         out.append(Doubt(1, 1, "document_code", decoded.lines[0][0], decoded.code_confidence, ()))
-    for row, text in enumerate(decoded.lines):
-        for i, ch in enumerate(text):
-            conf = decoded.confidence[row][i]
-            if (row, i) in covered or conf >= DOUBT or (row, i) == (0, 0):
-                continue
-            probs = np.exp(decoded.logps[row][i])
-            order = [int(k) for k in np.argsort(-probs)[:4] if ALPHABET[int(k)] != ch]
-            alts = tuple((ALPHABET[k], float(probs[k])) for k in order if probs[k] >= ALTERNATIVE)
-            out.append(Doubt(row + 1, i + 1, positions.field_of(row, i), ch, conf, alts))
+    for row, i in sorted(_unvouched(decoded, positions)):
+        ch = decoded.lines[row][i]
+        probs = np.exp(decoded.logps[row][i])
+        order = [int(k) for k in np.argsort(-probs)[:4] if ALPHABET[int(k)] != ch]
+        alts = tuple((ALPHABET[k], float(probs[k])) for k in order if probs[k] >= ALTERNATIVE)
+        conf = decoded.confidence[row][i]
+        out.append(Doubt(row + 1, i + 1, positions.field_of(row, i), ch, conf, alts))
     return out
 
 
