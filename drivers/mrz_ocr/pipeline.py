@@ -342,7 +342,9 @@ def _fix_check(
 def _unvouched(decoded: Decoded, positions: lay.Positions) -> set[tuple[int, int]]:
     """Uncertain characters (below :data:`DOUBT`) that no check digit vouches for: one check
     digit can confirm one uncertain character of what it covers, not two (two guesses, or a
-    correction plus a guess, pass a mod-10 check about one time in ten)."""
+    correction plus a guess, pass a mod-10 check about one time in ten), and none the
+    recogniser found implausible (below :data:`ALTERNATIVE`: a check digit satisfied by such a
+    glyph more likely hides an error elsewhere, e.g. a glyph a stroke turned into another)."""
     low = {
         (r, i)
         for r, row in enumerate(decoded.confidence)
@@ -356,7 +358,8 @@ def _unvouched(decoded: Decoded, positions: lay.Positions) -> set[tuple[int, int
     out = set()
     for cell in low:
         covering = [cells for cells in groups if cell in cells]
-        if not any(len(cells & low) == 1 for cells in covering):
+        conf = decoded.confidence[cell[0]][cell[1]]
+        if conf < ALTERNATIVE or not any(len(cells & low) == 1 for cells in covering):
             out.add(cell)
     return out
 
