@@ -12,6 +12,9 @@ Both readers get the same image files, in these sets:
   ``simulator.docpages.hard_page`` (7-9 px characters; an ID card front and back side by side;
   an MRV-A sticker on a guilloche passport page; hand-held photos with perspective, up to 30
   degrees of skew and glare);
+- ``hard_stroked``: a coloured ellipse drawn around the MRZ (an annotated figure, a pen or
+  marker stroke, a stamp's edge), crossing characters at the ends of the lines, then a small
+  turn, noise and JPEG (see :func:`stroked_page`);
 - ``specimens``: the ICAO "Utopia" specimen pages in ``testdata/mrz_documents/passporteye``;
 - ``devset``: the real scans and phone photos in ``testdata/mrz_documents/public_devset``
   (measured only: nothing is trained or tuned on them automatically), with a per-image list.
@@ -106,6 +109,34 @@ def passporteye_reader() -> Reader:
         return lines, bool(mrz.valid), None
 
     return read
+
+
+STROKE_COLOURS = ((40, 40, 225), (200, 60, 30), (30, 160, 30), (0, 140, 255))  # BGR
+
+
+def stroked_page(docpages: Any, seed: int) -> tuple[Any, list[str]]:
+    """A 300 dpi page with a coloured ellipse 0.2-0.5 mm wide drawn around its MRZ (it crosses
+    the first and last characters), turned up to 5 degrees, with noise and JPEG 50-90."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    fmt = ("TD1", "TD2", "TD3")[seed % 3]
+    identity = docpages.random_identity(rng, fmt)
+    image, lines = docpages.render_page(identity, dpi=300, rng=rng)
+    h, w = image.shape[:2]
+    ppmm = 300 / 25.4
+    rows = docpages.FORMATS[fmt][2]
+    band = rows * docpages.LINE_PITCH_MM * ppmm
+    top = h - 4.0 * ppmm - band
+    centre = (w // 2 + int(rng.integers(-20, 20)), int(top + band / 2))
+    axes = (int(w * rng.uniform(0.45, 0.52)), int(band * rng.uniform(0.6, 0.9)))
+    colour = STROKE_COLOURS[seed % len(STROKE_COLOURS)]
+    width = int(rng.uniform(0.2, 0.5) * ppmm)
+    cv2.ellipse(image, centre, axes, float(rng.uniform(-3, 3)), 0, 360, colour, width)
+    spec = docpages.Degradation(
+        rotation=float(rng.uniform(-5, 5)), jpeg_quality=int(rng.integers(50, 91)), noise=3.0
+    )
+    return docpages.degrade(image, spec, rng), lines
 
 
 def specimen_truth(folder: Path) -> list[tuple[Path, list[str]]]:
@@ -254,6 +285,13 @@ def main(argv: list[str] | None = None) -> int:
                 _write(path, page.image)
                 pages.append((path, page.lines))
             sets[f"hard_{kind}"] = pages
+        pages = []
+        for k in range(args.hard):
+            image, lines = stroked_page(docpages, args.seed + 200_000 + k)
+            path = Path(tmp) / f"stroked-{k:04d}.png"
+            _write(path, image)
+            pages.append((path, lines))
+        sets["hard_stroked"] = pages
         print("rendered the synthetic pages", file=sys.stderr)
         if specimens_dir.is_dir():
             sets["specimens"] = specimen_truth(specimens_dir)
