@@ -23,13 +23,14 @@ def ink_gray(bgr: np.ndarray) -> np.ndarray:
     if bgr.ndim != 3 or bgr.shape[2] < 3:
         raise ValueError(f"expected a colour image, got shape {bgr.shape}")
     colour = np.ascontiguousarray(bgr[..., :3])
-    luminance = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
-    high = colour.max(axis=2)
-    chroma = high - colour.min(axis=2)
-    if int(chroma.max()) <= CHROMA_LOW:
+    luminance: np.ndarray = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+    b, g, r = cv2.split(colour)
+    high = cv2.max(cv2.max(b, g), r)
+    chroma = cv2.subtract(high, cv2.min(cv2.min(b, g), r))
+    coloured = chroma > CHROMA_LOW
+    if not coloured.any():
         return luminance  # no saturated colour anywhere: the usual conversion
-    weight = np.clip(
-        (chroma.astype(np.float32) - CHROMA_LOW) / (CHROMA_HIGH - CHROMA_LOW), 0.0, 1.0
-    )
-    out = luminance + weight * (high.astype(np.float32) - luminance)
-    return np.ascontiguousarray(np.rint(out).astype(np.uint8))
+    weight = np.minimum((chroma[coloured] - CHROMA_LOW) / (CHROMA_HIGH - CHROMA_LOW), 1.0)
+    lum = luminance[coloured].astype(np.float32)
+    luminance[coloured] = np.rint(lum + weight * (high[coloured] - lum)).astype(np.uint8)
+    return luminance
