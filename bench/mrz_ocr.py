@@ -12,6 +12,9 @@ Both readers get the same image files, in these sets:
   ``simulator.docpages.hard_page`` (7-9 px characters; an ID card front and back side by side;
   an MRV-A sticker on a guilloche passport page; hand-held photos with perspective, up to 30
   degrees of skew and glare);
+- ``hard_stroked``: a coloured ellipse drawn around the MRZ (an annotated figure, a pen or
+  marker stroke, a stamp's edge), crossing characters at the ends of the lines, then a small
+  turn, noise and JPEG (see :func:`stroked_page`);
 - ``specimens``: the ICAO "Utopia" specimen pages in ``testdata/mrz_documents/passporteye``;
 - ``devset``: the real scans and phone photos in ``testdata/mrz_documents/public_devset``
   (measured only: nothing is trained or tuned on them automatically), with a per-image list.
@@ -21,7 +24,11 @@ rate over the pages that have them, ``valid_but_wrong`` (the reader claims a cer
 reading that is not the printed MRZ: egate's ``certain``, passporteye's ``valid``; must be 0),
 ``flagged_wrong`` (egate only: valid by the check digits but not exact, and flagged as
 ambiguous or doubtful), the not-found rate and the median / p95 seconds per page (wall clock,
-one page at a time). ``machine`` gives the CPU count and the load average before and after.
+one page at a time), and ``calibration`` (egate only, over the readings shaped like the truth):
+the per-character error rate by bin of reported confidence (a calibrated reader's error rate
+is about one minus the bin's mean confidence) and ``wrong_but_unflagged``, wrong characters
+reported at a confidence of at least 0.9 (not doubtful). ``machine`` gives the CPU count and
+the load average before and after.
 ``--code DIR`` reads with the driver of another checkout (for before/after figures; it must
 have ``drivers/mrz_ocr/fonts.py``, which this checkout's page renderer imports); the pages and
 the scoring always come from this checkout. Prints one JSON object; progress goes to stderr.
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -47,7 +55,10 @@ import cv2
 
 HERE = Path(__file__).resolve().parent.parent
 
-Outcome = tuple[list[str] | None, bool]  # lines read (None: not found), claimed certain
+# lines read (None: not found), claimed certain, per-character confidences (None: not given)
+Outcome = tuple[list[str] | None, bool, list[list[float]] | None]
+CONFIDENCE_BINS = (0.0, 0.5, 0.8, 0.9, 0.99, 1.0001)  # the last bin holds 0.99 to 1
+DOUBT = 0.9  # drivers.mrz_ocr.pipeline.DOUBT: below it a character is reported doubtful
 Reader = Callable[[Path], Outcome]
 
 
@@ -77,9 +88,10 @@ def egate_reader() -> Reader:
     def read(path: Path) -> Outcome:
         result = read_image(path)
         if not result.found:
-            return None, False
+            return None, False, None
         certain = getattr(result, "certain", result.valid)  # older checkouts: valid only
-        return list(result.lines), bool(certain)
+        confidence = [[float(c) for c in row] for row in result.confidence]
+        return list(result.lines), bool(certain), confidence
 
     return read
 
@@ -92,11 +104,39 @@ def passporteye_reader() -> Reader:
             warnings.simplefilter("ignore")
             mrz = read_mrz(str(path))
         if mrz is None:
-            return None, False
+            return None, False, None
         lines = [ln for ln in str(mrz.aux.get("raw_text", "")).split("\n") if ln]
-        return lines, bool(mrz.valid)
+        return lines, bool(mrz.valid), None
 
     return read
+
+
+STROKE_COLOURS = ((40, 40, 225), (200, 60, 30), (30, 160, 30), (0, 140, 255))  # BGR
+
+
+def stroked_page(docpages: Any, seed: int) -> tuple[Any, list[str]]:
+    """A 300 dpi page with a coloured ellipse 0.2-0.5 mm wide drawn around its MRZ (it crosses
+    the first and last characters), turned up to 5 degrees, with noise and JPEG 50-90."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    fmt = ("TD1", "TD2", "TD3")[seed % 3]
+    identity = docpages.random_identity(rng, fmt)
+    image, lines = docpages.render_page(identity, dpi=300, rng=rng)
+    h, w = image.shape[:2]
+    ppmm = 300 / 25.4
+    rows = docpages.FORMATS[fmt][2]
+    band = rows * docpages.LINE_PITCH_MM * ppmm
+    top = h - 4.0 * ppmm - band
+    centre = (w // 2 + int(rng.integers(-20, 20)), int(top + band / 2))
+    axes = (int(w * rng.uniform(0.45, 0.52)), int(band * rng.uniform(0.6, 0.9)))
+    colour = STROKE_COLOURS[seed % len(STROKE_COLOURS)]
+    width = int(rng.uniform(0.2, 0.5) * ppmm)
+    cv2.ellipse(image, centre, axes, float(rng.uniform(-3, 3)), 0, 360, colour, width)
+    spec = docpages.Degradation(
+        rotation=float(rng.uniform(-5, 5)), jpeg_quality=int(rng.integers(50, 91)), noise=3.0
+    )
+    return docpages.degrade(image, spec, rng), lines
 
 
 def specimen_truth(folder: Path) -> list[tuple[Path, list[str]]]:
@@ -118,10 +158,50 @@ def _write(path: Path, image: Any) -> None:
         raise SystemExit(f"could not write {path}: is the temporary directory still there?")
 
 
+def characters(
+    lines: list[str] | None, truth: list[str], confidence: list[list[float]] | None
+) -> list[tuple[float, bool]]:
+    """(confidence, correct) for every character of a reading shaped like the truth (same
+    line count and lengths); nothing for a reading of another shape or without confidences."""
+    if lines is None or confidence is None or [len(x) for x in lines] != [len(x) for x in truth]:
+        return []
+    return [
+        (conf, got == want)
+        for line, want_line, confs in zip(lines, truth, confidence, strict=True)
+        for got, want, conf in zip(line, want_line, confs, strict=True)
+    ]
+
+
+def calibration(chars: list[tuple[float, bool]]) -> dict[str, Any] | None:
+    """Per-character error rate against the reported confidence, by confidence bin, and the
+    wrong characters the reader did not report doubtful (confidence >= DOUBT)."""
+    if not chars:
+        return None
+    bins = []
+    for lo, hi in itertools.pairwise(CONFIDENCE_BINS):
+        inside = [(c, ok) for c, ok in chars if lo <= c < hi]
+        if inside:
+            bins.append(
+                {
+                    "confidence": f"{lo:.2f}-{min(hi, 1.0):.2f}",
+                    "characters": len(inside),
+                    "mean_confidence": round(statistics.fmean(c for c, _ in inside), 4),
+                    "error_rate": round(sum(not ok for _, ok in inside) / len(inside), 4),
+                }
+            )
+    return {
+        "characters": len(chars),
+        "wrong": sum(not ok for _, ok in chars),
+        "wrong_but_unflagged": sum(not ok and c >= DOUBT for c, ok in chars),
+        "bins": bins,
+    }
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     if not n:
         return {"pages": 0}
+    chars = [c for r in rows for c in r["characters"]]
     times = sorted(r["seconds"] for r in rows)
     with_bac = [r for r in rows if r["bac"] is not None]
     return {
@@ -135,6 +215,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "not_found": round(sum(r["not_found"] for r in rows) / n, 4),
         "median_seconds": round(statistics.median(times), 4),
         "p95_seconds": round(times[min(n - 1, int(0.95 * n))], 4),
+        "calibration": calibration(chars),
     }
 
 
@@ -143,10 +224,10 @@ def run(reader: Reader, pages: list[tuple[Path, list[str]]], label: str) -> list
     for k, (path, truth) in enumerate(pages):
         started = time.perf_counter()
         try:
-            lines, certain = reader(path)
+            lines, certain, confidence = reader(path)
         except Exception as exc:  # a bench counts a crash as a no-read and goes on
             print(f"{label}: {path.name} raised {exc!r}", file=sys.stderr)
-            lines, certain = None, False
+            lines, certain, confidence = None, False, None
         seconds = time.perf_counter() - started
         truth_bac = bac_fields(truth)
         exact = lines == truth
@@ -161,6 +242,7 @@ def run(reader: Reader, pages: list[tuple[Path, list[str]]], label: str) -> list
                 "flagged_wrong": lines is not None and not exact and not certain,
                 "not_found": lines is None,
                 "seconds": seconds,
+                "characters": characters(lines, truth, confidence),
             }
         )
         if (k + 1) % 25 == 0:
@@ -203,6 +285,13 @@ def main(argv: list[str] | None = None) -> int:
                 _write(path, page.image)
                 pages.append((path, page.lines))
             sets[f"hard_{kind}"] = pages
+        pages = []
+        for k in range(args.hard):
+            image, lines = stroked_page(docpages, args.seed + 200_000 + k)
+            path = Path(tmp) / f"stroked-{k:04d}.png"
+            _write(path, image)
+            pages.append((path, lines))
+        sets["hard_stroked"] = pages
         print("rendered the synthetic pages", file=sys.stderr)
         if specimens_dir.is_dir():
             sets["specimens"] = specimen_truth(specimens_dir)

@@ -29,6 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from drivers.mrz_ocr.colour import ink_gray
 from drivers.mrz_ocr.locate import WORK_SIDE, MrzRegion, TextLine, find_mrz
 from drivers.mrz_ocr.recognise import ALPHABET, Classifier, load_classifier
 from drivers.mrz_ocr.segment import line_cells, warp_line
@@ -39,8 +40,7 @@ from gate.files import InputFileError, read_bounded
 from gate.mrz import Candidate, MrzResult, parse, repair
 from gate.mrz import layout as lay
 from gate.mrz.checkdigit import check_digit
-from gate.mrz.keys import BacKey
-from gate.mrz.model import bac_key_dict
+from gate.mrz.reading import Doubt, Reading
 
 NO_MRZ = "no MRZ found"
 _GOOD_SCORE = math.log(0.8)  # mean per-character probability that ends the search early
@@ -61,47 +61,6 @@ class ImageError(EgateError):
     """The input could not be decoded as an image."""
 
     reason_code = "MRZ_NOT_READ"
-
-
-@dataclass(frozen=True)
-class Doubt:
-    """A character whose glyph the recogniser is unsure of, outside any check digit's reach
-    (names above all): 1-based line and position, the field, what was read and the ranked
-    alternatives with their probabilities."""
-
-    line: int
-    position: int
-    field: str
-    read: str
-    confidence: float
-    alternatives: tuple[tuple[str, float], ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "line": self.line,
-            "position": self.position,
-            "field": self.field,
-            "read": self.read,
-            "confidence": round(self.confidence, 4),
-            "alternatives": [[c, round(p, 4)] for c, p in self.alternatives],
-        }
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One reading of the MRZ that passes every check, with the recogniser's cost (sum of
-    -log probability over the characters that differ from the best reading; 0 for the best)."""
-
-    lines: tuple[str, ...]
-    cost: float
-    bac_key: BacKey | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "lines": list(self.lines),
-            "cost": round(self.cost, 3),
-            "bac_key": bac_key_dict(self.bac_key),
-        }
 
 
 @dataclass
@@ -175,7 +134,8 @@ class OcrResult:
 
 
 def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
-    """A grayscale uint8 array from a path, encoded bytes or an array (BGR, BGRA or grey)."""
+    """A grayscale uint8 array from a path, encoded bytes or an array (BGR, BGRA or grey);
+    colour becomes :func:`~drivers.mrz_ocr.colour.ink_gray`."""
     img: np.ndarray
     if isinstance(source, np.ndarray):
         img = source
@@ -194,7 +154,7 @@ def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
             raise ImageError(str(exc)) from None
         try:
             decoded: np.ndarray | None = cv2.imdecode(
-                np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE
+                np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR
             )
         except cv2.error as exc:
             raise ImageError(f"{what}: the decoder failed: {exc}") from None
@@ -209,10 +169,8 @@ def load_image(source: str | Path | bytes | np.ndarray) -> np.ndarray:
     if img.dtype != np.uint8:
         lo, hi = float(img.min()), float(img.max())
         img = ((img.astype(np.float64) - lo) * (255.0 / max(hi - lo, 1e-9))).astype(np.uint8)
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
-    elif img.ndim == 3 and img.shape[2] == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    if img.ndim == 3 and img.shape[2] in (3, 4):
+        img = ink_gray(img)  # coloured strokes are not MRZ ink
     elif img.ndim == 3:
         img = img[..., 0]
     if img.ndim != 2 or min(img.shape) < 8:
@@ -394,25 +352,47 @@ def _fix_check(
     return True
 
 
+def _unvouched(decoded: Decoded, positions: lay.Positions) -> set[tuple[int, int]]:
+    """Uncertain characters (below :data:`DOUBT`) that no check digit vouches for: one check
+    digit can confirm one uncertain character of what it covers, not two (two guesses, or a
+    correction plus a guess, pass a mod-10 check about one time in ten), and none the
+    recogniser found implausible (below :data:`ALTERNATIVE`: a check digit satisfied by such a
+    glyph more likely hides an error elsewhere, e.g. a glyph a stroke turned into another)."""
+    low = {
+        (r, i)
+        for r, row in enumerate(decoded.confidence)
+        for i, conf in enumerate(row)
+        if conf < DOUBT and (r, i) != (0, 0)
+    }
+    groups = [
+        {(r, i) for r, s, e in check.spans for i in range(s, e)} | {check.digit}
+        for check in positions.checks
+    ]
+    out = set()
+    for cell in low:
+        covering = [cells for cells in groups if cell in cells]
+        conf = decoded.confidence[cell[0]][cell[1]]
+        if conf < ALTERNATIVE or not any(len(cells & low) == 1 for cells in covering):
+            out.add(cell)
+    return out
+
+
 def _doubtful(decoded: Decoded) -> list[Doubt]:
-    """Characters no check digit protects (names; sex; codes) whose glyph is uncertain."""
+    """Characters whose glyph is uncertain and that no check digit vouches for: those no check
+    covers (names; sex; codes) and those sharing a check digit with another uncertain one."""
     positions = decoded.positions
     if positions is None:
         return []
-    covered = {(r, i) for check in positions.checks for r, s, e in check.spans for i in range(s, e)}
-    covered |= {check.digit for check in positions.checks}
     out: list[Doubt] = []
     if decoded.code_confidence < DOUBT:  # the letter that decided the format itself
         out.append(Doubt(1, 1, "document_code", decoded.lines[0][0], decoded.code_confidence, ()))
-    for row, text in enumerate(decoded.lines):
-        for i, ch in enumerate(text):
-            conf = decoded.confidence[row][i]
-            if (row, i) in covered or conf >= DOUBT or (row, i) == (0, 0):
-                continue
-            probs = np.exp(decoded.logps[row][i])
-            order = [int(k) for k in np.argsort(-probs)[:4] if ALPHABET[int(k)] != ch]
-            alts = tuple((ALPHABET[k], float(probs[k])) for k in order if probs[k] >= ALTERNATIVE)
-            out.append(Doubt(row + 1, i + 1, positions.field_of(row, i), ch, conf, alts))
+    for row, i in sorted(_unvouched(decoded, positions)):
+        ch = decoded.lines[row][i]
+        probs = np.exp(decoded.logps[row][i])
+        order = [int(k) for k in np.argsort(-probs)[:4] if ALPHABET[int(k)] != ch]
+        alts = tuple((ALPHABET[k], float(probs[k])) for k in order if probs[k] >= ALTERNATIVE)
+        conf = decoded.confidence[row][i]
+        out.append(Doubt(row + 1, i + 1, positions.field_of(row, i), ch, conf, alts))
     return out
 
 

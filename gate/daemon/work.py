@@ -34,6 +34,7 @@ from gate.face.liveness import LivenessCheck, LivenessObservation
 from gate.lane import inputs as li
 from gate.mrz import parse, repair
 from gate.mrz.keys import BacKey
+from gate.mrz.reconcile import NAME_FROM_CHIP, name_from_chip
 from gate.policy.model import DocumentFacts
 
 if TYPE_CHECKING:  # onnxruntime loads with the face models, in the background
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # onnxruntime loads with the face models, in the background
 
 log = logging.getLogger(__name__)
 CHIP_FILES = ["EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15"]
+AMBIGUOUS = "MRZ_AMBIGUOUS"
 
 
 class DeviceFailure(EgateError):
@@ -80,6 +82,8 @@ class Transaction:
     mrz_lines: tuple[str, ...] = ()
     facts: DocumentFacts | None = None
     keys: list[BacKey] = field(default_factory=list)
+    key_lines: list[tuple[str, ...]] = field(default_factory=list)
+    """The lines of the reading each key comes from (MrzOutcome.key_lines)."""
     reader: Reader | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     chip_portrait: bytes | None = None
@@ -93,6 +97,8 @@ class Transaction:
     software_seconds: float = 0.0
     """CPU-bound time spent on this traveller (MRZ, chip crypto, PA, face), for the simulator."""
     persons_max: int = 0
+    chip_corrections: tuple[str, ...] = ()
+    """Reason codes of page readings corrected by the chip (MRZ_AMBIGUOUS, MRZ_NAME_FROM_CHIP)."""
 
 
 FORMATS: dict[str, Literal["TD1", "TD2", "TD3", "MRVA", "MRVB"]] = {
@@ -126,6 +132,8 @@ class MrzOutcome:
     reasons: tuple[str, ...]
     lines: tuple[str, ...] = ()
     """The valid lines, repaired where OCR confusions were corrected; () when none."""
+    key_lines: tuple[tuple[str, ...], ...] = ()
+    """For each key, the lines of the reading it comes from (the chip decides between them)."""
 
 
 def interpret_mrz(lines: Sequence[str], today: date) -> MrzOutcome:
@@ -136,17 +144,29 @@ def interpret_mrz(lines: Sequence[str], today: date) -> MrzOutcome:
     parsed = parse(list(lines), today=today)
     candidates = repair(list(lines), today=today)
     keys = [parsed.bac_key] if parsed.valid and parsed.bac_key else []
-    keys += [c.bac_key for c in candidates if c.bac_key and c.bac_key not in keys]
+    key_lines = [tuple(parsed.lines)] if keys else []
+    for c in candidates:
+        if c.bac_key and c.bac_key not in keys:
+            keys.append(c.bac_key)
+            key_lines.append(tuple(c.lines))
     if parsed.valid:
         return MrzOutcome(
-            _facts(parsed.fields, parsed.format), keys, ("MRZ_OK",), tuple(parsed.lines)
+            _facts(parsed.fields, parsed.format),
+            keys,
+            ("MRZ_OK",),
+            tuple(parsed.lines),
+            tuple(key_lines),
         )
     if candidates and candidates[0].result.valid:
         best = candidates[0].result
         return MrzOutcome(
-            _facts(best.fields, best.format), keys, ("MRZ_REPAIRED",), tuple(best.lines)
+            _facts(best.fields, best.format),
+            keys,
+            ("MRZ_REPAIRED",),
+            tuple(best.lines),
+            tuple(key_lines),
         )
-    return MrzOutcome(None, keys, ("MRZ_INVALID",))
+    return MrzOutcome(None, keys, ("MRZ_INVALID",), (), tuple(key_lines))
 
 
 def document_summary(facts: DocumentFacts) -> events.DocumentSummary:
@@ -168,6 +188,7 @@ def read_mrz(tx: Transaction, today: date, at: Callable[[], float]) -> li.MrzRea
     try:
         outcome = interpret_mrz(tx.lines, today)
         tx.keys = outcome.keys
+        tx.key_lines = list(outcome.key_lines)
         if outcome.document is None:
             if outcome.reasons == ("MRZ_INVALID",):
                 tx.verdicts["mrz"] = ("refer", ["MRZ_INVALID"])
@@ -218,6 +239,7 @@ def read_chip(
                     at=at(), transaction=tx.id, ok=False, reasons=("CHIP_READ_FAILED",)
                 )
             tx.reader = reader
+            confirm_with_chip(tx, attempt - 1)
             if "DG2" in tx.files:
                 with contextlib.suppress(EgateError, ValueError):
                     tx.chip_portrait = lds.parse_dg2(tx.files["DG2"]).portrait.image
@@ -239,10 +261,69 @@ def read_chip(
         tx.software_seconds += time.perf_counter() - started
 
 
+MAX_NAME_FROM_CHIP = 4
+"""Name characters DG1 may correct on the page reading; a page whose name differs in more is
+not an OCR slip, and the authenticity check reports MRZ_DG1_MISMATCH as for any other field."""
+
+
+def confirm_with_chip(tx: Transaction, opened_with: int = 0) -> tuple[str, ...]:
+    """The chip decides what the page OCR could not. Called by :func:`read_chip` once the chip
+    files are read, before the lane screens or verifies.
+
+    1. ``opened_with``: the index in ``tx.keys`` of the key that opened the chip. Another key
+       than the first means several readings passed every check digit (``1``/``L`` weigh the
+       same modulo 10, ``O``/``0`` do in some positions) and the first was wrong: the reading
+       of the key that opened the chip becomes the document's MRZ, reported ``MRZ_AMBIGUOUS``.
+    2. DG1 is the ground truth for the name, which no check digit protects: when the reading
+       differs from DG1 in the name only (at most :data:`MAX_NAME_FROM_CHIP` characters),
+       DG1's lines become the document's MRZ, reported ``MRZ_NAME_FROM_CHIP``.
+
+    Both are warnings; screening and the authenticity check then use the corrected lines. Any
+    other difference is left to the authenticity check (``MRZ_DG1_MISMATCH``). Returns the
+    reason codes, also kept in ``tx.chip_corrections``."""
+    codes: list[str] = []
+    if 0 < opened_with < len(tx.key_lines):
+        tx.mrz_lines = tx.key_lines[opened_with]
+        tx.mrz = "".join(tx.mrz_lines)
+        decided = parse(list(tx.mrz_lines), today=tx.placed_wall.date())
+        if decided.valid:
+            tx.facts = _facts(decided.fields, decided.format)
+        codes.append(AMBIGUOUS)
+        log.info("the chip opened with reading %d of %d", opened_with + 1, len(tx.keys))
+    tx.chip_corrections = tuple(codes)
+    if "DG1" not in tx.files or not tx.mrz_lines:
+        return tx.chip_corrections
+    today = tx.placed_wall.date()  # decides date centuries only; the name does not need it
+    try:
+        text = lds.parse_dg1(tx.files["DG1"]).mrz
+        width = len(tx.mrz_lines[0])
+        chip_lines = [text[i : i + width] for i in range(0, len(text), width)]
+        check = name_from_chip(
+            parse(list(tx.mrz_lines), today=today), parse(chip_lines, today=today)
+        )
+    except (ChipError, EgateError, ValueError) as exc:
+        log.info("DG1 not compared with the page: %s", exc)
+        return tx.chip_corrections
+    if not check.page_disagreed or check.other_fields_differ:
+        return tx.chip_corrections
+    if len(check.differences) > MAX_NAME_FROM_CHIP:
+        return tx.chip_corrections
+    log.info(
+        "page name differs from DG1 in %d characters (%d not flagged): name taken from DG1",
+        len(check.differences),
+        check.unflagged,
+    )
+    tx.mrz_lines = tuple(chip_lines)
+    tx.mrz = "".join(chip_lines)
+    tx.chip_corrections = (*codes, NAME_FROM_CHIP)
+    return tx.chip_corrections
+
+
 def verify_document(
     tx: Transaction, store: TrustStore, wall: datetime, at: Callable[[], float]
 ) -> li.DocumentVerified:
-    """Passive, chip and active authentication of what the chip gave."""
+    """Passive, chip and active authentication of what the chip gave; also reports what the
+    chip corrected in the page reading (:func:`confirm_with_chip`)."""
     started = time.perf_counter()
     try:
         if tx.reader is None:
@@ -259,7 +340,7 @@ def verify_document(
         except (ChipError, EgateError) as exc:
             log.info("authentication aborted: %s", exc)
             return li.DocumentVerified(at=at(), transaction=tx.id, reasons=("CHIP_REMOVED",))
-        codes = tuple(dict.fromkeys(verdict.codes))
+        codes = tuple(dict.fromkeys((*verdict.codes, *tx.chip_corrections)))
         tx.verdicts["document"] = (verdict.check_outcome, list(codes))
         return li.DocumentVerified(at=at(), transaction=tx.id, reasons=codes)
     finally:

@@ -16,6 +16,7 @@ from gate.mrz.model import (
     mask_document_number,
 )
 from gate.mrz.parser import parse
+from gate.mrz.reading import Doubt, Reading, doubt_positions
 from gate.mrz.reconcile import NameCheck, NameDifference, name_from_chip
 from gate.mrz.repair import CONFUSION_SETS, bac_keys, repair
 
@@ -24,14 +25,17 @@ __all__ = [
     "BacKey",
     "Candidate",
     "CheckResult",
+    "Doubt",
     "MrzError",
     "MrzFields",
     "MrzIssue",
     "MrzResult",
     "NameCheck",
     "NameDifference",
+    "Reading",
     "bac_keys",
     "check_digit",
+    "doubt_positions",
     "mask_document_number",
     "name_from_chip",
     "parse",
