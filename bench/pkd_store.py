@@ -102,7 +102,13 @@ def main() -> int:
     parser.add_argument("--crls", type=int, default=300)
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
+    print(json.dumps(run(args), indent=2))
+    return 0
 
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    """The measurement (``args``: cscas, dscs, crls, runs); also the PKD row of
+    ``bench/passive_auth.py``."""
     started = time.perf_counter()
     ml_ldif, dsc_ldif, root, dsc = build(args.cscas, args.dscs, args.crls)
     build_s = time.perf_counter() - started
@@ -174,8 +180,7 @@ def main() -> int:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
     }
-    print(json.dumps(out, indent=2))
-    return 0
+    return out
 
 
 if __name__ == "__main__":
