@@ -9,12 +9,18 @@ field), stand in front of the camera, walk through the gate, unplug things.
   (``chipreader.simulator`` with ``field=True``);
 - camera: :class:`TravellerCamera`, the scene camera's standing traveller (head moving a
   little, so liveness sees a live face) or an empty gate; can be unplugged;
-- gate controller: the real serial driver talking to :class:`GateSimulator` on a pty.
+- gate controller: the real serial driver talking to the simulated controller through an
+  in-memory line (:class:`simulator.gatectl.inloop.LoopGateSimulator`, stepped on the event
+  loop's clock).
+
+Every device times itself on the event loop's clock, so the same lane runs in real time or, on
+a virtual-time loop (:mod:`simulator.vtime`, ``egate sim run --fast``), faster.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,13 +32,14 @@ from drivers.gatectl.driver import GateController, driver_options
 from gate.config import DocReaderConfig, LaneConfig
 from gate.daemon.devices import Devices, ReaderSlot
 from gate.emrtd.errors import ChipError
+from simulator import vtime
 from simulator.camera import SceneCamera
 from simulator.chip.card import VirtualChip
 from simulator.chip.transport import InProcessTransport
 from simulator.devices import SimulatedGateController
 from simulator.docreader import DocReaderDevice
 from simulator.gatectl.device import DeviceConfig
-from simulator.gatectl.server import GateSimulator
+from simulator.gatectl.inloop import LoopGateSimulator
 
 
 class NoChip(ChipError):
@@ -63,24 +70,100 @@ class ChipField:
             chip, real_time = self._chip, self._real_time
         if chip is None:
             raise NoChip("no chip in the field of the simulated reader: present the passport")
-        return InProcessTransport(chip, real_time=real_time)
+        return PacedTransport(chip, real_time=real_time)
 
 
-class _Port:
-    """An in-memory serial port: the simulated reader writes, the driver reads."""
+class PacedTransport(InProcessTransport):
+    """The virtual chip behind the modelled contactless link; ``real_time``: every exchange
+    takes its link time, on the event loop's clock (virtual under ``--fast``,
+    :func:`simulator.vtime.thread_sleep`)."""
 
-    def __init__(self) -> None:
-        self.port = serial.serial_for_url("loop://", timeout=0.05)
+    def __init__(self, chip: VirtualChip, *, real_time: bool) -> None:
+        super().__init__(chip)
+        self.paced = real_time
+
+    def transmit(self, apdu: bytes) -> bytes:
+        before = self.modelled_seconds
+        out = super().transmit(apdu)
+        if self.paced:
+            vtime.thread_sleep(self.modelled_seconds - before)
+        return out
+
+
+class MemoryPort:
+    """An in-memory serial line between a simulated device and a driver: the device
+    :meth:`feed` s bytes, the driver reads them (in a thread) and :meth:`write` s to the device.
+
+    Under a virtual-time loop (:mod:`simulator.vtime`) bytes in flight hold the clock until the
+    driver has picked them up, and a driver thread blocked in :meth:`read` does not."""
+
+    def __init__(
+        self, on_write: Callable[[bytes], None] | None = None, timeout: float = 0.05
+    ) -> None:
+        self.timeout = timeout
+        self._on_write = on_write
+        self._buf = bytearray()
+        self._cond = threading.Condition()
+        self._holds = 0
+        self._failed: str | None = None
+        self._loop = vtime.current_loop()
+
+    def feed(self, data: bytes) -> None:
+        with self._cond:
+            if self._failed is not None:
+                return  # nobody on the line: the bytes are lost, as on a pulled cable
+            self._buf += data
+            if self._loop is not None:
+                self._loop.hold()
+                self._holds += 1
+            self._cond.notify_all()
+
+    def _release(self) -> None:
+        """The reader came back for more: what it read before has been handed over."""
+        if self._loop is not None:
+            for _ in range(self._holds):
+                self._loop.release()
+        self._holds = 0
 
     def read(self, size: int = 1) -> bytes:
-        return bytes(self.port.read(size))
+        with self._cond:
+            self._release()
+            if not self._buf and self._failed is None:
+                with vtime.idle():
+                    self._cond.wait(self.timeout)
+            if self._failed is not None:
+                raise serial.SerialException(self._failed)
+            data = bytes(self._buf[:size])
+            del self._buf[:size]
+            return data
 
     @property
     def in_waiting(self) -> int:
-        return int(self.port.in_waiting)
+        return len(self._buf)
+
+    def write(self, data: bytes) -> int:
+        if self._failed is not None:
+            raise serial.SerialException(self._failed)
+        if self._on_write is not None:
+            self._on_write(bytes(data))
+        return len(data)
+
+    def fail(self, reason: str) -> None:
+        """The line is gone (cable pulled): reads and writes raise from now on."""
+        with self._cond:
+            self._failed = reason
+            self._buf.clear()
+            self._release()
+            self._cond.notify_all()
+
+    def cancel_read(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
 
     def close(self) -> None:
         """The driver closes the port on shutdown; the simulator keeps it."""
+        with self._cond:
+            self._release()
 
 
 class TravellerCamera(CameraBase):
@@ -95,6 +178,7 @@ class TravellerCamera(CameraBase):
         self._t = 0.0
         self._lock = threading.Lock()
         self._pace = threading.Event()
+        self._due = 0.0
         self.source = "simulator"
 
     def show(self, face: np.ndarray | None, *, companions: int = 0) -> None:
@@ -136,8 +220,13 @@ class TravellerCamera(CameraBase):
         pass
 
     def read(self) -> Frame:
-        # paced like a real camera, without sleeping the caller's loop
-        self._pace.wait(1.0 / self.fps)
+        # paced like a real camera, on the event loop's clock (virtual under --fast)
+        loop = vtime.current_loop()
+        if loop is None:
+            self._pace.wait(1.0 / self.fps)
+        else:
+            self._due = max(self._due + 1.0 / self.fps, loop.time())
+            vtime.thread_sleep(0.0, until=self._due)
         if not self._plugged:
             raise CameraUnavailable("simulated camera unplugged: no frames")
         with self._lock:
@@ -158,18 +247,39 @@ class SimulatedDocReader(SerialDocReader):
 
     def __init__(self, config: DocReaderConfig, seed: int = 0) -> None:
         self.device = DocReaderDevice(config.framing, np.random.default_rng(seed))
-        self._memory = _Port()
-        super().__init__("simulator", framing=config.framing, opener=lambda _u, _b: self._memory)
+        self._memory: MemoryPort | None = None
+        self._plugged = True
+        super().__init__("simulator", framing=config.framing, opener=self._open)
+
+    def _open(self, _url: str, _baudrate: int) -> MemoryPort:
+        if not self._plugged:
+            raise serial.SerialException("simulated document reader unplugged")
+        if self._memory is None:
+            self._memory = MemoryPort()
+        return self._memory
+
+    def _send(self, data: bytes) -> None:
+        if self._memory is not None:
+            self._memory.feed(data)
 
     def place(self, lines: list[str] | tuple[str, ...]) -> None:
-        self._memory.port.write(self.device.place(list(lines)))
+        self._send(self.device.place(list(lines)))
 
     def remove(self) -> None:
-        self._memory.port.write(self.device.remove())
+        self._send(self.device.remove())
 
     def send(self, data: bytes) -> None:
         """Raw bytes from the reader (noise, truncated frames)."""
-        self._memory.port.write(data)
+        self._send(data)
+
+    def unplug(self) -> None:
+        self._plugged = False
+        if self._memory is not None:
+            self._memory.fail("simulated document reader unplugged")
+            self._memory = None
+
+    def replug(self) -> None:
+        self._plugged = True
 
 
 def document_reader(config: DocReaderConfig, **options: Any) -> SimulatedDocReader:
@@ -185,9 +295,9 @@ class SimulatedLane:
         self.docreader = SimulatedDocReader(config.docreader, seed)
         self.chip = ChipField()
         self.camera = TravellerCamera(config.camera.width, config.camera.height, config.camera.fps)
-        self.gate = GateSimulator(DeviceConfig(time_scale=time_scale), baud=None)
+        self.gate = LoopGateSimulator(DeviceConfig(time_scale=time_scale), seed=seed)
         self.gatectl: GateController = SimulatedGateController(
-            self.gate, **driver_options(config.gatectl)
+            self.gate, serial_factory=self.gate.open_port, **driver_options(config.gatectl)
         )
 
     def devices(self) -> Devices:
