@@ -94,8 +94,9 @@ class MemoryPort:
     """An in-memory serial line between a simulated device and a driver: the device
     :meth:`feed` s bytes, the driver reads them (in a thread) and :meth:`write` s to the device.
 
-    Under a virtual-time loop (:mod:`simulator.vtime`) bytes in flight hold the clock until the
-    driver has picked them up, and a driver thread blocked in :meth:`read` does not."""
+    Under a virtual-time loop (:mod:`simulator.vtime`) bytes fed to a waiting reader hold the
+    clock until the reader has passed them on (a worker job's own result holds it after that);
+    a reader blocked in :meth:`read` does not hold it."""
 
     def __init__(
         self, on_write: Callable[[bytes], None] | None = None, timeout: float = 0.05
@@ -105,6 +106,7 @@ class MemoryPort:
         self._buf = bytearray()
         self._cond = threading.Condition()
         self._holds = 0
+        self._waiting = False
         self._failed: str | None = None
         self._loop = vtime.current_loop()
 
@@ -113,28 +115,38 @@ class MemoryPort:
             if self._failed is not None:
                 return  # nobody on the line: the bytes are lost, as on a pulled cable
             self._buf += data
-            if self._loop is not None:
-                self._loop.hold()
-                self._holds += 1
+            if self._waiting:  # a reader is about to take them: keep the clock still
+                self._hold()
             self._cond.notify_all()
 
+    def _hold(self) -> None:
+        if self._loop is not None and self._holds == 0:
+            self._loop.hold()
+            self._holds = 1
+
     def _release(self) -> None:
-        """The reader came back for more: what it read before has been handed over."""
-        if self._loop is not None:
-            for _ in range(self._holds):
-                self._loop.release()
+        if self._loop is not None and self._holds:
+            self._loop.release()
         self._holds = 0
 
     def read(self, size: int = 1) -> bytes:
         with self._cond:
+            # a reader thread that comes back for more has handed over what it read before
             self._release()
             if not self._buf and self._failed is None:
+                self._waiting = True
                 with vtime.idle():
                     self._cond.wait(self.timeout)
+                self._waiting = False
             if self._failed is not None:
+                self._release()
                 raise serial.SerialException(self._failed)
             data = bytes(self._buf[:size])
             del self._buf[:size]
+            if data and not vtime.in_job():
+                self._hold()  # until this thread has passed the bytes on (its next read)
+            else:  # a worker job: its own result holds the clock until the loop has it
+                self._release()
             return data
 
     @property

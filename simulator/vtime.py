@@ -8,10 +8,11 @@ of sleeping. Everything the lane daemon times (its core's deadlines, ``asyncio.s
 the chip link) is on that clock, so a passage takes the same simulated seconds as in real time.
 
 Computing is not free: a worker-thread job (``run_in_executor``, ``asyncio.to_thread``) stops
-the clock while it runs and its result arrives as many virtual seconds later as the thread was
-busy (wall time), so software time still lies on the traveller's path. A job that waits for the
-simulated world (a camera frame, a chip exchange) calls :func:`thread_sleep`, which charges the
-computing so far and sleeps in virtual time without holding the clock.
+the clock while it runs (a job still queued for a busy worker does not), and its result arrives
+as many virtual seconds later as the thread was busy (wall time), so software time still lies
+on the traveller's path. A job that waits for the simulated world (a camera frame, a chip
+exchange) calls :func:`thread_sleep`, which charges the computing so far and sleeps in virtual
+time without holding the clock.
 
 Threads that are not worker jobs (a serial driver's reader thread) take part through
 :meth:`VirtualTimeLoop.hold` / :meth:`VirtualTimeLoop.release` around data they must hand over
@@ -32,6 +33,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 BUSY_POLL_SECONDS = 0.002
 """How often the loop looks again while a thread holds the clock (real seconds)."""
+STARTING_GRACE_SECONDS = 0.02
+"""How long the clock waits for submitted worker jobs to start (real seconds)."""
 
 _local = threading.local()
 
@@ -84,9 +87,15 @@ class _Selector(selectors.BaseSelector):
         if ready or timeout == 0:
             return ready
         loop = self._loop
+        grace = STARTING_GRACE_SECONDS
         while True:
             if loop.busy > 0:
                 ready = self._inner.select(BUSY_POLL_SECONDS)
+            elif loop.starting > 0 and grace > 0:
+                # a job handed to a worker thread that has not started yet: give it a moment
+                # (one queued behind a job that waits for the clock would wait for ever)
+                ready = self._inner.select(BUSY_POLL_SECONDS)
+                grace -= BUSY_POLL_SECONDS
             elif timeout is None:  # no timer at all: wait for real I/O
                 ready = self._inner.select(0.05)
             else:
@@ -101,6 +110,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         super().__init__()
         self._vnow = time.monotonic()
         self._busy = 0
+        self.starting = 0
         self._busy_lock = threading.Lock()
         self._selector = _Selector(self._selector, self)  # type: ignore[has-type]
         self.jumps = 0
@@ -138,8 +148,13 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     ) -> asyncio.Future[T]:
         outer: asyncio.Future[T] = self.create_future()
         charge = [0.0]
+        started = [False]
 
         def job() -> T:
+            with self._busy_lock:
+                self.starting -= 1
+                self._busy += 1
+                started[0] = True
             record = _Job(self)
             _local.job = record
             try:
@@ -148,11 +163,16 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 charge[0] = record.take()
                 _local.job = None
 
-        self.hold()
+        with self._busy_lock:
+            self.starting += 1
         inner = super().run_in_executor(executor, job)
 
         def deliver(done: asyncio.Future[T]) -> None:
-            self.release()
+            with self._busy_lock:
+                if started[0]:
+                    self._busy -= 1
+                else:  # cancelled before a worker took it
+                    self.starting -= 1
             if outer.cancelled():
                 return
 
@@ -185,6 +205,11 @@ def current_loop() -> VirtualTimeLoop | None:
     except RuntimeError:
         return None
     return loop if isinstance(loop, VirtualTimeLoop) else None
+
+
+def in_job() -> bool:
+    """Whether the calling thread runs a worker job of a virtual-time loop."""
+    return getattr(_local, "job", None) is not None
 
 
 @contextlib.contextmanager

@@ -1,8 +1,9 @@
 """``egate sim``: simulated lanes at scale (docs/scenarios.md).
 
 - ``egate sim scenarios`` lists the built-in scenarios;
-- ``egate sim run`` runs N simulated lanes (the lane core with simulated devices) through a
-  scenario and prints the report (``--json`` for the machine-readable one).
+- ``egate sim run`` runs N real lane daemons (``egate lane``'s code) on simulated devices
+  through a scenario and prints the report (``--json`` for the machine-readable one);
+  ``--fast`` runs them on a virtual-time event loop (:mod:`simulator.vtime`).
 """
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ def register(subparsers: Any) -> None:
         "events are delivered and counted there) or none",
     )
     run.add_argument(
-        "--daemon",
+        "--core",
         action="store_true",
-        help="run the real lane daemon (egate lane) for each lane, in real time (no --fast)",
+        help="drive the lane core (gate.lane.Lane) directly with a simulated I/O shell instead "
+        "of lane daemons (a cross-check; no outbox, API or device drivers)",
     )
+    run.add_argument("--daemon", action="store_true", help=argparse.SUPPRESS)  # the default
     run.add_argument("--config", type=Path, help="lane configuration (default: built in)")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.add_argument("--verbose", action="store_true", help="print every traveller's outcome")
@@ -112,8 +115,8 @@ def _run(args: argparse.Namespace) -> int:
     from simulator.testdata import testdata_root
     from simulator.travellers import FaceSource
 
-    if args.daemon and args.fast:
-        raise EgateError("--daemon runs in real time: leave out --fast")
+    if args.daemon and args.core:
+        raise EgateError("--daemon and --core exclude each other (lane daemons are the default)")
     if args.central not in ("none", "embedded"):
         raise EgateError(
             f"--central {args.central}: use 'embedded' or 'none' (delivery to a central service "
@@ -148,7 +151,8 @@ def _execute(
     from gate.face.pipeline import FaceEngine
     from simulator.simrun import SimRun
 
-    if args.daemon:
+    if not args.core:
+        from simulator import vtime
         from simulator.daemon_lanes import DaemonRun
 
         with tempfile.TemporaryDirectory(prefix="egate-sim-lanes-") as workdir:
@@ -164,7 +168,10 @@ def _execute(
                 central=central,
                 log=log if args.verbose else None,
                 progress=None if args.json else log,
+                fast=args.fast,
             )
+            if args.fast:
+                return vtime.run(daemon_run.run())
             return asyncio.run(daemon_run.run())
     run = SimRun(
         scenario,
