@@ -55,9 +55,11 @@ from simulator.uplink import EmbeddedCentral
 Log = Callable[[str], None]
 DRAIN_SECONDS = 60.0
 """After its last traveller a lane waits at most this long for its outbox to reach central."""
+REMOVED_AFTER_APDUS = 9
+"""A 'removes-document' traveller takes the passport away after this many APDUs (once the chip
+has been opened, during the file reads)."""
+WALK_BACK_AFTER_SECONDS = 1.0
 UNSUPPORTED_FAULTS = ("docreader", "chip_reader", "central", "network")
-GARBLED_MRZ = ["P<UTO" + "#" * 39, "GARBAGE<<<"]
-"""What a reader that cannot read the MRZ delivers (the daemon refers on MRZ errors)."""
 
 
 @dataclass
@@ -214,13 +216,13 @@ class DaemonRun:
             image = await asyncio.to_thread(self.documents.build, traveller, portrait)
         chip = VirtualChip(image) if image is not None else None
         if chip is not None and spec.behaviour == "removes-document":
-            chip.faults.remove_after_apdus = 6
+            chip.faults.remove_after_apdus = REMOVED_AFTER_APDUS
         lane.pad.set_score(pad_score(traveller))
         face = self.face_for(traveller)
         await asyncio.sleep(model.place_document_seconds * (model.slow_factor if slow else 1))
         if spec.behaviour != "looks-away":
             sim.camera.show(face, companions=1 if spec.tailgater else 0)
-        lines = traveller.document_lines() or GARBLED_MRZ
+        lines = traveller.document_lines()
         sim.place_document(lines, chip, real_time=True)
         # the entry opens, or the lane decided at the reader (a transaction event)
         await self.wait(
@@ -230,7 +232,7 @@ class DaemonRun:
             sim.remove_document()
             if spec.behaviour == "walks-back":
                 sim.walk_in()
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(WALK_BACK_AFTER_SECONDS)  # into the entry beam, then back
                 sim.turn_back()
             else:
                 sim.walk_in(tailgater=spec.tailgater)

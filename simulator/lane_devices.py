@@ -31,7 +31,7 @@ from drivers.docreader.reader import SerialDocReader
 from drivers.gatectl.driver import GateController, driver_options
 from gate.config import DocReaderConfig, LaneConfig
 from gate.daemon.devices import Devices, ReaderSlot
-from gate.emrtd.errors import ChipError
+from gate.emrtd.errors import CardRemovedError, ChipError
 from simulator import vtime
 from simulator.camera import SceneCamera
 from simulator.chip.card import VirtualChip
@@ -52,6 +52,8 @@ class ChipField:
     def __init__(self) -> None:
         self._chip: VirtualChip | None = None
         self._real_time = False
+        self.on_removed: Callable[[], None] | None = None
+        """Called when the chip leaves the field mid-exchange (the traveller took it)."""
         self._lock = threading.Lock()
 
     def present(self, chip: VirtualChip | None, *, real_time: bool = False) -> None:
@@ -70,7 +72,7 @@ class ChipField:
             chip, real_time = self._chip, self._real_time
         if chip is None:
             raise NoChip("no chip in the field of the simulated reader: present the passport")
-        return PacedTransport(chip, real_time=real_time)
+        return PacedTransport(chip, real_time=real_time, on_removed=self.on_removed)
 
 
 class PacedTransport(InProcessTransport):
@@ -78,13 +80,25 @@ class PacedTransport(InProcessTransport):
     takes its link time, on the event loop's clock (virtual under ``--fast``,
     :func:`simulator.vtime.thread_sleep`)."""
 
-    def __init__(self, chip: VirtualChip, *, real_time: bool) -> None:
+    def __init__(
+        self,
+        chip: VirtualChip,
+        *,
+        real_time: bool,
+        on_removed: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(chip)
         self.paced = real_time
+        self.on_removed = on_removed
 
     def transmit(self, apdu: bytes) -> bytes:
         before = self.modelled_seconds
-        out = super().transmit(apdu)
+        try:
+            out = super().transmit(apdu)
+        except CardRemovedError:
+            if self.on_removed is not None:
+                self.on_removed()  # the passport leaves the document reader too
+            raise
         if self.paced:
             vtime.thread_sleep(self.modelled_seconds - before)
         return out
@@ -306,6 +320,7 @@ class SimulatedLane:
     def __init__(self, config: LaneConfig, *, time_scale: float = 4.0, seed: int = 0) -> None:
         self.docreader = SimulatedDocReader(config.docreader, seed)
         self.chip = ChipField()
+        self.chip.on_removed = self.remove_document
         self.camera = TravellerCamera(config.camera.width, config.camera.height, config.camera.fps)
         self.gate = LoopGateSimulator(DeviceConfig(time_scale=time_scale), seed=seed)
         self.gatectl: GateController = SimulatedGateController(
