@@ -122,6 +122,7 @@ class DaemonRun:
         self.documents = DocumentFactory(self.now)
         self.done = 0
         self.notes: list[str] = []
+        self.chip_link_seconds: list[float] = []
 
     def lane_config(self, index: int) -> LaneConfig:
         lane_dir = self.workdir / f"lane-{index + 1}"
@@ -144,7 +145,13 @@ class DaemonRun:
 
     def build_lane(self, index: int) -> DaemonLane:
         config = self.lane_config(index)
-        sim = SimulatedLane(config, time_scale=1.0, seed=self.seed + index)
+        sim = SimulatedLane(
+            config,
+            time_scale=1.0,
+            seed=self.seed + index,
+            geometry=self.model.geometry,
+            walking_speed=self.model.walking_speed,
+        )
         pad = ExternalLiveness()
         faults = LaneFaults(tuple(f for f in self.scenario.faults if f.hits(index)))
         holder: dict[str, DaemonLane] = {}
@@ -235,7 +242,9 @@ class DaemonRun:
                 await asyncio.sleep(WALK_BACK_AFTER_SECONDS)  # into the entry beam, then back
                 sim.turn_back()
             else:
-                sim.walk_in(tailgater=spec.tailgater)
+                sim.walk_in(
+                    tailgater=spec.tailgater, slow_factor=model.slow_factor if slow else 1.0
+                )
                 if spec.behaviour == "looks-away":
                     await asyncio.sleep(model.looks_away_seconds)
                     sim.camera.show(face, companions=1 if spec.tailgater else 0)
@@ -252,6 +261,8 @@ class DaemonRun:
         if not finished:
             raise SimError(f"lane {lane.index}: traveller {traveller.index} got no decision")
         tx = lane.transactions()[done]
+        if tx.decision is events.Decision.ACCEPTED and sim.chip.last is not None:
+            self.chip_link_seconds.append(sim.chip.last.modelled_seconds)
         result = TravellerResult(
             index=traveller.index,
             lane=lane.index,
@@ -360,5 +371,9 @@ class DaemonRun:
                 duplicated=stored.rows - stored.distinct_seqs,
             )
         report.simulated_seconds = self.clock() - start
+        if self.chip_link_seconds:
+            report.physical_minimum_seconds = self.model.minimum(
+                float(np.median(self.chip_link_seconds)), self.scenario.flow
+            )
         report.wall_seconds = time.perf_counter() - wall
         return report

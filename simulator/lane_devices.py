@@ -40,6 +40,7 @@ from simulator.devices import SimulatedGateController
 from simulator.docreader import DocReaderDevice
 from simulator.gatectl.device import DeviceConfig
 from simulator.gatectl.inloop import LoopGateSimulator
+from simulator.gatectl.model import LaneGeometry
 
 
 class NoChip(ChipError):
@@ -52,6 +53,8 @@ class ChipField:
     def __init__(self) -> None:
         self._chip: VirtualChip | None = None
         self._real_time = False
+        self.last: InProcessTransport | None = None
+        """The latest connection (its ``modelled_seconds``: the link time of the read)."""
         self.on_removed: Callable[[], None] | None = None
         """Called when the chip leaves the field mid-exchange (the traveller took it)."""
         self._lock = threading.Lock()
@@ -72,7 +75,8 @@ class ChipField:
             chip, real_time = self._chip, self._real_time
         if chip is None:
             raise NoChip("no chip in the field of the simulated reader: present the passport")
-        return PacedTransport(chip, real_time=real_time, on_removed=self.on_removed)
+        self.last = PacedTransport(chip, real_time=real_time, on_removed=self.on_removed)
+        return self.last
 
 
 class PacedTransport(InProcessTransport):
@@ -317,12 +321,24 @@ class SimulatedLane:
     """Every simulated device of one lane and the handles to play travellers with;
     :meth:`devices` hands them to :class:`gate.daemon.LaneDaemon`."""
 
-    def __init__(self, config: LaneConfig, *, time_scale: float = 4.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        config: LaneConfig,
+        *,
+        time_scale: float = 4.0,
+        seed: int = 0,
+        geometry: LaneGeometry | None = None,
+        walking_speed: float = 1.1,
+    ) -> None:
+        self.walking_speed = walking_speed
         self.docreader = SimulatedDocReader(config.docreader, seed)
         self.chip = ChipField()
         self.chip.on_removed = self.remove_document
         self.camera = TravellerCamera(config.camera.width, config.camera.height, config.camera.fps)
-        self.gate = LoopGateSimulator(DeviceConfig(time_scale=time_scale), seed=seed)
+        device = DeviceConfig(time_scale=time_scale)
+        if geometry is not None:
+            device = DeviceConfig(geometry=geometry, time_scale=time_scale)
+        self.gate = LoopGateSimulator(device, seed=seed)
         self.gatectl: GateController = SimulatedGateController(
             self.gate, serial_factory=self.gate.open_port, **driver_options(config.gatectl)
         )
@@ -346,10 +362,11 @@ class SimulatedLane:
         self.chip.present(None)
         self.docreader.remove()
 
-    def walk_in(self, *, tailgater: bool = False) -> None:
-        self.gate.add_person(speed=1.1)
+    def walk_in(self, *, tailgater: bool = False, slow_factor: float = 1.0) -> None:
+        speed = self.walking_speed / slow_factor
+        self.gate.add_person(speed=speed)
         if tailgater:
-            self.gate.add_person(speed=1.1, x=-1.8, gap=0.35)
+            self.gate.add_person(speed=speed, x=-1.8, gap=0.35)
 
     def turn_back(self) -> None:
         self.gate.turn_back()
