@@ -226,9 +226,13 @@ class DaemonRun:
             chip.faults.remove_after_apdus = REMOVED_AFTER_APDUS
         lane.pad.set_score(pad_score(traveller))
         face = self.face_for(traveller)
-        await asyncio.sleep(model.place_document_seconds * (model.slow_factor if slow else 1))
-        if spec.behaviour != "looks-away":
-            sim.camera.show(face, companions=1 if spec.tailgater else 0)
+        # the passport goes on the reader; the reader's OCR delivers the MRZ a moment later
+        placing = model.place_document_seconds * (model.slow_factor if slow else 1)
+        await asyncio.sleep(placing + model.mrz_delivery_seconds)
+        one_step = self.scenario.flow == "one-step"
+        companions = 1 if spec.tailgater else 0
+        if one_step and spec.behaviour != "looks-away":  # the camera faces the reader
+            sim.camera.show(face, companions=companions)
         lines = traveller.document_lines()
         sim.place_document(lines, chip, real_time=True)
         # the entry opens, or the lane decided at the reader (a transaction event)
@@ -245,19 +249,29 @@ class DaemonRun:
                 sim.walk_in(
                     tailgater=spec.tailgater, slow_factor=model.slow_factor if slow else 1.0
                 )
+                # two-step: the traveller faces the camera a moment after passing the entry
+                # (the door opening, the walk to it); one looking away turns to it later
+                facing = 0.0 if one_step else (
+                    model.door_open_seconds
+                    + model.walk_seconds(model.reader_to_entry, slow)
+                    + model.face_after_entry_seconds
+                )  # fmt: skip
                 if spec.behaviour == "looks-away":
-                    await asyncio.sleep(model.looks_away_seconds)
-                    sim.camera.show(face, companions=1 if spec.tailgater else 0)
+                    facing += model.looks_away_seconds
+                if facing > 0:
+                    await asyncio.sleep(facing)
+                    sim.camera.show(face, companions=companions)
                 await self.wait(
                     lane, lambda: screen.screen in ("proceed", "see_officer", "walk_back"), 60
                 )
                 if screen.screen != "proceed":
                     sim.turn_back()
         finished = await self.wait(lane, lambda: len(lane.transactions()) > done, 90)
+        ended = self.clock()  # decided, and through the exit (or back out) when let in
         sim.remove_document()
         sim.camera.show(None)
+        # the next traveller steps up once the lane welcomes again
         await self.wait(lane, lambda: screen.screen in ("welcome", "out_of_service"), 60)
-        ended = self.clock()
         if not finished:
             raise SimError(f"lane {lane.index}: traveller {traveller.index} got no decision")
         tx = lane.transactions()[done]

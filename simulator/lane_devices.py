@@ -98,7 +98,8 @@ class PacedTransport(InProcessTransport):
     def transmit(self, apdu: bytes) -> bytes:
         before = self.modelled_seconds
         try:
-            out = super().transmit(apdu)
+            with vtime.not_charged():  # the card's own computing: the link model times it
+                out = super().transmit(apdu)
         except CardRemovedError:
             if self.on_removed is not None:
                 self.on_removed()  # the passport leaves the document reader too

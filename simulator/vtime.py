@@ -230,6 +230,19 @@ def idle() -> Iterator[None]:
         job.segment = time.perf_counter()
 
 
+@contextlib.contextmanager
+def not_charged() -> Iterator[None]:
+    """Computing that is not the lane's (the simulated chip's own processing, which the link
+    model already times): the clock stays held but the job is not charged for it."""
+    job: _Job | None = getattr(_local, "job", None)
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        if job is not None and job.segment is not None:
+            job.segment += time.perf_counter() - began
+
+
 def thread_sleep(seconds: float, *, until: float | None = None) -> None:
     """Sleep ``seconds`` of virtual time from a worker job (or until virtual time ``until``),
     after the computing done so far; outside a virtual-time loop, a real sleep."""
@@ -242,16 +255,22 @@ def thread_sleep(seconds: float, *, until: float | None = None) -> None:
     spent = job.take()
     woken = threading.Event()
 
+    def wake() -> None:
+        loop.hold()  # before the thread runs again: the clock must not move while it wakes
+        woken.set()
+
     def arm() -> None:
         at = loop.time() + spent
         at = max(at, until) if until is not None else at + seconds
-        loop.call_at(at, woken.set)
+        loop.call_at(at, wake)
 
     loop.call_soon_threadsafe(arm)
-    with idle():
-        while not woken.wait(0.5):
-            if loop.is_closed() or not loop.is_running():
-                return
+    loop.release()  # this job waits for the clock now
+    while not woken.wait(0.5):
+        if loop.is_closed() or not loop.is_running():
+            loop.hold()
+            break
+    job.segment = time.perf_counter()
 
 
 def run(main: Any) -> Any:
