@@ -140,6 +140,12 @@ class DaemonRun:
             "records_dir": str(lane_dir / "records"),
         }
         data["policy"] |= {"refuse_specimen": False, "stale_lists": "serve"}
+        if self.central is not None:  # central holds the scenario's watch list and manifest
+            key = lane_dir / "lists-public.pem"
+            key.parent.mkdir(parents=True, exist_ok=True)
+            key.write_text(self.central.public_key_pem())
+            data["central"]["lists_public_key"] = str(key)
+            data["policy"]["apis_directions"] = ["arrival"]
         data["passage"] |= {"flow": self.scenario.flow}
         return LaneConfig.model_validate(data)
 
@@ -350,12 +356,14 @@ class DaemonRun:
                     f"fault {fault.device}:{fault.kind}@{fault.at_seconds:g}s is not simulated "
                     "with the lane daemon yet"
                 )
-        if any(g.watchlist or not g.on_manifest for g in self.scenario.travellers):
-            self.notes.append(
-                "watch-list and manifest travellers: the daemon's lists come from central's "
-                "list distribution, which the embedded central does not fill yet"
-            )
         travellers = generate(self.scenario, self.total, self.seed, self.now.date())
+        if self.central is not None:
+            self.central.load_lists(travellers, self.now.date())
+        elif any(g.watchlist or not g.on_manifest for g in self.scenario.travellers):
+            self.notes.append(
+                "watch-list and manifest travellers: without central (--central none) the "
+                "lanes have no lists; those travellers are screened as nobody listed"
+            )
         lanes = [self.build_lane(i) for i in range(self.lanes)]
         start = self.clock()
         queues = [travellers[i :: self.lanes] for i in range(self.lanes)]

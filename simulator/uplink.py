@@ -19,14 +19,18 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from gate import events
 from gate.config import CentralConfig
 from gate.errors import EgateError
+
+if TYPE_CHECKING:
+    from simulator.travellers import Traveller
 
 BATCH = 100
 """Events per ingest batch."""
@@ -168,6 +172,51 @@ class EmbeddedCentral:
                 at=self.central.now(),
             )
         self._server: Any = None
+
+    def load_lists(self, travellers: Sequence[Traveller], today: date) -> None:
+        """The scenario's lists, as central distributes them to the lanes: a watch-list entry
+        for every ``watchlist`` traveller, a manifest entry (flight SIM001 today, port SIM) for
+        every ``on_manifest`` one."""
+        from central.lists import ManifestEntry, WatchlistEntry, change
+
+        def document(t: Traveller) -> dict[str, str]:
+            line = t.mrz_lines[0]
+            return {
+                "issuing_state": line[2:5].replace("<", ""),
+                "document_number": t.document_number,
+                "name": f"{t.surname} {t.given_names}",
+            }
+
+        watch = [WatchlistEntry(**document(t)) for t in travellers if t.spec.watchlist]
+        manifest = [
+            ManifestEntry(
+                **document(t),
+                flight="SIM001",
+                flight_date=today,
+                port="SIM",
+                nationality=t.spec.nationality,
+            )
+            for t in travellers
+            if t.spec.on_manifest
+        ]
+        with self.central.db.write() as conn:
+            for name, entries in (("watchlist", watch), ("manifests", manifest)):
+                change(
+                    conn,
+                    self.central,
+                    name,
+                    add=list(entries),
+                    remove=[],
+                    replace_all=True,
+                    actor="simulator",
+                    note="scenario travellers",
+                )
+
+    def public_key_pem(self) -> str:
+        """Central's list-signing public key (the lanes pin it)."""
+        from central.lists import ListSigner
+
+        return ListSigner(self.config.lists.signing_key_path).public_pem()
 
     def client(self) -> httpx.AsyncClient:
         """An in-process client (no port)."""
