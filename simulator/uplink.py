@@ -179,18 +179,22 @@ class EmbeddedCentral:
         every ``on_manifest`` one."""
         from central.lists import ManifestEntry, WatchlistEntry, change
 
-        def document(t: Traveller) -> dict[str, str]:
-            line = t.mrz_lines[0]
-            return {
-                "issuing_state": line[2:5].replace("<", ""),
-                "document_number": t.document_number,
-                "name": f"{t.surname} {t.given_names}",
-            }
+        def state(t: Traveller) -> str:
+            return t.mrz_lines[0][2:5].replace("<", "")
 
-        watch = [WatchlistEntry(**document(t)) for t in travellers if t.spec.watchlist]
+        def name(t: Traveller) -> str:
+            return f"{t.surname} {t.given_names}"
+
+        watch = [
+            WatchlistEntry(issuing_state=state(t), document_number=t.document_number, name=name(t))
+            for t in travellers
+            if t.spec.watchlist
+        ]
         manifest = [
             ManifestEntry(
-                **document(t),
+                issuing_state=state(t),
+                document_number=t.document_number,
+                name=name(t),
                 flight="SIM001",
                 flight_date=today,
                 port="SIM",
@@ -200,11 +204,15 @@ class EmbeddedCentral:
             if t.spec.on_manifest
         ]
         with self.central.db.write() as conn:
-            for name, entries in (("watchlist", watch), ("manifests", manifest)):
+            lists: tuple[tuple[str, list[Any]], ...] = (
+                ("watchlist", watch),
+                ("manifests", manifest),
+            )
+            for list_name, entries in lists:
                 change(
                     conn,
                     self.central,
-                    name,
+                    list_name,
                     add=list(entries),
                     remove=[],
                     replace_all=True,
