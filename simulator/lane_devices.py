@@ -47,17 +47,30 @@ class NoChip(ChipError):
     """No chip is in the field of the simulated reader."""
 
 
+class ReaderGone(ChipError):
+    """The simulated contactless reader is unplugged."""
+
+
 class ChipField:
     """The simulated contactless reader: at most one chip in the field."""
 
     def __init__(self) -> None:
         self._chip: VirtualChip | None = None
         self._real_time = False
+        self.plugged = True
+        self.extra_seconds = 0.0
+        """Added to every exchange (a weak field, retransmissions)."""
         self.last: InProcessTransport | None = None
         """The latest connection (its ``modelled_seconds``: the link time of the read)."""
         self.on_removed: Callable[[], None] | None = None
         """Called when the chip leaves the field mid-exchange (the traveller took it)."""
         self._lock = threading.Lock()
+
+    def unplug(self) -> None:
+        self.plugged = False
+
+    def replug(self) -> None:
+        self.plugged = True
 
     def present(self, chip: VirtualChip | None, *, real_time: bool = False) -> None:
         """``real_time``: exchanges take the modelled link time (plus ``faults.slow_seconds``
@@ -73,9 +86,13 @@ class ChipField:
         empty."""
         with self._lock:
             chip, real_time = self._chip, self._real_time
+        if not self.plugged:
+            raise ReaderGone("simulated chip reader unplugged")
         if chip is None:
             raise NoChip("no chip in the field of the simulated reader: present the passport")
-        self.last = PacedTransport(chip, real_time=real_time, on_removed=self.on_removed)
+        self.last = PacedTransport(
+            chip, real_time=real_time, on_removed=self.on_removed, field=self
+        )
         return self.last
 
 
@@ -90,8 +107,10 @@ class PacedTransport(InProcessTransport):
         *,
         real_time: bool,
         on_removed: Callable[[], None] | None = None,
+        field: ChipField | None = None,
     ) -> None:
         super().__init__(chip)
+        self.field = field
         self.paced = real_time
         self.on_removed = on_removed
 
@@ -104,6 +123,10 @@ class PacedTransport(InProcessTransport):
             if self.on_removed is not None:
                 self.on_removed()  # the passport leaves the document reader too
             raise
+        if self.field is not None and not self.field.plugged:
+            raise CardRemovedError("simulated chip reader unplugged")
+        extra = self.field.extra_seconds if self.field is not None else 0.0
+        self.modelled_seconds += extra
         if self.paced:
             vtime.thread_sleep(self.modelled_seconds - before)
         return out
@@ -210,6 +233,8 @@ class TravellerCamera(CameraBase):
         self._lock = threading.Lock()
         self._pace = threading.Event()
         self._due = 0.0
+        self._noise = False
+        self._slow = False
         self.source = "simulator"
 
     def show(self, face: np.ndarray | None, *, companions: int = 0) -> None:
@@ -243,6 +268,11 @@ class TravellerCamera(CameraBase):
     def replug(self) -> None:
         self._plugged = True
 
+    def degrade(self, *, noise: bool = False, slow: bool = False) -> None:
+        """``noise``: grainy frames (a failing sensor or cable); ``slow``: a third of the
+        frame rate. No arguments: back to normal."""
+        self._noise, self._slow = noise, slow
+
     def open(self) -> None:
         if not self._plugged:
             raise CameraUnavailable("simulated camera unplugged")
@@ -256,7 +286,8 @@ class TravellerCamera(CameraBase):
         if loop is None:
             self._pace.wait(1.0 / self.fps)
         else:
-            self._due = max(self._due + 1.0 / self.fps, loop.time())
+            period = (3.0 if self._slow else 1.0) / self.fps
+            self._due = max(self._due + period, loop.time())
             vtime.thread_sleep(0.0, until=self._due)
         if not self._plugged:
             raise CameraUnavailable("simulated camera unplugged: no frames")
@@ -270,6 +301,9 @@ class TravellerCamera(CameraBase):
                 phase = 0.58 + 0.25 * abs(((self._t / 4.0) % 2.0) - 1.0)
                 self._t += 1.0 / self.fps
                 image, _ = scene.render(scene.cycle * phase)
+            if self._noise:
+                grain = np.random.default_rng(self._index).normal(0.0, 40.0, image.shape)
+                image = np.clip(image.astype(np.float32) + grain, 0, 255).astype(np.uint8)
         return Frame(image, float(self._index), float(self._index), self._index, "simulator")
 
 
