@@ -33,6 +33,7 @@ from gate.daemon import LaneDaemon
 from gate.daemon.work import FaceCapture
 from gate.face.liveness import ExternalLiveness
 from gate.face.pipeline import FaceEngine
+from simulator import vtime
 from simulator.chip.card import VirtualChip
 from simulator.lane_devices import SimulatedLane
 from simulator.physical import PhysicalModel, pad_jpeg
@@ -85,7 +86,10 @@ class FaultyLink(httpx.AsyncBaseTransport):
         faults: LaneFaults,
         clock: Callable[[], float],
         start: Callable[[], float],
+        *,
+        remote: bool = False,
     ) -> None:
+        self.remote = remote
         self.inner = inner
         self.faults = faults
         self.clock = clock
@@ -104,7 +108,23 @@ class FaultyLink(httpx.AsyncBaseTransport):
                 await asyncio.sleep(SLOW_CENTRAL_SECONDS)
         if central is not None and central.kind == "noise":
             return httpx.Response(503, json={"detail": "simulated central fault"})
-        response = await self.inner.handle_async_request(request)
+        loop = asyncio.get_running_loop()
+        # a central at a URL answers in real time: the virtual clock waits for it (except for
+        # a long poll, which waits for the simulated world itself)
+        hold = (
+            self.remote
+            and isinstance(loop, vtime.VirtualTimeLoop)
+            and not request.url.params.get("wait")
+        )
+        if hold:
+            assert isinstance(loop, vtime.VirtualTimeLoop)
+            loop.hold()
+        try:
+            response = await self.inner.handle_async_request(request)
+        finally:
+            if hold:
+                assert isinstance(loop, vtime.VirtualTimeLoop)
+                loop.release()
         if network is not None and network.kind == "noise":
             await response.aread()
             raise httpx.ReadError("simulated network fault: the answer was lost", request=request)
@@ -112,6 +132,15 @@ class FaultyLink(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+@dataclass(frozen=True)
+class RemoteCentral:
+    """A central service at a URL (``egate sim run --central URL``): the lanes sim-1..N are
+    registered there and ``tokens`` holds their credentials."""
+
+    url: str
+    tokens: dict[str, str]
 
 
 @dataclass
@@ -144,7 +173,7 @@ class DaemonRun:
         faces: FaceSource,
         engine: FaceEngine,
         workdir: Path,
-        central: EmbeddedCentral | None = None,
+        central: EmbeddedCentral | RemoteCentral | None = None,
         model: PhysicalModel | None = None,
         log: Log | None = None,
         progress: Log | None = None,
@@ -194,7 +223,7 @@ class DaemonRun:
             "records_dir": str(lane_dir / "records"),
         }
         data["policy"] |= {"refuse_specimen": False, "stale_lists": "serve"}
-        if self.central is not None:  # central holds the scenario's watch list and manifest
+        if isinstance(self.central, EmbeddedCentral):  # it holds the watch list and manifest
             key = lane_dir / "lists-public.pem"
             key.parent.mkdir(parents=True, exist_ok=True)
             key.write_text(self.central.public_key_pem())
@@ -228,10 +257,16 @@ class DaemonRun:
 
         inner: httpx.AsyncBaseTransport = (
             httpx.ASGITransport(app=self.central.app)
-            if self.central is not None and self.in_process
+            if isinstance(self.central, EmbeddedCentral) and self.in_process
             else httpx.AsyncHTTPTransport()  # over HTTP to [central] url
         )
-        transport = FaultyLink(inner, faults, self.clock, lambda: self.started_at)
+        transport = FaultyLink(
+            inner,
+            faults,
+            self.clock,
+            lambda: self.started_at,
+            remote=not isinstance(inner, httpx.ASGITransport),
+        )
         daemon = LaneDaemon(
             config,
             devices=sim.devices(),
@@ -258,6 +293,11 @@ class DaemonRun:
         if kind == "screen-replay":
             return on_screen(self.faces.portrait(traveller.identity))
         return self.faces.live(traveller.identity, impostor=kind == "impostor")[0]
+
+    @staticmethod
+    def undelivered(lane: DaemonLane) -> int:
+        stats = lane.daemon.outbox_stats
+        return stats.depth if stats is not None else 0
 
     def clock(self) -> float:
         """The event loop's clock: real seconds, or virtual ones under ``--fast``."""
@@ -437,13 +477,15 @@ class DaemonRun:
             await self.wait(lane, lambda: lane.daemon.screen.screen == "welcome", 30)
             for traveller in queue:
                 await self.play(lane, traveller, start)
-            if self.central is not None:  # let the outbox deliver before the lane stops
-                central = self.central
+            central = self.central
+            if isinstance(central, EmbeddedCentral):  # let the outbox deliver first
                 await self.wait(
                     lane,
                     lambda: central.counts([lane.lane_id]).rows >= len(lane.emitted),
                     DRAIN_SECONDS,
                 )
+            elif central is not None:
+                await self.wait(lane, lambda: self.undelivered(lane) == 0, DRAIN_SECONDS)
         finally:
             for f in faults:
                 f.cancel()
@@ -453,8 +495,14 @@ class DaemonRun:
     async def run(self) -> SimReport:
         wall = time.perf_counter()
         travellers = generate(self.scenario, self.total, self.seed, self.now.date())
-        if self.central is not None:
+        if isinstance(self.central, EmbeddedCentral):
             self.central.load_lists(travellers, self.now.date())
+        elif self.central is not None:
+            self.notes.append(
+                f"central at {self.central.url}: the scenario's watch list and manifest must be "
+                "loaded there; events counted from the lanes' outboxes (what central "
+                "acknowledged), not from central's store"
+            )
         elif any(g.watchlist or not g.on_manifest for g in self.scenario.travellers):
             self.notes.append(
                 "watch-list and manifest travellers: without central (--central none) the "
@@ -472,7 +520,13 @@ class DaemonRun:
             lanes=self.lanes,
             seed=self.seed,
             fast=self.fast,
-            central="embedded" if self.central is not None else "none",
+            central=(
+                "embedded"
+                if isinstance(self.central, EmbeddedCentral)
+                else self.central.url
+                if self.central is not None
+                else "none"
+            ),
             lane_implementation="gate.daemon.LaneDaemon (egate lane) with simulated devices, "
             + ("virtual time (simulator.vtime)" if self.fast else "real time"),
             notes=self.notes,
@@ -480,7 +534,12 @@ class DaemonRun:
         report.results = sorted((r for lane in lanes for r in lane.results), key=lambda r: r.index)
         produced = sum(len(lane.emitted) for lane in lanes)
         report.events = EventCounts(produced=produced)
-        if self.central is not None:
+        if isinstance(self.central, RemoteCentral):
+            waiting = sum(self.undelivered(lane) for lane in lanes)
+            report.events = EventCounts(
+                produced=produced, at_central=produced - waiting, missing=waiting
+            )
+        elif self.central is not None:
             stored = self.central.counts([lane.lane_id for lane in lanes])
             report.events = EventCounts(
                 produced=produced,

@@ -47,7 +47,13 @@ def register(subparsers: Any) -> None:
         "--central",
         default="embedded",
         help="embedded (default: the central service in-process on a temporary SQLite file; "
-        "events are delivered and counted there) or none",
+        "events are delivered and counted there), none, or the URL of a central service where "
+        "lanes sim-1..N are registered (with --central-tokens)",
+    )
+    run.add_argument(
+        "--central-tokens",
+        type=Path,
+        help='with --central URL: a JSON file {"sim-1": "TOKEN", ...} of the lanes\' tokens',
     )
     run.add_argument(
         "--core",
@@ -117,11 +123,9 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.daemon and args.core:
         raise EgateError("--daemon and --core exclude each other (lane daemons are the default)")
+    remote = None
     if args.central not in ("none", "embedded"):
-        raise EgateError(
-            f"--central {args.central}: use 'embedded' or 'none' (delivery to a central service "
-            "at a URL needs lane credentials and comes with the lane daemon integration)"
-        )
+        remote = _remote_central(args)
     scenario = scenarios.load(args.scenario)
     lane = config.load_lane(args.config)
 
@@ -130,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
 
     faces = FaceSource.find(testdata_root())
     with tempfile.TemporaryDirectory(prefix="egate-sim-central-") as tmp:
-        central = None
+        central: Any = remote
         if args.central == "embedded":
             from simulator.uplink import EmbeddedCentral
 
@@ -138,6 +142,30 @@ def _run(args: argparse.Namespace) -> int:
         report = _execute(args, scenario, lane, faces, central, log)
     print(report.to_json() if args.json else report.human())
     return 0 if not report.mismatches else 1
+
+
+def _remote_central(args: argparse.Namespace) -> Any:
+    from gate.errors import EgateError
+    from simulator.daemon_lanes import RemoteCentral
+
+    if args.core:
+        raise EgateError("--central URL needs lane daemons: leave out --core")
+    if not args.central.startswith(("http://", "https://")):
+        raise EgateError(f"--central {args.central!r}: use 'embedded', 'none' or an http(s):// URL")
+    if args.central_tokens is None:
+        raise EgateError(
+            "--central URL needs --central-tokens FILE: a JSON object of lane id -> token for "
+            f"the lanes sim-1..sim-{args.lanes} registered at {args.central}"
+        )
+    try:
+        tokens = json.loads(args.central_tokens.read_text())
+    except (OSError, ValueError) as exc:
+        raise EgateError(f"--central-tokens {args.central_tokens}: {exc}") from None
+    lanes = [f"sim-{i + 1}" for i in range(args.lanes)]
+    missing = [lane for lane in lanes if not isinstance(tokens, dict) or lane not in tokens]
+    if missing:
+        raise EgateError(f"--central-tokens {args.central_tokens}: no token for {missing}")
+    return RemoteCentral(args.central, {lane: str(tokens[lane]) for lane in lanes})
 
 
 def _execute(
