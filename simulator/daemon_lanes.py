@@ -206,6 +206,7 @@ class DaemonRun:
         self.notes: list[str] = []
         self.chip_link_seconds: list[float] = []
         self.started_at = 0.0
+        self.lanes_built: list[DaemonLane] = []
 
     def lane_config(self, index: int) -> LaneConfig:
         lane_dir = self.workdir / f"lane-{index + 1}"
@@ -508,7 +509,7 @@ class DaemonRun:
                 "watch-list and manifest travellers: without central (--central none) the "
                 "lanes have no lists; those travellers are screened as nobody listed"
             )
-        lanes = [self.build_lane(i) for i in range(self.lanes)]
+        lanes = self.lanes_built = [self.build_lane(i) for i in range(self.lanes)]
         start = self.started_at = self.clock()
         queues = [travellers[i :: self.lanes] for i in range(self.lanes)]
         await asyncio.gather(
