@@ -340,18 +340,22 @@ class DaemonRun:
         lines = traveller.document_lines()
         sim.place_document(lines, chip, real_time=True)
         # the entry opens, or the lane decided at the reader (a transaction event)
+        # (one-step: the single barrier opens on "proceed")
+        let_in = ("enter", "proceed") if one_step else ("enter",)
         await self.wait(
-            lane, lambda: screen.screen == "enter" or len(lane.transactions()) > done, 60
+            lane, lambda: screen.screen in let_in or len(lane.transactions()) > done, 60
         )
-        if screen.screen == "enter":
+        if screen.screen in let_in:
             sim.remove_document()
             if spec.behaviour == "walks-back":
-                sim.walk_in()
+                sim.walk_in(one_step=one_step)
                 await asyncio.sleep(WALK_BACK_AFTER_SECONDS)  # into the entry beam, then back
                 sim.turn_back()
             else:
                 sim.walk_in(
-                    tailgater=spec.tailgater, slow_factor=model.slow_factor if slow else 1.0
+                    tailgater=spec.tailgater,
+                    slow_factor=model.slow_factor if slow else 1.0,
+                    one_step=one_step,
                 )
                 # two-step: the traveller faces the camera a moment after passing the entry
                 # (the door opening, the walk to it); one looking away turns to it later
@@ -365,17 +369,21 @@ class DaemonRun:
                 if facing > 0:
                     await asyncio.sleep(facing)
                     sim.camera.show(face, companions=companions)
-                await self.wait(
-                    lane, lambda: screen.screen in ("proceed", "see_officer", "walk_back"), 60
-                )
-                if screen.screen != "proceed":
-                    sim.turn_back()
+                if not one_step:
+                    await self.wait(
+                        lane,
+                        lambda: screen.screen in ("proceed", "see_officer", "walk_back"),
+                        60,
+                    )
+                    if screen.screen != "proceed":
+                        sim.turn_back()
         finished = await self.wait(lane, lambda: len(lane.transactions()) > done, 90)
         ended = self.clock()  # decided, and through the exit (or back out) when let in
         sim.remove_document()
         sim.camera.show(None)
         # the next traveller steps up once the lane welcomes again
         await self.wait(lane, lambda: screen.screen in ("welcome", "out_of_service"), 60)
+        sim.gate.clear_people()
         tx = lane.transactions()[done] if finished else None
         if tx is not None and tx.decision is events.Decision.ACCEPTED and sim.chip.last:
             self.chip_link_seconds.append(sim.chip.last.modelled_seconds)

@@ -397,11 +397,20 @@ class SimulatedLane:
         self.chip.present(None)
         self.docreader.remove()
 
-    def walk_in(self, *, tailgater: bool = False, slow_factor: float = 1.0) -> None:
+    def walk_in(
+        self, *, tailgater: bool = False, slow_factor: float = 1.0, one_step: bool = False
+    ) -> None:
+        """The traveller walks in from the reader (a tailgater 0.4 m behind). One-step: the
+        single barrier is the exit door (the simulated entry door is not in the way: the
+        traveller starts the same distance before the exit door)."""
+        g = self.gate.config.geometry
+        x = g.entry_beam - 1.0
+        if one_step:
+            x += g.exit_door - g.entry_door
         speed = self.walking_speed / slow_factor
-        self.gate.add_person(speed=speed)
+        self.gate.add_person(speed=speed, x=x)
         if tailgater:
-            self.gate.add_person(speed=speed, x=-1.8, gap=0.35)
+            self.gate.add_person(speed=speed, x=x - 0.4, gap=0.35)
 
     def turn_back(self) -> None:
         self.gate.turn_back()

@@ -49,6 +49,11 @@ class LoopGateSimulator(GateSimulator):
         self._port = MemoryPort(self._from_host, timeout)
         return self._port
 
+    def clear_people(self) -> None:
+        """Everyone has left the lane (the simulator's bookkeeping between travellers: a
+        companion who walked back out is not left standing in the model)."""
+        self.locked(lambda dev, now: dev.lane.people.clear())
+
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
