@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -517,6 +518,12 @@ class DaemonRun:
                 "watch-list and manifest travellers: without central (--central none) the "
                 "lanes have no lists; those travellers are screened as nobody listed"
             )
+        # every lane keeps a document-reader read waiting in the default executor: give each
+        # lane its own threads (the default pool has min(32, CPUs + 4), fewer than 16 lanes
+        # need, and a read queued behind the others delays the lane and the virtual clock)
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(self.lanes * 3 + 4, thread_name_prefix="sim-lanes")
+        )
         lanes = self.lanes_built = [self.build_lane(i) for i in range(self.lanes)]
         start = self.started_at = self.clock()
         queues = [travellers[i :: self.lanes] for i in range(self.lanes)]
