@@ -1,17 +1,16 @@
-"""Simulated lanes run by the real lane daemon (``egate lane``: ``gate.daemon.LaneDaemon``), in
-real time: ``egate sim run --daemon``.
+"""Simulated lanes run by the real lane daemon (``egate lane``: ``gate.daemon.LaneDaemon``):
+``egate sim run`` and ``egate demo``.
 
 Each lane is a :class:`~gate.daemon.LaneDaemon` with the simulated devices of
 :class:`simulator.lane_devices.SimulatedLane` (the real serial document-reader driver on an
-in-memory port, a virtual chip in the reader's field, the scene camera, the real gate-controller
-driver talking to the gate simulator); its durable outbox delivers to the embedded central
-service over the ingest contract. A player per lane acts the scenario's travellers on those
-devices (place the passport, step in when the entry opens, leave the way the screen shows) and
-reads each decision from the daemon's own transaction event.
-
-Not simulated here (see docs/scenarios.md): watch-list hits and passenger manifests (the
-daemon's lists come from central's list distribution, which the embedded central does not fill
-yet), document-reader and chip-reader disconnections, central and network faults.
+in-memory line, a virtual chip in the reader's field, the scene camera, the real gate-controller
+driver talking to the simulated controller); its durable outbox delivers to central over the
+ingest contract. A player per lane acts the scenario's travellers on those devices (place the
+passport, face the camera, step in when the entry opens, leave the way the screen shows) and
+reads each decision from the daemon's own transaction event; the scenario's faults are played
+on the devices and on the lane's link to central. Everything runs on the event loop's clock:
+real time, or a virtual-time loop (:mod:`simulator.vtime`) with ``fast``. See
+docs/scenarios.md.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--fast",
         action="store_true",
-        help="simulated clock: run as fast as the computing allows (same outcomes)",
+        help="virtual clock: the lane daemons run as fast as the computing allows "
+        "(same outcomes as real time)",
     )
     run.add_argument(
         "--central",
