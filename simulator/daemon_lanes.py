@@ -16,13 +16,14 @@ docs/scenarios.md.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 import numpy as np
@@ -30,6 +31,7 @@ import numpy as np
 from gate import events
 from gate.config import LaneConfig
 from gate.daemon import LaneDaemon
+from gate.daemon.lists import LIST_NAMES
 from gate.daemon.work import FaceCapture
 from gate.face.liveness import ExternalLiveness
 from gate.face.pipeline import FaceEngine
@@ -91,6 +93,10 @@ class FaultyLink(httpx.AsyncBaseTransport):
     ) -> None:
         self.remote = remote
         self.inner = inner
+        self.resent = 0
+        """Events whose acknowledgement was lost (the outbox sends them again)."""
+        self.duplicates = 0
+        """Events central acknowledged as already stored."""
         self.faults = faults
         self.clock = clock
         self.start = start
@@ -125,13 +131,28 @@ class FaultyLink(httpx.AsyncBaseTransport):
             if hold:
                 assert isinstance(loop, vtime.VirtualTimeLoop)
                 loop.release()
+        ingest = request.method == "POST" and request.url.path.endswith("/events")
         if network is not None and network.kind == "noise":
             await response.aread()
+            if ingest:
+                self.resent += len(_json_list(request.content, "events"))
             raise httpx.ReadError("simulated network fault: the answer was lost", request=request)
+        if ingest and response.status_code < 300:
+            await response.aread()
+            self.duplicates += len(_json_list(response.content, "duplicates"))
         return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def _json_list(body: bytes, key: str) -> list[Any]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return []
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, list) else []
 
 
 @dataclass(frozen=True)
@@ -207,6 +228,7 @@ class DaemonRun:
         self.chip_link_seconds: list[float] = []
         self.started_at = 0.0
         self.lanes_built: list[DaemonLane] = []
+        self.links: list[FaultyLink] = []
 
     def lane_config(self, index: int) -> LaneConfig:
         lane_dir = self.workdir / f"lane-{index + 1}"
@@ -268,6 +290,7 @@ class DaemonRun:
             lambda: self.started_at,
             remote=not isinstance(inner, httpx.ASGITransport),
         )
+        self.links.append(transport)
         daemon = LaneDaemon(
             config,
             devices=sim.devices(),
@@ -478,7 +501,23 @@ class DaemonRun:
                 await until_end()
                 sim.chip.extra_seconds = 0.0
 
+    async def preload_lists(self, lane: DaemonLane) -> None:
+        """The lane's lists as it would have them from its last sync before the run (a fault
+        of central at the start must not leave a lane without a manifest it had)."""
+        central = self.central
+        if not isinstance(central, EmbeddedCentral):
+            return
+        headers = {"Authorization": f"Bearer {central.tokens[lane.lane_id]}"}
+        async with central.client() as client:
+            for name in LIST_NAMES:
+                answer = await client.get(
+                    f"/api/v1/lanes/{lane.lane_id}/lists/{name}", headers=headers
+                )
+                answer.raise_for_status()
+                lane.daemon.lists.apply(name, answer.json())
+
     async def serve(self, lane: DaemonLane, queue: list[Traveller], start: float) -> None:
+        await self.preload_lists(lane)
         task = asyncio.create_task(lane.daemon.run())
         faults = [asyncio.create_task(self.inject(lane, f, start)) for f in lane.faults.faults]
         try:
@@ -561,6 +600,8 @@ class DaemonRun:
                 at_central=stored.rows,
                 missing=produced - stored.rows,
                 duplicated=stored.rows - stored.distinct_seqs,
+                resent=sum(link.resent for link in self.links),
+                acknowledged_duplicates=sum(link.duplicates for link in self.links),
             )
         report.simulated_seconds = self.clock() - start
         if self.chip_link_seconds:
