@@ -168,3 +168,25 @@ def test_a_document_reader_unplugged_is_noticed_reported_and_waited_for(
     # the second one waited for the lane to come back and passed
     assert report.results[1].decision == "accepted"
     assert report.results[1].started >= 21.0 or report.results[1].ended >= 21.0
+
+
+def test_lost_answers_from_central_are_resent_stored_once_and_change_no_outcome(
+    tmp_path: Path, lane: LaneConfig, engine: FaceEngine
+) -> None:
+    scenario = scenarios.parse_scenario(
+        {
+            "name": "network",
+            "travellers": [{"count": 1}],
+            "faults": [
+                {"at_seconds": 0.0, "device": "network", "kind": "noise",
+                 "duration_seconds": 15.0},
+            ],
+        }
+    )  # fmt: skip
+    report = _run(tmp_path, scenario, lane, engine, travellers=3)
+    data = report.to_dict()
+    assert data["outcomes"] == {"accepted": 3}  # the lanes kept their lists and decided alike
+    counts = data["events"]
+    assert counts["resent"] > 0 and counts["acknowledged_duplicates"] > 0
+    assert counts["at_central"] == counts["produced"]
+    assert counts["missing"] == 0 and counts["duplicated"] == 0
