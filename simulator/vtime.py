@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 BUSY_POLL_SECONDS = 0.002
 """How often the loop looks again while a thread holds the clock (real seconds)."""
+LOOP_ROUND_SECONDS = 1e-6
+"""Virtual time one round of the event loop takes."""
 STARTING_GRACE_SECONDS = 0.02
 """How long the clock waits for submitted worker jobs to start (real seconds)."""
 
@@ -83,6 +85,9 @@ class _Selector(selectors.BaseSelector):
         self._inner.close()
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        # every round of the loop takes a little time, as on a real clock: code that polls
+        # until "now > deadline" (strictly) cannot spin for ever at one instant
+        self._loop.creep()
         ready = self._inner.select(0)
         if ready or timeout == 0:
             return ready
@@ -131,6 +136,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             if when > self._vnow:
                 self._vnow = when
                 self.jumps += 1
+
+    def creep(self) -> None:
+        self._vnow += LOOP_ROUND_SECONDS
 
     def hold(self) -> None:
         """Stop the clock until :meth:`release` (any thread)."""

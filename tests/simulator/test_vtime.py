@@ -107,3 +107,20 @@ def test_outside_a_virtual_loop_thread_sleep_is_a_real_sleep() -> None:
     vtime.thread_sleep(0.05)
     assert time.monotonic() - start >= 0.05
     assert vtime.current_loop() is None
+
+
+def test_code_polling_for_a_strictly_later_time_does_not_spin_for_ever() -> None:
+    """Regression: the gate driver's timer polled until "now > deadline" with the deadline at
+    the current instant; with ready callbacks the clock never moved and the loop spun."""
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
+        rounds = 0
+        while not loop.time() > deadline:
+            await asyncio.sleep(0)
+            rounds += 1
+            assert rounds < 1000
+        return rounds
+
+    assert vtime.run(main()) >= 1
