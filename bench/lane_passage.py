@@ -1,6 +1,6 @@
-"""Benchmark: simulated travellers through one lane (the lane core with simulated devices, the
-real MRZ, chip, document-authentication and face code) under the default physical model;
-print JSON.
+"""Benchmark: simulated travellers through one lane (the real lane daemon, ``egate lane``'s code,
+on simulated devices and the virtual-time loop of ``egate sim run --fast``) under the default
+physical model; print JSON.
 
 Figures: median and p95 passage time (reaching the reader -> clear of the exit beam), the
 physical minimum of the model (its unavoidable steps back to back, simulator/physical.py), the
@@ -15,17 +15,18 @@ Targets (issue #12): median <= 1.10 x minimum, software median <= 0.5 s, zero mi
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import tempfile
+
 from gate.config import load_lane
 from gate.face.pipeline import FaceEngine
-from simulator import scenarios
-from simulator.simrun import SimRun
+from simulator import scenarios, vtime
+from simulator.daemon_lanes import DaemonRun
 from simulator.testdata import testdata_root
 from simulator.travellers import FaceSource
 
@@ -45,18 +46,20 @@ def main() -> int:
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    run = SimRun(
-        scenarios.load(args.scenario),
-        lanes=1,
-        travellers=args.travellers,
-        seed=args.seed,
-        fast=True,
-        lane_config=lane,
-        faces=faces,
-        engine=FaceEngine.from_config(lane.face),
-        progress=progress,
-    )
-    report = asyncio.run(run.run())
+    with tempfile.TemporaryDirectory(prefix="egate-bench-") as workdir:
+        run = DaemonRun(
+            scenarios.load(args.scenario),
+            lanes=1,
+            travellers=args.travellers,
+            seed=args.seed,
+            fast=True,
+            lane_config=lane,
+            faces=faces,
+            engine=FaceEngine.from_config(lane.face),
+            workdir=Path(workdir),
+            progress=progress,
+        )
+        report = vtime.run(run.run())
     data = report.to_dict()
     minimum = report.physical_minimum_seconds
     median = data["passage_seconds"]["median"]
@@ -79,6 +82,8 @@ def main() -> int:
         "mismatches": data["mismatches"],
         "mismatch_details": data["mismatch_details"][:10],
         "wall_seconds": data["wall_seconds"],
+        "lane_implementation": data["lane_implementation"],
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
         "targets": {
             "ratio_max": TARGET_RATIO,
             "software_median_max": TARGET_SOFTWARE,

@@ -3,10 +3,12 @@ the simulated clock); print JSON.
 
 For each size: travellers per hour of WALL time (how fast this machine simulates), travellers
 per hour of simulated time per lane (what the lanes would serve), software seconds per
-transaction (median, p95) and the wall seconds of the run. Every lane serves --per-lane
-travellers of the genuine mix. The lanes share one process and one event loop; the software
-of every lane runs on this machine's cores, so a per-transaction software time that grows with
-the number of lanes shows contention.
+transaction (median, p95) and the wall seconds of the run. Every lane is a real lane daemon
+(``egate lane``'s code) on simulated devices, on the virtual-time loop of ``egate sim run
+--fast``, serving --per-lane travellers of the genuine mix. The lanes share one process and one
+event loop; the software of every lane runs on this machine's cores, so a per-transaction
+software time that grows with the number of lanes shows contention (it lies on the passage:
+the virtual clock charges a worker job its wall time).
 
   python bench/sim_scale.py [--sizes 1,4,16,32] [--per-lane 4] [--scenario genuine]
 """
@@ -14,7 +16,6 @@ the number of lanes shows contention.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -22,10 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import tempfile
+
 from gate.config import load_lane
 from gate.face.pipeline import FaceEngine
-from simulator import scenarios
-from simulator.simrun import SimRun
+from simulator import scenarios, vtime
+from simulator.daemon_lanes import DaemonRun
 from simulator.testdata import testdata_root
 from simulator.travellers import FaceSource
 
@@ -43,17 +46,19 @@ def main() -> int:
     scenario = scenarios.load(args.scenario)
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
-        run = SimRun(
-            scenario,
-            lanes=size,
-            travellers=size * args.per_lane,
-            seed=args.seed,
-            fast=True,
-            lane_config=lane,
-            faces=faces,
-            engine=engine,
-        )
-        report = asyncio.run(run.run())
+        with tempfile.TemporaryDirectory(prefix="egate-bench-") as workdir:
+            run = DaemonRun(
+                scenario,
+                lanes=size,
+                travellers=size * args.per_lane,
+                seed=args.seed,
+                fast=True,
+                lane_config=lane,
+                faces=faces,
+                engine=engine,
+                workdir=Path(workdir),
+            )
+            report = vtime.run(run.run())
         data = report.to_dict()
         per_lane = list(data["throughput_per_hour"].values())
         rows.append(
@@ -68,7 +73,9 @@ def main() -> int:
                     len(per_lane) // 2
                 ],
                 "software_seconds": data["software_seconds"],
+                "passage_seconds": data["passage_seconds"],
                 "mismatches": data["mismatches"],
+                "loadavg": Path("/proc/loadavg").read_text().split()[:3],
             }
         )
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)

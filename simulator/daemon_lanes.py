@@ -1,28 +1,29 @@
-"""Simulated lanes run by the real lane daemon (``egate lane``: ``gate.daemon.LaneDaemon``), in
-real time: ``egate sim run --daemon``.
+"""Simulated lanes run by the real lane daemon (``egate lane``: ``gate.daemon.LaneDaemon``):
+``egate sim run`` and ``egate demo``.
 
 Each lane is a :class:`~gate.daemon.LaneDaemon` with the simulated devices of
 :class:`simulator.lane_devices.SimulatedLane` (the real serial document-reader driver on an
-in-memory port, a virtual chip in the reader's field, the scene camera, the real gate-controller
-driver talking to the gate simulator); its durable outbox delivers to the embedded central
-service over the ingest contract. A player per lane acts the scenario's travellers on those
-devices (place the passport, step in when the entry opens, leave the way the screen shows) and
-reads each decision from the daemon's own transaction event.
-
-Not simulated here (see docs/scenarios.md): watch-list hits and passenger manifests (the
-daemon's lists come from central's list distribution, which the embedded central does not fill
-yet), document-reader and chip-reader disconnections, central and network faults.
+in-memory line, a virtual chip in the reader's field, the scene camera, the real gate-controller
+driver talking to the simulated controller); its durable outbox delivers to central over the
+ingest contract. A player per lane acts the scenario's travellers on those devices (place the
+passport, face the camera, step in when the entry opens, leave the way the screen shows) and
+reads each decision from the daemon's own transaction event; the scenario's faults are played
+on the devices and on the lane's link to central. Everything runs on the event loop's clock:
+real time, or a virtual-time loop (:mod:`simulator.vtime`) with ``fast``. See
+docs/scenarios.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 import numpy as np
@@ -30,9 +31,11 @@ import numpy as np
 from gate import events
 from gate.config import LaneConfig
 from gate.daemon import LaneDaemon
+from gate.daemon.lists import LIST_NAMES
 from gate.daemon.work import FaceCapture
 from gate.face.liveness import ExternalLiveness
 from gate.face.pipeline import FaceEngine
+from simulator import vtime
 from simulator.chip.card import VirtualChip
 from simulator.lane_devices import SimulatedLane
 from simulator.physical import PhysicalModel, pad_jpeg
@@ -55,9 +58,110 @@ from simulator.uplink import EmbeddedCentral
 Log = Callable[[str], None]
 DRAIN_SECONDS = 60.0
 """After its last traveller a lane waits at most this long for its outbox to reach central."""
-UNSUPPORTED_FAULTS = ("docreader", "chip_reader", "central", "network")
-GARBLED_MRZ = ["P<UTO" + "#" * 39, "GARBAGE<<<"]
-"""What a reader that cannot read the MRZ delivers (the daemon refers on MRZ errors)."""
+REMOVED_AFTER_APDUS = 9
+"""A 'removes-document' traveller takes the passport away after this many APDUs (once the chip
+has been opened, during the file reads)."""
+WALK_BACK_AFTER_SECONDS = 1.0
+OUT_OF_SERVICE_WAIT = 600.0
+"""A traveller waits at most this long (simulated seconds) for a lane out of service."""
+SLOW_LINE_SECONDS = 0.3
+"""A slow gate-controller line: every frame to the host this much later."""
+SLOW_READER_SECONDS = 2.0
+"""A slow document reader delivers the MRZ this much later."""
+SLOW_CHIP_SECONDS = 0.02
+NOISY_CHIP_SECONDS = 0.005
+"""Extra seconds per APDU on a slow (weak field) or noisy (retransmissions) chip link."""
+SLOW_CENTRAL_SECONDS = 2.0
+"""A slow central or network answers each request this much later."""
+
+
+class FaultyLink(httpx.AsyncBaseTransport):
+    """A lane's link to central with the scenario's ``central`` and ``network`` faults:
+    disconnect / power-cycle: central unreachable (connection refused); slow: every answer
+    ``SLOW_CENTRAL_SECONDS`` later; noise: central answers 503 (``central``) or the answer is
+    lost after central stored the batch (``network``: the outbox sends it again and central
+    acknowledges duplicates)."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        faults: LaneFaults,
+        clock: Callable[[], float],
+        start: Callable[[], float],
+        *,
+        remote: bool = False,
+    ) -> None:
+        self.remote = remote
+        self.inner = inner
+        self.resent = 0
+        """Events whose acknowledgement was lost (the outbox sends them again)."""
+        self.duplicates = 0
+        """Events central acknowledged as already stored."""
+        self.faults = faults
+        self.clock = clock
+        self.start = start
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        t = self.clock() - self.start()
+        central = self.faults.active(t, "central")
+        network = self.faults.active(t, "network")
+        for fault in (central, network):
+            if fault is not None and fault.kind in ("disconnect", "power-cycle"):
+                raise httpx.ConnectError(
+                    f"simulated {fault.device} fault: central unreachable", request=request
+                )
+            if fault is not None and fault.kind == "slow":
+                await asyncio.sleep(SLOW_CENTRAL_SECONDS)
+        if central is not None and central.kind == "noise":
+            return httpx.Response(503, json={"detail": "simulated central fault"})
+        loop = asyncio.get_running_loop()
+        # a central at a URL answers in real time: the virtual clock waits for it (except for
+        # a long poll, which waits for the simulated world itself)
+        hold = (
+            self.remote
+            and isinstance(loop, vtime.VirtualTimeLoop)
+            and not request.url.params.get("wait")
+        )
+        if hold:
+            assert isinstance(loop, vtime.VirtualTimeLoop)
+            loop.hold()
+        try:
+            response = await self.inner.handle_async_request(request)
+        finally:
+            if hold:
+                assert isinstance(loop, vtime.VirtualTimeLoop)
+                loop.release()
+        ingest = request.method == "POST" and request.url.path.endswith("/events")
+        if network is not None and network.kind == "noise":
+            await response.aread()
+            if ingest:
+                self.resent += len(_json_list(request.content, "events"))
+            raise httpx.ReadError("simulated network fault: the answer was lost", request=request)
+        if ingest and response.status_code < 300:
+            await response.aread()
+            self.duplicates += len(_json_list(response.content, "duplicates"))
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _json_list(body: bytes, key: str) -> list[Any]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return []
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class RemoteCentral:
+    """A central service at a URL (``egate sim run --central URL``): the lanes sim-1..N are
+    registered there and ``tokens`` holds their credentials."""
+
+    url: str
+    tokens: dict[str, str]
 
 
 @dataclass
@@ -70,6 +174,7 @@ class DaemonLane:
     pad: ExternalLiveness
     faults: LaneFaults
     emitted: list[events.Event] = field(default_factory=list)
+    mrz_delay: float = 0.0
     software: dict[str, float] = field(default_factory=dict)
     results: list[TravellerResult] = field(default_factory=list)
 
@@ -89,12 +194,13 @@ class DaemonRun:
         faces: FaceSource,
         engine: FaceEngine,
         workdir: Path,
-        central: EmbeddedCentral | None = None,
+        central: EmbeddedCentral | RemoteCentral | None = None,
         model: PhysicalModel | None = None,
         log: Log | None = None,
         progress: Log | None = None,
         in_process: bool = True,
         events_out: TextIO | None = None,
+        fast: bool = False,
     ) -> None:
         """``in_process``: the daemons reach the embedded central through its ASGI app;
         False: over HTTP at its URL (``egate demo``, where uvicorn serves it)."""
@@ -110,6 +216,7 @@ class DaemonRun:
         self.workdir = workdir
         self.central = central
         self.in_process = in_process
+        self.fast = fast
         self.events_out = events_out
         self.model = model or PhysicalModel()
         self.log = log or (lambda _line: None)
@@ -118,6 +225,10 @@ class DaemonRun:
         self.documents = DocumentFactory(self.now)
         self.done = 0
         self.notes: list[str] = []
+        self.chip_link_seconds: list[float] = []
+        self.started_at = 0.0
+        self.lanes_built: list[DaemonLane] = []
+        self.links: list[FaultyLink] = []
 
     def lane_config(self, index: int) -> LaneConfig:
         lane_dir = self.workdir / f"lane-{index + 1}"
@@ -135,12 +246,24 @@ class DaemonRun:
             "records_dir": str(lane_dir / "records"),
         }
         data["policy"] |= {"refuse_specimen": False, "stale_lists": "serve"}
+        if isinstance(self.central, EmbeddedCentral):  # it holds the watch list and manifest
+            key = lane_dir / "lists-public.pem"
+            key.parent.mkdir(parents=True, exist_ok=True)
+            key.write_text(self.central.public_key_pem())
+            data["central"]["lists_public_key"] = str(key)
+            data["policy"]["apis_directions"] = ["arrival"]
         data["passage"] |= {"flow": self.scenario.flow}
         return LaneConfig.model_validate(data)
 
     def build_lane(self, index: int) -> DaemonLane:
         config = self.lane_config(index)
-        sim = SimulatedLane(config, time_scale=1.0, seed=self.seed + index)
+        sim = SimulatedLane(
+            config,
+            time_scale=1.0,
+            seed=self.seed + index,
+            geometry=self.model.geometry,
+            walking_speed=self.model.walking_speed,
+        )
         pad = ExternalLiveness()
         faults = LaneFaults(tuple(f for f in self.scenario.faults if f.hits(index)))
         holder: dict[str, DaemonLane] = {}
@@ -155,11 +278,19 @@ class DaemonRun:
             if isinstance(event, events.TransactionEvent) and tx is not None:
                 lane.software[str(event.transaction_id)] = tx.software_seconds
 
-        transport = (
+        inner: httpx.AsyncBaseTransport = (
             httpx.ASGITransport(app=self.central.app)
-            if self.central is not None and self.in_process
-            else None  # over HTTP to [central] url
+            if isinstance(self.central, EmbeddedCentral) and self.in_process
+            else httpx.AsyncHTTPTransport()  # over HTTP to [central] url
         )
+        transport = FaultyLink(
+            inner,
+            faults,
+            self.clock,
+            lambda: self.started_at,
+            remote=not isinstance(inner, httpx.ASGITransport),
+        )
+        self.links.append(transport)
         daemon = LaneDaemon(
             config,
             devices=sim.devices(),
@@ -187,10 +318,19 @@ class DaemonRun:
             return on_screen(self.faces.portrait(traveller.identity))
         return self.faces.live(traveller.identity, impostor=kind == "impostor")[0]
 
+    @staticmethod
+    def undelivered(lane: DaemonLane) -> int:
+        stats = lane.daemon.outbox_stats
+        return stats.depth if stats is not None else 0
+
+    def clock(self) -> float:
+        """The event loop's clock: real seconds, or virtual ones under ``--fast``."""
+        return asyncio.get_running_loop().time()
+
     async def wait(self, lane: DaemonLane, what: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
+        deadline = self.clock() + timeout
         while not what():
-            if time.monotonic() > deadline:
+            if self.clock() > deadline:
                 return False
             await asyncio.sleep(0.02)
         return True
@@ -198,49 +338,78 @@ class DaemonRun:
     async def play(self, lane: DaemonLane, traveller: Traveller, start: float) -> None:
         model, spec, sim = self.model, traveller.spec, lane.sim
         screen = lane.daemon.screen
-        arrival = time.monotonic()
+        arrival = self.clock()
+        # a lane out of service (a device fault) is waited for, as travellers do in a queue
+        await self.wait(lane, lambda: screen.screen == "welcome", OUT_OF_SERVICE_WAIT)
         done = len(lane.transactions())
         slow = spec.behaviour == "slow"
         portrait = pad_jpeg(jpeg(self.faces.portrait(traveller.identity)), model.dg2_bytes)
-        image = await asyncio.to_thread(self.documents.build, traveller, portrait)
+        if self.fast:  # the simulator's own work, not the lane's: off the virtual clock
+            image = self.documents.build(traveller, portrait)
+        else:
+            image = await asyncio.to_thread(self.documents.build, traveller, portrait)
         chip = VirtualChip(image) if image is not None else None
         if chip is not None and spec.behaviour == "removes-document":
-            chip.faults.remove_after_apdus = 6
+            chip.faults.remove_after_apdus = REMOVED_AFTER_APDUS
         lane.pad.set_score(pad_score(traveller))
         face = self.face_for(traveller)
-        await asyncio.sleep(model.place_document_seconds * (model.slow_factor if slow else 1))
-        if spec.behaviour != "looks-away":
-            sim.camera.show(face, companions=1 if spec.tailgater else 0)
-        lines = traveller.document_lines() or GARBLED_MRZ
+        # the passport goes on the reader; the reader's OCR delivers the MRZ a moment later
+        placing = model.place_document_seconds * (model.slow_factor if slow else 1)
+        await asyncio.sleep(placing + model.mrz_delivery_seconds + lane.mrz_delay)
+        one_step = self.scenario.flow == "one-step"
+        companions = 1 if spec.tailgater else 0
+        if one_step and spec.behaviour != "looks-away":  # the camera faces the reader
+            sim.camera.show(face, companions=companions)
+        lines = traveller.document_lines()
         sim.place_document(lines, chip, real_time=True)
         # the entry opens, or the lane decided at the reader (a transaction event)
+        # (one-step: the single barrier opens on "proceed")
+        let_in = ("enter", "proceed") if one_step else ("enter",)
         await self.wait(
-            lane, lambda: screen.screen == "enter" or len(lane.transactions()) > done, 60
+            lane, lambda: screen.screen in let_in or len(lane.transactions()) > done, 60
         )
-        if screen.screen == "enter":
+        if screen.screen in let_in:
             sim.remove_document()
             if spec.behaviour == "walks-back":
-                sim.walk_in()
-                await asyncio.sleep(0.3)
+                sim.walk_in(one_step=one_step)
+                await asyncio.sleep(WALK_BACK_AFTER_SECONDS)  # into the entry beam, then back
                 sim.turn_back()
             else:
-                sim.walk_in(tailgater=spec.tailgater)
-                if spec.behaviour == "looks-away":
-                    await asyncio.sleep(model.looks_away_seconds)
-                    sim.camera.show(face, companions=1 if spec.tailgater else 0)
-                await self.wait(
-                    lane, lambda: screen.screen in ("proceed", "see_officer", "walk_back"), 60
+                sim.walk_in(
+                    tailgater=spec.tailgater,
+                    slow_factor=model.slow_factor if slow else 1.0,
+                    one_step=one_step,
                 )
-                if screen.screen != "proceed":
-                    sim.turn_back()
+                # two-step: the traveller faces the camera a moment after passing the entry
+                # (the door opening, the walk to it); one looking away turns to it later
+                facing = 0.0 if one_step else (
+                    model.door_open_seconds
+                    + model.walk_seconds(model.reader_to_entry, slow)
+                    + model.face_after_entry_seconds
+                )  # fmt: skip
+                if spec.behaviour == "looks-away":
+                    facing += model.looks_away_seconds
+                if facing > 0:
+                    await asyncio.sleep(facing)
+                    sim.camera.show(face, companions=companions)
+                if not one_step:
+                    await self.wait(
+                        lane,
+                        lambda: screen.screen in ("proceed", "see_officer", "walk_back"),
+                        60,
+                    )
+                    if screen.screen != "proceed":
+                        sim.turn_back()
         finished = await self.wait(lane, lambda: len(lane.transactions()) > done, 90)
+        ended = self.clock()  # decided, and through the exit (or back out) when let in
         sim.remove_document()
         sim.camera.show(None)
+        # the next traveller steps up once the lane welcomes again
         await self.wait(lane, lambda: screen.screen in ("welcome", "out_of_service"), 60)
-        ended = time.monotonic()
-        if not finished:
-            raise SimError(f"lane {lane.index}: traveller {traveller.index} got no decision")
-        tx = lane.transactions()[done]
+        sim.gate.clear_people()
+        tx = lane.transactions()[done] if finished else None
+        if tx is not None and tx.decision is events.Decision.ACCEPTED and sim.chip.last:
+            self.chip_link_seconds.append(sim.chip.last.modelled_seconds)
         result = TravellerResult(
             index=traveller.index,
             lane=lane.index,
@@ -248,11 +417,16 @@ class DaemonRun:
             label=traveller.label,
             expect=spec.expect,
             expect_reasons=tuple(spec.expect_reasons),
-            decision=tx.decision.value,
-            reasons=tuple(tx.reasons),
+            # no transaction at all (the lane never saw the passport, e.g. a reader unplugged
+            # while it lay there): reported as decision "none", a mismatch unless a fault
+            # window excuses it
+            decision=tx.decision.value if tx is not None else "none",
+            reasons=tuple(tx.reasons) if tx is not None else ("SIM_NO_TRANSACTION",),
             started=arrival - start,
             ended=ended - start,
-            software_seconds=lane.software.get(str(tx.transaction_id), 0.0),
+            software_seconds=(
+                lane.software.get(str(tx.transaction_id), 0.0) if tx is not None else 0.0
+            ),
             faults=lane.faults.overlapping(arrival - start, ended - start),
         )
         lane.results.append(result)
@@ -265,27 +439,85 @@ class DaemonRun:
             self.progress(f"sim: {self.done}/{self.total} travellers")
 
     async def inject(self, lane: DaemonLane, fault: Fault, start: float) -> None:
-        await asyncio.sleep(max(0.0, start + fault.at_seconds - time.monotonic()))
-        sim, end = lane.sim, start + fault.end_seconds
-        if fault.device == "camera" and fault.kind in ("disconnect", "power-cycle"):
-            sim.camera.unplug()
-            await asyncio.sleep(max(0.0, end - time.monotonic()))
-            sim.camera.replug()
-        elif fault.device == "gatectl" and fault.kind == "noise":
-            while time.monotonic() < end:
-                sim.noise(32)
-                await asyncio.sleep(0.5)
-        elif fault.device == "gatectl" and fault.kind in ("disconnect", "power-cycle"):
-            sim.gate.unplug() if fault.kind == "disconnect" else sim.gate.power_cycle()
-            await asyncio.sleep(max(0.0, end - time.monotonic()))
-            if fault.kind == "disconnect":
-                sim.gate.replug()
-        elif fault.kind == "fire-alarm":
+        """Play one fault window on the lane's simulated devices (docs/scenarios.md, faults);
+        the daemon notices it the way it would notice the real thing. Central and network
+        faults are played by the lane's link to central (:class:`FaultyLink`)."""
+        await asyncio.sleep(max(0.0, start + fault.at_seconds - self.clock()))
+        sim, end, kind = lane.sim, start + fault.end_seconds, fault.kind
+
+        async def until_end() -> None:
+            await asyncio.sleep(max(0.0, end - self.clock()))
+
+        async def repeat(action: Callable[[], object], every: float) -> None:
+            while self.clock() < end:
+                action()
+                await asyncio.sleep(every)
+
+        if kind == "fire-alarm":
             sim.gate.fire_alarm(True)
-            await asyncio.sleep(max(0.0, end - time.monotonic()))
+            await until_end()
             sim.gate.fire_alarm(False)
+        elif fault.device == "camera":
+            if kind in ("disconnect", "power-cycle"):
+                sim.camera.unplug()
+                await until_end()
+                sim.camera.replug()
+            else:  # noise: grainy frames; slow: a third of the frame rate
+                sim.camera.degrade(noise=kind == "noise", slow=kind == "slow")
+                await until_end()
+                sim.camera.degrade()
+        elif fault.device == "gatectl":
+            if kind == "noise":
+                await repeat(lambda: sim.noise(32), 0.5)
+            elif kind == "slow":
+                sim.gate.set_delay(SLOW_LINE_SECONDS)
+                await until_end()
+                sim.gate.set_delay(0.0)
+            elif kind == "disconnect":
+                sim.gate.unplug()
+                await until_end()
+                sim.gate.replug()
+            else:
+                sim.gate.power_cycle()
+        elif fault.device == "docreader":
+            reader = sim.docreader
+            if kind == "noise":
+                await repeat(lambda: reader.send(reader.device.noise(16)), 0.5)
+            elif kind == "slow":
+                lane.mrz_delay = SLOW_READER_SECONDS
+                await until_end()
+                lane.mrz_delay = 0.0
+            else:
+                reader.unplug()
+                await until_end()
+                reader.replug()
+        elif fault.device == "chip_reader":
+            if kind in ("disconnect", "power-cycle"):
+                sim.chip.unplug()
+                await until_end()
+                sim.chip.replug()
+            else:  # slow: a weak field; noise: retransmitted frames
+                sim.chip.extra_seconds = SLOW_CHIP_SECONDS if kind == "slow" else NOISY_CHIP_SECONDS
+                await until_end()
+                sim.chip.extra_seconds = 0.0
+
+    async def preload_lists(self, lane: DaemonLane) -> None:
+        """The lane's lists as it would have them from its last sync before the run (a fault
+        of central at the start must not leave a lane without a manifest it had)."""
+        central = self.central
+        if not isinstance(central, EmbeddedCentral):
+            return
+        headers = {"Authorization": f"Bearer {central.tokens[lane.lane_id]}"}
+        async with central.client() as client:
+            for name in LIST_NAMES:
+                answer = await client.get(
+                    f"/api/v1/lanes/{lane.lane_id}/lists/{name}", headers=headers
+                )
+                answer.raise_for_status()
+                lane.daemon.lists.apply(name, answer.json())
 
     async def serve(self, lane: DaemonLane, queue: list[Traveller], start: float) -> None:
+        await self.preload_lists(lane)
         task = asyncio.create_task(lane.daemon.run())
         faults = [asyncio.create_task(self.inject(lane, f, start)) for f in lane.faults.faults]
         try:
@@ -293,13 +525,15 @@ class DaemonRun:
             await self.wait(lane, lambda: lane.daemon.screen.screen == "welcome", 30)
             for traveller in queue:
                 await self.play(lane, traveller, start)
-            if self.central is not None:  # let the outbox deliver before the lane stops
-                central = self.central
+            central = self.central
+            if isinstance(central, EmbeddedCentral):  # let the outbox deliver first
                 await self.wait(
                     lane,
                     lambda: central.counts([lane.lane_id]).rows >= len(lane.emitted),
                     DRAIN_SECONDS,
                 )
+            elif central is not None:
+                await self.wait(lane, lambda: self.undelivered(lane) == 0, DRAIN_SECONDS)
         finally:
             for f in faults:
                 f.cancel()
@@ -308,20 +542,28 @@ class DaemonRun:
 
     async def run(self) -> SimReport:
         wall = time.perf_counter()
-        for fault in self.scenario.faults:
-            if fault.device in UNSUPPORTED_FAULTS or fault.kind == "slow":
-                self.notes.append(
-                    f"fault {fault.device}:{fault.kind}@{fault.at_seconds:g}s is not simulated "
-                    "with the lane daemon yet"
-                )
-        if any(g.watchlist or not g.on_manifest for g in self.scenario.travellers):
-            self.notes.append(
-                "watch-list and manifest travellers: the daemon's lists come from central's "
-                "list distribution, which the embedded central does not fill yet"
-            )
         travellers = generate(self.scenario, self.total, self.seed, self.now.date())
-        lanes = [self.build_lane(i) for i in range(self.lanes)]
-        start = time.monotonic()
+        if isinstance(self.central, EmbeddedCentral):
+            self.central.load_lists(travellers, self.now.date())
+        elif self.central is not None:
+            self.notes.append(
+                f"central at {self.central.url}: the scenario's watch list and manifest must be "
+                "loaded there; events counted from the lanes' outboxes (what central "
+                "acknowledged), not from central's store"
+            )
+        elif any(g.watchlist or not g.on_manifest for g in self.scenario.travellers):
+            self.notes.append(
+                "watch-list and manifest travellers: without central (--central none) the "
+                "lanes have no lists; those travellers are screened as nobody listed"
+            )
+        # every lane keeps a document-reader read waiting in the default executor: give each
+        # lane its own threads (the default pool has min(32, CPUs + 4), fewer than 16 lanes
+        # need, and a read queued behind the others delays the lane and the virtual clock)
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(self.lanes * 3 + 4, thread_name_prefix="sim-lanes")
+        )
+        lanes = self.lanes_built = [self.build_lane(i) for i in range(self.lanes)]
+        start = self.started_at = self.clock()
         queues = [travellers[i :: self.lanes] for i in range(self.lanes)]
         await asyncio.gather(
             *(self.serve(lane, q, start) for lane, q in zip(lanes, queues, strict=True))
@@ -331,23 +573,40 @@ class DaemonRun:
             flow=self.scenario.flow,
             lanes=self.lanes,
             seed=self.seed,
-            fast=False,
-            central="embedded" if self.central is not None else "none",
+            fast=self.fast,
+            central=(
+                "embedded"
+                if isinstance(self.central, EmbeddedCentral)
+                else self.central.url
+                if self.central is not None
+                else "none"
+            ),
             lane_implementation="gate.daemon.LaneDaemon (egate lane) with simulated devices, "
-            "real time",
+            + ("virtual time (simulator.vtime)" if self.fast else "real time"),
             notes=self.notes,
         )
         report.results = sorted((r for lane in lanes for r in lane.results), key=lambda r: r.index)
         produced = sum(len(lane.emitted) for lane in lanes)
         report.events = EventCounts(produced=produced)
-        if self.central is not None:
+        if isinstance(self.central, RemoteCentral):
+            waiting = sum(self.undelivered(lane) for lane in lanes)
+            report.events = EventCounts(
+                produced=produced, at_central=produced - waiting, missing=waiting
+            )
+        elif self.central is not None:
             stored = self.central.counts([lane.lane_id for lane in lanes])
             report.events = EventCounts(
                 produced=produced,
                 at_central=stored.rows,
                 missing=produced - stored.rows,
                 duplicated=stored.rows - stored.distinct_seqs,
+                resent=sum(link.resent for link in self.links),
+                acknowledged_duplicates=sum(link.duplicates for link in self.links),
             )
-        report.simulated_seconds = time.monotonic() - start
+        report.simulated_seconds = self.clock() - start
+        if self.chip_link_seconds:
+            report.physical_minimum_seconds = self.model.minimum(
+                float(np.median(self.chip_link_seconds)), self.scenario.flow
+            )
         report.wall_seconds = time.perf_counter() - wall
         return report

@@ -245,11 +245,13 @@ def _run_daemons(
     central: EmbeddedCentral | None,
 ) -> SimReport:
     """The demo with a real lane daemon per lane; each daemon's outbox reports to central."""
+    from simulator import vtime
     from simulator.daemon_lanes import DaemonRun
 
-    if options.fast:
-        raise DemoError("--daemon runs in real time: leave out --fast")
-    say("lanes: the lane daemon (egate lane) with simulated devices")
+    say(
+        "lanes: the lane daemon (egate lane) with simulated devices"
+        + (", on the simulated clock" if options.fast else "")
+    )
     out = open_events_file(options.events_file)
     run = DaemonRun(
         scenario,
@@ -264,9 +266,10 @@ def _run_daemons(
         log=say,
         in_process=False,
         events_out=out,
+        fast=options.fast,
     )
     try:
-        return asyncio.run(run.run())
+        return vtime.run(run.run()) if options.fast else asyncio.run(run.run())
     finally:
         if out is not None:
             out.close()

@@ -114,7 +114,7 @@ LEAVE_SECONDS = 1.0
 """A traveller who is not let in takes the document back and steps away from the reader."""
 CHIP_ABSENT_SECONDS = 1.0
 """How long the reader polls for a chip before reporting none."""
-REMOVED_AFTER_APDUS = 6
+REMOVED_AFTER_APDUS = 9
 """A 'removes-document' traveller takes the passport away after this many APDUs."""
 OFFICER_SECONDS = 30.0
 """After a fire alarm clears, the simulated officer clears the lane's emergency this much later."""
@@ -595,7 +595,10 @@ class SimLane:
         if portrait is None or portrait.embedding is None:
             outcome: FaceOutcome = "no_chip_portrait"
         elif not samples:
-            outcome = "no_face"
+            # like the lane daemon (gate.daemon.work.capture_face): no face yet is no verdict;
+            # the lane's face timeout decides
+            self.compute(visit, began)
+            return
         else:
             match = run.engine.verify(portrait, samples, k=run.lane_config.face.frames_to_fuse)
             outcome = "match" if match.match else "no_match"

@@ -106,8 +106,13 @@ class Traveller:
         return " ".join(parts)
 
     def document_lines(self) -> list[str]:
-        """What the document reader delivers: the MRZ, or nothing for an unreadable one."""
-        return [] if self.spec.document == "unreadable-mrz" else self.mrz_lines
+        """What the document reader delivers: the MRZ, or for an unreadable one what its OCR
+        made of it (lines of the right shape that do not parse)."""
+        return list(UNREADABLE_MRZ) if self.spec.document == "unreadable-mrz" else self.mrz_lines
+
+
+UNREADABLE_MRZ = ("P<UTO" + "<" * 39, "GARBAGE" + "<" * 37)
+"""A smudged MRZ as the reader's OCR delivers it: the lane refers it ``MRZ_INVALID``."""
 
 
 def _yymmdd(d: date) -> str:

@@ -19,14 +19,18 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from gate import events
 from gate.config import CentralConfig
 from gate.errors import EgateError
+
+if TYPE_CHECKING:
+    from simulator.travellers import Traveller
 
 BATCH = 100
 """Events per ingest batch."""
@@ -168,6 +172,59 @@ class EmbeddedCentral:
                 at=self.central.now(),
             )
         self._server: Any = None
+
+    def load_lists(self, travellers: Sequence[Traveller], today: date) -> None:
+        """The scenario's lists, as central distributes them to the lanes: a watch-list entry
+        for every ``watchlist`` traveller, a manifest entry (flight SIM001 today, port SIM) for
+        every ``on_manifest`` one."""
+        from central.lists import ManifestEntry, WatchlistEntry, change
+
+        def state(t: Traveller) -> str:
+            return t.mrz_lines[0][2:5].replace("<", "")
+
+        def name(t: Traveller) -> str:
+            return f"{t.surname} {t.given_names}"
+
+        watch = [
+            WatchlistEntry(issuing_state=state(t), document_number=t.document_number, name=name(t))
+            for t in travellers
+            if t.spec.watchlist
+        ]
+        manifest = [
+            ManifestEntry(
+                issuing_state=state(t),
+                document_number=t.document_number,
+                name=name(t),
+                flight="SIM001",
+                flight_date=today,
+                port="SIM",
+                nationality=t.spec.nationality,
+            )
+            for t in travellers
+            if t.spec.on_manifest
+        ]
+        with self.central.db.write() as conn:
+            lists: tuple[tuple[str, list[Any]], ...] = (
+                ("watchlist", watch),
+                ("manifests", manifest),
+            )
+            for list_name, entries in lists:
+                change(
+                    conn,
+                    self.central,
+                    list_name,
+                    add=list(entries),
+                    remove=[],
+                    replace_all=True,
+                    actor="simulator",
+                    note="scenario travellers",
+                )
+
+    def public_key_pem(self) -> str:
+        """Central's list-signing public key (the lanes pin it)."""
+        from central.lists import ListSigner
+
+        return ListSigner(self.config.lists.signing_key_path).public_pem()
 
     def client(self) -> httpx.AsyncClient:
         """An in-process client (no port)."""

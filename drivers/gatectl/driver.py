@@ -359,8 +359,12 @@ class SerialGateController(GateController):
     def _on_data(self, ser: Any, data: bytes) -> None:
         if ser is not self._ser:
             return
-        self.session.receive(data, time.monotonic())
+        self.session.receive(data, self._now())
         self._flush()
+
+    def _now(self) -> float:
+        """The session's clock: the event loop's (a virtual-time loop's in the simulator)."""
+        return self._loop.time() if self._loop is not None else time.monotonic()
 
     def _flush(self) -> None:
         out = self.session.data_to_send()
@@ -375,14 +379,14 @@ class SerialGateController(GateController):
     async def _timer(self) -> None:
         while not self._closed:
             deadline = self.session.deadline() if self._ser is not None else None
-            wait = 0.5 if deadline is None else max(0.0, deadline - time.monotonic())
+            wait = 0.5 if deadline is None else max(0.0, deadline - self._now())
             self._wake.clear()
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
             if self._ser is not None:
-                self.session.poll(time.monotonic())
+                self.session.poll(self._now())
                 self._flush()
 
     # ----------------------------------------------------------------- outputs
@@ -472,7 +476,7 @@ class SerialGateController(GateController):
                 f"the driver retries every {self.reconnect_interval:.1f} s"
             )
         loop = asyncio.get_running_loop()
-        request_id = self.session.submit(command, time.monotonic())
+        request_id = self.session.submit(command, self._now())
         fut: asyncio.Future[p.Status | None] = loop.create_future()
         self._futures[request_id] = fut
         self._flush()

@@ -192,15 +192,11 @@ def read_mrz(tx: Transaction, today: date, at: Callable[[], float]) -> li.MrzRea
         if outcome.document is None:
             if outcome.reasons == ("MRZ_INVALID",):
                 tx.verdicts["mrz"] = ("refer", ["MRZ_INVALID"])
-            return li.MrzRead(
-                at=at(), transaction=tx.id, document=None, reasons=outcome.reasons
-            )
+            return li.MrzRead(at=at(), transaction=tx.id, document=None, reasons=outcome.reasons)
         tx.mrz, tx.mrz_lines = "".join(outcome.lines), outcome.lines
         tx.facts = outcome.document
         tx.verdicts["mrz"] = ("pass", list(outcome.reasons))
-        return li.MrzRead(
-            at=at(), transaction=tx.id, document=tx.facts, reasons=outcome.reasons
-        )
+        return li.MrzRead(at=at(), transaction=tx.id, document=tx.facts, reasons=outcome.reasons)
     finally:
         tx.software_seconds += time.perf_counter() - started
 
@@ -374,7 +370,7 @@ def capture_face(
     best_frame: np.ndarray | None = None
     best_quality = -1.0
     index = 0
-    give_up = time.monotonic() + wait_portrait_seconds
+    give_up = at() + wait_portrait_seconds  # the lane's clock (virtual in a simulation)
     while not tx.stop_face.is_set():
         try:
             frame = camera.read()
@@ -397,14 +393,12 @@ def capture_face(
         post(li.PersonsSeen(at=at(), faces=boxes))
         if sample is not None and observation.primary is not None:
             samples = [*samples, sample][-face.max_samples :]
-            observations.append(
-                LivenessObservation(observation.primary.landmarks, time=time.monotonic())
-            )
+            observations.append(LivenessObservation(observation.primary.landmarks, time=at()))
             if sample.quality.score > best_quality:
                 best_quality, best_frame = sample.quality.score, image
         if tx.portrait_ready.is_set() and len(samples) >= face.min_samples:
             break
-        if time.monotonic() > give_up:
+        if at() > give_up:
             break
     else:
         return

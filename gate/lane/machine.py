@@ -524,7 +524,10 @@ class Lane:
         if d.decision in (Decision.REJECTED, Decision.REFERRED):
             return self._conclude(d.decision, at)
         if d.decision is Decision.ACCEPTED:
-            return self._accept(at)
+            # two persons on the beams for longer than the persistence (counted before the
+            # watch began, with no beam change since) must not get an exit released
+            tailgating = self._check_beam_tailgating(at)
+            return tailgating or self._accept(at)
         if d.document_stage_passed and self.state in (S.READING_CHIP, S.ELIGIBILITY):
             if self.passage.flow == "two-step":
                 tx.stage(Stage.ENTRY_OPENED, at)
@@ -728,7 +731,18 @@ class Lane:
     def _again(
         self, door: Door, direction: PassageDirection, code: str, at: float
     ) -> list[Command]:
-        """A traveller did not take a released passage: release it again and call an officer."""
+        """A traveller did not take a released passage: release it again and call an officer.
+        An exit is not released again while the beams have shown two persons for longer than
+        the persistence: they are sent back out through the entry instead (tailgating)."""
+        cfg = self.passage.tailgating
+        crowded = (
+            self._beam_persons > 1
+            and at - self._beam_persons_since + 1e-9 >= cfg.beam_persistence_seconds
+        )
+        if door is Door.EXIT and crowded and self.passage.flow == "two-step":
+            door, direction, code = Door.ENTRY, PassageDirection.OUT, "PASSAGE_TAILGATING"
+            if self.tx is not None:
+                self._evidence(persons=self._beam_persons)
         timeout = self.passage.exit_seconds if door is Door.EXIT else self.passage.leave_seconds
         cmds: list[Command] = [*self._cancel(), self._release(door, direction, timeout, at)]
         self._step_deadline = at + timeout + REPORT_GRACE_SECONDS

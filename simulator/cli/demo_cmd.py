@@ -51,10 +51,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-central", action="store_true", help="run the lanes only")
     parser.add_argument(
-        "--daemon",
+        "--core",
         action="store_true",
-        help="run the real lane daemon (egate lane) for each lane (real time, no --fast)",
+        help="drive the lane core directly instead of running a lane daemon per lane",
     )
+    parser.add_argument("--daemon", action="store_true", help=argparse.SUPPRESS)  # the default
     parser.set_defaults(func=_demo)
 
 
@@ -82,7 +83,7 @@ def _demo(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         events_file=args.events,
         central=not args.no_central,
-        daemon=args.daemon,
+        daemon=not args.core,
     )
     faces = FaceSource.find(testdata_root())
     report = run_demo(scenario, lane, faces, FaceEngine.from_config(lane.face), options, say)

@@ -1,8 +1,9 @@
 """``egate sim``: simulated lanes at scale (docs/scenarios.md).
 
 - ``egate sim scenarios`` lists the built-in scenarios;
-- ``egate sim run`` runs N simulated lanes (the lane core with simulated devices) through a
-  scenario and prints the report (``--json`` for the machine-readable one).
+- ``egate sim run`` runs N real lane daemons (``egate lane``'s code) on simulated devices
+  through a scenario and prints the report (``--json`` for the machine-readable one);
+  ``--fast`` runs them on a virtual-time event loop (:mod:`simulator.vtime`).
 """
 
 from __future__ import annotations
@@ -40,19 +41,28 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--fast",
         action="store_true",
-        help="simulated clock: run as fast as the computing allows (same outcomes)",
+        help="virtual clock: the lane daemons run as fast as the computing allows "
+        "(same outcomes as real time)",
     )
     run.add_argument(
         "--central",
         default="embedded",
         help="embedded (default: the central service in-process on a temporary SQLite file; "
-        "events are delivered and counted there) or none",
+        "events are delivered and counted there), none, or the URL of a central service where "
+        "lanes sim-1..N are registered (with --central-tokens)",
     )
     run.add_argument(
-        "--daemon",
-        action="store_true",
-        help="run the real lane daemon (egate lane) for each lane, in real time (no --fast)",
+        "--central-tokens",
+        type=Path,
+        help='with --central URL: a JSON file {"sim-1": "TOKEN", ...} of the lanes\' tokens',
     )
+    run.add_argument(
+        "--core",
+        action="store_true",
+        help="drive the lane core (gate.lane.Lane) directly with a simulated I/O shell instead "
+        "of lane daemons (a cross-check; no outbox, API or device drivers)",
+    )
+    run.add_argument("--daemon", action="store_true", help=argparse.SUPPRESS)  # the default
     run.add_argument("--config", type=Path, help="lane configuration (default: built in)")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.add_argument("--verbose", action="store_true", help="print every traveller's outcome")
@@ -112,13 +122,11 @@ def _run(args: argparse.Namespace) -> int:
     from simulator.testdata import testdata_root
     from simulator.travellers import FaceSource
 
-    if args.daemon and args.fast:
-        raise EgateError("--daemon runs in real time: leave out --fast")
+    if args.daemon and args.core:
+        raise EgateError("--daemon and --core exclude each other (lane daemons are the default)")
+    remote = None
     if args.central not in ("none", "embedded"):
-        raise EgateError(
-            f"--central {args.central}: use 'embedded' or 'none' (delivery to a central service "
-            "at a URL needs lane credentials and comes with the lane daemon integration)"
-        )
+        remote = _remote_central(args)
     scenario = scenarios.load(args.scenario)
     lane = config.load_lane(args.config)
 
@@ -127,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
 
     faces = FaceSource.find(testdata_root())
     with tempfile.TemporaryDirectory(prefix="egate-sim-central-") as tmp:
-        central = None
+        central: Any = remote
         if args.central == "embedded":
             from simulator.uplink import EmbeddedCentral
 
@@ -135,6 +143,30 @@ def _run(args: argparse.Namespace) -> int:
         report = _execute(args, scenario, lane, faces, central, log)
     print(report.to_json() if args.json else report.human())
     return 0 if not report.mismatches else 1
+
+
+def _remote_central(args: argparse.Namespace) -> Any:
+    from gate.errors import EgateError
+    from simulator.daemon_lanes import RemoteCentral
+
+    if args.core:
+        raise EgateError("--central URL needs lane daemons: leave out --core")
+    if not args.central.startswith(("http://", "https://")):
+        raise EgateError(f"--central {args.central!r}: use 'embedded', 'none' or an http(s):// URL")
+    if args.central_tokens is None:
+        raise EgateError(
+            "--central URL needs --central-tokens FILE: a JSON object of lane id -> token for "
+            f"the lanes sim-1..sim-{args.lanes} registered at {args.central}"
+        )
+    try:
+        tokens = json.loads(args.central_tokens.read_text())
+    except (OSError, ValueError) as exc:
+        raise EgateError(f"--central-tokens {args.central_tokens}: {exc}") from None
+    lanes = [f"sim-{i + 1}" for i in range(args.lanes)]
+    missing = [lane for lane in lanes if not isinstance(tokens, dict) or lane not in tokens]
+    if missing:
+        raise EgateError(f"--central-tokens {args.central_tokens}: no token for {missing}")
+    return RemoteCentral(args.central, {lane: str(tokens[lane]) for lane in lanes})
 
 
 def _execute(
@@ -148,7 +180,8 @@ def _execute(
     from gate.face.pipeline import FaceEngine
     from simulator.simrun import SimRun
 
-    if args.daemon:
+    if not args.core:
+        from simulator import vtime
         from simulator.daemon_lanes import DaemonRun
 
         with tempfile.TemporaryDirectory(prefix="egate-sim-lanes-") as workdir:
@@ -164,7 +197,10 @@ def _execute(
                 central=central,
                 log=log if args.verbose else None,
                 progress=None if args.json else log,
+                fast=args.fast,
             )
+            if args.fast:
+                return vtime.run(daemon_run.run())
             return asyncio.run(daemon_run.run())
     run = SimRun(
         scenario,

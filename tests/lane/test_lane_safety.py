@@ -323,3 +323,15 @@ TestLaneSafety = LaneMachine.TestCase
 TestLaneSafety.settings = SETTINGS
 TestOneStepLaneSafety = OneStepLaneMachine.TestCase
 TestOneStepLaneSafety.settings = SETTINGS
+
+
+def test_two_persons_on_the_beams_since_before_the_traveller_get_no_exit() -> None:
+    """Regression (found by TestLaneSafety): the beams showed two persons while the lane was
+    idle and never changed; the traveller's checks all passed 12 s later. The exit must not be
+    released: the beam count is checked again at the decision."""
+    machine = LaneMachine()
+    machine.beams(beams=[False, True, False, True, False])
+    machine.advance(alive=True, codes=("PA_OK", "AA_OK"), good=2, outcome="match", persons=1)
+    machine.advance(alive=True, codes=("PA_OK", "AA_OK"), good=0, outcome="match", persons=1)
+    machine.tick(dt=12.0)
+    machine.teardown()

@@ -180,8 +180,9 @@ def test_cli_run_prints_the_json_report(
     args = ["sim", "run", "--scenario", str(path), "--travellers", "1", "--fast", "--json"]
     assert main([*args, "--central", "none"]) == 0
     assert json.loads(capsys.readouterr().out)["events"]["at_central"] is None
-    assert main([*args, "--central", "http://central.example"]) == 2
-    assert main([*args, "--daemon"]) == 2  # the daemon runs in real time only
+    assert main([*args, "--central", "http://central.example"]) == 2  # no --central-tokens
+    assert main([*args, "--central", "ftp://central.example"]) == 2
+    assert main([*args, "--daemon", "--core"]) == 2
 
 
 def test_real_time_gives_the_same_outcomes_as_the_simulated_clock(
