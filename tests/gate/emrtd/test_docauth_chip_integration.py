@@ -9,6 +9,7 @@ import pytest
 
 from gate.emrtd.auth.authenticate import authenticate_document
 from gate.emrtd.document import Document
+from gate.emrtd.errors import CardRemovedError
 from gate.emrtd.pki import trust
 from gate.emrtd.reader import ChipSession, Reader
 from simulator import passports
@@ -87,3 +88,29 @@ def test_active_authentication_through_chip_habits_is_no_clone(
     assert "AA_OK" in verdict.codes, verdict.to_dict()["findings"]
     assert "CHIP_CLONE_SUSPECTED" not in verdict.codes
     assert verdict.ok
+
+
+def test_a_passport_taken_away_during_authentication_is_never_a_clone(
+    pki_store: Callable[[], trust.TrustStore],
+) -> None:
+    """The passport leaves the reader at every APDU of chip and active authentication: the
+    verdict is *_NOT_COMPLETED (refer), never CA_FAILED, AA_FAILED or a clone alarm."""
+    image = passports.build_passport(MRZ, shared_pki().dsc_p256, aa_kind="rsa2048")  # type: ignore[arg-type]
+    seen: set[str] = set()
+    for removed_at in range(10, 24):
+        chip = VirtualChip(image)
+        chip.faults.remove_after_apdus = removed_at
+        reader = Reader(ChipSession(InProcessTransport(chip)))
+        try:
+            reader.open(image.mrz_information)
+            files = {name: r.data for name, r in reader.read_files(FILES).items()}
+        except CardRemovedError:
+            continue  # taken away while reading: the read fails, nothing is verified
+        verdict = authenticate_document(reader, Document.from_files(files), pki_store(),
+                                        at=AT, mrz=MRZ)  # fmt: skip
+        seen |= set(verdict.codes)
+        assert not {"CHIP_CLONE_SUSPECTED", "CA_FAILED", "AA_FAILED"} & set(verdict.codes), (
+            removed_at,
+            verdict.codes,
+        )
+    assert {"CA_NOT_COMPLETED", "AA_NOT_COMPLETED", "AA_OK"} <= seen  # every phase was hit
