@@ -68,6 +68,7 @@ from gate.lane.commands import (
 from gate.lane.inputs import (
     CentralLinkChanged,
     ChipRead,
+    CommandAction,
     DeviceFault,
     DeviceRecovered,
     DocumentPlaced,
@@ -81,7 +82,6 @@ from gate.lane.inputs import (
     Input,
     LivenessChecked,
     MrzRead,
-    OfficerAction,
     OfficerCommand,
     PassageAborted,
     PassageCompleted,
@@ -318,7 +318,7 @@ class SimLane:
                     OfficerCommand(
                         at=clear,
                         command_id=f"sim-clear-{clear:g}",
-                        action=OfficerAction.EMERGENCY_CLEAR,
+                        action=CommandAction.EMERGENCY_CLEAR,
                     )
                 )
             elif fault.kind in ("disconnect", "power-cycle"):

@@ -974,7 +974,7 @@ class LaneDaemon:
                     )
                     continue
                 try:
-                    action = li.OfficerAction(command.action)
+                    action = events.CommandAction(command.action)
                 except ValueError:
                     self._spawn(
                         self._send_ack(
@@ -1167,9 +1167,9 @@ class LaneDaemon:
 
     async def maintenance(self, action: str, args: dict[str, Any]) -> tuple[str, str]:
         try:
-            officer = li.OfficerAction(action)
+            officer = events.CommandAction(action)
         except ValueError:
-            known = ", ".join(a.value for a in li.OfficerAction)
+            known = ", ".join(a.value for a in events.CommandAction)
             return "unknown", f"unknown action {action!r}; actions: {known}"
         command_id = f"local-{uuid.uuid4()}"
         future: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()

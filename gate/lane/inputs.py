@@ -16,7 +16,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from gate.events import Device
+from gate.events import CommandAction, Device
 from gate.policy.model import DocumentFacts, ScreeningResult
 
 
@@ -40,22 +40,6 @@ class DoorPosition(StrEnum):
 class PassageDirection(StrEnum):
     IN = "in"  # entry side -> exit side: the normal way through the lane
     OUT = "out"  # back out through the entry
-
-
-class OfficerAction(StrEnum):
-    """Officer commands of the lane <-> central contract (COORDINATION.md)."""
-
-    OPEN_LANE = "open_lane"
-    CLOSE_LANE = "close_lane"
-    OUT_OF_SERVICE = "out_of_service"
-    IN_SERVICE = "in_service"
-    RELEASE_EXIT = "release_exit"
-    RELEASE_ENTRY = "release_entry"
-    RESET_ALARM = "reset_alarm"
-    EMERGENCY_OPEN = "emergency_open"
-    EMERGENCY_CLEAR = "emergency_clear"
-    REFERRAL_DECISION = "referral_decision"
-    """``args = {"decision": "let_through" | "send_back"}``: an officer's verdict on a referral."""
 
 
 FaceOutcome = Literal["match", "no_match", "no_face", "no_chip_portrait"]
@@ -227,7 +211,7 @@ class DeviceRecovered(_Input):
 @dataclass(frozen=True, kw_only=True, slots=True)
 class OfficerCommand(_Input):
     command_id: str
-    action: OfficerAction
+    action: CommandAction
     args: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -43,6 +43,7 @@ from gate.lane.inputs import (
     BeamsChanged,
     CentralLinkChanged,
     ChipRead,
+    CommandAction,
     DeviceFault,
     DeviceRecovered,
     DocumentPlaced,
@@ -56,7 +57,6 @@ from gate.lane.inputs import (
     Input,
     LivenessChecked,
     MrzRead,
-    OfficerAction,
     OfficerCommand,
     PassageAborted,
     PassageCompleted,
@@ -1010,10 +1010,10 @@ class Lane:
                 AckOfficerCommand(command_id=ev.command_id, result=result, detail=detail),
             ]
 
-        if a is OfficerAction.EMERGENCY_OPEN:
+        if a is CommandAction.EMERGENCY_OPEN:
             cmds = self._emergency(ev.at, "officer")
             return ack("done")
-        if a is OfficerAction.EMERGENCY_CLEAR:
+        if a is CommandAction.EMERGENCY_CLEAR:
             if self.state is not S.EMERGENCY:
                 return ack("refused", "the lane is not in emergency")
             if self.emergency_input:
@@ -1022,13 +1022,13 @@ class Lane:
             cmds = [ClearAlarm(kind=AlarmKind.EMERGENCY), SetGateMode(mode=self._mode_for_rest())]
             cmds += self._finish(ev.at)
             return ack("done")
-        if a in (OfficerAction.OUT_OF_SERVICE, OfficerAction.CLOSE_LANE):
+        if a in (CommandAction.OUT_OF_SERVICE, CommandAction.CLOSE_LANE):
             self.blockers["officer"] = f"officer {a.value}"
             if self.state is S.IDLE:
                 cmds = self._finish(ev.at)
                 return ack("done")
             return ack("done", "after the current traveller" if self.tx is not None else "")
-        if a in (OfficerAction.IN_SERVICE, OfficerAction.OPEN_LANE):
+        if a in (CommandAction.IN_SERVICE, CommandAction.OPEN_LANE):
             self.blockers.pop("officer", None)
             self.blockers.pop("stopped", None)
             if self.state is S.OUT_OF_SERVICE:
@@ -1038,26 +1038,26 @@ class Lane:
                     )
                 cmds = [SetGateMode(mode=GateMode.NORMAL), *self._finish(ev.at)]
             return ack("done")
-        if a is OfficerAction.RESET_ALARM:
+        if a is CommandAction.RESET_ALARM:
             for kind in sorted(self.alarms - {AlarmKind.EMERGENCY}):
                 self.alarms.discard(kind)
                 cmds.append(ClearAlarm(kind=kind))
             return ack("done")
         if self.state is S.EMERGENCY:
             return ack("refused", "emergency: every barrier is open")
-        if a is OfficerAction.REFERRAL_DECISION:
+        if a is CommandAction.REFERRAL_DECISION:
             choice = ev.args.get("decision", "")
             if self.state not in (S.REFERRED, S.REJECTED) or not (self.tx and self.tx.inside):
                 return ack("refused", "no referred traveller inside the lane")
             if choice not in ("let_through", "send_back"):
                 return ack("refused", "args.decision must be 'let_through' or 'send_back'")
             a = (
-                OfficerAction.RELEASE_EXIT
+                CommandAction.RELEASE_EXIT
                 if choice == "let_through"
-                else OfficerAction.RELEASE_ENTRY
+                else CommandAction.RELEASE_ENTRY
             )
-        if a in (OfficerAction.RELEASE_EXIT, OfficerAction.RELEASE_ENTRY):
-            exit_ = a is OfficerAction.RELEASE_EXIT
+        if a in (CommandAction.RELEASE_EXIT, CommandAction.RELEASE_ENTRY):
+            exit_ = a is CommandAction.RELEASE_EXIT
             code = "PASSAGE_OFFICER_LET_THROUGH" if exit_ else "PASSAGE_OFFICER_SENT_BACK"
             tx = self.tx
             if tx is not None:

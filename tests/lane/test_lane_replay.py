@@ -14,6 +14,7 @@ from gate.events import Device
 from gate.lane.inputs import (
     BeamsChanged,
     ChipRead,
+    CommandAction,
     DeviceFault,
     DocumentPlaced,
     DocumentVerified,
@@ -23,7 +24,6 @@ from gate.lane.inputs import (
     Input,
     LivenessChecked,
     MrzRead,
-    OfficerAction,
     OfficerCommand,
     PassageCompleted,
     PassageDirection,
@@ -85,7 +85,7 @@ def test_every_input_kind_round_trips() -> None:
         PersonsSeen(at=1.0, faces=(FaceBox(x=0.1, y=0.2, width=0.3, height=0.4),)),
         DeviceFault(at=1.0, device=Device.CAMERA, code="CAMERA_NO_FRAMES"),
         OfficerCommand(
-            at=2.0, command_id="c", action=OfficerAction.REFERRAL_DECISION, args={"decision": "x"}
+            at=2.0, command_id="c", action=CommandAction.REFERRAL_DECISION, args={"decision": "x"}
         ),
     ]
     for event in events:

@@ -15,6 +15,7 @@ from gate.lane.commands import GateMode, ReleasePassage, SetGateMode
 from gate.lane.inputs import (
     BeamsChanged,
     ChipRead,
+    CommandAction,
     DeviceFault,
     DeviceRecovered,
     DocumentPlaced,
@@ -27,7 +28,6 @@ from gate.lane.inputs import (
     Input,
     LivenessChecked,
     MrzRead,
-    OfficerAction,
     OfficerCommand,
     PassageAborted,
     PassageCompleted,
@@ -48,7 +48,7 @@ DOC = DocumentFacts(
     date_of_birth=date(1985, 5, 17),
     date_of_expiry=date(2031, 1, 1),
 )
-OFFICER = [a for a in OfficerAction if a not in (OfficerAction.RELEASE_EXIT,)]
+OFFICER = [a for a in CommandAction if a not in (CommandAction.RELEASE_EXIT,)]
 """An officer's release_exit / let_through is an officer's authority, outside the property."""
 
 
@@ -100,7 +100,7 @@ class LaneMachine(RuleBasedStateMachine):
             if isinstance(c, SetGateMode) and c.mode is not GateMode.EMERGENCY_OPEN:
                 assert self.lane.state is not PassageState.EMERGENCY
         opening = (isinstance(event, EmergencyInput) and event.active) or (
-            isinstance(event, OfficerCommand) and event.action is OfficerAction.EMERGENCY_OPEN
+            isinstance(event, OfficerCommand) and event.action is CommandAction.EMERGENCY_OPEN
         )
         if opening:
             # property 2: an emergency opens every barrier, from any state
@@ -114,7 +114,7 @@ class LaneMachine(RuleBasedStateMachine):
                 assert not any(isinstance(c, ReleasePassage) for c in cmds)
             else:
                 assert isinstance(event, OfficerCommand)
-                assert event.action is OfficerAction.EMERGENCY_CLEAR
+                assert event.action is CommandAction.EMERGENCY_CLEAR
                 self.emergency = False
         self.officer_exit = False
         self._track_shut(event.at)
@@ -220,8 +220,8 @@ class LaneMachine(RuleBasedStateMachine):
         else:
             self.feed(DeviceFault(at=self.now, device=device, code="CAMERA_NO_FRAMES"))
 
-    def officer(self, action: OfficerAction, choice: str) -> None:
-        self.officer_exit = action is OfficerAction.REFERRAL_DECISION and choice == "let_through"
+    def officer(self, action: CommandAction, choice: str) -> None:
+        self.officer_exit = action is CommandAction.REFERRAL_DECISION and choice == "let_through"
         self.n += 1
         self.feed(
             OfficerCommand(
@@ -284,7 +284,7 @@ class LaneMachine(RuleBasedStateMachine):
         choice=st.sampled_from(["let_through", "send_back"]),
     )
     def disrupt(
-        self, which: int, active: bool, device: Device, action: OfficerAction, choice: str
+        self, which: int, active: bool, device: Device, action: CommandAction, choice: str
     ) -> None:
         """Fire alarm, device faults, officers and stops: rarer, so travellers get through."""
         if which == 0:

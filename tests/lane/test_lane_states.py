@@ -31,6 +31,7 @@ from gate.lane.inputs import (
     BeamsChanged,
     CentralLinkChanged,
     ChipRead,
+    CommandAction,
     DeviceFault,
     DeviceRecovered,
     DocumentPlaced,
@@ -45,7 +46,6 @@ from gate.lane.inputs import (
     Input,
     LivenessChecked,
     MrzRead,
-    OfficerAction,
     OfficerCommand,
     PassageAborted,
     PassageCompleted,
@@ -197,7 +197,7 @@ def sample(kind: type, at: float = 20.0) -> Input:
         EmergencyInput: EmergencyInput(at=at, active=True),
         DeviceFault: DeviceFault(at=at, device=Device.DOCUMENT_READER, code="DOCREADER_NO_ANSWER"),
         DeviceRecovered: DeviceRecovered(at=at, device=Device.DOCUMENT_READER),
-        OfficerCommand: OfficerCommand(at=at, command_id="c1", action=OfficerAction.RESET_ALARM),
+        OfficerCommand: OfficerCommand(at=at, command_id="c1", action=CommandAction.RESET_ALARM),
         CentralLinkChanged: CentralLinkChanged(at=at, up=False),
         Started: Started(at=at),
         Tick: Tick(at=at),
@@ -328,7 +328,7 @@ def test_officer_lets_a_referred_traveller_through() -> None:
         OfficerCommand(
             at=7.0,
             command_id="c9",
-            action=OfficerAction.REFERRAL_DECISION,
+            action=CommandAction.REFERRAL_DECISION,
             args={"decision": "let_through"},
         ),
     )
@@ -482,7 +482,7 @@ def test_emergency_opens_everything_and_survives_until_an_officer_clears_it() ->
         assert not any(isinstance(c, ReleasePassage | CancelPassage) for c in cmds)
     feed(lane, EmergencyInput(at=8.0, active=True))
     refused = feed(
-        lane, OfficerCommand(at=9.0, command_id="e1", action=OfficerAction.EMERGENCY_CLEAR)
+        lane, OfficerCommand(at=9.0, command_id="e1", action=CommandAction.EMERGENCY_CLEAR)
     )
     assert (
         AckOfficerCommand(
@@ -493,7 +493,7 @@ def test_emergency_opens_everything_and_survives_until_an_officer_clears_it() ->
     feed(lane, EmergencyInput(at=10.0, active=False))
     assert lane.state is S.EMERGENCY
     cmds = feed(
-        lane, OfficerCommand(at=11.0, command_id="e2", action=OfficerAction.EMERGENCY_CLEAR)
+        lane, OfficerCommand(at=11.0, command_id="e2", action=CommandAction.EMERGENCY_CLEAR)
     )
     assert SetGateMode(mode=GateMode.NORMAL) in cmds and lane.state is S.IDLE
 
@@ -529,7 +529,7 @@ def test_fault_while_idle_and_central_link_loss() -> None:
 def test_officer_close_lane_waits_for_the_current_traveller() -> None:
     lane = make_lane()
     to_exiting(lane)
-    cmds = feed(lane, OfficerCommand(at=7.0, command_id="c1", action=OfficerAction.CLOSE_LANE))
+    cmds = feed(lane, OfficerCommand(at=7.0, command_id="c1", action=CommandAction.CLOSE_LANE))
     assert (
         AckOfficerCommand(command_id="c1", result="done", detail="after the current traveller")
         in cmds
@@ -537,7 +537,7 @@ def test_officer_close_lane_waits_for_the_current_traveller() -> None:
     assert lane.state is S.EXITING
     feed(lane, PassageCompleted(at=8.0, door=Door.EXIT, direction=PassageDirection.IN, persons=1))
     assert lane.state is S.OUT_OF_SERVICE
-    cmds = feed(lane, OfficerCommand(at=9.0, command_id="c2", action=OfficerAction.OPEN_LANE))
+    cmds = feed(lane, OfficerCommand(at=9.0, command_id="c2", action=CommandAction.OPEN_LANE))
     assert lane.state is S.IDLE
 
 
@@ -547,7 +547,7 @@ def test_bad_referral_decision_is_refused() -> None:
     cmds = feed(
         lane,
         OfficerCommand(
-            at=7.0, command_id="c3", action=OfficerAction.REFERRAL_DECISION, args={"decision": "x"}
+            at=7.0, command_id="c3", action=CommandAction.REFERRAL_DECISION, args={"decision": "x"}
         ),
     )
     assert cmds[-1] == AckOfficerCommand(
@@ -624,5 +624,5 @@ def test_every_watchlist_hit_alarms_even_before_the_last_one_was_reset() -> None
         (AlarmKind.WATCHLIST_HIT, "w1"),
     ]
     assert lane.alarms == {AlarmKind.WATCHLIST_HIT}
-    cmds = feed(lane, OfficerCommand(at=30.0, command_id="r", action=OfficerAction.RESET_ALARM))
+    cmds = feed(lane, OfficerCommand(at=30.0, command_id="r", action=CommandAction.RESET_ALARM))
     assert ClearAlarm(kind=AlarmKind.WATCHLIST_HIT) in cmds and lane.alarms == set()
