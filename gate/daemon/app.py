@@ -789,7 +789,8 @@ class LaneDaemon:
                 now = self.now()
                 if self.transaction is not None:
                     self.transaction.stop_face.set()
-                tx = work.Transaction(str(uuid.uuid4()), tuple(event.lines), now, self.wall(now))
+                wall = self.wall(now)  # transaction ids sort by time, like event ids
+                tx = work.Transaction(str(events.event_id(wall)), tuple(event.lines), now, wall)
                 self.transaction = tx
                 self.post(li.DocumentPlaced(at=now, transaction=tx.id, date=self._today()))
             elif isinstance(event, ReaderDocumentRemoved):
