@@ -398,14 +398,7 @@ async def stats_passages(
         with central.db.read() as conn:
             return passages(conn, start, end, bucket, group, port, lane_id)
 
-    rows = await run_in_threadpool(work)
-    if format == "csv":
-        return Response(
-            to_csv(rows),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="passages.csv"'},
-        )
-    return Response(json.dumps({"rows": rows}), media_type="application/json")
+    return _rows_response(await run_in_threadpool(work), format, "passages", rows_csv=None)
 
 
 @router.get(
@@ -438,11 +431,23 @@ async def stats_breakdown(
             return breakdown(conn, start, end, bucket, group, port, lane_id)
 
     rows = await run_in_threadpool(work)
+    return _rows_response(rows, format, "breakdown", rows_csv=[_flat(r) for r in rows])
+
+
+def _rows_response(
+    rows: list[dict[str, Any]],
+    format: str,
+    name: str,
+    *,
+    rows_csv: list[dict[str, Any]] | None,
+) -> Response:
+    """``{"rows": [...]}`` as JSON, or the rows as a CSV attachment ``NAME.csv`` (``rows_csv``:
+    the rows flattened for CSV when they nest)."""
     if format == "csv":
         return Response(
-            to_csv([_flat(r) for r in rows]),
+            to_csv(rows if rows_csv is None else rows_csv),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="breakdown.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     return Response(json.dumps({"rows": rows}), media_type="application/json")
 
