@@ -113,21 +113,7 @@ class LoopGateSimulator(GateSimulator):
             return
         with self._lock:
             now = self._now()
-            while self._inbound and self._inbound[0][0] <= now:
-                self.device.receive(self._inbound.pop(0)[1], now)
-            self.device.tick(now)
-            for frame in self.device.frames_to_send():
-                if not self._plugged:
-                    continue
-                if self._drop_out > 0 and (self._drop_match is None or self._drop_match(frame)):
-                    self._drop_out -= 1
-                    continue
-                self._schedule_out(frame, now)
-                if self._dup_out > 0:
-                    self._dup_out -= 1
-                    self._schedule_out(frame, now)
-            while self._outbound and self._outbound[0][0] <= now:
-                self._write(self._outbound.pop(0)[1])
+            self._exchange(now)
             deadline = self.device.next_deadline(now)
             for when, _ in self._outbound[:1] + self._inbound[:1]:
                 deadline = min(deadline, when)

@@ -271,6 +271,27 @@ class GateSimulator:
     def _byte_time(self) -> float:
         return 10.0 / self.baud if self.baud else 0.0
 
+    def _exchange(self, now: float) -> None:
+        """One round of the device, under the lock: frames that have arrived by ``now`` go in,
+        time advances, the device's frames go out (unless unplugged, dropped or duplicated by
+        a fault) and those due by ``now`` are written. Shared by the pty/TCP shell's thread and
+        the in-loop simulator."""
+        while self._inbound and self._inbound[0][0] <= now:
+            self.device.receive(self._inbound.pop(0)[1], now)
+        self.device.tick(now)
+        for frame in self.device.frames_to_send():
+            if not self._plugged:
+                continue
+            if self._drop_out > 0 and (self._drop_match is None or self._drop_match(frame)):
+                self._drop_out -= 1
+                continue
+            self._schedule_out(frame, now)
+            if self._dup_out > 0:
+                self._dup_out -= 1
+                self._schedule_out(frame, now)
+        while self._outbound and self._outbound[0][0] <= now:
+            self._write(self._outbound.pop(0)[1])
+
     def _schedule_out(self, data: bytes, now: float) -> None:
         start = max(now + self.extra_delay, self._out_free)
         done = start + len(data) * self._byte_time()
@@ -351,18 +372,4 @@ class GateSimulator:
                     arrival = max(now, self._in_free) + len(data) * self._byte_time()
                     self._in_free = arrival
                     self._inbound.append((arrival, data))
-                while self._inbound and self._inbound[0][0] <= now:
-                    self.device.receive(self._inbound.pop(0)[1], now)
-                self.device.tick(now)
-                for frame in self.device.frames_to_send():
-                    if not self._plugged:
-                        continue
-                    if self._drop_out > 0 and (self._drop_match is None or self._drop_match(frame)):
-                        self._drop_out -= 1
-                        continue
-                    self._schedule_out(frame, now)
-                    if self._dup_out > 0:
-                        self._dup_out -= 1
-                        self._schedule_out(frame, now)
-                while self._outbound and self._outbound[0][0] <= now:
-                    self._write(self._outbound.pop(0)[1])
+                self._exchange(now)
