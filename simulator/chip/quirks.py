@@ -85,6 +85,14 @@ QUIRKS: dict[str, Quirk] = {
             {"mutual_auth_refuses_le40": True},
         ),
         Quirk(
+            "ca-key-reference-6700",
+            "chip authentication MSE naming the DG14 KeyId (tag 84) gets 6700; the same "
+            "command without the key reference works (only matters when DG14 names a KeyId)",
+            "issue 19 risk list (retry chip authentication on 6700; gmrtd tracker: bare 6700 "
+            "from a Chinese passport); JMRTD sends the key id only when DG14 names one",
+            {"ca_key_reference_6700": True},
+        ),
+        Quirk(
             "aa-truncates-short-le",
             "INTERNAL AUTHENTICATE with a short Le: 9000 and the signature cut to Le",
             "issue 19 item 4 (RSA-2048 AA asked with a short Le)",
