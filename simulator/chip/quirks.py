@@ -72,8 +72,7 @@ QUIRKS: dict[str, Quirk] = {
         Quirk(
             "needs-select-mf",
             "EF.CardAccess and EF.ATR/INFO answer 6A82 until the terminal selects the master "
-            "file explicitly (the reader does not: it opens with BAC and reports the downgrade "
-            "once DG14 shows PACE; a SELECT MF retry would cost every BAC-only chip 2 APDUs)",
+            "file explicitly (the reader sends SELECT MF after a 6A82 and reads it again)",
             "issue 19 risk list (SELECT MF before reading EF.CardAccess on chips that need it)",
             {"select_mf_required": True},
         ),
