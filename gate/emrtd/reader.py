@@ -374,14 +374,23 @@ class Reader:
         self._in_app = True
 
     def learn_limits(self) -> None:
-        """With extended length, read EF.ATR/INFO (7F66) for the chip's response limit."""
-        if not self.extended or self.policy.max_response is not None:
+        """With extended length, read EF.ATR/INFO (7F66) for the chip's response limit.
+
+        The read is sent with an extended Le, so it also probes the ATR's claim: a 6700 or
+        6Fxx (a reader without extended APDUs in front of the chip, or a chip announcing
+        more than it does) turns extended length off before anything else needs it."""
+        if not self.extended:
             return
         try:
-            resp = self.session.transmit(CommandAPDU(0x00, 0xB0, 0x81, 0x00, le=256))
+            resp = self.session.transmit(
+                CommandAPDU(0x00, 0xB0, 0x81, 0x00, le=256, force_extended=True)
+            )
         except ChipError:
             return
-        if not resp.data:
+        if resp.sw == 0x6700 or resp.sw & 0xFF00 == 0x6F00:
+            self.extended, self.limit = False, min(self.limit, 256)
+            return
+        if not resp.data or self.policy.max_response is not None:
             return
         self._mf_answered = resp.sw in (0x9000, SW_EOF)
         try:

@@ -77,6 +77,9 @@ class ChipConfig:
     """Files of the image the chip does not have (e.g. EF.COM on newer passports)."""
     select_mf_required: bool = False
     """Master-file files (EF.CardAccess, EF.ATR/INFO) answer 6A82 until an explicit SELECT MF."""
+    atr_claims_extended: bool = False
+    """The ATR announces extended length even when ``extended_length`` is off (a reader
+    without extended APDUs in front of a chip that has them)."""
     ca_key_reference_6700: bool = False
     """Chip authentication MSE naming a key (tag 84): 6700; without the reference it works."""
 
@@ -116,7 +119,7 @@ class VirtualChip:
     def __post_init__(self) -> None:
         if self.image.quirks:
             self.config, self.faults = apply_quirks(self.image.quirks, self.config, self.faults)
-        self.atr = _atr(self.config.extended_length)
+        self.atr = _atr(self.config.extended_length or self.config.atr_claims_extended)
         self.apdu_count = 0
         self.mf: dict[str, bytes] = {
             k: self.image.files[k]

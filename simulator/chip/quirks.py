@@ -129,6 +129,14 @@ QUIRKS: dict[str, Quirk] = {
             _short(256),
         ),
         Quirk(
+            "atr-claims-extended",
+            "the ATR announces extended length but extended APDUs get 6700 (a reader without "
+            "extended APDU support in front of the chip): short APDUs of at most 256 bytes",
+            "issue 19 risk list (probe the reader's extended-length support instead of "
+            "trusting only the ATR)",
+            {"atr_claims_extended": True, **_short(256)},
+        ),
+        Quirk(
             "t0-get-response",
             "T=0 style: answers with data are announced by 61xx and fetched by GET RESPONSE",
             "ISO/IEC 7816-3 T=0 and 7816-4 GET RESPONSE (SW1 61: SW2 bytes still available)",

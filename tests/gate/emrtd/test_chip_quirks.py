@@ -7,7 +7,7 @@ import pytest
 
 from gate.emrtd.access.access import mrz_information
 from gate.emrtd.errors import CardRemovedError, PACEError, StatusWordError
-from gate.emrtd.iso7816.apdu import CommandAPDU
+from gate.emrtd.iso7816.apdu import CommandAPDU, decode_command
 from gate.emrtd.lds import lds
 from gate.emrtd.reader import ChipSession, Reader, ReadPolicy
 from simulator.chip.builder import ImageSpec, build_image
@@ -287,6 +287,20 @@ def test_select_mf_is_paid_only_by_chips_answering_6a82(images: dict[str, ChipIm
     probes = [cmd for cmd, _ in bac.session.log if cmd[1] == 0xB0 and cmd[2] == 0x9C]
     assert len(probes) == 2  # EF.CardAccess (SFI 1C) asked before and after SELECT MF
     assert bac.access is not None and not bac.access.downgraded
+
+
+def test_extended_length_claimed_by_the_atr_is_probed(images: dict[str, ChipImage]) -> None:
+    """The ATR says extended length but extended APDUs get 6700: the EF.ATR/INFO read probes
+    it, so the read costs what a short-APDU chip's does instead of stepping down from 64 KB."""
+    for access in ("BAC", "PACE"):
+        claimed, _ = _open(_with(images[access], "atr-claims-extended"))
+        claimed.read_files(FILES)
+        short, _ = _open(_with(images[access], "short-256"))
+        short.read_files(FILES)
+        assert not claimed.extended
+        assert len(claimed.session.log) == len(short.session.log) + 1  # the probe
+        sent_extended = [c for c, _ in claimed.session.log[1:] if decode_command(c).extended]
+        assert not sent_extended
 
 
 def test_malformed_ef_com_falls_back_to_the_sod_list(images: dict[str, ChipImage]) -> None:
