@@ -193,3 +193,17 @@ def test_chip_answering_6700_to_the_key_reference_is_asked_again_without_it(
     image = replace(image, quirks=["ca-key-reference-6700"])
     codes = _ca_verdict(image, pki_store())
     assert "CA_OK" in codes and "CA_NOT_COMPLETED" not in codes, codes
+
+
+def test_6700_to_the_key_reference_with_several_keys_is_no_clone(
+    pki_store: Callable[[], trust.TrustStore],
+) -> None:
+    """With two DG14 keys an unnamed retry could agree with the wrong one and look like a
+    clone: the reader does not retry without the key reference then, it refers."""
+    genuine = passports.build_passport(MRZ, shared_pki().dsc_p256, aa_kind=None)
+    assert genuine.ca_key is not None
+    other = ec.generate_private_key(ec.BrainpoolP256R1())
+    image = _with_ca_keys(genuine, [(other, 1), (genuine.ca_key, 2)], held=2)
+    image = replace(image, quirks=["ca-key-reference-6700"])
+    codes = _ca_verdict(image, pki_store())
+    assert "CA_NOT_COMPLETED" in codes and "CHIP_CLONE_SUSPECTED" not in codes, codes
