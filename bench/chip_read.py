@@ -3,12 +3,13 @@ with a 424 kbit/s link model and 5 ms per APDU; print JSON.
 
 For each scenario: APDU count, bytes on the link, modelled link time, and the ratio to the
 theoretical minimum. The minimum keeps the access-control exchanges the protocol requires
-(EF.CardAccess probe, SELECT, GET CHALLENGE/MUTUAL AUTHENTICATE or MSE + 4 GENERAL
-AUTHENTICATE, EF.CardSecurity for PACE-CAM) with their actual sizes, and replaces file reading
-by the fewest READ BINARY commands the chip's response limit allows (largest chunk that fits
-with the secure-messaging overhead), each at its exact protected size. Anything else the reader
-sends (EF.ATR/INFO probe, retries) counts against it. Host CPU is process time per read, for the
-reader alone (chip engine time subtracted) and in total; median of --repeat runs.
+(one EF.CardAccess probe, SELECT MF only for a chip needing it, SELECT, GET CHALLENGE/MUTUAL
+AUTHENTICATE or MSE + 4 GENERAL AUTHENTICATE, EF.CardSecurity for PACE-CAM) with their actual
+sizes, and replaces file reading by the fewest READ BINARY commands the chip's response limit
+allows (largest chunk that fits with the secure-messaging overhead), each at its exact
+protected size. Anything else the reader sends (EF.ATR/INFO probe, retries) counts against
+it. Host CPU is process time per read, for the reader alone (chip engine time subtracted) and
+in total; median of --repeat runs.
 
 Then one BAC and one PACE-GM row per quirk profile of the virtual chip
 (``simulator.chip.quirks``, ``egate chip quirks``): the chip's limits as the profile sets them,
@@ -97,6 +98,23 @@ def minimal_read_exchanges(sm: SecureMessaging, size: int, limit: int, extended:
     return out
 
 
+def _required_mf_exchange(cmd: bytes, rsp: bytes, config: ChipConfig, seen: set[str]) -> bool:
+    """Whether a master-file exchange belongs to the minimum: SELECT MF only for a chip that
+    hides its master-file EFs without it; one EF.CardAccess probe answered 6A82 for a chip
+    without the file (after SELECT MF on a chip needing it: an ideal reader selects first).
+    The reader's other SELECT MF and probes are overhead. ``seen``: what was counted."""
+    if cmd[1] == 0xA4 and cmd[2] == 0x00:
+        required = config.select_mf_required and "select-mf" not in seen
+        seen.add("select-mf")
+        return required
+    if cmd[1] == 0xB0 and rsp[-2:] == b"\x6a\x82":
+        required = "probe" not in seen and (not config.select_mf_required or "select-mf" in seen)
+        if required:
+            seen.add("probe")
+        return required
+    return True
+
+
 def run(name: str, pace: list[tuple[str, str, int]], extended: bool, limit: int,
         repeat: int, quirks: tuple[str, ...] = ()) -> dict[str, object]:  # fmt: skip
     dg2 = max([20000, *[QUIRK_DG2.get(q, 0) for q in quirks]])
@@ -130,6 +148,7 @@ def run(name: str, pace: list[tuple[str, str, int]], extended: bool, limit: int,
     required: list[tuple[int, int]] = []
     in_app = False
     after_read = False
+    counted: set[str] = set()
     for cmd, rsp in session.log:
         ins, p1 = cmd[1], cmd[2]
         if ins == 0xA4 and p1 == 0x04:
@@ -140,6 +159,8 @@ def run(name: str, pace: list[tuple[str, str, int]], extended: bool, limit: int,
             continue  # T=0 GET RESPONSE of a read: counted in the ideal reads
         after_read = ins in (0xB0, 0xB1) and (in_app or p1 == 0x81)
         if after_read:
+            continue
+        if not in_app and not _required_mf_exchange(cmd, rsp, chip.config, counted):
             continue
         required.append((len(cmd), len(rsp)))
     assert session.sm is not None

@@ -56,6 +56,8 @@ from gate.emrtd.sm.sm import SecureMessaging
 
 EMRTD_AID = bytes.fromhex("A0000002471001")
 SW_EOF = 0x6282
+ABSENT_CARD_ACCESS = frozenset({0x6A82, 0x6A86, 0x6982, 0x6A88, 0x6D00})
+"""Status words to an EF.CardAccess read that mean a chip without it (BAC only)."""
 FALLBACK_LIMITS = (0xE7, 0xDF, 0xA0, 0x80, 0x40, 0x20, 0x10)
 """Response limits (SM objects included) tried in turn after a 6700 on a short READ BINARY."""
 B1_SLACK = 5
@@ -245,6 +247,8 @@ class Reader:
         if not self.extended:
             self.limit = min(self.limit, 256)
         self._in_app = False
+        self._mf_answered = False
+        """A master-file EF (EF.ATR/INFO) was read: a 6A82 for EF.CardAccess means absent."""
         self.access: AccessResult | None = None
         """What :meth:`open` did (``read_document`` may add a downgrade it finds in DG14)."""
 
@@ -370,15 +374,25 @@ class Reader:
         self._in_app = True
 
     def learn_limits(self) -> None:
-        """With extended length, read EF.ATR/INFO (7F66) for the chip's response limit."""
-        if not self.extended or self.policy.max_response is not None:
+        """With extended length, read EF.ATR/INFO (7F66) for the chip's response limit.
+
+        The read is sent with an extended Le, so it also probes the ATR's claim: a 6700 or
+        6Fxx (a reader without extended APDUs in front of the chip, or a chip announcing
+        more than it does) turns extended length off before anything else needs it."""
+        if not self.extended:
             return
         try:
-            resp = self.session.transmit(CommandAPDU(0x00, 0xB0, 0x81, 0x00, le=256))
+            resp = self.session.transmit(
+                CommandAPDU(0x00, 0xB0, 0x81, 0x00, le=256, force_extended=True)
+            )
         except ChipError:
             return
-        if not resp.data:
+        if resp.sw == 0x6700 or resp.sw & 0xFF00 == 0x6F00:
+            self.extended, self.limit = False, min(self.limit, 256)
             return
+        if not resp.data or self.policy.max_response is not None:
+            return
+        self._mf_answered = resp.sw in (0x9000, SW_EOF)
         try:
             info = tlv.find(resp.data, 0x7F66)
             if info is None:
@@ -391,13 +405,28 @@ class Reader:
 
     def read_card_access(self) -> bytes | None:
         """EF.CardAccess, or None when the chip has none (6A82 and the like: a BAC-only chip).
-        A file that is there but cannot be read whole raises: PACE must not silently vanish."""
-        try:
-            return self.read_file("EF.CardAccess")
-        except StatusWordError as exc:
-            if exc.sw in (0x6A82, 0x6A86, 0x6982, 0x6A88, 0x6D00):
-                return None
-            raise
+        A file that is there but cannot be read whole raises: PACE must not silently vanish.
+
+        After a 6A82 the master file is selected explicitly and the file asked once more:
+        some chips keep their master-file EFs hidden until SELECT MF. Only a chip answering
+        6A82 pays the two extra APDUs, and not when EF.ATR/INFO was read from the master file
+        already (:meth:`learn_limits`: the MF is then visible and the 6A82 means absent)."""
+        for retry in (False, True):
+            try:
+                return self.read_file("EF.CardAccess")
+            except StatusWordError as exc:
+                hidden = exc.sw == 0x6A82 and not (retry or self._mf_answered)
+                if hidden and self.select_master_file():
+                    continue
+                if exc.sw in ABSENT_CARD_ACCESS:
+                    return None
+                raise
+        return None
+
+    def select_master_file(self) -> bool:
+        """SELECT MF (ISO/IEC 7816-4: P1 00, file ID 3F00, no answer data); True when taken."""
+        resp = self.session.transmit(CommandAPDU(0x00, 0xA4, 0x00, 0x0C, b"\x3f\x00"))
+        return resp.ok
 
     def open(self, mrz_information: str | None = None, can: str | None = None) -> AccessResult:
         """PACE when EF.CardAccess offers it, else (or when PACE fails with the MRZ) BAC.

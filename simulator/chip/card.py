@@ -77,6 +77,11 @@ class ChipConfig:
     """Files of the image the chip does not have (e.g. EF.COM on newer passports)."""
     select_mf_required: bool = False
     """Master-file files (EF.CardAccess, EF.ATR/INFO) answer 6A82 until an explicit SELECT MF."""
+    atr_claims_extended: bool = False
+    """The ATR announces extended length even when ``extended_length`` is off (a reader
+    without extended APDUs in front of a chip that has them)."""
+    ca_key_reference_6700: bool = False
+    """Chip authentication MSE naming a key (tag 84): 6700; without the reference it works."""
 
 
 @dataclass
@@ -114,7 +119,7 @@ class VirtualChip:
     def __post_init__(self) -> None:
         if self.image.quirks:
             self.config, self.faults = apply_quirks(self.image.quirks, self.config, self.faults)
-        self.atr = _atr(self.config.extended_length)
+        self.atr = _atr(self.config.extended_length or self.config.atr_claims_extended)
         self.apdu_count = 0
         self.mf: dict[str, bytes] = {
             k: self.image.files[k]
@@ -381,6 +386,10 @@ class VirtualChip:
                 cam_key = self.image.ca_key.private_numbers().private_value
             self.pace = PACECard(self.pace_infos, self._passwords(), self.rng, cam_key)
             return ResponseAPDU(b"", self.pace.set_at(cmd.data)), None
+        if (cmd.p1, cmd.p2) in ((0x41, 0xA4), (0x41, 0xA6)) and self.sm is not None:
+            refused = self._ca_key_refused(tlv.find(cmd.data, 0x84))
+            if refused:
+                return ResponseAPDU(b"", refused), None
         if (cmd.p1, cmd.p2) == (0x41, 0xA4) and self.sm is not None:
             oid_value = tlv.find(cmd.data, 0x80)
             self.ca_oid = oid_value.hex() if oid_value else None
@@ -392,6 +401,19 @@ class VirtualChip:
                 return ResponseAPDU(b"", 0x6A80), None
             return self._chip_authenticate(public, "3DES")
         return ResponseAPDU(b"", 0x6A86), None
+
+    def _ca_key_refused(self, reference: bytes | None) -> int:
+        """The status word refusing a chip-authentication MSE naming ``reference`` (0: go on):
+        a chip holds only the key of ``image.ca_key_id`` and answers 6A88 (referenced data
+        not found) for another one."""
+        if reference is None:
+            return 0
+        if self.config.ca_key_reference_6700:
+            return 0x6700
+        held = self.image.ca_key_id
+        if held is not None and int.from_bytes(reference, "big") != held:
+            return 0x6A88
+        return 0
 
     def _general_authenticate(
         self, cmd: CommandAPDU

@@ -72,8 +72,7 @@ QUIRKS: dict[str, Quirk] = {
         Quirk(
             "needs-select-mf",
             "EF.CardAccess and EF.ATR/INFO answer 6A82 until the terminal selects the master "
-            "file explicitly (the reader does not: it opens with BAC and reports the downgrade "
-            "once DG14 shows PACE; a SELECT MF retry would cost every BAC-only chip 2 APDUs)",
+            "file explicitly (the reader sends SELECT MF after a 6A82 and reads it again)",
             "issue 19 risk list (SELECT MF before reading EF.CardAccess on chips that need it)",
             {"select_mf_required": True},
         ),
@@ -83,6 +82,14 @@ QUIRKS: dict[str, Quirk] = {
             "issue 19 risk list (JMRTD retries MUTUAL AUTHENTICATE with Le 00; some chips "
             "refuse Le 0x28)",
             {"mutual_auth_refuses_le40": True},
+        ),
+        Quirk(
+            "ca-key-reference-6700",
+            "chip authentication MSE naming the DG14 KeyId (tag 84) gets 6700; the same "
+            "command without the key reference works (only matters when DG14 names a KeyId)",
+            "issue 19 risk list (retry chip authentication on 6700; gmrtd tracker: bare 6700 "
+            "from a Chinese passport); JMRTD sends the key id only when DG14 names one",
+            {"ca_key_reference_6700": True},
         ),
         Quirk(
             "aa-truncates-short-le",
@@ -120,6 +127,14 @@ QUIRKS: dict[str, Quirk] = {
             "no extended length: short APDUs, responses of at most 256 bytes",
             "ISO/IEC 7816-4 5.1 (extended length optional, announced in the ATR / EF.ATR/INFO)",
             _short(256),
+        ),
+        Quirk(
+            "atr-claims-extended",
+            "the ATR announces extended length but extended APDUs get 6700 (a reader without "
+            "extended APDU support in front of the chip): short APDUs of at most 256 bytes",
+            "issue 19 risk list (probe the reader's extended-length support instead of "
+            "trusting only the ATR)",
+            {"atr_claims_extended": True, **_short(256)},
         ),
         Quirk(
             "t0-get-response",

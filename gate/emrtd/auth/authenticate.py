@@ -46,11 +46,45 @@ SM_FAILURE_SWS = frozenset({0x6987, 0x6988})
 Proof = tuple[ProofOutcome, str]
 
 
+def _key_name(key_id: int | None) -> str:
+    return "the DG14 key" if key_id is None else f"DG14 key {key_id}"
+
+
+def _agree_key(
+    reader: Reader, dg14: ca.Dg14, key_id: int | None, refusals: list[str], only_key: bool
+) -> ca.CaStep | None:
+    """Send the MSE (and GENERAL AUTHENTICATE) for one DG14 key; the step when the chip
+    accepted them all, None (the reason appended to ``refusals``) when it refused one before
+    the key switch. A 6700 to an MSE naming the key is asked once more without the key
+    reference when it is DG14's ``only_key`` (the chip's default key is then unambiguous;
+    with several keys an unnamed default could be another key and look like a clone)."""
+    named = True
+    while True:
+        try:
+            step = ca.start(dg14, key_id=key_id, key_reference=named)
+        except ChipAuthError as exc:
+            refusals.append(f"{_key_name(key_id)} unusable ({exc})")
+            return None
+        for raw in step.commands:
+            resp = reader.session.transmit(decode_command(raw))
+            if not resp.ok:
+                break
+        else:
+            return step
+        if resp.sw == 0x6700 and step.named_key and only_key:
+            refusals.append(f"{_key_name(key_id)}: SW 6700, asked again without the key id")
+            named = False
+            continue
+        refusals.append(f"{_key_name(key_id)}: SW {resp.sw:04X}")
+        return None
+
+
 def run_chip_authentication(
     reader: Reader, files: Mapping[str, bytes], dg14: ca.Dg14 | None = None
 ) -> Proof:
-    """Chip authentication with the DG14 key; (outcome, detail for the officer). ``dg14``:
-    DG14 already parsed (else it is parsed from ``files``).
+    """Chip authentication with the DG14 keys; (outcome, detail for the officer). ``dg14``:
+    DG14 already parsed (else it is parsed from ``files``). Each key (by KeyId) is tried in
+    turn while the chip refuses the commands for the previous one.
 
     "failed" only when the keys were agreed and the chip cannot use them (its answer under
     the new keys fails secure messaging, or DG1 differs); a refused command or a transport
@@ -58,16 +92,22 @@ def run_chip_authentication(
     try:
         if dg14 is None:
             dg14 = ca.parse_dg14(files["DG14"])
-        step = ca.start(dg14)
+        key_ids = ca.key_ids(dg14)
+        if not key_ids:
+            raise ChipAuthError("DG14 has no chip authentication public key")
     except ChipAuthError as exc:
         return "not_completed", f"chip authentication not possible: {exc}"
-    try:
-        for raw in step.commands:
-            resp = reader.session.transmit(decode_command(raw))
-            if not resp.ok:
-                return "not_completed", f"chip refused chip authentication (SW {resp.sw:04X})"
-    except ChipError as exc:
-        return "not_completed", f"chip authentication interrupted: {exc}"
+    refusals: list[str] = []
+    step: ca.CaStep | None = None
+    for key_id in key_ids:
+        try:
+            step = _agree_key(reader, dg14, key_id, refusals, len(key_ids) == 1)
+        except ChipError as exc:
+            return "not_completed", f"chip authentication interrupted: {exc}"
+        if step is not None:
+            break
+    if step is None:
+        return "not_completed", "chip refused chip authentication: " + "; ".join(refusals)
     reader.session.restart_secure_messaging(step.ks_enc, step.ks_mac, step.cipher, 0)
     try:
         proof = reader.read_file("DG1")
@@ -83,7 +123,7 @@ def run_chip_authentication(
         return "not_completed", f"reading DG1 under the new keys: {exc}"
     if "DG1" in files and proof != files["DG1"]:
         return "failed", "DG1 read under the new keys differs from the first read"
-    return "passed", f"{step.cipher} keys agreed with the DG14 key; DG1 read under them"
+    return "passed", f"{step.cipher} keys agreed with {_key_name(step.key_id)}; DG1 read under them"
 
 
 def _aa_hash(files: Mapping[str, bytes], dg14: ca.Dg14 | None) -> str | None:

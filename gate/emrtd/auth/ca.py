@@ -228,6 +228,18 @@ class CaStep:
     ks_enc: bytes = field(repr=False)
     ks_mac: bytes = field(repr=False)
     ephemeral_public: bytes
+    key_id: int | None = None
+    named_key: bool = False
+    """The MSE names the key (tag 84): a chip answering 6700 to it is asked again without."""
+
+
+def _info_for(dg14: Dg14, key: ChipAuthKey) -> ChipAuthInfo | None:
+    infos = [
+        i
+        for i in dg14.infos
+        if i.kind == key.kind and (key.key_id is None or i.key_id in (None, key.key_id))
+    ]
+    return infos[0] if infos else None
 
 
 def select(dg14: Dg14, key_id: int | None = None) -> tuple[ChipAuthKey, ChipAuthInfo | None]:
@@ -235,24 +247,36 @@ def select(dg14: Dg14, key_id: int | None = None) -> tuple[ChipAuthKey, ChipAuth
     candidates = [k for k in dg14.keys if key_id is None or k.key_id == key_id]
     if not candidates:
         raise ChipAuthError("DG14 has no chip authentication public key")
-    key = candidates[0]
-    infos = [
-        i
-        for i in dg14.infos
-        if i.kind == key.kind and (key.key_id is None or i.key_id in (None, key.key_id))
-    ]
-    return key, (infos[0] if infos else None)
+    return candidates[0], _info_for(dg14, candidates[0])
+
+
+def key_ids(dg14: Dg14) -> tuple[int | None, ...]:
+    """The keys to try, in DG14 order: each KeyId once (None: a key without KeyId, only when
+    DG14 names no KeyId at all). A chip holding several keys answers an MSE naming a key it
+    does not hold with an error before any key switch, so the reader can try the next one."""
+    ids: list[int | None] = []
+    for key in dg14.keys:
+        if key.key_id not in ids:
+            ids.append(key.key_id)
+    return tuple(ids)
 
 
 def session_keys(shared_secret: bytes, cipher: Cipher) -> tuple[bytes, bytes]:
     return derive_key(shared_secret, ENC, cipher), derive_key(shared_secret, MAC, cipher)
 
 
-def start(dg14: Dg14, *, key_id: int | None = None, ephemeral_secret: int | None = None) -> CaStep:
+def start(
+    dg14: Dg14,
+    *,
+    key_id: int | None = None,
+    key_reference: bool = True,
+    ephemeral_secret: int | None = None,
+) -> CaStep:
     """Reader side of chip authentication for the chosen DG14 key.
 
-    ``ephemeral_secret`` (the reader's private scalar/exponent) is for tests; by default a
-    fresh one comes from :mod:`secrets`."""
+    ``key_reference``: name the key's KeyId in the MSE (tag 84) when it has one; False for the
+    retry of a chip that answers 6700 to it. ``ephemeral_secret`` (the reader's private
+    scalar/exponent) is for tests; by default a fresh one comes from :mod:`secrets`."""
     key, info = select(dg14, key_id)
     cipher: Cipher = info.cipher if info else "3DES"
     if key.kind == "ecdh":
@@ -273,7 +297,7 @@ def start(dg14: Dg14, *, key_id: int | None = None, ephemeral_secret: int | None
     ks_enc, ks_mac = session_keys(secret, cipher)
     ref = (
         tlv.encode(0x84, key.key_id.to_bytes(max(1, (key.key_id.bit_length() + 7) // 8), "big"))
-        if (key.key_id is not None)
+        if key.key_id is not None and key_reference
         else b""
     )
     if cipher == "3DES":
@@ -287,7 +311,7 @@ def start(dg14: Dg14, *, key_id: int | None = None, ephemeral_secret: int | None
             _apdu(b"\x00\x22\x41\xa4", tlv.encode(0x80, oid) + ref, le=False),
             _apdu(b"\x00\x86\x00\x00", tlv.encode(0x7C, tlv.encode(0x80, public)), le=True),
         )
-    return CaStep(commands, cipher, ks_enc, ks_mac, public)
+    return CaStep(commands, cipher, ks_enc, ks_mac, public, key.key_id, bool(ref))
 
 
 def chip_side_secret(key: ChipAuthKey, private: int, reader_public: bytes) -> bytes:

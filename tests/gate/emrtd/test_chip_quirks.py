@@ -7,7 +7,7 @@ import pytest
 
 from gate.emrtd.access.access import mrz_information
 from gate.emrtd.errors import CardRemovedError, PACEError, StatusWordError
-from gate.emrtd.iso7816.apdu import CommandAPDU
+from gate.emrtd.iso7816.apdu import CommandAPDU, decode_command
 from gate.emrtd.lds import lds
 from gate.emrtd.reader import ChipSession, Reader, ReadPolicy
 from simulator.chip.builder import ImageSpec, build_image
@@ -260,13 +260,47 @@ def test_dg14_listing_pace_reveals_a_downgrade_that_hid_card_access(
     assert honest.access is not None and not honest.access.downgraded
 
 
-def test_chip_needing_select_mf_is_opened_with_bac_and_the_downgrade_reported(
-    images: dict[str, ChipImage],
-) -> None:
+def _select_mf_count(reader: Reader) -> int:
+    return sum(1 for cmd, _ in reader.session.log if cmd[1:3] == b"\xa4\x00")
+
+
+def test_chip_needing_select_mf_is_opened_with_pace(images: dict[str, ChipImage]) -> None:
+    """EF.CardAccess answers 6A82 until SELECT MF: the reader selects the master file once and
+    reads it again, so the chip is opened with PACE, not reported as a downgrade."""
     reader, _ = _open(_with(images["PACE"], "needs-select-mf"))
-    assert reader.access is not None and reader.access.protocol == "BAC"
+    assert reader.access is not None and reader.access.protocol == "PACE"
     reader.read_document()
-    assert reader.access.downgraded
+    assert not reader.access.downgraded
+    assert _select_mf_count(reader) == 1
+
+
+def test_select_mf_is_paid_only_by_chips_answering_6a82(images: dict[str, ChipImage]) -> None:
+    """A PACE chip sends no SELECT MF, nor a BAC-only chip whose EF.ATR/INFO showed the master
+    file visible; a BAC-only chip without it pays SELECT MF and one more probe."""
+    pace, _ = _open(images["PACE"])
+    assert _select_mf_count(pace) == 0
+    with_atr_info, _ = _open(images["BAC"])
+    assert _select_mf_count(with_atr_info) == 0
+    short = ChipConfig(extended_length=False, max_response=256, max_command=255)
+    bac, _ = _open(images["BAC"], config=short)
+    assert _select_mf_count(bac) == 1
+    probes = [cmd for cmd, _ in bac.session.log if cmd[1] == 0xB0 and cmd[2] == 0x9C]
+    assert len(probes) == 2  # EF.CardAccess (SFI 1C) asked before and after SELECT MF
+    assert bac.access is not None and not bac.access.downgraded
+
+
+def test_extended_length_claimed_by_the_atr_is_probed(images: dict[str, ChipImage]) -> None:
+    """The ATR says extended length but extended APDUs get 6700: the EF.ATR/INFO read probes
+    it, so the read costs what a short-APDU chip's does instead of stepping down from 64 KB."""
+    for access in ("BAC", "PACE"):
+        claimed, _ = _open(_with(images[access], "atr-claims-extended"))
+        claimed.read_files(FILES)
+        short, _ = _open(_with(images[access], "short-256"))
+        short.read_files(FILES)
+        assert not claimed.extended
+        assert len(claimed.session.log) == len(short.session.log) + 1  # the probe
+        sent_extended = [c for c, _ in claimed.session.log[1:] if decode_command(c).extended]
+        assert not sent_extended
 
 
 def test_malformed_ef_com_falls_back_to_the_sod_list(images: dict[str, ChipImage]) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from gate.emrtd.auth.authenticate import authenticate_document
 from gate.emrtd.document import Document
 from gate.emrtd.errors import CardRemovedError
+from gate.emrtd.lds import securityinfos
 from gate.emrtd.pki import trust
 from gate.emrtd.reader import ChipSession, Reader
-from simulator import passports
+from simulator import passports, pki, sod_variants
 from simulator.chip.card import VirtualChip
 from simulator.chip.image import ChipImage
 from simulator.chip.transport import InProcessTransport
@@ -114,3 +117,93 @@ def test_a_passport_taken_away_during_authentication_is_never_a_clone(
             verdict.codes,
         )
     assert {"CA_NOT_COMPLETED", "AA_NOT_COMPLETED", "AA_OK"} <= seen  # every phase was hit
+
+
+# -- chip authentication with several DG14 keys and chips refusing the key reference ---------
+def _with_ca_keys(
+    image: ChipImage, keys: list[tuple[ec.EllipticCurvePrivateKey, int]], held: int | None
+) -> ChipImage:
+    """``image`` with a DG14 listing ``keys`` (key, KeyId) in that order, re-signed; the chip
+    holds the key of KeyId ``held`` (its own ``ca_key``)."""
+    infos: list[securityinfos.SecurityInfo] = []
+    for key, key_id in keys:
+        spki = pki.public_key_info(key, explicit=True).dump()
+        infos.append(
+            securityinfos.ChipAuthenticationPublicKeyInfo(securityinfos.ID_PK_ECDH, spki, key_id)
+        )
+        infos.append(
+            securityinfos.ChipAuthenticationInfo(f"{securityinfos.ID_CA_ECDH}.2", 1, key_id)
+        )
+    signed = sod_variants.with_files(
+        image, shared_pki().dsc_p256, DG14=securityinfos.encode_dg14(infos)
+    )
+    return replace(signed, ca_key_id=held)
+
+
+def _ca_verdict(image: ChipImage, store: trust.TrustStore) -> set[str]:
+    reader = Reader(ChipSession(InProcessTransport(VirtualChip(image))))
+    reader.open(image.mrz_information)
+    names = [name for name in FILES if name in image.files]
+    files = {name: r.data for name, r in reader.read_files(names).items()}
+    verdict = authenticate_document(reader, Document.from_files(files), store, at=AT, mrz=MRZ)
+    assert verdict.passive_ok
+    return set(verdict.codes)
+
+
+def test_chip_authentication_tries_the_next_dg14_key_the_chip_holds(
+    pki_store: Callable[[], trust.TrustStore],
+) -> None:
+    """DG14 lists a key the chip does not hold first (6A88 to its MSE): the reader goes on to
+    the second key instead of giving up."""
+    genuine = passports.build_passport(MRZ, shared_pki().dsc_p256, aa_kind=None)
+    assert genuine.ca_key is not None
+    other = ec.generate_private_key(ec.BrainpoolP256R1())
+    image = _with_ca_keys(genuine, [(other, 1), (genuine.ca_key, 2)], held=2)
+    codes = _ca_verdict(image, pki_store())
+    assert "CA_OK" in codes and "CA_NOT_COMPLETED" not in codes, codes
+
+
+def test_chip_holding_none_of_the_dg14_keys_it_accepts_is_a_clone_not_a_refusal(
+    pki_store: Callable[[], trust.TrustStore],
+) -> None:
+    genuine = passports.build_passport(MRZ, shared_pki().dsc_p256, aa_kind=None)
+    assert genuine.ca_key is not None
+    other = ec.generate_private_key(ec.BrainpoolP256R1())
+    image = _with_ca_keys(genuine, [(other, 1), (genuine.ca_key, 2)], held=2)
+    cloned = replace(image, ca_key=ec.generate_private_key(ec.BrainpoolP256R1()))
+    assert {"CA_FAILED", "CHIP_CLONE_SUSPECTED"} <= _ca_verdict(cloned, pki_store())
+
+
+def test_chip_refusing_every_dg14_key_is_not_completed(
+    pki_store: Callable[[], trust.TrustStore],
+) -> None:
+    genuine = passports.build_passport(MRZ, shared_pki().dsc_p256, aa_kind=None)
+    assert genuine.ca_key is not None
+    image = _with_ca_keys(genuine, [(genuine.ca_key, 1)], held=3)
+    codes = _ca_verdict(image, pki_store())
+    assert "CA_NOT_COMPLETED" in codes and "CHIP_CLONE_SUSPECTED" not in codes, codes
+
+
+def test_chip_answering_6700_to_the_key_reference_is_asked_again_without_it(
+    pki_store: Callable[[], trust.TrustStore],
+) -> None:
+    genuine = passports.build_passport(MRZ, shared_pki().dsc_p256, aa_kind=None)
+    assert genuine.ca_key is not None
+    image = _with_ca_keys(genuine, [(genuine.ca_key, 1)], held=1)
+    image = replace(image, quirks=["ca-key-reference-6700"])
+    codes = _ca_verdict(image, pki_store())
+    assert "CA_OK" in codes and "CA_NOT_COMPLETED" not in codes, codes
+
+
+def test_6700_to_the_key_reference_with_several_keys_is_no_clone(
+    pki_store: Callable[[], trust.TrustStore],
+) -> None:
+    """With two DG14 keys an unnamed retry could agree with the wrong one and look like a
+    clone: the reader does not retry without the key reference then, it refers."""
+    genuine = passports.build_passport(MRZ, shared_pki().dsc_p256, aa_kind=None)
+    assert genuine.ca_key is not None
+    other = ec.generate_private_key(ec.BrainpoolP256R1())
+    image = _with_ca_keys(genuine, [(other, 1), (genuine.ca_key, 2)], held=2)
+    image = replace(image, quirks=["ca-key-reference-6700"])
+    codes = _ca_verdict(image, pki_store())
+    assert "CA_NOT_COMPLETED" in codes and "CHIP_CLONE_SUSPECTED" not in codes, codes
