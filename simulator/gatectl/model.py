@@ -6,8 +6,9 @@ front of the entry door, beams 1..n are the mantrap beams, the last beam is past
 Default figures: free walking 1.2-1.4 m/s (pedestrian studies, e.g. Fruin's level-of-service
 tables; slower, 0.8-1.0 m/s, inside a gate), a person's body depth about 0.3 m along the walking
 direction, a queueing traveller keeps about 0.9 m (centre to centre) to the one ahead, a
-tailgater 0.35-0.45 m, door leaves travel in about 1.2 s (typical swing or sliding e-gate
-leaves: 0.8-1.5 s).
+tailgater 0.35-0.45 m, door leaves travel in 1.0 s (typical swing or sliding e-gate leaves:
+0.8-1.5 s; the default of the physical model, ``simulator.physical.PhysicalModel``, issue #12,
+which sets ``door_travel_s`` for the simulated lanes).
 
 Barrier kinds (``LaneGeometry.barrier``, docs/gate-protocol.md section 5.3):
 
@@ -28,7 +29,7 @@ from typing import Literal, TypedDict, Unpack
 from drivers.gatectl.protocol import DoorState
 
 BarrierKind = Literal["doors", "speedgate", "tripod"]
-BARRIER_TRAVEL_S: dict[str, float] = {"doors": 1.2, "speedgate": 0.5, "tripod": 0.05}
+BARRIER_TRAVEL_S: dict[str, float] = {"doors": 1.0, "speedgate": 0.5, "tripod": 0.05}
 
 DOORWAY_MARGIN = 0.05
 
@@ -41,7 +42,7 @@ class LaneGeometry:
     exit_door: float = 2.0
     exit_beam: float = 2.40
     body_depth: float = 0.30
-    door_travel_s: float = 1.2
+    door_travel_s: float = BARRIER_TRAVEL_S["doors"]
     """Leaf travel time for ``doors``; speed-gate wings and tripods use BARRIER_TRAVEL_S."""
     barrier: BarrierKind = "doors"
 
