@@ -192,13 +192,16 @@ def test_lost_answers_from_central_are_resent_stored_once_and_change_no_outcome(
     assert counts["missing"] == 0 and counts["duplicated"] == 0
 
 
+@pytest.mark.parametrize("flow", ["two-step", "one-step"])
 def test_no_accepted_passage_is_faster_than_the_physical_minimum(
-    tmp_path: Path, lane: LaneConfig, engine: FaceEngine
+    tmp_path: Path, lane: LaneConfig, engine: FaceEngine, flow: str
 ) -> None:
     """The minimum is what the simulated traveller cannot avoid: every accepted passage on
     the fast virtual clock takes at least that long (its own chip read's link time), and the
     software time the lane spent is on top of it."""
-    genuine = scenarios.parse_scenario({"name": "genuine", "travellers": [{"count": 1}]})
+    genuine = scenarios.parse_scenario(
+        {"name": "genuine", "flow": flow, "travellers": [{"count": 1}]}
+    )
     run = DaemonRun(
         genuine,
         lanes=1,
@@ -214,7 +217,7 @@ def test_no_accepted_passage_is_faster_than_the_physical_minimum(
     accepted = [r for r in report.results if r.decision == "accepted"]
     assert len(accepted) == 5 == len(run.chip_link_seconds)
     for result, chip in zip(accepted, run.chip_link_seconds, strict=True):
-        minimum = run.model.minimum(chip)
+        minimum = run.model.minimum(chip, flow)
         assert result.passage_seconds >= minimum, (result.index, result.passage_seconds, minimum)
     assert report.physical_minimum_seconds is not None
     median = sorted(r.passage_seconds for r in accepted)[2]
