@@ -7,10 +7,11 @@ APDUs and bytes of the real read) and a 20 KB DG2 (the portrait is padded to tha
 take 1.0 s to open and 1.0 s to close; people walk at 1.2 m/s; the camera delivers 15 frames/s;
 the traveller faces the camera 1.0 s after entering. Distances come from the lane geometry of
 the gate-controller simulator (``simulator.gatectl.model.LaneGeometry``, whose doors take
-``door_open_seconds``): the traveller stands at the reader ``reader_before_approach`` metres
-before the approach beam, walks in when the entry door is released (up to it while it opens),
-faces the camera ``face_after_entry_seconds`` after crossing the entry door and walks on
-towards the exit door meanwhile, and leaves through the exit door when it opens.
+``door_open_seconds`` to open and ``door_close_seconds`` to close): the traveller stands at the
+reader ``reader_before_approach`` metres before the approach beam, walks in when the entry door
+is released (up to it while it opens), faces the camera ``face_after_entry_seconds`` after
+crossing the entry door and walks on towards the exit door meanwhile, and leaves through the
+exit door when it opens.
 
 :meth:`PhysicalModel.minimum` is the physical minimum of one accepted passage: the steps on the
 critical path of exactly that traveller back to back, with no software time at all, so no
@@ -56,9 +57,10 @@ class PhysicalModel(BaseModel):
 
     @property
     def geometry(self) -> LaneGeometry:
-        """The gate simulator's lane with this model's door time (its doors open and close at
-        the one leaf speed ``door_open_seconds``; see :attr:`door_close_seconds`)."""
-        return LaneGeometry(door_travel_s=self.door_open_seconds)
+        """The gate simulator's lane with this model's door opening and closing times."""
+        return LaneGeometry(
+            door_travel_s=self.door_open_seconds, door_close_s=self.door_close_seconds
+        )
 
     @property
     def link(self) -> LinkModel:

@@ -44,11 +44,19 @@ class LaneGeometry:
     body_depth: float = 0.30
     door_travel_s: float = BARRIER_TRAVEL_S["doors"]
     """Leaf travel time for ``doors``; speed-gate wings and tripods use BARRIER_TRAVEL_S."""
+    door_close_s: float | None = None
+    """Leaf closing time for ``doors`` when it differs from opening (None: ``door_travel_s``)."""
     barrier: BarrierKind = "doors"
 
     @property
     def travel_s(self) -> float:
         return self.door_travel_s if self.barrier == "doors" else BARRIER_TRAVEL_S[self.barrier]
+
+    @property
+    def close_s(self) -> float:
+        if self.barrier == "doors" and self.door_close_s is not None:
+            return self.door_close_s
+        return self.travel_s
 
     @property
     def beams(self) -> tuple[float, ...]:
@@ -65,6 +73,7 @@ class DoorModel:
     reversed_for_obstruction: bool = False
     lock_when_closed: bool = True
     kind: BarrierKind = "doors"
+    close_s: float | None = None  # None: travel_s
     allowed: int = 0
     """Tripod only: the one direction (+1/-1) released; 0 lets both (emergency, maintenance)."""
 
@@ -113,11 +122,10 @@ class DoorModel:
                 self.opening = min(1.0, self.opening + dt / self.travel_s)
                 return
             self.reversed_for_obstruction = False
-        rate = dt / self.travel_s
         if self.target > self.opening:
-            self.opening = min(self.target, self.opening + rate)
+            self.opening = min(self.target, self.opening + dt / self.travel_s)
         elif self.target < self.opening:
-            self.opening = max(self.target, self.opening - rate)
+            self.opening = max(self.target, self.opening - dt / (self.close_s or self.travel_s))
             if self.opening <= 0.0:
                 self.locked = self.lock_when_closed
 
@@ -150,8 +158,8 @@ class LaneModel:
 
     def __post_init__(self) -> None:
         g = self.geometry
-        self.entry = DoorModel(g.entry_door, g.travel_s, kind=g.barrier)
-        self.exit = DoorModel(g.exit_door, g.travel_s, kind=g.barrier)
+        self.entry = DoorModel(g.entry_door, g.travel_s, kind=g.barrier, close_s=g.close_s)
+        self.exit = DoorModel(g.exit_door, g.travel_s, kind=g.barrier, close_s=g.close_s)
 
     @property
     def doors(self) -> tuple[DoorModel, DoorModel]:

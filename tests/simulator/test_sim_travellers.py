@@ -15,6 +15,7 @@ from gate.policy.decide import age_on
 from simulator import scenarios
 from simulator.chip.card import VirtualChip
 from simulator.chip.transport import InProcessTransport
+from simulator.gatectl.model import LaneModel
 from simulator.physical import PhysicalModel, pad_jpeg
 from simulator.travellers import (
     DocumentFactory,
@@ -158,3 +159,20 @@ def test_physical_minimum_overlaps_the_walk_with_the_face_capture() -> None:
     # face and its frames took 1.2 s
     assert steps["exit_opens"] == pytest.approx(3.0 - 1.2)
     assert steps["walk_out"] == pytest.approx(0.4 / 0.6)
+
+
+def test_the_simulated_doors_take_the_models_opening_and_closing_times() -> None:
+    lane = LaneModel(PhysicalModel(door_open_seconds=1.0, door_close_seconds=2.0).geometry)
+    door = lane.exit
+    door.open()
+    for _ in range(9):
+        lane.step(0.1)
+    assert not door.passable
+    lane.step(0.11)
+    assert door.passable
+    door.close(lock=True)
+    for _ in range(19):
+        lane.step(0.1)
+    assert door.opening > 0 and not door.locked
+    lane.step(0.11)
+    assert door.opening == 0 and door.locked
