@@ -261,8 +261,7 @@ class DaemonRun:
             config,
             time_scale=1.0,
             seed=self.seed + index,
-            geometry=self.model.geometry,
-            walking_speed=self.model.walking_speed,
+            model=self.model,
         )
         pad = ExternalLiveness()
         faults = LaneFaults(tuple(f for f in self.scenario.faults if f.hits(index)))
@@ -380,13 +379,9 @@ class DaemonRun:
                     slow_factor=model.slow_factor if slow else 1.0,
                     one_step=one_step,
                 )
-                # two-step: the traveller faces the camera a moment after passing the entry
-                # (the door opening, the walk to it); one looking away turns to it later
-                facing = 0.0 if one_step else (
-                    model.door_open_seconds
-                    + model.walk_seconds(model.reader_to_entry, slow)
-                    + model.face_after_entry_seconds
-                )  # fmt: skip
+                # two-step: the traveller faces the camera a moment after crossing the entry
+                # door (walked up to it while it opened); one looking away turns to it later
+                facing = 0.0 if one_step else model.facing_seconds(slow)
                 if spec.behaviour == "looks-away":
                     facing += model.looks_away_seconds
                 if facing > 0:

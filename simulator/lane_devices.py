@@ -40,7 +40,7 @@ from simulator.devices import SimulatedGateController
 from simulator.docreader import DocReaderDevice
 from simulator.gatectl.device import DeviceConfig
 from simulator.gatectl.inloop import LoopGateSimulator
-from simulator.gatectl.model import LaneGeometry
+from simulator.physical import PhysicalModel
 
 
 class NoChip(ChipError):
@@ -235,6 +235,7 @@ class TravellerCamera(CameraBase):
         self._due = 0.0
         self._noise = False
         self._slow = False
+        self._shown_at: float | None = None
         self.source = "simulator"
 
     def show(self, face: np.ndarray | None, *, companions: int = 0) -> None:
@@ -245,8 +246,12 @@ class TravellerCamera(CameraBase):
 
         import cv2
 
+        loop = vtime.current_loop()
         with self._lock:
             self._face = face
+            # on the loop's clock a frame shows the traveller only if its exposure (the frame
+            # period before its delivery) began after the traveller turned to the camera
+            self._shown_at = loop.time() if loop is not None else None
             if face is None:
                 self._scene = None
                 return
@@ -283,17 +288,22 @@ class TravellerCamera(CameraBase):
     def read(self) -> Frame:
         # paced like a real camera, on the event loop's clock (virtual under --fast)
         loop = vtime.current_loop()
+        exposed_from: float | None = None
         if loop is None:
             self._pace.wait(1.0 / self.fps)
         else:
             period = (3.0 if self._slow else 1.0) / self.fps
             self._due = max(self._due + period, loop.time())
+            exposed_from = self._due - period
             vtime.thread_sleep(0.0, until=self._due)
         if not self._plugged:
             raise CameraUnavailable("simulated camera unplugged: no frames")
         with self._lock:
             self._index += 1
             scene = self._scene
+            shown_at = self._shown_at
+            if exposed_from is not None and shown_at is not None and exposed_from < shown_at:
+                scene = None  # exposed before the traveller faced the camera
             if scene is None:
                 image = np.full((self.height, self.width, 3), 96, np.uint8)
             else:
@@ -362,20 +372,20 @@ class SimulatedLane:
         *,
         time_scale: float = 4.0,
         seed: int = 0,
-        geometry: LaneGeometry | None = None,
-        walking_speed: float = 1.1,
+        model: PhysicalModel | None = None,
     ) -> None:
-        self.walking_speed = walking_speed
+        """``model``: the physical model (simulator/physical.py, the issue #12 defaults when
+        None) that sets the lane geometry, door time, walking speed and reader position."""
+        self.model = model or PhysicalModel()
+        self.walking_speed = self.model.walking_speed
         self.docreader = SimulatedDocReader(config.docreader, seed)
         self.chip = ChipField()
         self.chip.on_removed = self.remove_document
         self.camera = TravellerCamera(config.camera.width, config.camera.height, config.camera.fps)
         settings = driver_options(config.gatectl)
-        device = DeviceConfig(time_scale=time_scale, auth_key=settings["auth_key"])
-        if geometry is not None:
-            device = DeviceConfig(
-                geometry=geometry, time_scale=time_scale, auth_key=settings["auth_key"]
-            )
+        device = DeviceConfig(
+            geometry=self.model.geometry, time_scale=time_scale, auth_key=settings["auth_key"]
+        )
         self.gate = LoopGateSimulator(device, seed=seed)
         self.gatectl: GateController = SimulatedGateController(
             self.gate, serial_factory=self.gate.open_port, **settings
@@ -407,7 +417,7 @@ class SimulatedLane:
         single barrier is the exit door (the simulated entry door is not in the way: the
         traveller starts the same distance before the exit door)."""
         g = self.gate.config.geometry
-        x = g.entry_beam - 1.0
+        x = self.model.reader_spot
         if one_step:
             x += g.exit_door - g.entry_door
         speed = self.walking_speed / slow_factor

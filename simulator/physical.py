@@ -6,13 +6,18 @@ at 424 kbit/s with 5 ms per APDU (``simulator.chip.transport.LinkModel``, which 
 APDUs and bytes of the real read) and a 20 KB DG2 (the portrait is padded to that size); doors
 take 1.0 s to open and 1.0 s to close; people walk at 1.2 m/s; the camera delivers 15 frames/s;
 the traveller faces the camera 1.0 s after entering. Distances come from the lane geometry of
-the gate-controller simulator (``simulator.gatectl.model.LaneGeometry``): the reader stands at
-the approach beam, the traveller faces the camera inside the mantrap and leaves past the exit
-beam.
+the gate-controller simulator (``simulator.gatectl.model.LaneGeometry``, whose doors take
+``door_open_seconds`` to open and ``door_close_seconds`` to close): the traveller stands at the
+reader ``reader_before_approach`` metres before the approach beam, walks in when the entry door
+is released (up to it while it opens), faces the camera ``face_after_entry_seconds`` after
+crossing the entry door and walks on towards the exit door meanwhile, and leaves through the
+exit door when it opens.
 
-:meth:`PhysicalModel.minimum` is the physical minimum of one accepted two-step passage: those
-steps back to back, with no software time at all. Passage times are measured from the moment the
-traveller reaches the reader to the moment the traveller has cleared the exit beam.
+:meth:`PhysicalModel.minimum` is the physical minimum of one accepted passage: the steps on the
+critical path of exactly that traveller back to back, with no software time at all, so no
+simulated passage can be faster. Passage times are measured from the moment the traveller
+reaches the reader to the moment the traveller's body is clear of the exit doorway (the gate
+controller reports the passage completed and the lane ends the transaction).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.chip.transport import LinkModel
-from simulator.gatectl.model import LaneGeometry
+from simulator.gatectl.model import DOORWAY_MARGIN, LaneGeometry
 
 
 class PhysicalModel(BaseModel):
@@ -46,9 +51,16 @@ class PhysicalModel(BaseModel):
     looks_away_seconds: Annotated[float, Field(ge=0)] = 3.0
     """A traveller who 'looks away' faces the camera this much later."""
 
+    reader_before_approach: Annotated[float, Field(ge=0)] = 1.0
+    """Where the traveller stands at the reader: this far (metres) before the approach beam,
+    so that the approach beam is free until the traveller walks in."""
+
     @property
     def geometry(self) -> LaneGeometry:
-        return LaneGeometry(door_travel_s=self.door_open_seconds)
+        """The gate simulator's lane with this model's door opening and closing times."""
+        return LaneGeometry(
+            door_travel_s=self.door_open_seconds, door_close_s=self.door_close_seconds
+        )
 
     @property
     def link(self) -> LinkModel:
@@ -58,6 +70,17 @@ class PhysicalModel(BaseModel):
         return metres / self.walking_speed * (self.slow_factor if slow else 1.0)
 
     # distances along the lane (metres)
+    @property
+    def reader_spot(self) -> float:
+        """Where the traveller stands at the reader (and starts walking in from)."""
+        return self.geometry.entry_beam - self.reader_before_approach
+
+    @property
+    def _doorway(self) -> float:
+        """Half a body plus the doorway margin: a closed door stops a body this far before its
+        plane, and a passage through it completes once the body is this far past it."""
+        return self.geometry.body_depth / 2 + DOORWAY_MARGIN
+
     @property
     def reader_to_entry(self) -> float:
         g = self.geometry
@@ -73,9 +96,8 @@ class PhysicalModel(BaseModel):
 
     @property
     def camera_to_clear(self) -> float:
-        """From the camera spot to clear of the exit beam (the body past it)."""
-        g = self.geometry
-        return g.exit_beam + g.body_depth / 2 - self.camera_spot
+        """From the camera spot to clear of the exit doorway (the controller's passage done)."""
+        return self.geometry.exit_door + self._doorway - self.camera_spot
 
     @property
     def camera_to_reader(self) -> float:
@@ -84,12 +106,23 @@ class PhysicalModel(BaseModel):
 
     @property
     def reader_to_clear(self) -> float:
-        """One-step: from the reader through the single barrier to clear of the beam past it."""
+        """One-step: from the reader through the single barrier to clear of its doorway."""
         g = self.geometry
-        return self.reader_to_entry + (g.exit_beam - g.exit_door) + g.body_depth / 2
+        return self.reader_to_entry + (g.exit_door - g.entry_door) + self._doorway
 
     def face_capture_seconds(self) -> float:
         return self.face_frames / self.camera_fps
+
+    def entering_seconds(self, slow: bool = False) -> float:
+        """From the entry door's release to the traveller crossing its plane: the traveller
+        walks up from the reader while the door opens (waiting at it if it is not open yet)."""
+        g = self.geometry
+        up_to_door = self.walk_seconds(g.entry_door - self._doorway - self.reader_spot, slow)
+        return max(self.door_open_seconds, up_to_door) + self.walk_seconds(self._doorway, slow)
+
+    def facing_seconds(self, slow: bool = False) -> float:
+        """From the entry door's release to the traveller facing the camera (two-step)."""
+        return self.entering_seconds(slow) + self.face_after_entry_seconds
 
     def minimum(self, chip_seconds: float, flow: str = "two-step") -> float:
         """The physical minimum of one accepted passage (seconds), given the modelled link time
@@ -98,29 +131,43 @@ class PhysicalModel(BaseModel):
         return sum(self.minimum_steps(chip_seconds, flow).values())
 
     def minimum_steps(self, chip_seconds: float, flow: str = "two-step") -> dict[str, float]:
-        """The unavoidable steps of an accepted passage, in order.
+        """The unavoidable steps of an accepted passage on the critical path, in order, for what
+        the simulated traveller does with no software time at all.
 
-        Two-step: document, MRZ, chip, entry opens, walk in, face the camera, the frames, exit
-        opens, walk out. One-step: the traveller faces the camera at the reader while the chip
-        is read (the frames take less time than the chip), then the single barrier opens."""
+        Two-step: document, MRZ, chip; the entry door opens while the traveller walks up to it
+        (``entry_opens``: whichever takes longer) and through it; the traveller faces the
+        camera (not before the controller reports the entry passage done) and the frames are
+        taken; meanwhile the traveller walks on towards the exit door, so ``exit_opens`` is the
+        door time or the rest of that walk, whichever is longer; then through the exit doorway.
+        One-step: the traveller faces the camera at the reader while the chip is read, then
+        walks up to the single barrier as it opens and through it."""
+        g = self.geometry
+        through = self.walk_seconds(2 * self._doorway)
         if flow == "one-step":
+            start = self.reader_spot + (g.exit_door - g.entry_door)
+            up_to_door = self.walk_seconds(g.exit_door - self._doorway - start)
             return {
                 "place_document": self.place_document_seconds,
                 "mrz_delivery": self.mrz_delivery_seconds,
                 "chip_link": max(chip_seconds, self.face_capture_seconds()),
-                "barrier_opens": self.door_open_seconds,
-                "walk_out": self.walk_seconds(self.reader_to_clear),
+                "barrier_opens": max(self.door_open_seconds, up_to_door),
+                "walk_out": through,
             }
+        entering = self.entering_seconds()
+        facing = max(self.face_after_entry_seconds, self.walk_seconds(self._doorway))
+        # from crossing the entry plane to stopping at the closed exit door
+        to_exit = self.walk_seconds(g.exit_door - self._doorway - g.entry_door)
+        frames = self.face_capture_seconds()
         return {
             "place_document": self.place_document_seconds,
             "mrz_delivery": self.mrz_delivery_seconds,
             "chip_link": chip_seconds,
-            "entry_opens": self.door_open_seconds,
-            "walk_to_entry": self.walk_seconds(self.reader_to_entry),
-            "face_the_camera": self.face_after_entry_seconds,
-            "face_frames": self.face_capture_seconds(),
-            "exit_opens": self.door_open_seconds,
-            "walk_out": self.walk_seconds(self.camera_to_clear),
+            "entry_opens": entering - self.walk_seconds(self._doorway),
+            "walk_into_entry": self.walk_seconds(self._doorway),
+            "face_the_camera": facing,
+            "face_frames": frames,
+            "exit_opens": max(self.door_open_seconds, to_exit - facing - frames),
+            "walk_out": through,
         }
 
 

@@ -122,18 +122,22 @@ class ControllerDevice(LaneWorld):
     # ----------------------------------------------------------------- I/O API
 
     def receive(self, data: bytes, now: float) -> None:
+        self._advance(now)  # a command acts from now on, not from the last physics step
         for frame in self.decoder.feed(data, now):
             self._on_frame(frame, now)
 
     def tick(self, now: float) -> None:
         for frame in self.decoder.poll(now):
             self._on_frame(frame, now)
+        self._advance(now)
+        self._watchdog(now)
+        self._send_events(now)
+
+    def _advance(self, now: float) -> None:
         dt = max(0.0, now - self._last_step) * self.config.time_scale
         self._last_step = now
         if dt > 0:
             self._physics(dt, now)
-        self._watchdog(now)
-        self._send_events(now)
 
     def reset_input(self) -> None:
         """The line was interrupted: forget any partial frame."""

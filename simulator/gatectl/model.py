@@ -6,8 +6,9 @@ front of the entry door, beams 1..n are the mantrap beams, the last beam is past
 Default figures: free walking 1.2-1.4 m/s (pedestrian studies, e.g. Fruin's level-of-service
 tables; slower, 0.8-1.0 m/s, inside a gate), a person's body depth about 0.3 m along the walking
 direction, a queueing traveller keeps about 0.9 m (centre to centre) to the one ahead, a
-tailgater 0.35-0.45 m, door leaves travel in about 1.2 s (typical swing or sliding e-gate
-leaves: 0.8-1.5 s).
+tailgater 0.35-0.45 m, door leaves travel in 1.0 s (typical swing or sliding e-gate leaves:
+0.8-1.5 s; the default of the physical model, ``simulator.physical.PhysicalModel``, issue #12,
+which sets ``door_travel_s`` for the simulated lanes).
 
 Barrier kinds (``LaneGeometry.barrier``, docs/gate-protocol.md section 5.3):
 
@@ -28,7 +29,7 @@ from typing import Literal, TypedDict, Unpack
 from drivers.gatectl.protocol import DoorState
 
 BarrierKind = Literal["doors", "speedgate", "tripod"]
-BARRIER_TRAVEL_S: dict[str, float] = {"doors": 1.2, "speedgate": 0.5, "tripod": 0.05}
+BARRIER_TRAVEL_S: dict[str, float] = {"doors": 1.0, "speedgate": 0.5, "tripod": 0.05}
 
 DOORWAY_MARGIN = 0.05
 
@@ -41,13 +42,21 @@ class LaneGeometry:
     exit_door: float = 2.0
     exit_beam: float = 2.40
     body_depth: float = 0.30
-    door_travel_s: float = 1.2
+    door_travel_s: float = BARRIER_TRAVEL_S["doors"]
     """Leaf travel time for ``doors``; speed-gate wings and tripods use BARRIER_TRAVEL_S."""
+    door_close_s: float | None = None
+    """Leaf closing time for ``doors`` when it differs from opening (None: ``door_travel_s``)."""
     barrier: BarrierKind = "doors"
 
     @property
     def travel_s(self) -> float:
         return self.door_travel_s if self.barrier == "doors" else BARRIER_TRAVEL_S[self.barrier]
+
+    @property
+    def close_s(self) -> float:
+        if self.barrier == "doors" and self.door_close_s is not None:
+            return self.door_close_s
+        return self.travel_s
 
     @property
     def beams(self) -> tuple[float, ...]:
@@ -64,6 +73,7 @@ class DoorModel:
     reversed_for_obstruction: bool = False
     lock_when_closed: bool = True
     kind: BarrierKind = "doors"
+    close_s: float | None = None  # None: travel_s
     allowed: int = 0
     """Tripod only: the one direction (+1/-1) released; 0 lets both (emergency, maintenance)."""
 
@@ -112,11 +122,10 @@ class DoorModel:
                 self.opening = min(1.0, self.opening + dt / self.travel_s)
                 return
             self.reversed_for_obstruction = False
-        rate = dt / self.travel_s
         if self.target > self.opening:
-            self.opening = min(self.target, self.opening + rate)
+            self.opening = min(self.target, self.opening + dt / self.travel_s)
         elif self.target < self.opening:
-            self.opening = max(self.target, self.opening - rate)
+            self.opening = max(self.target, self.opening - dt / (self.close_s or self.travel_s))
             if self.opening <= 0.0:
                 self.locked = self.lock_when_closed
 
@@ -149,8 +158,8 @@ class LaneModel:
 
     def __post_init__(self) -> None:
         g = self.geometry
-        self.entry = DoorModel(g.entry_door, g.travel_s, kind=g.barrier)
-        self.exit = DoorModel(g.exit_door, g.travel_s, kind=g.barrier)
+        self.entry = DoorModel(g.entry_door, g.travel_s, kind=g.barrier, close_s=g.close_s)
+        self.exit = DoorModel(g.exit_door, g.travel_s, kind=g.barrier, close_s=g.close_s)
 
     @property
     def doors(self) -> tuple[DoorModel, DoorModel]:

@@ -190,3 +190,35 @@ def test_lost_answers_from_central_are_resent_stored_once_and_change_no_outcome(
     assert counts["resent"] > 0 and counts["acknowledged_duplicates"] > 0
     assert counts["at_central"] == counts["produced"]
     assert counts["missing"] == 0 and counts["duplicated"] == 0
+
+
+@pytest.mark.parametrize("flow", ["two-step", "one-step"])
+def test_no_accepted_passage_is_faster_than_the_physical_minimum(
+    tmp_path: Path, lane: LaneConfig, engine: FaceEngine, flow: str
+) -> None:
+    """The minimum is what the simulated traveller cannot avoid: every accepted passage on
+    the fast virtual clock takes at least that long (its own chip read's link time), and the
+    software time the lane spent is on top of it."""
+    genuine = scenarios.parse_scenario(
+        {"name": "genuine", "flow": flow, "travellers": [{"count": 1}]}
+    )
+    run = DaemonRun(
+        genuine,
+        lanes=1,
+        travellers=5,
+        seed=4,
+        lane_config=lane,
+        faces=FaceSource.find(find_testdata()),
+        engine=engine,
+        workdir=tmp_path / "lanes",
+        fast=True,
+    )
+    report = vtime.run(run.run())
+    accepted = [r for r in report.results if r.decision == "accepted"]
+    assert len(accepted) == 5 == len(run.chip_link_seconds)
+    for result, chip in zip(accepted, run.chip_link_seconds, strict=True):
+        minimum = run.model.minimum(chip, flow)
+        assert result.passage_seconds >= minimum, (result.index, result.passage_seconds, minimum)
+    assert report.physical_minimum_seconds is not None
+    median = sorted(r.passage_seconds for r in accepted)[2]
+    assert median >= report.physical_minimum_seconds

@@ -15,6 +15,7 @@ from gate.policy.decide import age_on
 from simulator import scenarios
 from simulator.chip.card import VirtualChip
 from simulator.chip.transport import InProcessTransport
+from simulator.gatectl.model import LaneModel
 from simulator.physical import PhysicalModel, pad_jpeg
 from simulator.travellers import (
     DocumentFactory,
@@ -130,9 +131,48 @@ def test_pad_scores_and_the_padded_portrait() -> None:
 def test_physical_minimum_is_the_issue_defaults_back_to_back() -> None:
     model = PhysicalModel()
     chip = 0.52
-    two_step = 2.0 + 0.5 + chip + 1.0 + 0.4 / 1.2 + 1.0 + 3 / 15 + 1.0 + (2.4 + 0.15 - 1.2) / 1.2
+    doorway = 0.15 + 0.05  # half a body plus the doorway margin
+    # the traveller walks up from 1.4 m before the entry door to 0.2 m before it while it opens
+    # (1.2 m at 1.2 m/s: 1.0 s), crosses it, faces the camera 1.0 s later, 3 frames at 15/s;
+    # meanwhile walks on to 0.2 m before the exit door (1.8 m from the entry: 1.5 s, 0.3 s
+    # after the frames), which then opens in 1.0 s; through to 0.2 m past it
+    two_step = 2.0 + 0.5 + chip + 1.0 + doorway / 1.2 + 1.0 + 3 / 15 + 1.0 + 2 * doorway / 1.2
     assert model.minimum(chip) == pytest.approx(two_step)
-    one_step = 2.0 + 0.5 + chip + 1.0 + (0.4 + 0.4 + 0.15) / 1.2
+    steps = model.minimum_steps(chip)
+    assert list(steps)[:3] == ["place_document", "mrz_delivery", "chip_link"]
+    assert sum(steps.values()) == pytest.approx(two_step)
+    one_step = 2.0 + 0.5 + chip + 1.0 + 2 * doorway / 1.2
     assert model.minimum(chip, "one-step") == pytest.approx(one_step)
     slower = PhysicalModel(door_open_seconds=2.0)
+    assert slower.geometry.door_travel_s == 2.0
     assert slower.minimum(chip) == pytest.approx(two_step + 2.0)
+
+
+def test_physical_minimum_overlaps_the_walk_with_the_face_capture() -> None:
+    """A slow walker is still walking to the exit door when the face is done: the minimum
+    counts the rest of that walk, not the door time after it (nor the walk after the door)."""
+    model = PhysicalModel(walking_speed=0.6)
+    steps = model.minimum_steps(0.5)
+    assert steps["entry_opens"] == pytest.approx(1.2 / 0.6)  # the walk up, longer than the door
+    assert steps["face_the_camera"] == pytest.approx(1.0)
+    # crossing the entry -> 0.2 m before the exit door: 1.8 m at 0.6 m/s = 3.0 s, of which the
+    # face and its frames took 1.2 s
+    assert steps["exit_opens"] == pytest.approx(3.0 - 1.2)
+    assert steps["walk_out"] == pytest.approx(0.4 / 0.6)
+
+
+def test_the_simulated_doors_take_the_models_opening_and_closing_times() -> None:
+    lane = LaneModel(PhysicalModel(door_open_seconds=1.0, door_close_seconds=2.0).geometry)
+    door = lane.exit
+    door.open()
+    for _ in range(9):
+        lane.step(0.1)
+    assert not door.passable
+    lane.step(0.11)
+    assert door.passable
+    door.close(lock=True)
+    for _ in range(19):
+        lane.step(0.1)
+    assert door.opening > 0 and not door.locked
+    lane.step(0.11)
+    assert door.opening == 0 and door.locked
