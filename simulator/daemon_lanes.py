@@ -61,7 +61,9 @@ DRAIN_SECONDS = 60.0
 REMOVED_AFTER_APDUS = 9
 """A 'removes-document' traveller takes the passport away after this many APDUs (once the chip
 has been opened, during the file reads)."""
-WALK_BACK_AFTER_SECONDS = 1.0
+WALK_BACK_AFTER_SECONDS = 5.0
+"""A walking-back traveller turns round once in the entry doorway, at the latest this long
+(simulated seconds) after starting to walk in."""
 OUT_OF_SERVICE_WAIT = 600.0
 """A traveller waits at most this long (simulated seconds) for a lane out of service."""
 SLOW_LINE_SECONDS = 0.3
@@ -371,7 +373,9 @@ class DaemonRun:
             sim.remove_document()
             if spec.behaviour == "walks-back":
                 sim.walk_in(one_step=one_step)
-                await asyncio.sleep(WALK_BACK_AFTER_SECONDS)  # into the entry beam, then back
+                # into the entry doorway, then back (the controller then reports the passage
+                # turned back, not timed out)
+                await self.wait(lane, sim.gate.someone_in_entry_doorway, WALK_BACK_AFTER_SECONDS)
                 sim.turn_back()
             else:
                 sim.walk_in(

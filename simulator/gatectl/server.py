@@ -204,6 +204,10 @@ class GateSimulator:
         """A traveller walking in (:class:`simulator.gatectl.model.Arrival`)."""
         return self.locked(lambda dev, now: dev.add_person(**arrival))
 
+    def someone_in_entry_doorway(self) -> bool:
+        """Someone stands in the entry doorway (a walk-back scenario turns them round there)."""
+        return self.locked(lambda dev, now: bool(dev.lane.in_doorway(dev.lane.entry)))
+
     def turn_back(self) -> int:
         """Everyone in the lane turns round towards the entry; returns how many people."""
         return self.locked(lambda dev, now: dev.turn_back())

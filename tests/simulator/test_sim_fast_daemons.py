@@ -222,3 +222,17 @@ def test_no_accepted_passage_is_faster_than_the_physical_minimum(
     assert report.physical_minimum_seconds is not None
     median = sorted(r.passage_seconds for r in accepted)[2]
     assert median >= report.physical_minimum_seconds
+
+
+def test_a_traveller_walking_back_is_reported_walked_back(
+    tmp_path: Path, lane: LaneConfig, engine: FaceEngine
+) -> None:
+    """The built-in walk-back scenario: the traveller steps into the entry doorway and turns
+    round, so the controller reports the passage turned back (PASSAGE_WALKED_BACK), not timed
+    out (every walk-back traveller was a mismatch when the turn came before the doorway)."""
+    report = _run(tmp_path, scenarios.load_builtin("walk-back"), lane, engine, travellers=4, seed=1)
+    walked = [r for r in report.results if "walks-back" in r.label]
+    assert walked, [r.label for r in report.results]
+    for r in walked:
+        assert r.decision == "aborted" and "PASSAGE_WALKED_BACK" in r.reasons, r
+    assert report.to_dict()["mismatches"] == 0, report.to_dict()["mismatch_details"]
