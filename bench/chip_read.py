@@ -1,5 +1,7 @@
 """Benchmark: read EF.COM, EF.SOD, DG1 and a 20 KB DG2 from the virtual chip under BAC and PACE
-with a 424 kbit/s link model and 5 ms per APDU; print JSON.
+with a 424 kbit/s link model and 5 ms per APDU; print JSON. PACE-GM with a 2048-bit DH group
+too: on the short link its 264-byte steps go as command chains with GET RESPONSE, which the
+minimum keeps (no short link can send them in fewer APDUs).
 
 For each scenario: APDU count, bytes on the link, modelled link time, and the ratio to the
 theoretical minimum. The minimum keeps the access-control exchanges the protocol requires
@@ -51,6 +53,8 @@ SCENARIOS: list[tuple[str, list[tuple[str, str, int]], bool, int]] = [
     ("PACE-GM brainpoolP256r1 AES-128", [("GM", "AES-128", 13)], False, 256),
     ("PACE-CAM brainpoolP256r1 AES-256", [("CAM", "AES-256", 13)], True, 65536),
     ("PACE-GM brainpoolP256r1 AES-128", [("GM", "AES-128", 13)], True, 4096),
+    ("PACE-GM DH-2048/256 AES-128", [("GM", "AES-128", 2)], True, 65536),
+    ("PACE-GM DH-2048/256 AES-128", [("GM", "AES-128", 2)], False, 256),
 ]
 QUIRK_DG2 = {"b1-le-counts-header": 40000}
 """Profiles whose habit needs a bigger file to show (B1 beyond 32 KB)."""

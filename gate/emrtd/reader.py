@@ -128,17 +128,23 @@ class ChipSession:
         self.log: list[tuple[bytes, bytes]] = []
         self.keep_log = False
         self._clock = clock
+        self.extended_length = True
+        """Whether the link takes extended APDUs (the reader turns it off after the ATR or a
+        6700 says no); without them, longer command data goes as a chain of short commands."""
+        self.max_command = 65535
+        """The chip's largest command data (EF.ATR/INFO); longer data is chained."""
 
     def transmit_raw(self, raw: bytes) -> bytes:
-        """One exchange on the link; a T=0 style 61xx (more data waiting) is collected with
-        GET RESPONSE (ISO 7816-4 5.3.4) so callers always see the whole response."""
+        """One exchange on the link; a 61xx (more data waiting: T=0, or a response longer
+        than a short Le) is collected with GET RESPONSE (ISO 7816-4 5.3.4), with the data
+        that came with it, so callers always see the whole response."""
         out = self._exchange(raw)
         data = b""
         for _ in range(64):  # a chip answering 61xx forever must not keep us
-            if len(out) != 2 or out[0] != 0x61:
+            if len(out) < 2 or out[-2] != 0x61:
                 break
             data += out[:-2]
-            out = self._exchange(bytes([raw[0] & 0x03, 0xC0, 0x00, 0x00, out[1]]))
+            out = self._exchange(bytes([raw[0] & 0x03, 0xC0, 0x00, 0x00, out[-1]]))
         return data + out if data else out
 
     def _exchange(self, raw: bytes) -> bytes:
@@ -168,10 +174,15 @@ class ChipSession:
 
     def _transmit_once(self, cmd: CommandAPDU) -> ResponseAPDU:
         if self.sm is None:
-            try:
-                return decode_response(self.transmit_raw(cmd.encode()))
-            except APDUError as exc:
-                raise ChipError(f"chip answered INS {cmd.ins:02X} with garbage: {exc}") from exc
+            if len(cmd.data) > self._largest_data():
+                return self._transmit_chained(cmd)
+            resp = self._transmit_plain(cmd)
+            if resp.sw == 0x6700 and len(cmd.data) > 255 and self.extended_length:
+                # the ATR claimed extended length, but the reader or the chip refuses
+                # extended APDUs: from now on short ones, long data chained
+                self.extended_length = False
+                return self._transmit_chained(cmd)
+            return resp
         protected = self.sm.protect(cmd)
         raw = self.transmit_raw(protected.encode())
         try:
@@ -180,6 +191,31 @@ class ChipSession:
             self.sm.closed = True
             raise SecureMessagingError(f"response to INS {cmd.ins:02X}: {exc}") from exc
         return self.sm.unprotect(resp)
+
+    def _transmit_plain(self, cmd: CommandAPDU) -> ResponseAPDU:
+        try:
+            return decode_response(self.transmit_raw(cmd.encode()))
+        except APDUError as exc:
+            raise ChipError(f"chip answered INS {cmd.ins:02X} with garbage: {exc}") from exc
+
+    def _largest_data(self) -> int:
+        return min(self.max_command, 65535 if self.extended_length else 255)
+
+    def _transmit_chained(self, cmd: CommandAPDU) -> ResponseAPDU:
+        """ISO/IEC 7816-4 5.1.1.1 command chaining: the data in pieces the link takes, every
+        piece but the last with CLA bit b5 (0x10) set; the last carries the command's own CLA
+        and Le. A piece refused (6883/6884: the chip takes no chaining) ends the chain with
+        that answer. PACE sets the same bit on its first three GENERAL AUTHENTICATE steps
+        (BSI TR-03110-3 B.1), so a chip rebuilds a split step from the length of its 7C
+        object, not from the bit alone."""
+        size = max(1, self._largest_data())
+        pieces = [cmd.data[i : i + size] for i in range(0, len(cmd.data), size)]
+        for piece in pieces[:-1]:
+            resp = self._transmit_plain(CommandAPDU(cmd.cla | 0x10, cmd.ins, cmd.p1, cmd.p2, piece))
+            if not resp.ok:
+                return resp
+        le = cmd.le if cmd.le is None or self.extended_length else min(cmd.le, 256)
+        return self._transmit_plain(replace(cmd, data=pieces[-1], le=le, force_extended=False))
 
     def restart_secure_messaging(
         self, ks_enc: bytes, ks_mac: bytes, cipher: Cipher, ssc: int = 0
@@ -251,6 +287,16 @@ class Reader:
         """A master-file EF (EF.ATR/INFO) was read: a 6A82 for EF.CardAccess means absent."""
         self.access: AccessResult | None = None
         """What :meth:`open` did (``read_document`` may add a downgrade it finds in DG14)."""
+
+    @property
+    def extended(self) -> bool:
+        """Extended APDUs on this link (kept by the session, which chains long commands
+        without them)."""
+        return self.session.extended_length
+
+    @extended.setter
+    def extended(self, value: bool) -> None:
+        self.session.extended_length = value
 
     # -- file reading ------------------------------------------------------------------------
     def _chunk(self, wrapper: int = 0) -> int:
@@ -401,6 +447,7 @@ class Reader:
         except TLVError:
             return
         if len(ints) >= 2:
+            self.session.max_command = max(16, min(65535, int.from_bytes(ints[0], "big")))
             self.limit = max(16, min(65536, int.from_bytes(ints[1], "big")))
 
     def read_card_access(self) -> bytes | None:

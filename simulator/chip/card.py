@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -82,6 +82,9 @@ class ChipConfig:
     without extended APDUs in front of a chip that has them)."""
     ca_key_reference_6700: bool = False
     """Chip authentication MSE naming a key (tag 84): 6700; without the reference it works."""
+    command_chaining: bool = True
+    """Take GENERAL AUTHENTICATE data split over chained commands (ISO/IEC 7816-4 5.1.1.1),
+    rebuilt from the length of its 7C object; off: 6884 to a piece that leaves it short."""
 
 
 @dataclass
@@ -92,6 +95,15 @@ class Faults:
     """Flip a bit in the MAC of the response to this APDU number."""
     slow_seconds: float = 0.0
     """Extra processing time per APDU (the timing model adds it; vpcd sleeps)."""
+
+
+def _whole_object(data: bytes) -> bool:
+    """Whether ``data`` holds at least one whole BER-TLV object (its header and value)."""
+    try:
+        _, header, length = tlv.read_header(data)
+    except TLVError:
+        return False
+    return len(data) >= header + length
 
 
 def _atr(extended: bool) -> bytes:
@@ -153,6 +165,7 @@ class VirtualChip:
         self.pace: PACECard | None = None
         self.ca_oid: str | None = None
         self._pending: tuple[bytes, bytes] | None = None
+        self._chain = b""
 
     # -- entry point -------------------------------------------------------------------------
     def process(self, raw: bytes) -> bytes:
@@ -161,16 +174,19 @@ class VirtualChip:
         if self.faults.remove_after_apdus is not None and index >= self.faults.remove_after_apdus:
             self.reset()
             raise ChipRemoved(f"card removed before APDU {index}")
-        if not self.config.t0_get_response:
-            return self._process(raw, index)
-        if len(raw) == 5 and raw[1] == 0xC0 and raw[2:4] == b"\x00\x00":
+        get_response = len(raw) == 5 and raw[1] == 0xC0 and raw[2:4] == b"\x00\x00"
+        if get_response and (self.config.t0_get_response or self._pending is not None):
             return self._get_response(raw[4] or 256)
         self._pending = None
         out = self._process(raw, index)
-        if len(out) == 2:
-            return out
-        self._pending = (out[:-2], out[-2:])
-        return bytes([0x61, min(len(out) - 2, 256) & 0xFF])
+        if self.config.t0_get_response and len(out) > 2:
+            self._pending = (out[:-2], out[-2:])
+            return bytes([0x61, min(len(out) - 2, 256) & 0xFF])
+        if not self.config.extended_length and len(out) - 2 > 256:
+            # a short Le takes at most 256 bytes: the rest waits for GET RESPONSE (61xx)
+            self._pending = (out[256:-2], out[-2:])
+            return out[:256] + bytes([0x61, min(len(out) - 258, 256) & 0xFF])
+        return out
 
     def _get_response(self, le: int) -> bytes:
         """T=0 GET RESPONSE: the next ``le`` bytes of the waiting response."""
@@ -191,7 +207,19 @@ class VirtualChip:
             return b"\x67\x00"
         if cmd.extended and not self.config.extended_length:
             return b"\x67\x00"
+        if len(cmd.data) > self.config.max_command:
+            return b"\x67\x00"
         protected = cmd.cla & 0x0C == 0x0C
+        if not protected and cmd.ins == 0x86 and (self._chain or cmd.cla & 0x10):
+            joined, self._chain = self._chain + cmd.data, b""
+            if cmd.cla & 0x10 and not _whole_object(joined):
+                if not self.config.command_chaining:
+                    return b"\x68\x84"
+                if len(joined) > 4096:
+                    return b"\x67\x00"
+                self._chain = joined
+                return b"\x90\x00"
+            cmd = replace(cmd, data=joined)
         if self.sm is not None and not protected:
             self.sm = None  # a plain command ends secure messaging
             self.authenticated = False

@@ -137,6 +137,14 @@ QUIRKS: dict[str, Quirk] = {
             {"atr_claims_extended": True, **_short(256)},
         ),
         Quirk(
+            "short-no-chaining",
+            "short APDUs only and no command chaining (6884 to a chained piece): a 2048-bit DH "
+            "PACE step cannot be sent, so PACE falls back to BAC, reported as a downgrade",
+            "ISO/IEC 7816-4 5.1.1.1 (command chaining optional; SW 6884: not supported); "
+            "issue 19 (PACE DH-2048 without extended APDUs)",
+            {"command_chaining": False, **_short(256)},
+        ),
+        Quirk(
             "t0-get-response",
             "T=0 style: answers with data are announced by 61xx and fetched by GET RESPONSE",
             "ISO/IEC 7816-3 T=0 and 7816-4 GET RESPONSE (SW1 61: SW2 bytes still available)",

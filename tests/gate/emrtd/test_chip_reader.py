@@ -88,11 +88,8 @@ def test_pace_variants_read_files(case: tuple[str, str, int], extended: bool) ->
     image = build_image(ImageSpec(pace=[case], aa=None, dg2_size=3000, ca_curve=curve_name))
     cfg = ChipConfig(extended_length=extended, max_response=65536 if extended else 256)
     _reader, _, files, label = _read(image, cfg)
-    if not extended and pid in (1, 2):
-        # a 2048-bit DH key does not fit a short GENERAL AUTHENTICATE: BAC fallback
-        assert label == "BAC"
-    else:
-        assert label == f"PACE-{mapping}-{cipher}"
+    # 2048-bit DH keys (ids 1, 2) on a short link: chained GENERAL AUTHENTICATE, still PACE
+    assert label == f"PACE-{mapping}-{cipher}"
     assert files == {n: image.files[n] for n in FILES}
 
 
