@@ -34,7 +34,7 @@ from gate.config import load_lane
 from gate.face.pipeline import FaceEngine
 from simulator import scenarios, vtime
 from simulator.daemon_lanes import DaemonRun
-from simulator.physical import PhysicalModel
+from simulator.physical import ModelOverrideError, with_overrides
 from simulator.testdata import testdata_root
 from simulator.travellers import FaceSource
 
@@ -55,13 +55,11 @@ def main() -> int:
         help="a physical model field (simulator/physical.py), repeatable",
     )
     args = parser.parse_args()
-    bad = [item for item in args.model if "=" not in item]
-    if bad:
-        parser.error(f"--model takes FIELD=VALUE, got {bad[0]!r}")
+    scenario = scenarios.load(args.scenario)
     try:
-        model = PhysicalModel.model_validate(dict(i.split("=", 1) for i in args.model))
-    except ValueError as exc:  # an unknown field or a bad value
-        parser.error(f"--model: {exc}")
+        model = with_overrides(scenario.model, args.model)
+    except ModelOverrideError as exc:
+        parser.error(str(exc))
     lane = load_lane(None, env={})
     faces = FaceSource.find(testdata_root())
 
@@ -70,7 +68,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="egate-bench-") as workdir:
         run = DaemonRun(
-            scenarios.load(args.scenario),
+            scenario,
             lanes=1,
             travellers=args.travellers,
             seed=args.seed,

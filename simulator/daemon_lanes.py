@@ -220,7 +220,7 @@ class DaemonRun:
         self.in_process = in_process
         self.fast = fast
         self.events_out = events_out
-        self.model = model or PhysicalModel()
+        self.model = model or scenario.model  # the [model] table, or the defaults
         self.log = log or (lambda _line: None)
         self.progress = progress or (lambda _line: None)
         self.now = datetime.now(UTC)
@@ -568,6 +568,7 @@ class DaemonRun:
             *(self.serve(lane, q, start) for lane, q in zip(lanes, queues, strict=True))
         )
         report = SimReport(
+            physical_model=self.model.model_dump(),
             scenario=self.scenario.name,
             flow=self.scenario.flow,
             lanes=self.lanes,

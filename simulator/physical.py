@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gate.errors import EgateError
 from simulator.chip.transport import LinkModel
 from simulator.gatectl.model import DOORWAY_MARGIN, LaneGeometry
 
@@ -183,3 +184,28 @@ def pad_jpeg(data: bytes, size: int) -> bytes:
         segments += b"\xff\xfe" + (payload + 2).to_bytes(2, "big") + b"\x00" * payload
         missing -= payload + 4
     return data[:2] + bytes(segments) + data[2:]
+
+
+class ModelOverrideError(EgateError):
+    """A ``FIELD=VALUE`` for the physical model that names no field or gives a bad value."""
+
+
+def with_overrides(base: PhysicalModel, items: list[str] | tuple[str, ...]) -> PhysicalModel:
+    """``base`` with ``FIELD=VALUE`` items applied (``egate sim run --model``, the passage
+    benchmark); the error names the item and, for an unknown field, the fields there are."""
+    updates: dict[str, str] = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip():
+            raise ModelOverrideError(f"--model takes FIELD=VALUE, got {item!r}")
+        if field.strip() not in PhysicalModel.model_fields:
+            known = ", ".join(PhysicalModel.model_fields)
+            raise ModelOverrideError(
+                f"--model {item!r}: no field {field.strip()!r}; fields: {known}"
+            )
+        updates[field.strip()] = value.strip()
+    try:
+        return PhysicalModel.model_validate({**base.model_dump(), **updates})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ModelOverrideError(f"--model: {problems}") from None

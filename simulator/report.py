@@ -99,6 +99,8 @@ class SimReport:
     simulated_seconds: float = 0.0
     physical_minimum_seconds: float | None = None
     lane_implementation: str = ""
+    physical_model: dict[str, Any] = field(default_factory=dict)
+    """The physical model the run used (``simulator.physical.PhysicalModel``)."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -147,6 +149,7 @@ class SimReport:
                 else None
             ),
             "throughput_per_hour": self.throughput_per_hour(),
+            "physical_model": self.physical_model,
             "events": {
                 "produced": self.events.produced,
                 "at_central": self.events.at_central,

@@ -810,7 +810,7 @@ class SimRun:
         self.lane_config = lane_config
         self.faces = faces
         self.engine = engine
-        self.model = model or PhysicalModel()
+        self.model = model or scenario.model  # the [model] table, or the defaults
         self.now = now or datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
         self.epoch = epoch or self.now
         self.central = central
@@ -833,6 +833,7 @@ class SimRun:
         ]
         clock = Clock(self.fast)
         report = SimReport(
+            physical_model=self.model.model_dump(),
             scenario=self.scenario.name,
             flow=self.scenario.flow,
             lanes=self.lanes,

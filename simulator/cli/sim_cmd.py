@@ -62,6 +62,14 @@ def register(subparsers: Any) -> None:
         help="drive the lane core (gate.lane.Lane) directly with a simulated I/O shell instead "
         "of lane daemons (a cross-check; no outbox, API or device drivers)",
     )
+    run.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="set one field of the physical model (door_open_seconds, walking_speed, ...; "
+        "docs/scenarios.md), over the scenario's [model] table; repeatable",
+    )
     run.add_argument("--daemon", action="store_true", help=argparse.SUPPRESS)  # the default
     run.add_argument("--config", type=Path, help="lane configuration (default: built in)")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -128,6 +136,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.central not in ("none", "embedded"):
         remote = _remote_central(args)
     scenario = scenarios.load(args.scenario)
+    if args.model:
+        from simulator.physical import with_overrides
+
+        scenario = scenario.model_copy(update={"model": with_overrides(scenario.model, args.model)})
     lane = config.load_lane(args.config)
 
     def log(line: str) -> None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gate import reasons
 from gate.errors import EgateError
+from simulator.physical import PhysicalModel
 
 DocumentKind = Literal[
     "genuine",
@@ -130,6 +131,9 @@ class Scenario(_Strict):
     flow: Flow = "two-step"
     travellers: Annotated[list[TravellerGroup], Field(min_length=1)]
     faults: list[Fault] = Field(default_factory=list)
+    model: PhysicalModel = Field(default_factory=PhysicalModel)
+    """The physical model (``[model]`` table: door times, walking speed, chip link...);
+    ``egate sim run --model FIELD=VALUE`` overrides single fields."""
 
     @property
     def group_size(self) -> int:
@@ -142,6 +146,7 @@ class Scenario(_Strict):
 _MODELS: dict[str, type[BaseModel]] = {
     "travellers": TravellerGroup,
     "faults": Fault,
+    "model": PhysicalModel,
 }
 
 

@@ -183,6 +183,29 @@ def test_cli_run_prints_the_json_report(
     assert main([*args, "--central", "http://central.example"]) == 2  # no --central-tokens
     assert main([*args, "--central", "ftp://central.example"]) == 2
     assert main([*args, "--daemon", "--core"]) == 2
+    assert main([*args, "--model", "door_speed=2"]) == 2
+    capsys.readouterr()
+
+
+def test_cli_run_takes_the_model_from_the_scenario_and_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], engine: FaceEngine
+) -> None:
+    path = tmp_path / "slow-doors.toml"
+    path.write_text(
+        'name = "slow-doors"\n[[travellers]]\ncount = 1\n[model]\ndoor_open_seconds = 3.0\n',
+        encoding="utf-8",
+    )
+    args = ["sim", "run", "--scenario", str(path), "--travellers", "1", "--fast", "--json"]
+    assert main(args) == 0
+    slow = json.loads(capsys.readouterr().out)
+    assert slow["physical_model"]["door_open_seconds"] == 3.0
+    assert main([*args, "--model", "door_open_seconds=1.0", "--central", "none"]) == 0
+    quick = json.loads(capsys.readouterr().out)
+    assert quick["physical_model"]["door_open_seconds"] == 1.0
+    # two door openings on the critical path: 2 x 2.0 s more in the minimum and the passage
+    gap = slow["physical_minimum_seconds"] - quick["physical_minimum_seconds"]
+    assert gap == pytest.approx(4.0, abs=0.05)
+    assert slow["passage_seconds"]["median"] - quick["passage_seconds"]["median"] > 3.5
 
 
 def test_real_time_gives_the_same_outcomes_as_the_simulated_clock(

@@ -114,3 +114,31 @@ def test_chip_quirks_are_checked_and_reach_the_chip_image() -> None:
     assert "travellers[0].chip_quirks" in message and "no-ef-com" in message
     scenario = scenarios.load("chip-quirks")
     assert all(g.chip_quirks and g.expect == "accepted" for g in scenario.travellers)
+
+
+def test_model_table_sets_the_physical_model_and_refuses_unknown_fields() -> None:
+    scenario = scenarios.parse_scenario(
+        {"name": "x", "travellers": [{}], "model": {"door_open_seconds": 1.5, "walking_speed": 1}}
+    )
+    assert scenario.model.door_open_seconds == 1.5 and scenario.model.walking_speed == 1.0
+    assert scenario.model.place_document_seconds == 2.0  # the rest keeps its default
+    assert scenarios.parse_scenario({"name": "x", "travellers": [{}]}).model.walking_speed == 1.2
+    message = _error({"name": "x", "travellers": [{}], "model": {"door_speed": 2}})
+    assert "model.door_speed: unknown key" in message and "door_open_seconds" in message
+    assert "walking_speed" in _error(
+        {"name": "x", "travellers": [{}], "model": {"walking_speed": 0}}
+    )
+
+
+def test_model_overrides_name_the_field_or_the_bad_value() -> None:
+    from simulator.physical import ModelOverrideError, PhysicalModel, with_overrides
+
+    base = PhysicalModel(door_open_seconds=1.5)
+    model = with_overrides(base, ["walking_speed=0.6", " face_frames = 5 "])
+    assert (model.walking_speed, model.face_frames, model.door_open_seconds) == (0.6, 5, 1.5)
+    with pytest.raises(ModelOverrideError, match=r"no field 'door_speed'; fields: .*walking_speed"):
+        with_overrides(base, ["door_speed=2"])
+    with pytest.raises(ModelOverrideError, match="FIELD=VALUE"):
+        with_overrides(base, ["walking_speed"])
+    with pytest.raises(ModelOverrideError, match="walking_speed"):
+        with_overrides(base, ["walking_speed=-1"])
