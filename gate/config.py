@@ -4,7 +4,8 @@ A file is parsed, then environment variables are laid over it, then the result i
 with pydantic. Overrides name the path of a field below the root, separated by double
 underscores: ``EGATE_LANE__CAMERA__FPS=15`` sets ``[camera] fps`` of a lane configuration,
 ``EGATE_CENTRAL__DATABASE__URL=...`` the central database. Values are read as TOML literals
-when they parse as one (``15``, ``true``, ``["de", "en"]``), otherwise as plain strings.
+when they parse as one (``15``, ``true``, ``["de", "en"]``), otherwise as plain strings; a
+text field keeps the text as given (``EGATE_LANE__LANE__ID=12`` is the id "12").
 
 Any problem raises :class:`ConfigError` whose message names the file, the field, the value and
 the reason, so an operator can fix it without reading code.
@@ -510,11 +511,11 @@ def insecure_settings(lane: LaneConfig) -> list[str]:
     policy, trust = lane.policy, lane.trust
     if not trust.require_crl and policy.crl_missing == "accept":
         found.append(
-            "[trust] require_crl = false with [policy] crl_missing = \"accept\": revoked "
+            '[trust] require_crl = false with [policy] crl_missing = "accept": revoked '
             "document signers pass when a CRL is missing"
         )
     if policy.crl_stale == "accept":
-        found.append("[policy] crl_stale = \"accept\": an outdated CRL is trusted")
+        found.append('[policy] crl_stale = "accept": an outdated CRL is trusted')
     if not policy.require_chip_authentication:
         found.append(
             "[policy] require_chip_authentication = false: a cloned chip (no AA/CA) is accepted"
@@ -827,16 +828,46 @@ def load(
     if path is not None:
         data = _parse(Path(path))
     names: dict[tuple[str, ...], str] = {}
+    environ: Mapping[str, str] = {}
     if env_prefix:
         environ = os.environ if env is None else env
         names = env_overrides(environ, env_prefix)
         data = apply_env(data, environ, env_prefix)
     try:
-        return model.model_validate(data)
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            # ``EGATE_LANE__LANE__ID=12`` read as the number 12 for a text field: the text
+            if not _restore_env_strings(data, exc, names, environ):
+                raise
+            return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source, names)) from None
     except RecursionError:
         raise ConfigError(f"{source}: values nested too deeply") from None
+
+
+def _restore_env_strings(
+    data: dict[str, Any],
+    exc: ValidationError,
+    names: Mapping[tuple[str, ...], str],
+    environ: Mapping[str, str],
+) -> bool:
+    """Put back the raw text of environment overrides that were read as numbers or booleans
+    where the field wants text; True when any was put back."""
+    restored = False
+    for err in exc.errors():
+        path = tuple(str(p).lower() for p in err["loc"])
+        name = names.get(path)
+        if err["type"] != "string_type" or name is None or isinstance(err.get("input"), str):
+            continue
+        node: Any = data
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node:
+            node[path[-1]] = environ[name]
+            restored = True
+    return restored
 
 
 def detect_kind(path: Path) -> str:

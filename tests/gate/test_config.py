@@ -25,6 +25,25 @@ def test_env_overrides_file(tmp_path: Path) -> None:
     assert cfg.policy.eligible_nationalities == ["DEU"]
 
 
+def test_env_override_of_a_text_field_with_digits_stays_text(tmp_path: Path) -> None:
+    env = {
+        "EGATE_LANE__LANE__ID": "12",
+        "EGATE_LANE__LANE__NAME": "true",
+        "EGATE_LANE__CENTRAL__TOKEN": "0123456789",
+        "EGATE_LANE__CAMERA__FPS": "25",
+    }
+    cfg = config.load_lane(None, env=env)
+    assert (cfg.lane.id, cfg.lane.name, cfg.central.token) == ("12", "true", "0123456789")
+    assert cfg.camera.fps == 25  # numbers still reach numeric fields as numbers
+    # a number written in the file for a text field is still refused
+    f = tmp_path / "lane.toml"
+    f.write_text("[lane]\nname = 3\n")
+    with pytest.raises(config.ConfigError, match=r"lane\.name"):
+        config.load_lane(f, env={})
+    with pytest.raises(config.ConfigError, match="EGATE_LANE__CAMERA__FPS"):
+        config.load_lane(None, env={**env, "EGATE_LANE__CAMERA__FPS": "fast"})
+
+
 def test_invalid_value_names_field_value_and_reason(tmp_path: Path) -> None:
     f = tmp_path / "lane.toml"
     f.write_text("[camera]\nfps = -3\n")
