@@ -779,13 +779,16 @@ def _describe(
         else:
             reason = err["msg"]
         origin = (env_names or {}).get(tuple(p.lower() for p in loc))
-        if origin is None and loc and err["type"] == "value_error":
-            # a section-level check: name every override inside that section
+        if origin is None and err["type"] == "value_error":
+            # a section-level (or whole-file) check: name every override inside its scope
             inside = sorted(n for p, n in (env_names or {}).items() if p[: len(loc)] == loc)
             origin = ", ".join(inside) or None
         where = f" (from environment variable {origin})" if origin else ""
         shown = _redact_value(loc, err.get("input"))
-        if loc[-2:] in SECRET_FIELDS or isinstance(shown, dict | list):
+        if err["type"] == "extra_forbidden":
+            # a mistyped option may hold a secret (``tokn = "..."``): never echo its value
+            lines.append(f"  field {field}{where}: {reason}")
+        elif loc[-2:] in SECRET_FIELDS or isinstance(shown, dict | list):
             lines.append(f"  field {field}{where}: {_redact_text(reason)}")
         else:
             lines.append(f"  field {field}{where} = {_short(shown)}: {_redact_text(reason)}")

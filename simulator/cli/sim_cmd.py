@@ -159,6 +159,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _remote_central(args: argparse.Namespace) -> Any:
     from gate.errors import EgateError
+    from gate.files import InputFileError, read_text_bounded
     from simulator.daemon_lanes import RemoteCentral
 
     if args.core:
@@ -171,9 +172,12 @@ def _remote_central(args: argparse.Namespace) -> Any:
             f"the lanes sim-1..sim-{args.lanes} registered at {args.central}"
         )
     try:
-        tokens = json.loads(args.central_tokens.read_text())
-    except (OSError, ValueError) as exc:
-        raise EgateError(f"--central-tokens {args.central_tokens}: {exc}") from None
+        tokens = json.loads(read_text_bounded(args.central_tokens, "config"))
+    except InputFileError as exc:
+        raise EgateError(f"--central-tokens: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise EgateError(f"--central-tokens {args.central_tokens}: not JSON: {reason}") from None
     lanes = [f"sim-{i + 1}" for i in range(args.lanes)]
     missing = [lane for lane in lanes if not isinstance(tokens, dict) or lane not in tokens]
     if missing:

@@ -10,6 +10,7 @@ The built-in scenarios are TOML files next to this module (``egate sim scenarios
 
 from __future__ import annotations
 
+import os
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gate import reasons
 from gate.errors import EgateError
+from gate.files import InputFileError, read_text_bounded
 from simulator.physical import PhysicalModel
 
 DocumentKind = Literal[
@@ -216,16 +218,19 @@ def parse_scenario(data: dict[str, Any], source: str = "(scenario)") -> Scenario
 
 
 def load_file(path: Path) -> Scenario:
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    """A scenario file, read with the size cap of configuration files (regular files only)."""
+    if not os.path.lexists(path):
         raise ScenarioError(
             f"{path}: no such scenario file (built-in names: {', '.join(builtin_names())})"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+        )
+    try:
+        data = tomllib.loads(read_text_bounded(path, "config"))
+    except InputFileError as exc:
+        raise ScenarioError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     return parse_scenario(data, str(path))
 
 

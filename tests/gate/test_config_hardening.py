@@ -73,7 +73,7 @@ def test_default_threshold_is_above_the_floor_and_the_floor_is_the_benchmarked_o
 def test_production_mode_refuses_protections_off(tmp_path: Path, section: str) -> None:
     secure = (
         '[lane]\nmode = "production"\n[central]\nurl = "https://central.example"\n'
-        '[trust]\nrequire_crl = true\n[policy]\nrequire_chip_authentication = true\n'
+        "[trust]\nrequire_crl = true\n[policy]\nrequire_chip_authentication = true\n"
     )
     assert config.insecure_settings(_load(tmp_path, secure)) == []
     sections = {}
@@ -121,6 +121,26 @@ def test_a_mistyped_token_is_not_echoed_in_the_error(
     assert main(["config", "check", str(f)]) == 1
     err = capsys.readouterr().err
     assert "central.token" in err and "98765432123" not in err
+
+
+def test_the_value_of_a_mistyped_option_is_never_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "lane.toml"
+    f.write_text('[central]\ntokn = "SECRETVALUE99"\n')
+    assert main(["config", "check", str(f)]) == 1
+    err = capsys.readouterr().err
+    assert "central.tokn" in err and "unknown option" in err and "SECRETVALUE99" not in err
+    with pytest.raises(config.ConfigError) as caught:
+        config.load_lane(None, env={"EGATE_LANE__CENTRAL__TOKN": "SECRETVALUE98"})
+    assert "EGATE_LANE__CENTRAL__TOKN" in str(caught.value)
+    assert "SECRETVALUE98" not in str(caught.value)
+
+
+def test_a_whole_configuration_check_names_the_overrides(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError) as caught:
+        config.load_lane(None, env={"EGATE_LANE__FACE__THRESHOLD": "-1.0"})
+    assert "EGATE_LANE__FACE__THRESHOLD" in str(caught.value)
 
 
 def test_an_error_from_an_environment_override_names_the_variable(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,31 @@ def test_files_not_found_not_toml_and_unknown_names(tmp_path: Path) -> None:
         scenarios.load(str(bad))
     with pytest.raises(scenarios.ScenarioError, match="no built-in scenario 'nope'"):
         scenarios.load("nope")
+
+
+def test_hostile_scenario_and_token_files_are_refused_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"#" * (2 * 1024 * 1024))
+    expected = {fifo: "not a regular file", deep: "nested too deeply", big: "bytes is more than"}
+    expected[Path("/dev/zero")] = "not a regular file"
+    for path, reason in expected.items():
+        with pytest.raises(scenarios.ScenarioError, match=reason):
+            scenarios.load(str(path))
+        assert main(["sim", "run", "--scenario", str(path), "--travellers", "1"]) == 2
+        assert reason in capsys.readouterr().err
+    deep_json = tmp_path / "tokens.json"
+    deep_json.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    url = ["--central", "http://127.0.0.1:9"]
+    for tokens, reason in [(fifo, "not a regular file"), (deep_json, "nested too deeply")]:
+        args = ["sim", "run", "--scenario", "genuine", *url, "--central-tokens", str(tokens)]
+        assert main(args) == 2
+        assert reason in capsys.readouterr().err
 
 
 def test_fault_lanes_and_windows() -> None:
