@@ -152,8 +152,9 @@ _TABLE: tuple[tuple[str, Severity, str], ...] = (
     ("PA_CRL_STALE", "warn", "the CRL of the issuing CSCA is past its nextUpdate"),
     (
         "PA_COUNTRY_UNMAPPED",
-        "warn",
-        "the issuing state has no certificate country (ICAO 9303-3 code): not compared",
+        "refer",
+        "the issuing state has no certificate country (ICAO 9303-3 code): not compared, so "
+        "an officer checks the document",
     ),
     # ---- active and chip authentication
     ("AA_OK", "ok", "active authentication passed: the chip holds the DG15 private key"),

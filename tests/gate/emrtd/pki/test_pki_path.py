@@ -154,10 +154,14 @@ def test_organisation_issuing_states_are_checked(state: str, country: str) -> No
     assert "PA_COUNTRY_MISMATCH" in verdict.codes and not verdict.passive_ok
 
 
-def test_an_issuing_state_without_certificate_country_is_reported() -> None:
+@pytest.mark.parametrize("state", ["XOM", "XPO", "XCC"])
+def test_an_issuing_state_without_certificate_country_is_referred(state: str) -> None:
+    # a document claiming an organisation code whose CSCAs carry no comparable country is
+    # never passed on any signer's word: the verdict is "not verified" and the lane refers
     store, dsc = _org_pki("UT")
-    verdict = _verify(dsc, store, mrz=MRZ.replace("P<UTO", "P<XOM", 1))
+    verdict = _verify(dsc, store, mrz=MRZ.replace("P<UTO", f"P<{state}", 1))
     assert "PA_COUNTRY_UNMAPPED" in verdict.codes
+    assert verdict.status == "not_verified" and not verdict.ok
 
 
 # --------------------------------------------------------------------------- items 10, 11
