@@ -45,6 +45,10 @@ class ConfigError(EgateError):
     """The configuration cannot be used; the message names the field and the reason."""
 
 
+class ConfigFileError(ConfigError):
+    """The configuration file itself cannot be read (missing, not a regular file, too large)."""
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -809,7 +813,7 @@ def _parse(path: Path) -> dict[str, Any]:
     try:
         text = read_text_bounded(path, "config")
     except InputFileError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigFileError(str(exc)) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -34,7 +34,7 @@ def _check(args: argparse.Namespace) -> int:
         loaded = config.load_lane(args.file) if kind == "lane" else config.load_central(args.file)
     except config.ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, config.ConfigFileError) else 1
     if isinstance(loaded, config.LaneConfig):
         for warning in config.insecure_settings(loaded):
             print(f"warning: insecure (allowed): {warning}", file=sys.stderr)

@@ -57,6 +57,12 @@ def register(subparsers: Any) -> None:
         choices=["shell", "chain"],
         help="certificate validity model (default: from --config, else shell)",
     )
+    verify.add_argument(
+        "--index-key",
+        type=Path,
+        metavar="FILE",
+        help="key sealing the trust stores' index (default: [trust] index_key_file of --config)",
+    )
     verify.add_argument("--require-crl", action="store_true", help="fail without a CRL")
     verify.add_argument("--strict", action="store_true", help="strict EF.SOD parsing")
     verify.add_argument(
@@ -160,7 +166,9 @@ def _verify(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DocCommandError(f"--at {args.at!r}: expected YYYY-MM-DD") from exc
     try:
-        key_file = config.load_lane(args.config).trust.index_key_file if args.config else None
+        key_file = args.index_key
+        if key_file is None and args.config:
+            key_file = config.load_lane(args.config).trust.index_key_file
         store = _store(args.trust, read_index_key(key_file))
     except DocAuthError as exc:
         raise DocCommandError(f"trust store: {exc}") from exc
@@ -173,8 +181,15 @@ def _verify(args: argparse.Namespace) -> int:
     )
     cover = coverage(verdict)
     outcome = status(verdict, cover, args.signature_only)
+    findings = verdict.findings
+    if outcome != "passed":
+        # PA_OK says the core checks of what was supplied passed; beside NOT VERIFIED (data
+        # groups unchecked) it would read as a pass: the summary line says what was verified
+        findings = [f for f in findings if f.code != "PA_OK"]
     if args.json:
         out = verdict.to_dict()
+        out["findings"] = [f.to_dict() for f in findings]
+        out["codes"] = [f.code for f in findings]
         out.update(
             status=outcome,
             signature_valid=cover.signature_valid,
@@ -193,7 +208,7 @@ def _verify(args: argparse.Namespace) -> int:
                 f"  not checked: {unchecked} (supply them with --dg N=FILE, or pass "
                 "--signature-only to verify the signature and chain alone)"
             )
-        for f in verdict.findings:
+        for f in findings:
             print(f"  {f.severity:4} {f.code}: {f.detail}")
         for i, c in enumerate(verdict.chain):
             print(f"  chain[{i}] {c.subject} serial {c.serial} {c.not_before}..{c.not_after}")

@@ -97,16 +97,21 @@ def _import(args: argparse.Namespace) -> int:
     store = load_store(path, index_key=key)
     roots = []
     for file in [*settings.master_list_roots, *args.ml_root]:
-        roots.extend(
-            certs.load_certificates(read_bounded(file, "certificate"), source=str(file))
-        )
+        roots.extend(certs.load_certificates(read_bounded(file, "certificate"), source=str(file)))
     now = datetime.now(UTC)
     reports = []
-    failed = False
+    failed = unreadable = False
     for file in args.files:
         try:
+            kind = "pkd_ldif" if file.suffix.lower() == ".ldif" else "master_list"
+            data = read_bounded(file, kind)
+        except InputFileError as exc:
+            unreadable = True
+            print(f"egate: {exc}", file=sys.stderr)
+            continue
+        try:
             report = store.import_bytes(
-                read_bounded(file, "pkd_ldif" if file.suffix.lower() == ".ldif" else "master_list"),
+                data,
                 source=file.name,
                 now=now,
                 master_list_roots=roots,
@@ -134,7 +139,7 @@ def _import(args: argparse.Namespace) -> int:
                 print(f"  warning: {warning}")
     for warning in store.expiry_warnings(now, settings.expiry_warning_days):
         print(f"warning: {warning}", file=sys.stderr)
-    return 1 if failed else 0
+    return 2 if unreadable else 1 if failed else 0
 
 
 def _list(args: argparse.Namespace) -> int:

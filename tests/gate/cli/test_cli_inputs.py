@@ -61,6 +61,21 @@ def test_mrz_read_refuses_what_is_not_a_regular_file(
     assert "not a regular file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.parametrize("command", [["config", "check"], ["trust", "--store", "S", "import"]])
+def test_config_check_and_trust_import_give_exit_2_for_unreadable_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, command: list[str]
+) -> None:
+    target = Path("/dev/zero")
+    if kind == "fifo":
+        target = tmp_path / "pipe"
+        os.mkfifo(target)
+    argv = [str(tmp_path / a) if a == "S" else a for a in command]
+    assert main([*argv, str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "not a regular file" in err and str(target) in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("command", [["mrz", "parse", "A", "B"], ["mrz", "read", "x.png"]])
 def test_negative_candidate_counts_are_refused(
     command: list[str], capsys: pytest.CaptureFixture[str]
@@ -126,3 +141,19 @@ def test_out_of_range_numbers_are_usage_errors(
     with pytest.raises(SystemExit) as exit_:
         main(command)
     assert exit_.value.code == 2 and "error: argument" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly() -> None:
+    """``egate reasons | head``: a closed pipe is exit 141 with nothing on stderr."""
+    import subprocess
+    import sys
+
+    code = "import sys; from gate.cli import main; sys.exit(main())"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "reasons"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err

@@ -122,12 +122,13 @@ def test_doc_verify_reports_what_was_verified_not_what_the_sod_lists(
     one = [*base, "--dg", f"1={tmp_path / 'DG1'}"]
     assert main(one) == 1
     text = capsys.readouterr().out
-    assert text.startswith("NOT VERIFIED") and "PASSED" not in text
+    assert text.startswith("NOT VERIFIED") and "PASSED" not in text and "PA_OK" not in text
     assert "signature valid; 1 of 4 data groups verified" in text
     assert "not checked: DG2, DG14, DG15" in text and "--signature-only" in text
     assert main([*base, "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "not_verified" and out["data_groups_verified"] == 0
+    assert "PA_OK" not in out["codes"] and "PA_OK" not in {f["code"] for f in out["findings"]}
     assert out["data_groups_listed"] == 4 and out["data_groups_unchecked"] == [1, 2, 14, 15]
     assert main([*one, "--signature-only"]) == 0
     assert capsys.readouterr().out.startswith("PASSED passive authentication: signature valid;")

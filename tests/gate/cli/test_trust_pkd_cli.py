@@ -12,7 +12,9 @@ import pytest
 
 from gate.cli import main
 from gate.emrtd.pki import ldif
-from simulator import pki
+from simulator import passports, pki
+
+DOC_MRZ = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F3401159ZE184226B<<<<<10"
 
 
 def test_pkd_ldif_import_fills_the_dsc_csca_and_crl_stores(
@@ -79,6 +81,17 @@ def test_sealed_store_via_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert fp in capsys.readouterr().out
     assert main([*base, "list"]) != 0
     assert "sealed with an index key" in capsys.readouterr().err
+    # doc verify opens the sealed store with the same key (and refuses it without)
+    dsc = pki.make_dsc(csca, "p256", now=now, serial=79)
+    image = passports.build_passport(DOC_MRZ, dsc, aa_kind=None, chip_auth=False)
+    for name, data in image.files.items():
+        (tmp_path / name).write_bytes(data)
+    verify = ["doc", "verify", "--sod", str(tmp_path / "EF.SOD"), "--dg", f"1={tmp_path / 'DG1'}",
+              "--dg", f"2={tmp_path / 'DG2'}", "--trust", str(tmp_path / "store")]  # fmt: skip
+    assert main([*verify, "--index-key", str(key)]) == 0
+    assert capsys.readouterr().out.startswith("PASSED")
+    assert main(verify) == 2
+    assert "index key" in capsys.readouterr().err
     (tmp_path / "store" / "certs" / f"{fp}.der").write_bytes(csca.der[:-1])
     assert main([*base, "--index-key", str(key), "list"]) != 0
     assert f"certs/{fp}.der does not match its name" in capsys.readouterr().err
