@@ -33,9 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from drivers.chiplink import ChipLink
 from gate.emrtd.iso7816 import tlv
 from gate.emrtd.iso7816.apdu import CommandAPDU
-from gate.emrtd.reader import ChipSession, Reader
+from gate.emrtd.reader import Reader
 from gate.emrtd.sm.sm import SecureMessaging
 from simulator.chip.builder import ImageSpec, build_image
 from simulator.chip.card import ChipConfig, VirtualChip
@@ -129,17 +130,18 @@ def run(name: str, pace: list[tuple[str, str, int]], extended: bool, limit: int,
     for _ in range(repeat):
         chip = VirtualChip(image, ChipConfig(extended_length=extended, max_response=limit))
         transport = InProcessTransport(chip, LINK)
-        session = ChipSession(transport)
+        link = ChipLink(transport)
+        session = link.session
         session.keep_log = True
         start = time.process_time()
         reader = Reader(session)
-        access = reader.open(image.mrz_information)
+        access = link.run(reader.open(image.mrz_information))
         files = [n for n in FILES if n not in chip.config.hidden_files]
         reads = {}
         if "EF.COM" not in files:  # the list comes from EF.SOD
-            names, reads = reader.data_groups()
+            names, reads = link.run(reader.data_groups())
             assert set(files) <= set(names), names
-        reads.update(reader.read_files([n for n in files if n not in reads]))
+        reads.update(link.run(reader.read_files([n for n in files if n not in reads])))
         total = time.process_time() - start
         cpu_total.append(total)
         cpu_reader.append(total - transport.chip_cpu_seconds)

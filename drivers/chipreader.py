@@ -2,7 +2,8 @@
 
 A chip reader is built from a ``[chip_reader]`` section by the device registry
 (:mod:`drivers.registry`, family ``chipreader``); :meth:`ChipReader.connect` waits for a card
-and returns a :class:`ReaderTransport` for :class:`gate.emrtd.reader.ChipSession`.
+and returns a :class:`ReaderTransport`, the link :mod:`drivers.chiplink` drives the sans-IO
+reader over.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """PC/SC chip reader driver (pyscard): reader discovery by name pattern, card insertion and
 removal events, APDU transmission, and PC/SC errors mapped to the chip error hierarchy.
 
-The object returned by :meth:`PcscReader.connect` is a reader-side transport for
-:class:`gate.emrtd.reader.ChipSession` (``atr`` and ``transmit(bytes) -> bytes``).
+The object returned by :meth:`PcscReader.connect` is a transport for :mod:`drivers.chiplink`
+(``atr`` and ``transmit(bytes) -> bytes``), which drives the sans-IO reader over it.
 """
 
 from __future__ import annotations

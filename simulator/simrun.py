@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from drivers import chiplink
 from gate import events
 from gate.config import LaneConfig, PolicyConfig
 from gate.daemon.work import document_summary, interpret_mrz
@@ -456,14 +457,16 @@ class SimLane:
         if self.faults.active(ready, "chip_reader", ("slow",)):
             link.latency += 0.02
         transport = InProcessTransport(chip, link)
-        reader = Reader(ChipSession(transport))
+        session = ChipSession(atr=transport.atr)
+        reader = Reader(session)
         began = time.perf_counter()
         reasons: tuple[str, ...] = ("CHIP_OK",)
         try:
             opened = None
             for key in visit.keys:
                 try:
-                    opened = reader.open(key.mrz_information())
+                    steps = reader.open(key.mrz_information())
+                    opened = chiplink.run(steps, transport, stats=session.stats)
                     break
                 except ChipError:
                     if removes and chip.faults.remove_after_apdus is None:
@@ -472,7 +475,10 @@ class SimLane:
             if opened is None:
                 reasons = ("CHIP_ACCESS_DENIED",)
             else:
-                visit.files = {n: r.data for n, r in reader.read_document(CHIP_FILES).items()}
+                read = chiplink.run(
+                    reader.read_document(CHIP_FILES), transport, stats=session.stats
+                )
+                visit.files = {n: r.data for n, r in read.items()}
                 if opened.downgraded:  # PACE offered, BAC used: the policy decides
                     reasons = ("CHIP_OK", "CHIP_PACE_FAILED")
         except ChipError:
@@ -514,13 +520,17 @@ class SimLane:
         link_before = visit.transport.modelled_seconds
         cpu_before = visit.transport.chip_cpu_seconds
         began = time.perf_counter()
-        verdict = authenticate_document(
-            visit.reader,
-            Document.from_files(visit.files),
-            run.documents.store,
-            at=run.now,
-            mrz=visit.traveller.mrz,
-            requested=CHIP_FILES,
+        verdict = chiplink.run(
+            authenticate_document(
+                visit.reader,
+                Document.from_files(visit.files),
+                run.documents.store,
+                at=run.now,
+                mrz=visit.traveller.mrz,
+                requested=CHIP_FILES,
+            ),
+            visit.transport,
+            stats=visit.reader.session.stats,
         )
         chip_cpu = visit.transport.chip_cpu_seconds - cpu_before
         host = max(0.0, time.perf_counter() - began - chip_cpu)

@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from drivers.chiplink import ChipLink
 from drivers.chipreader import ReaderTransport
 from gate.cli import options
 from gate.emrtd.errors import AccessControlError, ChipError, TransportError
-from gate.emrtd.reader import AccessResult, ChipSession, FileRead, Reader, ReadPolicy
+from gate.emrtd.reader import AccessResult, FileRead, Reader, ReadPolicy
 from gate.mrz import bac_keys, repair
 
 
@@ -84,13 +85,13 @@ LINE_LENGTHS = {90: 30, 72: 36, 88: 44}  # one string of TD1, TD2, TD3 -> line l
 
 def _open(
     transport: ReaderTransport, policy: ReadPolicy, keys: list[str | None], can: str | None
-) -> tuple[ChipSession, Reader, AccessResult, int]:
+) -> tuple[ChipLink, Reader, AccessResult, int]:
     """Open the chip with the first MRZ candidate it accepts (a fresh session each time)."""
     for tried, key in enumerate(keys, 1):
-        session = ChipSession(transport)
-        reader = Reader(session, policy)
+        link = ChipLink(transport)
+        reader = link.reader(policy)
         try:
-            return session, reader, reader.open(key, can), tried
+            return link, reader, link.run(reader.open(key, can)), tried
         except AccessControlError:
             if tried == len(keys) or can is not None:
                 raise
@@ -122,17 +123,17 @@ def _read(args: argparse.Namespace) -> int:
             require_pace=args.require_pace,
         )
         start = time.perf_counter()
-        session, reader, access, tried = _open(transport, policy, keys, args.can)
+        link, reader, access, tried = _open(transport, policy, keys, args.can)
         files: list[dict[str, Any]] = []
         contents: dict[str, bytes] = {}
         done: dict[str, FileRead] = {}
         if args.files:
             names = args.files.split(",")
         else:
-            names, done = reader.data_groups()
+            names, done = link.run(reader.data_groups())
         for name in names:
             try:
-                read = done[name] if name in done else reader.read_files([name])[name]
+                read = done[name] if name in done else link.run(reader.read_files([name]))[name]
             except TransportError:
                 raise
             except ChipError as exc:  # absent, refused or truncated: the others still count
@@ -181,10 +182,10 @@ def _read(args: argparse.Namespace) -> int:
         "files_missing": missing,
         "extended_length": reader.extended,
         "files": files,
-        "apdus": session.stats.apdus,
-        "bytes_sent": session.stats.bytes_sent,
-        "bytes_received": session.stats.bytes_received,
-        "link_seconds": round(session.stats.seconds, 4),
+        "apdus": link.session.stats.apdus,
+        "bytes_sent": link.session.stats.bytes_sent,
+        "bytes_received": link.session.stats.bytes_received,
+        "link_seconds": round(link.session.stats.seconds, 4),
         "total_seconds": round(elapsed, 4),
         "out": str(args.out) if args.out else None,
     }
@@ -204,5 +205,5 @@ def _read(args: argparse.Namespace) -> int:
             print(f"  CHIP_PACE_FAILED: BAC used, {access.pace_error}")
         if missing:
             print(f"  incomplete: {', '.join(missing)} not read")
-        print(f"  {session.stats.apdus} APDUs, {elapsed:.3f} s")
+        print(f"  {link.session.stats.apdus} APDUs, {elapsed:.3f} s")
     return 0 if result["complete"] else 1

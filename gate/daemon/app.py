@@ -707,7 +707,7 @@ class LaneDaemon:
             self.metrics.face_similarity.observe(similarity)
         if tx is not None:
             tx.stop_face.set()
-            tx.reader = None
+            tx.reader = tx.link = None
             tx.files.clear()
 
     async def _alarm(self, command: lc.RaiseAlarm | lc.ClearAlarm) -> None:

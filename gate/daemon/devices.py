@@ -15,11 +15,11 @@ from typing import Any, Protocol
 
 from drivers import registry
 from drivers.camera import CameraBase
+from drivers.chiplink import Transport
 from drivers.docreader.reader import ReaderEvent
 from drivers.gatectl.driver import GateController
 from gate.config import ConfigError, LaneConfig
 from gate.daemon.work import ChipSlot
-from gate.emrtd.reader import Transport
 
 
 class DocumentReader(Protocol):

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from drivers.chiplink import ChipLink, Transport
 from gate import events
 from gate.emrtd.auth.authenticate import authenticate_document
 from gate.emrtd.document import Document
 from gate.emrtd.errors import ChipError
 from gate.emrtd.lds import lds
 from gate.emrtd.pki.trust import TrustStore
-from gate.emrtd.reader import ChipSession, Reader, Transport
+from gate.emrtd.reader import Reader
 from gate.errors import EgateError
 from gate.events import Device
 from gate.face.liveness import LivenessCheck, LivenessObservation
@@ -85,6 +86,8 @@ class Transaction:
     key_lines: list[tuple[str, ...]] = field(default_factory=list)
     """The lines of the reading each key comes from (MrzOutcome.key_lines)."""
     reader: Reader | None = None
+    link: ChipLink | None = None
+    """The link ``reader`` talks over (authentication runs on it after the read)."""
     files: dict[str, bytes] = field(default_factory=dict)
     chip_portrait: bytes | None = None
     portrait_observation: FaceObservation | None = None
@@ -219,22 +222,24 @@ def read_chip(
                 return li.ChipRead(
                     at=at(), transaction=tx.id, ok=False, reasons=("CHIP_NOT_FOUND",)
                 )
-            reader = Reader(ChipSession(transport))
+            link = ChipLink(transport)
+            reader = link.reader()
             try:
-                access = reader.open(key.mrz_information())
+                access = link.run(reader.open(key.mrz_information()))
             except ChipError as exc:
                 log.info("chip refused key %d of %d: %s", attempt, len(tx.keys), exc)
                 continue
             try:
                 # what the chip lists: only a file EF.SOD does not list may be absent
-                tx.files = {name: r.data for name, r in reader.read_document(CHIP_FILES).items()}
+                read = link.run(reader.read_document(CHIP_FILES))
+                tx.files = {name: r.data for name, r in read.items()}
             except ChipError as exc:
                 tx.verdicts["chip"] = ("fail", ["CHIP_READ_FAILED"])
                 log.info("chip read failed: %s", exc)
                 return li.ChipRead(
                     at=at(), transaction=tx.id, ok=False, reasons=("CHIP_READ_FAILED",)
                 )
-            tx.reader = reader
+            tx.reader, tx.link = reader, link
             confirm_with_chip(tx, attempt - 1)
             if "DG2" in tx.files:
                 with contextlib.suppress(EgateError, ValueError):
@@ -322,16 +327,18 @@ def verify_document(
     chip corrected in the page reading (:func:`confirm_with_chip`)."""
     started = time.perf_counter()
     try:
-        if tx.reader is None:
+        if tx.reader is None or tx.link is None:
             return li.DocumentVerified(at=at(), transaction=tx.id, reasons=("CHIP_READ_FAILED",))
         try:
-            verdict = authenticate_document(
-                tx.reader,
-                Document.from_files(tx.files),
-                store,
-                at=wall,
-                mrz=tx.mrz,
-                requested=CHIP_FILES,
+            verdict = tx.link.run(
+                authenticate_document(
+                    tx.reader,
+                    Document.from_files(tx.files),
+                    store,
+                    at=wall,
+                    mrz=tx.mrz,
+                    requested=CHIP_FILES,
+                )
             )
         except (ChipError, EgateError) as exc:
             log.info("authentication aborted: %s", exc)

@@ -1,22 +1,29 @@
 """Reading an eMRTD: access control (PACE first, BAC fallback) and the file-reading strategy.
 
-The protocol steps (apdu, sm, bac, pace, lds) are pure; this module drives them over any
-:class:`Transport` (an object with ``transmit(bytes) -> bytes`` and an ``atr`` attribute): the
-in-process virtual chip, the PC/SC driver, or a test double. It never opens a device itself.
+Sans-IO like the protocol steps it composes (apdu, sm, bac, pace, lds): every operation that
+talks to the chip is an :data:`~gate.emrtd.iso7816.exchange.Exchange` generator that yields raw
+command APDUs, receives the raw responses through ``send()`` and returns its result. Nothing
+here owns a link, a clock or a thread: a shell drives the generators over a transport (the
+in-process virtual chip, PC/SC; ``drivers.chiplink.run``), or a test feeds them by hand::
+
+    session = ChipSession(atr=transport.atr)
+    reader = Reader(session)
+    access = run(reader.open(mrz_information), transport, stats=session.stats)
+
+The ATR comes in as a value (its historical bytes tell whether to try extended length).
 
 :class:`ChipSession` is the object other protocols build on (active and chip authentication):
-``session.transmit(CommandAPDU)`` protects the command when secure messaging is open and returns
-the unprotected response; ``session.restart_secure_messaging(ks_enc, ks_mac, cipher, ssc)``
-switches keys after chip authentication.
+``yield from session.transmit(CommandAPDU)`` protects the command when secure messaging is open
+and returns the unprotected response; ``session.restart_secure_messaging(ks_enc, ks_mac,
+cipher, ssc)`` switches keys after chip authentication.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Literal
 
 from gate.emrtd.access.bac import BACTerminal
 from gate.emrtd.access.pace import (
@@ -43,6 +50,7 @@ from gate.emrtd.errors import (
 )
 from gate.emrtd.iso7816 import tlv
 from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU, decode_response, sw_hint
+from gate.emrtd.iso7816.exchange import Exchange
 from gate.emrtd.lds import lds
 from gate.emrtd.lds.securityinfos import (
     ChipAuthenticationPublicKeyInfo,
@@ -66,15 +74,6 @@ LANE_FILES = ("EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15")
 """What a lane reads: the MRZ data, the portrait, the keys for chip and active authentication."""
 REQUIRED_FILES = ("DG1", "EF.SOD")
 """Without these a read is incomplete: the MRZ data and its signature."""
-
-
-class Transport(Protocol):
-    """What the reader needs from a link to a chip."""
-
-    @property
-    def atr(self) -> bytes: ...
-
-    def transmit(self, apdu: bytes) -> bytes: ...
 
 
 def historical_bytes(atr: bytes) -> bytes:
@@ -112,6 +111,9 @@ def atr_supports_extended_length(atr: bytes) -> bool:
 
 @dataclass
 class LinkStats:
+    """What crossed the link. The session counts APDUs and bytes; ``seconds`` is added by the
+    shell that times the exchanges (it stays 0 when nobody measures)."""
+
     apdus: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
@@ -119,38 +121,37 @@ class LinkStats:
 
 
 class ChipSession:
-    """One connection to a chip, with optional secure messaging."""
+    """One connection to a chip, with optional secure messaging. ``atr``: the chip's answer to
+    reset as the link reported it (b"" when unknown: no extended-length claim)."""
 
-    def __init__(self, transport: Transport, clock: Callable[[], float] = time.perf_counter):
-        self.transport = transport
+    def __init__(self, atr: bytes = b""):
+        self.atr = atr
         self.sm: SecureMessaging | None = None
         self.stats = LinkStats()
         self.log: list[tuple[bytes, bytes]] = []
         self.keep_log = False
-        self._clock = clock
         self.extended_length = True
         """Whether the link takes extended APDUs (the reader turns it off after the ATR or a
         6700 says no); without them, longer command data goes as a chain of short commands."""
         self.max_command = 65535
         """The chip's largest command data (EF.ATR/INFO); longer data is chained."""
 
-    def transmit_raw(self, raw: bytes) -> bytes:
+    def transmit_raw(self, raw: bytes) -> Exchange[bytes]:
         """One exchange on the link; a 61xx (more data waiting: T=0, or a response longer
         than a short Le) is collected with GET RESPONSE (ISO 7816-4 5.3.4), with the data
         that came with it, so callers always see the whole response."""
-        out = self._exchange(raw)
+        out = yield from self._exchange(raw)
         data = b""
         for _ in range(64):  # a chip answering 61xx forever must not keep us
             if len(out) < 2 or out[-2] != 0x61:
                 break
             data += out[:-2]
-            out = self._exchange(bytes([raw[0] & 0x03, 0xC0, 0x00, 0x00, out[-1]]))
+            out = yield from self._exchange(bytes([raw[0] & 0x03, 0xC0, 0x00, 0x00, out[-1]]))
         return data + out if data else out
 
-    def _exchange(self, raw: bytes) -> bytes:
-        start = self._clock()
-        out = self.transport.transmit(raw)
-        self.stats.seconds += self._clock() - start
+    def _exchange(self, raw: bytes) -> Exchange[bytes]:
+        """The one place a command leaves the core: yield it, take the answer."""
+        out = yield raw
         self.stats.apdus += 1
         self.stats.bytes_sent += len(raw)
         self.stats.bytes_received += len(out)
@@ -158,33 +159,35 @@ class ChipSession:
             self.log.append((raw, out))
         return out
 
-    def transmit(self, cmd: CommandAPDU) -> ResponseAPDU:
+    def transmit(self, cmd: CommandAPDU) -> Exchange[ResponseAPDU]:
         """Send one command; protected with secure messaging when a session is open.
 
         The status word always comes back, also for errors the chip sent without secure
         messaging (the session stays open: :meth:`SecureMessaging.unprotect`). A 6Cxx ("wrong
         Le, xx bytes available") is answered by sending the command once more with exactly that
         Le, for this command only (ISO 7816-4 5.1.3)."""
-        resp = self._transmit_once(cmd)
+        resp = yield from self._transmit_once(cmd)
         if resp.sw & 0xFF00 == 0x6C00 and cmd.le is not None:
             offered = resp.sw & 0xFF or 256
             if offered != cmd.le:
-                resp = self._transmit_once(replace(cmd, le=offered, force_extended=False))
+                resp = yield from self._transmit_once(
+                    replace(cmd, le=offered, force_extended=False)
+                )
         return resp
 
-    def _transmit_once(self, cmd: CommandAPDU) -> ResponseAPDU:
+    def _transmit_once(self, cmd: CommandAPDU) -> Exchange[ResponseAPDU]:
         if self.sm is None:
             if len(cmd.data) > self._largest_data():
-                return self._transmit_chained(cmd)
-            resp = self._transmit_plain(cmd)
+                return (yield from self._transmit_chained(cmd))
+            resp = yield from self._transmit_plain(cmd)
             if resp.sw == 0x6700 and len(cmd.data) > 255 and self.extended_length:
                 # the ATR claimed extended length, but the reader or the chip refuses
                 # extended APDUs: from now on short ones, long data chained
                 self.extended_length = False
-                return self._transmit_chained(cmd)
+                return (yield from self._transmit_chained(cmd))
             return resp
         protected = self.sm.protect(cmd)
-        raw = self.transmit_raw(protected.encode())
+        raw = yield from self.transmit_raw(protected.encode())
         try:
             resp = decode_response(raw)
         except APDUError as exc:
@@ -192,16 +195,17 @@ class ChipSession:
             raise SecureMessagingError(f"response to INS {cmd.ins:02X}: {exc}") from exc
         return self.sm.unprotect(resp)
 
-    def _transmit_plain(self, cmd: CommandAPDU) -> ResponseAPDU:
+    def _transmit_plain(self, cmd: CommandAPDU) -> Exchange[ResponseAPDU]:
+        raw = yield from self.transmit_raw(cmd.encode())
         try:
-            return decode_response(self.transmit_raw(cmd.encode()))
+            return decode_response(raw)
         except APDUError as exc:
             raise ChipError(f"chip answered INS {cmd.ins:02X} with garbage: {exc}") from exc
 
     def _largest_data(self) -> int:
         return min(self.max_command, 65535 if self.extended_length else 255)
 
-    def _transmit_chained(self, cmd: CommandAPDU) -> ResponseAPDU:
+    def _transmit_chained(self, cmd: CommandAPDU) -> Exchange[ResponseAPDU]:
         """ISO/IEC 7816-4 5.1.1.1 command chaining: the data in pieces the link takes, every
         piece but the last with CLA bit b5 (0x10) set; the last carries the command's own CLA
         and Le. A piece refused (6883/6884: the chip takes no chaining) ends the chain with
@@ -211,11 +215,13 @@ class ChipSession:
         size = max(1, self._largest_data())
         pieces = [cmd.data[i : i + size] for i in range(0, len(cmd.data), size)]
         for piece in pieces[:-1]:
-            resp = self._transmit_plain(CommandAPDU(cmd.cla | 0x10, cmd.ins, cmd.p1, cmd.p2, piece))
+            piece_cmd = CommandAPDU(cmd.cla | 0x10, cmd.ins, cmd.p1, cmd.p2, piece)
+            resp = yield from self._transmit_plain(piece_cmd)
             if not resp.ok:
                 return resp
         le = cmd.le if cmd.le is None or self.extended_length else min(cmd.le, 256)
-        return self._transmit_plain(replace(cmd, data=pieces[-1], le=le, force_extended=False))
+        last = replace(cmd, data=pieces[-1], le=le, force_extended=False)
+        return (yield from self._transmit_plain(last))
 
     def restart_secure_messaging(
         self, ks_enc: bytes, ks_mac: bytes, cipher: Cipher, ssc: int = 0
@@ -276,7 +282,7 @@ class Reader:
 
     def __post_init__(self) -> None:
         if self.policy.extended_length == "auto":
-            self.extended = atr_supports_extended_length(self.session.transport.atr)
+            self.extended = atr_supports_extended_length(self.session.atr)
         else:
             self.extended = self.policy.extended_length == "on"
         self.limit = self.policy.max_response or (65536 if self.extended else 256)
@@ -326,14 +332,14 @@ class Reader:
         self.limit = next((n for n in FALLBACK_LIMITS if n < self.limit), max(16, self.limit // 2))
         return True
 
-    def _read_binary(self, p1: int, p2: int, offset: int, le: int) -> ResponseAPDU:
+    def _read_binary(self, p1: int, p2: int, offset: int, le: int) -> Exchange[ResponseAPDU]:
         """READ BINARY B0, or B1 with a DO'54 offset beyond 32767. For B1, ``le`` counts the
         DO'53 around the data: some chips count its header in Le, others do not (JMRTD enlarges
         Le by the header for the same reason), so the caller accepts short answers."""
         if offset > 0x7FFF:
             off = offset.to_bytes(3 if offset > 0xFFFF else 2, "big")
             cmd = CommandAPDU(0x00, 0xB1, 0x00, 0x00, tlv.encode(0x54, off), le=le)
-            resp = self.session.transmit(cmd)
+            resp = yield from self.session.transmit(cmd)
             if resp.sw in (0x9000, SW_EOF) and resp.data:
                 try:
                     item, _ = tlv.decode_one(resp.data)
@@ -341,7 +347,7 @@ class Reader:
                     raise ChipError(f"READ BINARY (B1) at {offset}: bad 53 object ({exc})") from exc
                 return ResponseAPDU(item.value, resp.sw)
             return resp
-        return self.session.transmit(CommandAPDU(0x00, 0xB0, p1, p2, le=le))
+        return (yield from self.session.transmit(CommandAPDU(0x00, 0xB0, p1, p2, le=le)))
 
     def _le(self, offset: int, total: int | None) -> int:
         """The Le for the next READ BINARY at ``offset``: the largest answer that fits the
@@ -353,11 +359,11 @@ class Reader:
             le = min(le, rest + (1 + len(tlv.encode_length(rest)) if odd else 0))
         return min(le, 65536 if self.extended else 256)
 
-    def _select_ef(self, name: str) -> ResponseAPDU:
+    def _select_ef(self, name: str) -> Exchange[ResponseAPDU]:
         fid = lds.FILE_IDS[name].to_bytes(2, "big")
-        return self.session.transmit(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid))
+        return (yield from self.session.transmit(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid)))
 
-    def read_file(self, name: str) -> bytes:
+    def read_file(self, name: str) -> Exchange[bytes]:
         """Read a whole elementary file by name (EF.COM, EF.SOD, DG1..DG16, EF.CardAccess,
         EF.CardSecurity, EF.ATR/INFO) in the current DF."""
         sfi = lds.SFIS.get(name, 1 if name == "EF.ATR/INFO" else None)
@@ -374,17 +380,17 @@ class Reader:
             le = self._le(offset, total)
             if offset == 0 and by_sfi:
                 assert sfi is not None
-                resp = self._read_binary(0x80 | sfi, 0, 0, le)
+                resp = yield from self._read_binary(0x80 | sfi, 0, 0, le)
                 if resp.sw in (0x6A86, 0x6981, 0x6A81, 0x6D00) and not resp.data:
                     by_sfi = False  # the chip does not take SFI addressing: select by file ID
                     continue
             else:
                 if not selected and not sfi_used:
                     selected = True
-                    sel = self._select_ef(name)
+                    sel = yield from self._select_ef(name)
                     if not sel.ok:
                         raise StatusWordError(sel.sw, f"SELECT {name}", sw_hint(sel.sw))
-                resp = self._read_binary(offset >> 8 & 0x7F, offset & 0xFF, offset, le)
+                resp = yield from self._read_binary(offset >> 8 & 0x7F, offset & 0xFF, offset, le)
             if resp.sw not in (0x9000, SW_EOF) or (not resp.data and resp.sw != 0x9000):
                 if self._adapt(resp.sw):
                     continue
@@ -413,13 +419,13 @@ class Reader:
         return data[:total] if total is not None else data
 
     # -- access control ----------------------------------------------------------------------
-    def select_application(self) -> None:
-        resp = self.session.transmit(CommandAPDU(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
+    def select_application(self) -> Exchange[None]:
+        resp = yield from self.session.transmit(CommandAPDU(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
         if not resp.ok:
             raise StatusWordError(resp.sw, "SELECT eMRTD application", sw_hint(resp.sw))
         self._in_app = True
 
-    def learn_limits(self) -> None:
+    def learn_limits(self) -> Exchange[None]:
         """With extended length, read EF.ATR/INFO (7F66) for the chip's response limit.
 
         The read is sent with an extended Le, so it also probes the ATR's claim: a 6700 or
@@ -428,7 +434,7 @@ class Reader:
         if not self.extended:
             return
         try:
-            resp = self.session.transmit(
+            resp = yield from self.session.transmit(
                 CommandAPDU(0x00, 0xB0, 0x81, 0x00, le=256, force_extended=True)
             )
         except ChipError:
@@ -450,7 +456,7 @@ class Reader:
             self.session.max_command = max(16, min(65535, int.from_bytes(ints[0], "big")))
             self.limit = max(16, min(65536, int.from_bytes(ints[1], "big")))
 
-    def read_card_access(self) -> bytes | None:
+    def read_card_access(self) -> Exchange[bytes | None]:
         """EF.CardAccess, or None when the chip has none (6A82 and the like: a BAC-only chip).
         A file that is there but cannot be read whole raises: PACE must not silently vanish.
 
@@ -460,22 +466,24 @@ class Reader:
         already (:meth:`learn_limits`: the MF is then visible and the 6A82 means absent)."""
         for retry in (False, True):
             try:
-                return self.read_file("EF.CardAccess")
+                return (yield from self.read_file("EF.CardAccess"))
             except StatusWordError as exc:
                 hidden = exc.sw == 0x6A82 and not (retry or self._mf_answered)
-                if hidden and self.select_master_file():
+                if hidden and (yield from self.select_master_file()):
                     continue
                 if exc.sw in ABSENT_CARD_ACCESS:
                     return None
                 raise
         return None
 
-    def select_master_file(self) -> bool:
+    def select_master_file(self) -> Exchange[bool]:
         """SELECT MF (ISO/IEC 7816-4: P1 00, file ID 3F00, no answer data); True when taken."""
-        resp = self.session.transmit(CommandAPDU(0x00, 0xA4, 0x00, 0x0C, b"\x3f\x00"))
+        resp = yield from self.session.transmit(CommandAPDU(0x00, 0xA4, 0x00, 0x0C, b"\x3f\x00"))
         return resp.ok
 
-    def open(self, mrz_information: str | None = None, can: str | None = None) -> AccessResult:
+    def open(
+        self, mrz_information: str | None = None, can: str | None = None
+    ) -> Exchange[AccessResult]:
         """PACE when EF.CardAccess offers it, else (or when PACE fails with the MRZ) BAC.
 
         A fallback to BAC on a chip that has EF.CardAccess is reported in
@@ -483,11 +491,11 @@ class Reader:
         decides, reason code CHIP_PACE_FAILED); ``ReadPolicy.require_pace`` refuses it."""
         if mrz_information is None and can is None:
             raise AccessControlError("opening a chip needs the MRZ information or the CAN")
-        self.learn_limits()
+        yield from self.learn_limits()
         pace_error = None
         infos: list[PACEInfo] = []
         try:
-            card_access = self.read_card_access()
+            card_access = yield from self.read_card_access()
         except (StatusWordError, LDSError) as exc:
             card_access, pace_error = None, f"EF.CardAccess unreadable: {exc}"
             self.session.close_secure_messaging()
@@ -505,7 +513,7 @@ class Reader:
                 pace_error = "EF.CardAccess offers no PACE protocol this reader supports"
             else:
                 try:
-                    self.access = self._pace(info, mrz_information, can, card_access)
+                    self.access = yield from self._pace(info, mrz_information, can, card_access)
                     return self.access
                 except (PACEError, StatusWordError) as exc:
                     if can is not None or mrz_information is None:
@@ -520,21 +528,21 @@ class Reader:
             )
         if pace_error is not None and self.policy.require_pace:
             raise PACEError(f"{pace_error}; BAC fallback refused (PACE required)")
-        result = self._bac(mrz_information)
+        result = yield from self._bac(mrz_information)
         result.card_access = card_access
         result.pace_error = pace_error
         self.access = result
         return result
 
-    def _bac(self, mrz_information: str) -> AccessResult:
-        self.select_application()
+    def _bac(self, mrz_information: str) -> Exchange[AccessResult]:
+        yield from self.select_application()
         bac = BACTerminal(mrz_information)
-        challenge = self.session.transmit(bac.get_challenge())
+        challenge = yield from self.session.transmit(bac.get_challenge())
         cmd = bac.mutual_authenticate(challenge, self.rng(8), self.rng(16))
-        resp = self.session.transmit(cmd)
+        resp = yield from self.session.transmit(cmd)
         if resp.sw == 0x6700:
             # some chips refuse Le 28 for MUTUAL AUTHENTICATE: Le 00 (as JMRTD retries)
-            resp = self.session.transmit(replace(cmd, le=256))
+            resp = yield from self.session.transmit(replace(cmd, le=256))
         self.session.sm = bac.finish(resp)
         return AccessResult("BAC", None, "3DES")
 
@@ -544,7 +552,7 @@ class Reader:
         mrz_information: str | None,
         can: str | None,
         card_access: bytes | None,
-    ) -> AccessResult:
+    ) -> Exchange[AccessResult]:
         if can is not None:
             password, ref = can_password(can), PASSWORD_CAN
         else:
@@ -553,32 +561,32 @@ class Reader:
         pace = PACETerminal(info, password, ref, self.rng,
                             send_parameter_id=self.policy.send_parameter_id)  # fmt: skip
         t = self.session
-        resp = t.transmit(pace.mse_set_at())
+        resp = yield from t.transmit(pace.mse_set_at())
         if resp.sw == 0x6A80 and self.policy.send_parameter_id:
             # some chips reject the optional tag 84: retry without it
             pace.send_parameter_id = False
-            resp = t.transmit(pace.mse_set_at())
+            resp = yield from t.transmit(pace.mse_set_at())
         cmd = pace.get_nonce(resp)
-        cmd = pace.map_nonce(t.transmit(cmd))
-        cmd = pace.key_agreement(t.transmit(cmd))
-        cmd = pace.mutual_authentication(t.transmit(cmd))
-        t.sm = pace.finish(t.transmit(cmd))
+        cmd = pace.map_nonce((yield from t.transmit(cmd)))
+        cmd = pace.key_agreement((yield from t.transmit(cmd)))
+        cmd = pace.mutual_authentication((yield from t.transmit(cmd)))
+        t.sm = pace.finish((yield from t.transmit(cmd)))
         result = AccessResult("PACE", info.mapping, info.cipher, info, card_access)
         if info.mapping == "CAM" and self.policy.verify_cam:
-            result.card_security = self.read_file("EF.CardSecurity")
+            result.card_security = yield from self.read_file("EF.CardSecurity")
             result.cam_verified = verify_cam_with_card_security(pace, result.card_security)
             if not result.cam_verified:
                 raise PACEError("PACE-CAM: the chip's static key does not match EF.CardSecurity")
-        self.select_application()
+        yield from self.select_application()
         return result
 
-    def data_groups(self) -> tuple[list[str], dict[str, FileRead]]:
+    def data_groups(self) -> Exchange[tuple[list[str], dict[str, FileRead]]]:
         """The files to read (EF.COM when present, its data groups, EF.SOD) and what was read
         to learn them. Without EF.COM (newer passports omit it) the list comes from EF.SOD,
         as gmrtd does; so does an EF.COM that is truncated or malformed (it is not signed and
         nothing else needs it). DG3/DG4 (extended access control) are left out."""
         try:
-            done = self.read_files(["EF.COM"])
+            done = yield from self.read_files(["EF.COM"])
             numbers = lds.parse_ef_com(done["EF.COM"].data).data_groups
         except StatusWordError as exc:
             if exc.sw not in (0x6A82, 0x6A83):
@@ -587,7 +595,7 @@ class Reader:
             pass
         else:
             return ["EF.COM", *[f"DG{n}" for n in numbers if n not in (3, 4)], "EF.SOD"], done
-        done = self.read_files(["EF.SOD"])
+        done = yield from self.read_files(["EF.SOD"])
         numbers = sod_data_groups(done["EF.SOD"].data)
         return [*[f"DG{n}" for n in numbers if n not in (3, 4)], "EF.SOD"], done
 
@@ -595,7 +603,7 @@ class Reader:
         self,
         wanted: Iterable[str] = LANE_FILES,
         required: Iterable[str] = REQUIRED_FILES,
-    ) -> dict[str, FileRead]:
+    ) -> Exchange[dict[str, FileRead]]:
         """The files of ``wanted`` the chip lists, each read once: a file nothing lists is
         never asked for (a passport without active authentication has no DG15).
 
@@ -604,16 +612,16 @@ class Reader:
         raises like a ``required`` file). One only EF.COM lists and the chip lacks or refuses
         (the session stays open) is left out."""
         wanted, required = set(wanted), set(required)
-        names, done = self.data_groups()
+        names, done = yield from self.data_groups()
         out = {n: r for n, r in done.items() if n in wanted or n == "EF.SOD"}
         if "EF.SOD" not in out:
-            out.update(self.read_files(["EF.SOD"]))
+            out.update((yield from self.read_files(["EF.SOD"])))
         signed = {f"DG{n}" for n in sod_data_groups(out["EF.SOD"].data)}
         for name in [*names, *sorted(signed - set(names), key=lambda n: int(n[2:]))]:
             if name in out or name not in wanted:
                 continue
             try:
-                out[name] = self.read_files([name])[name]
+                out[name] = (yield from self.read_files([name]))[name]
             except StatusWordError:
                 if name in required or name in signed:
                     raise
@@ -642,14 +650,15 @@ class Reader:
         if offered:
             access.pace_error = "DG14 lists PACE but the chip was opened with BAC"
 
-    def read_files(self, names: list[str]) -> dict[str, FileRead]:
+    def read_files(self, names: list[str]) -> Exchange[dict[str, FileRead]]:
+        """Each file with the APDUs it took and the link seconds the shell measured for them."""
         if not self._in_app:
-            self.select_application()
+            yield from self.select_application()
         out = {}
         for name in names:
             before = self.session.stats.apdus
             start = self.session.stats.seconds
-            data = self.read_file(name)
+            data = yield from self.read_file(name)
             out[name] = FileRead(
                 name, data, self.session.stats.apdus - before, self.session.stats.seconds - start
             )

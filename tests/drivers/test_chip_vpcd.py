@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from drivers.chiplink import ChipLink
 from gate.emrtd.errors import CardRemovedError, ChipTimeoutError
-from gate.emrtd.reader import ChipSession, Reader
 from simulator.chip.builder import ImageSpec, build_image
 from simulator.chip.card import ChipConfig, Faults, VirtualChip
 from simulator.chip.image import ChipImage, load_image
@@ -93,9 +93,10 @@ def _read_via_pcsc(
         pcsc = PcscReader(READER, timeout=5)
         transport = pcsc.connect()
         try:
-            reader = Reader(ChipSession(transport))
-            result = reader.open(None if can else image.mrz_information, can)
-            files = {n: r.data for n, r in reader.read_files(names).items()}
+            link = ChipLink(transport)
+            reader = link.reader()
+            result = link.run(reader.open(None if can else image.mrz_information, can))
+            files = {n: r.data for n, r in link.run(reader.read_files(names)).items()}
         finally:
             transport.close()
     finally:
@@ -166,10 +167,11 @@ def test_card_removed_mid_read_is_reported_and_reader_stays_usable(pcscd: None) 
     card.start()
     pcsc = PcscReader(READER, timeout=5)
     transport = pcsc.connect()
-    reader = Reader(ChipSession(transport))
-    reader.open(image.mrz_information)
+    link = ChipLink(transport)
+    reader = link.reader()
+    link.run(reader.open(image.mrz_information))
     with pytest.raises(CardRemovedError, match="removed"):
-        reader.read_files(["DG2"])
+        link.run(reader.read_files(["DG2"]))
     transport.close()
     card.stop()
     pcsc.wait_for_removal(5)
@@ -187,11 +189,12 @@ def test_slow_chip_times_out_and_events_are_reported(pcscd: None) -> None:
     pcsc = PcscReader(READER, timeout=5)
     transport = pcsc.connect(transmit_timeout=0.5)
     try:
-        reader = Reader(ChipSession(transport))
-        reader.open(image.mrz_information)
+        link = ChipLink(transport)
+        reader = link.reader()
+        link.run(reader.open(image.mrz_information))
         chip.faults.slow_seconds = 1.5
         with pytest.raises(ChipTimeoutError, match="did not answer"):
-            reader.read_files(["DG1"])
+            link.run(reader.read_files(["DG1"]))
     finally:
         transport.close()
     events = pcsc.events(poll=0.05, until=time.monotonic() + 5)

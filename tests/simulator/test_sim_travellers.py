@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from drivers.chiplink import ChipLink
 from gate.emrtd.auth.authenticate import authenticate_document
 from gate.emrtd.document import Document
-from gate.emrtd.reader import ChipSession, Reader
 from gate.mrz import parse
 from gate.policy.decide import age_on
 from simulator import scenarios
@@ -96,14 +96,17 @@ def test_every_document_kind_fails_authentication_for_its_own_reason() -> None:
         t = make_traveller(0, 0, spec, seed=11, today=now.date())
         image = factory.build(t, portrait)
         assert image is not None
-        reader = Reader(ChipSession(InProcessTransport(VirtualChip(image))))
+        link = ChipLink(InProcessTransport(VirtualChip(image)))
+        reader = link.reader()
         key = parse(t.mrz_lines, today=now.date()).bac_key
         assert key is not None
-        reader.open(key.mrz_information())
+        link.run(reader.open(key.mrz_information()))
         names = ["EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15"]
-        files = {n: r.data for n, r in reader.read_files(names).items()}
-        verdict = authenticate_document(
-            reader, Document.from_files(files), factory.store, at=now, mrz=t.mrz
+        files = {n: r.data for n, r in link.run(reader.read_files(names)).items()}
+        verdict = link.run(
+            authenticate_document(
+                reader, Document.from_files(files), factory.store, at=now, mrz=t.mrz
+            )
         )
         failed = {f.code for f in verdict.findings if f.severity == "fail"}
         assert verdict.ok is (kind == "genuine"), (kind, failed)

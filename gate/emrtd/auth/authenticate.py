@@ -1,5 +1,8 @@
-"""Document authentication over an open chip session: the thin I/O shell around the pure
-cores (:mod:`passive`, :mod:`aa`, :mod:`ca`).
+"""Document authentication over an open chip session: the protocol flow around the pure
+cores (:mod:`passive`, :mod:`aa`, :mod:`ca`). Sans-IO like the reader: the functions that talk
+to the chip are :data:`~gate.emrtd.iso7816.exchange.Exchange` generators (they yield command
+APDUs and receive the responses); a shell (``drivers.chiplink``) drives them over a link, and
+a link failure it throws in at the ``yield`` is handled here like any chip error.
 
 Order: passive authentication on the files read; then chip authentication (DG14) when the
 document offers it, which restarts secure messaging with new keys and proves them by reading
@@ -33,6 +36,7 @@ from gate.emrtd.errors import (
     StatusWordError,
 )
 from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU, decode_command
+from gate.emrtd.iso7816.exchange import Exchange
 from gate.emrtd.pki.trustpool import TrustPool
 from gate.emrtd.reader import Reader
 
@@ -52,7 +56,7 @@ def _key_name(key_id: int | None) -> str:
 
 def _agree_key(
     reader: Reader, dg14: ca.Dg14, key_id: int | None, refusals: list[str], only_key: bool
-) -> ca.CaStep | None:
+) -> Exchange[ca.CaStep | None]:
     """Send the MSE (and GENERAL AUTHENTICATE) for one DG14 key; the step when the chip
     accepted them all, None (the reason appended to ``refusals``) when it refused one before
     the key switch. A 6700 to an MSE naming the key is asked once more without the key
@@ -66,7 +70,7 @@ def _agree_key(
             refusals.append(f"{_key_name(key_id)} unusable ({exc})")
             return None
         for raw in step.commands:
-            resp = reader.session.transmit(decode_command(raw))
+            resp = yield from reader.session.transmit(decode_command(raw))
             if not resp.ok:
                 break
         else:
@@ -81,7 +85,7 @@ def _agree_key(
 
 def run_chip_authentication(
     reader: Reader, files: Mapping[str, bytes], dg14: ca.Dg14 | None = None
-) -> Proof:
+) -> Exchange[Proof]:
     """Chip authentication with the DG14 keys; (outcome, detail for the officer). ``dg14``:
     DG14 already parsed (else it is parsed from ``files``). Each key (by KeyId) is tried in
     turn while the chip refuses the commands for the previous one.
@@ -101,7 +105,7 @@ def run_chip_authentication(
     step: ca.CaStep | None = None
     for key_id in key_ids:
         try:
-            step = _agree_key(reader, dg14, key_id, refusals, len(key_ids) == 1)
+            step = yield from _agree_key(reader, dg14, key_id, refusals, len(key_ids) == 1)
         except ChipError as exc:
             return "not_completed", f"chip authentication interrupted: {exc}"
         if step is not None:
@@ -110,7 +114,7 @@ def run_chip_authentication(
         return "not_completed", "chip refused chip authentication: " + "; ".join(refusals)
     reader.session.restart_secure_messaging(step.ks_enc, step.ks_mac, step.cipher, 0)
     try:
-        proof = reader.read_file("DG1")
+        proof = yield from reader.read_file("DG1")
     except CardRemovedError as exc:
         return "not_completed", f"chip authentication interrupted: {exc}"
     except SecureMessagingError as exc:
@@ -148,14 +152,15 @@ def _le_attempts(key: certs.PublicKey, extended: bool) -> tuple[int, ...]:
     return (65536, 256) if plain > 224 else (256, 65536)
 
 
-def _internal_authenticate(reader: Reader, challenge: bytes, le: int) -> ResponseAPDU:
+def _internal_authenticate(reader: Reader, challenge: bytes, le: int) -> Exchange[ResponseAPDU]:
     cmd = decode_command(aa.internal_authenticate_apdu(challenge))
-    return reader.session.transmit(CommandAPDU(cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data, le=le))
+    sized = CommandAPDU(cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data, le=le)
+    return (yield from reader.session.transmit(sized))
 
 
 def run_active_authentication(
     reader: Reader, files: Mapping[str, bytes], challenge: bytes, dg14: ca.Dg14 | None = None
-) -> Proof:
+) -> Exchange[Proof]:
     """INTERNAL AUTHENTICATE with ``challenge``, verified with the DG15 key. ``dg14``: DG14
     already parsed (else it is parsed from ``files`` when present).
 
@@ -171,7 +176,7 @@ def run_active_authentication(
     for attempt, le in enumerate(_le_attempts(key, getattr(reader, "extended", True))):
         retry = " (after a retry with another Le)" if attempt else ""
         try:
-            resp = _internal_authenticate(reader, challenge, le)
+            resp = yield from _internal_authenticate(reader, challenge, le)
         except CardRemovedError as exc:
             return "not_completed", f"active authentication interrupted: {exc}"
         except ChipError as exc:
@@ -217,7 +222,7 @@ def authenticate_document(
     policy: PaPolicy | None = None,
     random: Callable[[int], bytes] = secrets.token_bytes,
     requested: Iterable[str] | None = None,
-) -> AuthenticityVerdict:
+) -> Exchange[AuthenticityVerdict]:
     """PA on ``document`` (the files ``reader`` read), then CA and AA over the open session.
 
     ``requested``: the files the caller asked the chip for; those listed in EF.SOD (and DG1,
@@ -239,11 +244,14 @@ def authenticate_document(
             dg14_problem = f"DG14 cannot be used: {exc}"
     if verdict.passive_ok:
         if dg14 is not None and dg14.keys:
-            verdict.record_chip_auth(*run_chip_authentication(reader, files, dg14))
+            verdict.record_chip_auth(*(yield from run_chip_authentication(reader, files, dg14)))
         elif dg14_problem:
             verdict.record_chip_auth("not_completed", dg14_problem)
     if "DG15" in files:
-        verdict.record_active_auth(*run_active_authentication(reader, files, random(8), dg14))
+        challenge = random(8)
+        verdict.record_active_auth(
+            *(yield from run_active_authentication(reader, files, challenge, dg14))
+        )
     elif 15 in listed:
         verdict.record_active_auth("not_completed", "DG15 is listed in EF.SOD but was not returned")
     elif not any(f.code.startswith("CA_") for f in verdict.findings):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.chiplink import ChipLink
 from gate.cli import main
 from gate.emrtd.crypto import certs
 from simulator import passports, pki
@@ -174,7 +175,6 @@ def test_make_passport_image_is_served_by_the_virtual_chip(
     from gate.emrtd.auth.authenticate import authenticate_document
     from gate.emrtd.document import Document
     from gate.emrtd.pki.trust import TrustStore
-    from gate.emrtd.reader import ChipSession, Reader
     from simulator.chip.card import VirtualChip
     from simulator.chip.image import load_image
     from simulator.chip.transport import InProcessTransport
@@ -185,13 +185,16 @@ def test_make_passport_image_is_served_by_the_virtual_chip(
     )
     capsys.readouterr()
     image = load_image(out)
-    reader = Reader(ChipSession(InProcessTransport(VirtualChip(image))))
-    reader.open(image.mrz_information)
+    link = ChipLink(InProcessTransport(VirtualChip(image)))
+    reader = link.reader()
+    link.run(reader.open(image.mrz_information))
     names = ["EF.SOD", "DG1", "DG2", "DG14", "DG15"]
-    files = {n: r.data for n, r in reader.read_files(names).items()}
+    files = {n: r.data for n, r in link.run(reader.read_files(names)).items()}
     store = TrustStore()
     store.import_bytes((out / "csca.der").read_bytes(), source="csca", now=datetime.now(UTC))
-    verdict = authenticate_document(
-        reader, Document.from_files(files), store, at=datetime.now(UTC), mrz=image.mrz
+    verdict = link.run(
+        authenticate_document(
+            reader, Document.from_files(files), store, at=datetime.now(UTC), mrz=image.mrz
+        )
     )
     assert verdict.passive_ok and code in verdict.codes

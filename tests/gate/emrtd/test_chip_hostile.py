@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from drivers.chiplink import ChipLink
 from gate.emrtd.errors import ChipError
 from gate.emrtd.iso7816 import tlv
 from gate.emrtd.iso7816.apdu import CommandAPDU, ResponseAPDU
 from gate.emrtd.lds import lds
-from gate.emrtd.reader import ChipSession, Reader
 from simulator.chip.builder import ImageSpec, build_image
 from simulator.chip.card import ChipConfig, VirtualChip
 from simulator.chip.image import ChipImage
@@ -58,10 +58,11 @@ class TamperingTransport(InProcessTransport):
 
 
 def _run(image: ChipImage, transport: InProcessTransport) -> None:
-    reader = Reader(ChipSession(transport))
+    link = ChipLink(transport)
+    reader = link.reader()
     try:
-        reader.open(image.mrz_information)
-        files = reader.read_files(["EF.COM", "DG1", "DG2"])
+        link.run(reader.open(image.mrz_information))
+        files = link.run(reader.read_files(["EF.COM", "DG1", "DG2"]))
     except ChipError:
         return
     for name, read in files.items():
@@ -136,9 +137,10 @@ def test_garbage_chip_fails_with_domain_error(answer: bytes) -> None:
 
 
 def _run_strict(transport: InProcessTransport) -> None:
-    reader = Reader(ChipSession(transport))
-    reader.open(BAC_IMAGE.mrz_information)
-    reader.read_files(["DG1"])
+    link = ChipLink(transport)
+    reader = link.reader()
+    link.run(reader.open(BAC_IMAGE.mrz_information))
+    link.run(reader.read_files(["DG1"]))
 
 
 @given(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.chiplink import ChipLink, run
 from gate.emrtd.access.access import mrz_information
 from gate.emrtd.errors import CardRemovedError, PACEError, StatusWordError
 from gate.emrtd.iso7816.apdu import CommandAPDU, decode_command
@@ -33,13 +34,12 @@ def _with(image: ChipImage, *quirks: str) -> ChipImage:
 
 
 def _open(image: ChipImage, policy: ReadPolicy | None = None, config: ChipConfig | None = None
-          ) -> tuple[Reader, InProcessTransport]:  # fmt: skip
-    transport = InProcessTransport(VirtualChip(image, config or ChipConfig()))
-    session = ChipSession(transport)
-    session.keep_log = True
-    reader = Reader(session, policy or ReadPolicy())
-    reader.open(image.mrz_information)
-    return reader, transport
+          ) -> tuple[Reader, ChipLink]:  # fmt: skip
+    link = ChipLink(InProcessTransport(VirtualChip(image, config or ChipConfig())))
+    link.session.keep_log = True
+    reader = link.reader(policy)
+    link.run(reader.open(image.mrz_information))
+    return reader, link
 
 
 @pytest.mark.parametrize("access", ["BAC", "PACE"])
@@ -48,32 +48,32 @@ def test_every_profile_is_read_completely(
     images: dict[str, ChipImage], name: str, access: str
 ) -> None:
     image = _with(images[access], name)
-    reader, _transport = _open(image)
-    names, done = reader.data_groups()
+    reader, link = _open(image)
+    names, done = link.run(reader.data_groups())
     assert set(names) >= {"DG1", "DG2", "EF.SOD"}
     files = {**{n: r.data for n, r in done.items()},
-             **{n: r.data for n, r in reader.read_files(names).items()}}  # fmt: skip
+             **{n: r.data for n, r in link.run(reader.read_files(names)).items()}}  # fmt: skip
     for name_ in names:
         assert files[name_] == image.files[name_], name_
 
 
 def test_removal_mid_file_is_card_removed(images: dict[str, ChipImage]) -> None:
-    reader, _ = _open(_with(images["BAC"], "removed-mid-file", "short-256"))
+    reader, link = _open(_with(images["BAC"], "removed-mid-file", "short-256"))
     with pytest.raises(CardRemovedError):
-        reader.read_files(FILES)
+        link.run(reader.read_files(FILES))
 
 
 # -- bug 1: a bare error status word keeps the session -------------------------------------
 @pytest.mark.parametrize("access", ["BAC", "PACE"])
 def test_bare_error_sw_keeps_the_session(images: dict[str, ChipImage], access: str) -> None:
-    reader, _ = _open(_with(images[access], "bare-error-sw"))
+    reader, link = _open(_with(images[access], "bare-error-sw"))
     with pytest.raises(StatusWordError) as info:
-        reader.read_files(["DG5"])  # absent: a bare 6A82
+        link.run(reader.read_files(["DG5"]))  # absent: a bare 6A82
     assert info.value.sw == 0x6A82
     with pytest.raises(StatusWordError) as info:
-        reader.read_files(["DG16"])  # a second one in a row
+        link.run(reader.read_files(["DG16"]))  # a second one in a row
     assert info.value.sw == 0x6A82
-    assert reader.read_files(["DG1"])["DG1"].data == images[access].files["DG1"]
+    assert link.run(reader.read_files(["DG1"]))["DG1"].data == images[access].files["DG1"]
 
 
 def test_bare_9000_and_sm_errors_still_end_the_session(images: dict[str, ChipImage]) -> None:
@@ -94,8 +94,8 @@ def test_bare_9000_and_sm_errors_still_end_the_session(images: dict[str, ChipIma
 @pytest.mark.parametrize("access", ["BAC", "PACE"])
 def test_6cxx_costs_one_extra_apdu_per_file(images: dict[str, ChipImage], access: str) -> None:
     image = _with(images[access], "wrong-le-6c")
-    reader, _ = _open(image)
-    reads = reader.read_files(FILES)
+    reader, link = _open(image)
+    reads = link.run(reader.read_files(FILES))
     assert {n: r.data for n, r in reads.items()} == {n: image.files[n] for n in FILES}
     assert reads["EF.COM"].apdus <= 2 and reads["DG1"].apdus <= 2
     assert reads["DG2"].apdus <= 2
@@ -105,8 +105,8 @@ def test_unprotected_6cxx_on_card_access_does_not_shrink_later_reads(
     images: dict[str, ChipImage],
 ) -> None:
     image = _with(images["PACE"], "wrong-le-6c")
-    reader, _ = _open(image)
-    reads = reader.read_files(["DG1", "DG2"])
+    reader, link = _open(image)
+    reads = link.run(reader.read_files(["DG1", "DG2"]))
     assert reads["DG2"].data == image.files["DG2"]
     assert reads["DG1"].apdus <= 2 and reads["DG2"].apdus <= 2
 
@@ -123,7 +123,9 @@ def test_6cxx_resends_any_command_once_with_the_offered_le() -> None:
             return b"\x6c\x08" if apdu[-1] != 8 else bytes(8) + b"\x90\x00"
 
     chip = Chip()
-    resp = ChipSession(chip).transmit(CommandAPDU(0x00, 0x84, 0x00, 0x00, le=256))
+    resp = run(
+        ChipSession(atr=chip.atr).transmit(CommandAPDU(0x00, 0x84, 0x00, 0x00, le=256)), chip
+    )
     assert resp.ok and len(resp.data) == 8 and len(chip.seen) == 2
 
 
@@ -132,17 +134,17 @@ def test_6cxx_resends_any_command_once_with_the_offered_le() -> None:
 def test_b1_le_counting_the_header_reads_a_40kb_dg2(quirk: str) -> None:
     base = build_image(ImageSpec(pace=[], aa=None, dg2_size=40000))
     image = _with(base, "b1-le-counts-header", quirk)
-    reader, _ = _open(image)
-    assert reader.read_files(["DG2"])["DG2"].data == image.files["DG2"]
+    reader, link = _open(image)
+    assert link.run(reader.read_files(["DG2"]))["DG2"].data == image.files["DG2"]
     plain = _with(base, quirk)  # a chip counting data only still works with the larger Le
-    reader, _ = _open(plain)
-    assert reader.read_files(["DG2"])["DG2"].data == image.files["DG2"]
+    reader, link = _open(plain)
+    assert link.run(reader.read_files(["DG2"]))["DG2"].data == image.files["DG2"]
 
 
 # -- bug 5: no EF.COM ---------------------------------------------------------------------------
 def test_no_ef_com_takes_the_list_from_ef_sod(images: dict[str, ChipImage]) -> None:
-    reader, _ = _open(_with(images["PACE"], "no-ef-com"))
-    names, done = reader.data_groups()
+    reader, link = _open(_with(images["PACE"], "no-ef-com"))
+    names, done = link.run(reader.data_groups())
     assert names == ["DG1", "DG2", "DG14", "DG15", "EF.SOD"] and list(done) == ["EF.SOD"]
 
 
@@ -161,14 +163,14 @@ def test_mutual_authenticate_refusing_le_28_is_retried_with_le_00(
     images: dict[str, ChipImage],
 ) -> None:
     image = _with(images["BAC"], "mutual-auth-le00")
-    reader, _ = _open(image)
-    assert reader.read_files(["DG1"])["DG1"].data == image.files["DG1"]
+    reader, link = _open(image)
+    assert link.run(reader.read_files(["DG1"]))["DG1"].data == image.files["DG1"]
 
 
 def test_t0_chip_is_read_through_get_response(images: dict[str, ChipImage]) -> None:
     image = _with(images["PACE"], "t0-get-response")
-    reader, _transport = _open(image)
-    assert reader.read_files(["DG1"])["DG1"].data == image.files["DG1"]
+    reader, link = _open(image)
+    assert link.run(reader.read_files(["DG1"]))["DG1"].data == image.files["DG1"]
     assert any(cmd[1] == 0xC0 for cmd, _ in reader.session.log)
 
 
@@ -178,19 +180,18 @@ def test_corrupt_card_access_is_a_visible_downgrade(images: dict[str, ChipImage]
     files["EF.CardAccess"] = b"\x31\x03\x30\x01"  # truncated SecurityInfos
     image = ChipImage(files, images["PACE"].mrz, images["PACE"].can)
     transport = InProcessTransport(VirtualChip(image))
-    result = Reader(ChipSession(transport)).open(image.mrz_information)
+    result = run(Reader(ChipSession(atr=transport.atr)).open(image.mrz_information), transport)
     assert result.protocol == "BAC" and result.downgraded
     assert result.pace_error is not None and "EF.CardAccess" in result.pace_error
-    strict = Reader(ChipSession(InProcessTransport(VirtualChip(image))),
-                    ReadPolicy(require_pace=True))  # fmt: skip
+    link = ChipLink(InProcessTransport(VirtualChip(image)))
+    strict = link.reader(ReadPolicy(require_pace=True))
     with pytest.raises(PACEError, match="PACE required"):
-        strict.open(image.mrz_information)
+        link.run(strict.open(image.mrz_information))
 
 
 def test_bac_only_chip_is_no_downgrade(images: dict[str, ChipImage]) -> None:
-    result = Reader(ChipSession(InProcessTransport(VirtualChip(images["BAC"])))).open(
-        images["BAC"].mrz_information
-    )
+    link = ChipLink(InProcessTransport(VirtualChip(images["BAC"])))
+    result = link.run(link.reader().open(images["BAC"].mrz_information))
     assert result.protocol == "BAC" and not result.downgraded
 
 
@@ -218,18 +219,25 @@ def test_quirks_survive_save_and_load(images: dict[str, ChipImage], tmp_path: ob
 @pytest.mark.parametrize("quirks", [(), ("bare-error-sw",)])
 def test_read_document_skips_absent_optional_files(quirks: tuple[str, ...]) -> None:
     base = build_image(ImageSpec(pace=[], aa=None, chip_authentication=False, dg2_size=900))
-    reader, _ = _open(_with(base, *quirks))
-    assert set(reader.read_document()) == {"EF.COM", "DG1", "DG2", "EF.SOD"}  # nothing else
+    reader, link = _open(_with(base, *quirks))
+    assert set(link.run(reader.read_document())) == {
+        "EF.COM",
+        "DG1",
+        "DG2",
+        "EF.SOD",
+    }  # nothing else
     listed_but_absent = _with(base, *quirks)
     listed_but_absent.files["EF.COM"] = lds.encode_ef_com([1, 2, 15])  # DG15 listed, absent
-    reader, _ = _open(listed_but_absent)
-    assert set(reader.read_document()) == {"EF.COM", "DG1", "DG2", "EF.SOD"}
-    assert reader.read_files(["DG1"])["DG1"].data == base.files["DG1"]  # session still open
+    reader, link = _open(listed_but_absent)
+    assert set(link.run(reader.read_document())) == {"EF.COM", "DG1", "DG2", "EF.SOD"}
+    assert (
+        link.run(reader.read_files(["DG1"]))["DG1"].data == base.files["DG1"]
+    )  # session still open
     missing_dg1 = _with(base, *quirks)
     del missing_dg1.files["DG1"]
-    reader, _ = _open(missing_dg1)
+    reader, link = _open(missing_dg1)
     with pytest.raises(StatusWordError):
-        reader.read_document()
+        link.run(reader.read_document())
 
 
 @pytest.mark.parametrize("quirks", [(), ("bare-error-sw",)])
@@ -240,9 +248,9 @@ def test_a_chip_hiding_a_data_group_the_sod_lists_fails_the_read(
     authentication: EF.SOD, which is signed, lists DG15."""
     image = _with(images["BAC"], *quirks)
     image.files["EF.COM"] = lds.encode_ef_com([1, 2, 14])
-    reader, _ = _open(image, config=ChipConfig(hidden_files=("DG15",)))
+    reader, link = _open(image, config=ChipConfig(hidden_files=("DG15",)))
     with pytest.raises(StatusWordError) as info:
-        reader.read_document()
+        link.run(reader.read_document())
     assert info.value.sw == 0x6A82 and "DG15" in str(info.value)
 
 
@@ -251,12 +259,12 @@ def test_dg14_listing_pace_reveals_a_downgrade_that_hid_card_access(
 ) -> None:
     """A bare 6A82 for EF.CardAccess needs no MAC: DG14, signed through EF.SOD, still says the
     chip has PACE, so the BAC opening is reported as a downgrade after the read."""
-    reader, _ = _open(images["PACE"], config=ChipConfig(hidden_files=("EF.CardAccess",)))
+    reader, link = _open(images["PACE"], config=ChipConfig(hidden_files=("EF.CardAccess",)))
     assert reader.access is not None and not reader.access.downgraded  # looked BAC-only
-    reader.read_document()
+    link.run(reader.read_document())
     assert reader.access.downgraded and "DG14" in str(reader.access.pace_error)
-    honest, _ = _open(images["BAC"])
-    honest.read_document()
+    honest, honest_link = _open(images["BAC"])
+    honest_link.run(honest.read_document())
     assert honest.access is not None and not honest.access.downgraded
 
 
@@ -267,9 +275,9 @@ def _select_mf_count(reader: Reader) -> int:
 def test_chip_needing_select_mf_is_opened_with_pace(images: dict[str, ChipImage]) -> None:
     """EF.CardAccess answers 6A82 until SELECT MF: the reader selects the master file once and
     reads it again, so the chip is opened with PACE, not reported as a downgrade."""
-    reader, _ = _open(_with(images["PACE"], "needs-select-mf"))
+    reader, link = _open(_with(images["PACE"], "needs-select-mf"))
     assert reader.access is not None and reader.access.protocol == "PACE"
-    reader.read_document()
+    link.run(reader.read_document())
     assert not reader.access.downgraded
     assert _select_mf_count(reader) == 1
 
@@ -293,10 +301,10 @@ def test_extended_length_claimed_by_the_atr_is_probed(images: dict[str, ChipImag
     """The ATR says extended length but extended APDUs get 6700: the EF.ATR/INFO read probes
     it, so the read costs what a short-APDU chip's does instead of stepping down from 64 KB."""
     for access in ("BAC", "PACE"):
-        claimed, _ = _open(_with(images[access], "atr-claims-extended"))
-        claimed.read_files(FILES)
-        short, _ = _open(_with(images[access], "short-256"))
-        short.read_files(FILES)
+        claimed, claimed_link = _open(_with(images[access], "atr-claims-extended"))
+        claimed_link.run(claimed.read_files(FILES))
+        short, short_link = _open(_with(images[access], "short-256"))
+        short_link.run(short.read_files(FILES))
         assert not claimed.extended
         assert len(claimed.session.log) == len(short.session.log) + 1  # the probe
         sent_extended = [c for c, _ in claimed.session.log[1:] if decode_command(c).extended]
@@ -306,6 +314,6 @@ def test_extended_length_claimed_by_the_atr_is_probed(images: dict[str, ChipImag
 def test_malformed_ef_com_falls_back_to_the_sod_list(images: dict[str, ChipImage]) -> None:
     image = _with(images["BAC"])
     image.files["EF.COM"] = b"\x60\x10\x5f\x01"  # header says 16 bytes, 2 follow
-    reader, _ = _open(image)
-    files = reader.read_document()
+    reader, link = _open(image)
+    files = link.run(reader.read_document())
     assert set(files) == {"DG1", "DG2", "DG14", "DG15", "EF.SOD"}

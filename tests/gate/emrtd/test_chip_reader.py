@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import dsa, ec
 
+from drivers.chiplink import ChipLink
 from gate.emrtd.access.pace import PACECard, PACETerminal, can_password
 from gate.emrtd.crypto.ecmath import DHGroup, curve
 from gate.emrtd.crypto.kdf import ENC, MAC, derive_key
@@ -22,7 +23,7 @@ from gate.emrtd.errors import (
 from gate.emrtd.iso7816.apdu import CommandAPDU
 from gate.emrtd.lds import lds
 from gate.emrtd.lds.securityinfos import PACEInfo, pace_oid
-from gate.emrtd.reader import ChipSession, Reader, ReadPolicy, atr_supports_extended_length
+from gate.emrtd.reader import Reader, ReadPolicy, atr_supports_extended_length
 from simulator.chip.builder import ImageSpec, build_image
 from simulator.chip.card import ChipConfig, Faults, VirtualChip
 from simulator.chip.image import ChipImage, load_image
@@ -41,11 +42,12 @@ def _read(
 ) -> tuple[Reader, InProcessTransport, dict[str, bytes], str]:
     chip = VirtualChip(image, config or ChipConfig(), faults or Faults())
     transport = InProcessTransport(chip)
-    session = ChipSession(transport)
+    link = ChipLink(transport)
+    session = link.session
     session.keep_log = True
     reader = Reader(session, policy or ReadPolicy())
-    result = reader.open(None if can else image.mrz_information, can)
-    out = {n: r.data for n, r in reader.read_files(files).items()}
+    result = link.run(reader.open(None if can else image.mrz_information, can))
+    out = {n: r.data for n, r in link.run(reader.read_files(files)).items()}
     label = result.protocol + (f"-{result.mapping}-{result.cipher}" if result.mapping else "")
     return reader, transport, out, label
 
@@ -98,17 +100,19 @@ def test_pace_with_can_and_cam_verification() -> None:
         ImageSpec(pace=[("CAM", "AES-128", 13), ("GM", "AES-128", 13)], can="654321")
     )
     chip = VirtualChip(image)
-    reader = Reader(ChipSession(InProcessTransport(chip)))
-    result = reader.open(can="654321")
+    link = ChipLink(InProcessTransport(chip))
+    reader = link.reader()
+    result = link.run(reader.open(can="654321"))
     assert (result.protocol, result.mapping, result.cam_verified) == ("PACE", "CAM", True)
-    assert reader.read_files(["DG1"])["DG1"].data == image.files["DG1"]
+    assert link.run(reader.read_files(["DG1"]))["DG1"].data == image.files["DG1"]
 
 
 def test_wrong_can_raises_pace_error() -> None:
     image = build_image(ImageSpec(can="654321"))
-    reader = Reader(ChipSession(InProcessTransport(VirtualChip(image))))
+    link = ChipLink(InProcessTransport(VirtualChip(image)))
+    reader = link.reader()
     with pytest.raises(PACEError, match=r"wrong password|authentication token"):
-        reader.open(can="111111")
+        link.run(reader.open(can="111111"))
 
 
 def test_chip_rejecting_tag_84_gets_mse_without_it() -> None:
@@ -121,24 +125,27 @@ def test_pace_failure_falls_back_to_bac() -> None:
     image = build_image(ImageSpec(aa=None))
     chip = VirtualChip(image)
     chip.pace_infos = []  # the chip advertises PACE but refuses MSE:Set AT
-    reader = Reader(ChipSession(InProcessTransport(chip)))
-    result = reader.open(image.mrz_information)
+    link = ChipLink(InProcessTransport(chip))
+    reader = link.reader()
+    result = link.run(reader.open(image.mrz_information))
     assert result.protocol == "BAC" and result.pace_error is not None
-    assert reader.read_files(["DG1"])["DG1"].data == image.files["DG1"]
+    assert link.run(reader.read_files(["DG1"]))["DG1"].data == image.files["DG1"]
 
 
 def test_wrong_mrz_raises_bac_error(bac_image: ChipImage) -> None:
-    reader = Reader(ChipSession(InProcessTransport(VirtualChip(bac_image))))
+    link = ChipLink(InProcessTransport(VirtualChip(bac_image)))
+    reader = link.reader()
     with pytest.raises(BACError, match="does not open this chip"):
-        reader.open("AB12345673" + "8001014" + "3001015")
+        link.run(reader.open("AB12345673" + "8001014" + "3001015"))
 
 
 def test_nothing_readable_before_access_control(bac_image: ChipImage) -> None:
-    session = ChipSession(InProcessTransport(VirtualChip(bac_image)))
+    link = ChipLink(InProcessTransport(VirtualChip(bac_image)))
+    session = link.session
     reader = Reader(session)
-    reader.select_application()
+    link.run(reader.select_application())
     with pytest.raises(StatusWordError) as info:
-        reader.read_file("DG1")
+        link.run(reader.read_file("DG1"))
     assert info.value.sw == 0x6982
 
 
@@ -162,10 +169,13 @@ def test_reader_adapts_to_unpublished_response_limit() -> None:
 def test_active_authentication_through_the_session() -> None:
     for kind in ("RSA", "EC"):
         image = build_image(ImageSpec(pace=[], aa=kind, dg2_size=500))
-        reader = Reader(ChipSession(InProcessTransport(VirtualChip(image))))
-        reader.open(image.mrz_information)
+        link = ChipLink(InProcessTransport(VirtualChip(image)))
+        reader = link.reader()
+        link.run(reader.open(image.mrz_information))
         challenge = bytes(range(8))
-        resp = reader.session.transmit(CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=256))
+        resp = link.run(
+            reader.session.transmit(CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, le=256))
+        )
         assert resp.ok and len(resp.data) >= 64
         assert image.aa_key is not None
         if kind == "EC":
@@ -185,16 +195,19 @@ def test_active_authentication_through_the_session() -> None:
 
 def test_chip_authentication_restarts_secure_messaging() -> None:
     image = build_image(ImageSpec(pace=[], aa=None, dg2_size=500))
-    reader = Reader(ChipSession(InProcessTransport(VirtualChip(image))))
-    reader.open(image.mrz_information)
+    link = ChipLink(InProcessTransport(VirtualChip(image)))
+    reader = link.reader()
+    link.run(reader.open(image.mrz_information))
     assert image.ca_key is not None
     c = curve("brainpoolP256r1")
     sk = 0x1234567890ABCDEF1234567890ABCDEF
     pk = c.encode_point(c.mul(sk, c.g))
     oid = bytes.fromhex("04007F00070202030202")  # id-CA-ECDH-AES-CBC-CMAC-128
     s = reader.session
-    assert s.transmit(CommandAPDU(0x00, 0x22, 0x41, 0xA4, b"\x80\x0a" + oid)).ok
-    assert s.transmit(CommandAPDU(0x00, 0x86, 0x00, 0x00, b"\x7c\x43\x80\x41" + pk, 256)).ok
+    assert link.run(s.transmit(CommandAPDU(0x00, 0x22, 0x41, 0xA4, b"\x80\x0a" + oid))).ok
+    assert link.run(
+        s.transmit(CommandAPDU(0x00, 0x86, 0x00, 0x00, b"\x7c\x43\x80\x41" + pk, 256))
+    ).ok
     chip_pub = image.ca_key.public_key().public_numbers()
     shared = c.mul(sk, (chip_pub.x, chip_pub.y))
     assert shared is not None
@@ -202,30 +215,33 @@ def test_chip_authentication_restarts_secure_messaging() -> None:
     s.restart_secure_messaging(
         derive_key(secret, ENC, "AES-128"), derive_key(secret, MAC, "AES-128"), "AES-128", 0
     )
-    assert reader.read_file("DG1") == image.files["DG1"]
+    assert link.run(reader.read_file("DG1")) == image.files["DG1"]
 
 
 def test_card_removed_mid_read_then_reader_usable_again(bac_image: ChipImage) -> None:
     chip = VirtualChip(bac_image, ChipConfig(max_response=1024), Faults(remove_after_apdus=8))
     transport = InProcessTransport(chip)
-    reader = Reader(ChipSession(transport))
-    reader.open(bac_image.mrz_information)
+    link = ChipLink(transport)
+    reader = link.reader()
+    link.run(reader.open(bac_image.mrz_information))
     with pytest.raises(CardRemovedError):
-        reader.read_files(["DG2"])
+        link.run(reader.read_files(["DG2"]))
     transport.reinsert()
-    reader = Reader(ChipSession(transport))
-    reader.open(bac_image.mrz_information)
-    assert reader.read_files(["DG2"])["DG2"].data == bac_image.files["DG2"]
+    link = ChipLink(transport)
+    reader = link.reader()
+    link.run(reader.open(bac_image.mrz_information))
+    assert link.run(reader.read_files(["DG2"]))["DG2"].data == bac_image.files["DG2"]
 
 
 def test_corrupted_mac_ends_session(bac_image: ChipImage) -> None:
     chip = VirtualChip(bac_image, faults=Faults(corrupt_mac_at=6))
-    reader = Reader(ChipSession(InProcessTransport(chip)))
-    reader.open(bac_image.mrz_information)
+    link = ChipLink(InProcessTransport(chip))
+    reader = link.reader()
+    link.run(reader.open(bac_image.mrz_information))
     with pytest.raises(SecureMessagingError, match="MAC"):
-        reader.read_files(FILES)
+        link.run(reader.read_files(FILES))
     with pytest.raises(SecureMessagingError, match="closed"):
-        reader.read_file("DG1")
+        link.run(reader.read_file("DG1"))
 
 
 def test_slow_chip_shows_in_the_timing_model(bac_image: ChipImage) -> None:

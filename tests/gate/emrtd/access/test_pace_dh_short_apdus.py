@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.chiplink import ChipLink, run
 from gate.emrtd.iso7816.apdu import CommandAPDU
 from gate.emrtd.reader import ChipSession, Reader
 from simulator.chip.builder import ImageSpec, build_image
@@ -21,11 +22,12 @@ def dh_image() -> ChipImage:
 
 
 def _read(image: ChipImage, config: ChipConfig) -> tuple[Reader, ChipSession, dict[str, bytes]]:
-    session = ChipSession(InProcessTransport(VirtualChip(image, config)))
+    link = ChipLink(InProcessTransport(VirtualChip(image, config)))
+    session = link.session
     session.keep_log = True
-    reader = Reader(session)
-    reader.open(image.mrz_information)
-    files = {n: r.data for n, r in reader.read_files(["DG1", "DG2"]).items()}
+    reader = link.reader()
+    link.run(reader.open(image.mrz_information))
+    files = {n: r.data for n, r in link.run(reader.read_files(["DG1", "DG2"])).items()}
     return reader, session, files
 
 
@@ -103,9 +105,9 @@ class _ShortOnlyLink:
 
 def test_session_chains_after_a_6700_to_an_extended_command() -> None:
     link = _ShortOnlyLink()
-    session = ChipSession(link)
+    session = ChipSession(atr=link.atr)
     data = bytes(range(256)) * 2 + b"tail"
-    resp = session.transmit(CommandAPDU(0x00, 0x2A, 0x00, 0x00, data, le=256))
+    resp = run(session.transmit(CommandAPDU(0x00, 0x2A, 0x00, 0x00, data, le=256)), link)
     assert resp.ok and resp.data == data[:4]
     assert session.extended_length is False
     first, *chain = link.sent
@@ -115,7 +117,7 @@ def test_session_chains_after_a_6700_to_an_extended_command() -> None:
     assert chain[-1][-1] == 0x00  # Le 00 (256) as a short Le
     # the next long command goes straight to the chain
     link.sent.clear()
-    session.transmit(CommandAPDU(0x00, 0x2A, 0x00, 0x00, data[:300]))
+    run(session.transmit(CommandAPDU(0x00, 0x2A, 0x00, 0x00, data[:300])), link)
     assert [c[0] for c in link.sent] == [0x10, 0x00]
 
 
@@ -126,17 +128,17 @@ def test_a_refused_piece_ends_the_chain_with_its_answer() -> None:
             return b"\x68\x84"
 
     link = Refusing()
-    session = ChipSession(link)
+    session = ChipSession(atr=link.atr)
     session.extended_length = False
-    resp = session.transmit(CommandAPDU(0x00, 0x2A, 0x00, 0x00, bytes(600)))
+    resp = run(session.transmit(CommandAPDU(0x00, 0x2A, 0x00, 0x00, bytes(600))), link)
     assert resp.sw == 0x6884 and len(link.sent) == 1
 
 
 def test_the_chip_limit_on_command_data_chains_even_with_extended_length() -> None:
     link = _ShortOnlyLink()
-    session = ChipSession(link)
+    session = ChipSession(atr=link.atr)
     session.max_command = 100
-    session.transmit(CommandAPDU(0x00, 0x2A, 0x00, 0x00, bytes(250)))
+    run(session.transmit(CommandAPDU(0x00, 0x2A, 0x00, 0x00, bytes(250))), link)
     assert [(c[0], c[4]) for c in link.sent] == [(0x10, 100), (0x10, 100), (0x00, 50)]
 
 

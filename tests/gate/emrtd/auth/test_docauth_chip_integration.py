@@ -9,12 +9,13 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from drivers.chiplink import ChipLink
 from gate.emrtd.auth.authenticate import authenticate_document
 from gate.emrtd.document import Document
 from gate.emrtd.errors import CardRemovedError
 from gate.emrtd.lds import securityinfos
 from gate.emrtd.pki import trust
-from gate.emrtd.reader import ChipSession, Reader
+from gate.emrtd.reader import Reader
 from simulator import passports, pki, sod_variants
 from simulator.chip.card import VirtualChip
 from simulator.chip.image import ChipImage
@@ -27,11 +28,12 @@ FILES = ["EF.COM", "EF.SOD", "DG1", "DG2", "DG14", "DG15"]
 AT = NOW + timedelta(days=2)
 
 
-def _read(image: ChipImage) -> tuple[Reader, dict[str, bytes], str]:
-    reader = Reader(ChipSession(InProcessTransport(VirtualChip(image))))
-    access = reader.open(image.mrz_information)
-    files = {name: r.data for name, r in reader.read_files(FILES).items()}
-    return reader, files, access.protocol
+def _read(image: ChipImage) -> tuple[Reader, ChipLink, dict[str, bytes], str]:
+    link = ChipLink(InProcessTransport(VirtualChip(image)))
+    reader = link.reader()
+    access = link.run(reader.open(image.mrz_information))
+    files = {name: r.data for name, r in link.run(reader.read_files(FILES)).items()}
+    return reader, link, files, access.protocol
 
 
 @pytest.mark.parametrize("aa_kind", ["rsa2048", "p256"])
@@ -39,10 +41,12 @@ def test_genuine_passport_through_the_virtual_chip(
     aa_kind: str, pki_store: Callable[[], trust.TrustStore]
 ) -> None:
     image = passports.build_passport(MRZ, shared_pki().dsc_brainpool_explicit, aa_kind=aa_kind)  # type: ignore[arg-type]
-    reader, files, protocol = _read(image)
+    reader, link, files, protocol = _read(image)
     assert protocol == "PACE"  # EF.CardAccess offers PACE-GM brainpoolP256r1
     assert files == {name: image.files[name] for name in FILES}
-    verdict = authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
+    verdict = link.run(
+        authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
+    )
     assert verdict.ok, verdict.to_dict()["findings"]
     assert {"PA_OK", "CA_OK", "AA_OK"} <= set(verdict.codes)
 
@@ -51,8 +55,10 @@ def test_clone_is_caught_by_chip_and_active_authentication(
     pki_store: Callable[[], trust.TrustStore],
 ) -> None:
     genuine = passports.build_passport(MRZ, shared_pki().dsc_p256)
-    reader, files, _ = _read(passports.cloned(genuine))
-    verdict = authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
+    reader, link, files, _ = _read(passports.cloned(genuine))
+    verdict = link.run(
+        authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
+    )
     assert verdict.passive_ok  # the copied data are genuine
     assert {"CA_FAILED", "CHIP_CLONE_SUSPECTED"} <= set(verdict.codes)
     assert not verdict.ok
@@ -62,8 +68,10 @@ def test_altered_passport_skips_chip_authentication(
     pki_store: Callable[[], trust.TrustStore],
 ) -> None:
     image = passports.altered_dg(passports.build_passport(MRZ, shared_pki().dsc_rsa2048), 2)
-    reader, files, _ = _read(image)
-    verdict = authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
+    reader, link, files, _ = _read(image)
+    verdict = link.run(
+        authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
+    )
     assert "PA_DG_HASH_MISMATCH" in verdict.codes
     assert "CA_OK" not in verdict.codes and not verdict.ok
 
@@ -86,8 +94,10 @@ def test_active_authentication_through_chip_habits_is_no_clone(
     image = passports.build_passport(MRZ, shared_pki().dsc_rsa2048, aa_kind="rsa2048")  # type: ignore[arg-type]
     image = ChipImage(dict(image.files), image.mrz, image.can, image.aa_key, image.ca_key,
                       quirks=list(quirks))  # fmt: skip
-    reader, files, _ = _read(image)
-    verdict = authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
+    reader, link, files, _ = _read(image)
+    verdict = link.run(
+        authenticate_document(reader, Document.from_files(files), pki_store(), at=AT, mrz=MRZ)
+    )
     assert "AA_OK" in verdict.codes, verdict.to_dict()["findings"]
     assert "CHIP_CLONE_SUSPECTED" not in verdict.codes
     assert verdict.ok
@@ -103,14 +113,15 @@ def test_a_passport_taken_away_during_authentication_is_never_a_clone(
     for removed_at in range(10, 24):
         chip = VirtualChip(image)
         chip.faults.remove_after_apdus = removed_at
-        reader = Reader(ChipSession(InProcessTransport(chip)))
+        link = ChipLink(InProcessTransport(chip))
+        reader = link.reader()
         try:
-            reader.open(image.mrz_information)
-            files = {name: r.data for name, r in reader.read_files(FILES).items()}
+            link.run(reader.open(image.mrz_information))
+            files = {name: r.data for name, r in link.run(reader.read_files(FILES)).items()}
         except CardRemovedError:
             continue  # taken away while reading: the read fails, nothing is verified
-        verdict = authenticate_document(reader, Document.from_files(files), pki_store(),
-                                        at=AT, mrz=MRZ)  # fmt: skip
+        document = Document.from_files(files)
+        verdict = link.run(authenticate_document(reader, document, pki_store(), at=AT, mrz=MRZ))
         seen |= set(verdict.codes)
         assert not {"CHIP_CLONE_SUSPECTED", "CA_FAILED", "AA_FAILED"} & set(verdict.codes), (
             removed_at,
@@ -141,11 +152,14 @@ def _with_ca_keys(
 
 
 def _ca_verdict(image: ChipImage, store: trust.TrustStore) -> set[str]:
-    reader = Reader(ChipSession(InProcessTransport(VirtualChip(image))))
-    reader.open(image.mrz_information)
+    link = ChipLink(InProcessTransport(VirtualChip(image)))
+    reader = link.reader()
+    link.run(reader.open(image.mrz_information))
     names = [name for name in FILES if name in image.files]
-    files = {name: r.data for name, r in reader.read_files(names).items()}
-    verdict = authenticate_document(reader, Document.from_files(files), store, at=AT, mrz=MRZ)
+    files = {name: r.data for name, r in link.run(reader.read_files(names)).items()}
+    verdict = link.run(
+        authenticate_document(reader, Document.from_files(files), store, at=AT, mrz=MRZ)
+    )
     assert verdict.passive_ok
     return set(verdict.codes)
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
+from drivers.chiplink import ChipLink
 from gate.emrtd.auth.authenticate import authenticate_document
 from gate.emrtd.auth.verdict import AuthenticityVerdict
 from gate.emrtd.document import Document
 from gate.emrtd.pki import trust
-from gate.emrtd.reader import ChipSession, Reader
 from simulator import passports, sod_variants
 from simulator.chip.card import ChipConfig, VirtualChip
 from simulator.chip.image import ChipImage
@@ -29,12 +29,15 @@ Store = Callable[[], trust.TrustStore]
 def _verify(
     chip: VirtualChip, store: trust.TrustStore, hide: tuple[str, ...] = ()
 ) -> AuthenticityVerdict:
-    reader = Reader(ChipSession(InProcessTransport(chip)))
-    reader.open(chip.image.mrz_information)
+    link = ChipLink(InProcessTransport(chip))
+    reader = link.reader()
+    link.run(reader.open(chip.image.mrz_information))
     names = [n for n in FILES if n in chip.image.files]
-    files = {n: r.data for n, r in reader.read_files(names).items() if n not in hide}
-    return authenticate_document(
-        reader, Document.from_files(files), store, at=AT, mrz=MRZ, requested=names
+    files = {n: r.data for n, r in link.run(reader.read_files(names)).items() if n not in hide}
+    return link.run(
+        authenticate_document(
+            reader, Document.from_files(files), store, at=AT, mrz=MRZ, requested=names
+        )
     )
 
 
