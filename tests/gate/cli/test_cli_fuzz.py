@@ -78,9 +78,30 @@ COMMANDS: dict[str, Callable[[Path, Path], list[str]]] = {
         *("doc", "verify", "--sod", str(f), "--dg", f"1={f}"),
         *("--trust", _trust(tmp), "--mrz", MRZ),
     ],
+    "doc verify --index-key": lambda f, tmp: [
+        *("doc", "verify", "--sod", str(f), "--trust", _trust(tmp), "--index-key", str(f)),
+    ],
+    "trust import": lambda f, tmp: ["trust", "--store", str(tmp / "s"), "import", str(f)],
+    "trust import --ml-root": lambda f, tmp: [
+        *("trust", "--store", str(tmp / "s"), "import", "--ml-root", str(f), str(f)),
+    ],
+    "trust --index-key list": lambda f, tmp: [
+        *("trust", "--store", _trust(tmp), "--index-key", str(f), "list"),
+    ],
+    "sim check": lambda f, tmp: ["sim", "check", str(f)],
+    "sim run --central-tokens": lambda f, tmp: [
+        *("sim", "run", "--scenario", "genuine", "--central", "http://127.0.0.1:9"),
+        *("--central-tokens", str(f)),
+    ],
+    "gatectl watch --auth-key-file": lambda f, tmp: [
+        *("gatectl", "watch", "--port", str(tmp / "no-port"), "--seconds", "0.1"),
+        *("--auth-key-file", str(f)),
+    ],
+    "face compare": lambda f, tmp: ["face", "compare", str(f), str(f)],
 }
-"""Every entry reading a file whose content it does not control. ``face compare`` and
-``egate chip read --simulate`` are covered by their own tests (models; a directory of files)."""
+"""Every entry reading a file whose content it does not control (``sim check`` reads scenario
+files as ``sim run`` and ``demo`` do). ``egate chip read --simulate`` (a directory of files) has
+its own test below."""
 
 
 def _peak_kb() -> int:
