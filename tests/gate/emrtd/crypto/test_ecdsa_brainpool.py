@@ -94,6 +94,35 @@ def test_brainpool_p320_wycheproof(tc: int) -> None:
     assert certs.public_key(info) == key
 
 
+# brainpoolP192r1: no published ECDSA vectors exist (Wycheproof and RFC 6979 leave the curve
+# out), so these come from an independent implementation: python-ecdsa 0.19.2 (MIT),
+# ``SigningKey.from_secret_exponent(0x1D3B5A7C9E0F2132435465768798A9BACBDCEDFE0F1E2D3C,
+# curve=BRAINPOOLP192r1)``, ``sign_deterministic`` (RFC 6979) with SHA-256, r || s.
+P192_POINT = (
+    "040a8c95ccaa40f195a334b8e6e86a7a9555228bc14d545aa1b27461b46e23447a"
+    "f844227d393e6a660f54cb7e0d625c1d"
+)
+P192_SIGS = {
+    b"egate brainpoolP192r1 vector 1": "8f86ade79559c34771515a870d9ab140517fc3c247f9f7d8"
+    "2711e8a0ab5419d7ad3a652d03775b396cf3b30ec72248b1",
+    b"313233343030": "50cdaf34e82f97732bbe4a032ad29c55750f2e3e5d26dd1c"
+    "7d38eada01beeec14962a49e5205695cf94f211c79549b45",
+}
+
+
+@pytest.mark.parametrize("message", sorted(P192_SIGS))
+def test_brainpool_p192_against_an_independent_implementation(message: bytes) -> None:
+    key = ecmath.EcPublicKey.from_point(BY_NAME["brainpoolP192r1"], bytes.fromhex(P192_POINT))
+    sig = P192_SIGS[message]
+    algorithm = ec.ECDSA(certs.hash_for("sha256"))
+    key.verify(_der(sig), message, algorithm)
+    with pytest.raises(InvalidSignature):
+        key.verify(_der(sig), message + b"!", algorithm)
+    flipped = sig[:-1] + format(int(sig[-1], 16) ^ 1, "x")
+    with pytest.raises(InvalidSignature):
+        key.verify(_der(flipped), message, algorithm)
+
+
 def test_arithmetic_agrees_with_cryptography_on_p256() -> None:
     """Cross-check the pure-Python verifier on a curve both implement."""
     private = ec.generate_private_key(ec.BrainpoolP256R1())
