@@ -146,14 +146,14 @@ def _denied(r: Any) -> bool:
 
 @pytest.fixture
 def caller_client(
-    sqlite_app: FastAPI,
+    app: FastAPI,
     register_lane: Callable[..., str],
     login: Callable[..., str],
     request: pytest.FixtureRequest,
 ) -> Iterator[tuple[str, TestClient, Callable[[], None]]]:
     caller: str = request.param
-    token = register_lane(sqlite_app, "L1")
-    with TestClient(sqlite_app, follow_redirects=False) as client:
+    token = register_lane(app, "L1")
+    with TestClient(app, follow_redirects=False) as client:
 
         def relogin() -> None:
             if caller not in ("anonymous", "lane"):
