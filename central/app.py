@@ -30,6 +30,7 @@ from central.db import Database, migrate, sessions
 from central.deps import Central, get_central, require_officer
 from central.errors import CentralError, Conflict, InvalidRequest, NotFound
 from central.live import CHANNEL, LiveHub, PostgresListener, channel_for, psycopg_dsn
+from central.responses import HealthBody
 from central.security import Officer
 from gate import __version__
 from gate.config import CentralConfig
@@ -188,7 +189,15 @@ def create_app(
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    @app.get("/health", tags=["operations"], summary="Liveness and database check")
+    @app.get(
+        "/health",
+        tags=["operations"],
+        summary="Liveness and database check",
+        responses={
+            200: {"model": HealthBody, "description": "the service and its database work"},
+            503: {"model": HealthBody, "description": "the database is unreachable"},
+        },
+    )
     async def health(central: Central = Depends(get_central)) -> JSONResponse:
         def check() -> bool:
             with central.db.read() as conn:

@@ -594,7 +594,11 @@ class CommandRequest(BaseModel):
     "/lanes/{lane_id}/commands",
     status_code=201,
     summary="Send a command to a lane (supervisor)",
-    responses={**OFFICER_AUTH, 404: {"description": "no such lane"}},
+    responses={
+        **OFFICER_AUTH,
+        400: {"description": "a referral decision (use its route), or args too large"},
+        404: {"description": "no such lane"},
+    },
 )
 async def send_command(
     lane_id: LaneId,

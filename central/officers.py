@@ -13,6 +13,7 @@ from central import audit
 from central.db import officers, sessions
 from central.deps import OFFICER_AUTH, Central, get_central, require_admin
 from central.errors import InvalidRequest, NotFound
+from central.responses import BAD_REQUEST
 from central.security import USERNAME_PATTERN, Officer, Role, create_officer, hash_password
 
 router = APIRouter(prefix="/api/v1/officers", tags=["officers"])
@@ -57,7 +58,7 @@ class NewOfficer(BaseModel):
     "",
     status_code=201,
     summary="Create an officer account (admin)",
-    responses={**AUTH, 409: {"description": "the user name is taken"}},
+    responses={**AUTH, **BAD_REQUEST, 409: {"description": "the user name is taken"}},
 )
 async def add_officer(
     body: NewOfficer,
@@ -101,7 +102,7 @@ class OfficerChange(BaseModel):
 @router.patch(
     "/{username}",
     summary="Change an officer account (admin)",
-    responses={**AUTH, 404: {"description": "no such officer"}},
+    responses={**AUTH, **BAD_REQUEST, 404: {"description": "no such officer"}},
 )
 async def change_officer(
     username: Annotated[str, Path(max_length=64)],

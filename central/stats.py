@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from central.db import device_faults, lanes, outages, transactions
 from central.deps import OFFICER_AUTH, Central, get_central, require_officer
+from central.responses import BAD_PERIOD, BreakdownBody, CrossingsBody, PassagesBody, json_or_csv
 from central.security import Officer
 
 router = APIRouter(tags=["statistics"])
@@ -354,7 +355,9 @@ LaneQ = Annotated[str | None, Query(max_length=64)]
 
 
 @router.get(
-    "/api/v1/stats/summary", summary="Statistics of a period (default: last 24 h)", responses=AUTH
+    "/api/v1/stats/summary",
+    summary="Statistics of a period (default: last 24 h)",
+    responses={**AUTH, **BAD_PERIOD},
 )
 async def stats_summary(
     central: Central = Depends(get_central),
@@ -379,7 +382,7 @@ async def stats_summary(
 @router.get(
     "/api/v1/stats/passages",
     summary="Passages per hour or day, by lane or port and decision (JSON or CSV)",
-    responses={**AUTH, 200: {"content": {"application/json": {}, "text/csv": {}}}},
+    responses={**AUTH, **BAD_PERIOD, **json_or_csv(PassagesBody, "passages per bucket")},
 )
 async def stats_passages(
     central: Central = Depends(get_central),
@@ -404,7 +407,7 @@ async def stats_passages(
 @router.get(
     "/api/v1/stats/breakdown",
     summary="Every statistic per hour or day and per lane or port (JSON or CSV)",
-    responses={**AUTH, 200: {"content": {"application/json": {}, "text/csv": {}}}},
+    responses={**AUTH, **BAD_PERIOD, **json_or_csv(BreakdownBody, "figures per bucket")},
 )
 async def stats_breakdown(
     central: Central = Depends(get_central),
@@ -490,7 +493,7 @@ def crossings(conn: Connection, start: float, end: float, minimum: int) -> list[
     "/open-data/crossings",
     tags=["open data"],
     summary="Public: automated crossings per port, direction and hour",
-    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+    responses={**BAD_PERIOD, **json_or_csv(CrossingsBody, "crossings of the day")},
 )
 async def open_data_crossings(
     central: Central = Depends(get_central),

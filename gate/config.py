@@ -107,6 +107,26 @@ class CentralLink(_Section):
     """Central's Ed25519 list-signing key (PEM, from GET /api/v1/lists/public-key): list
     answers not signed by it are dropped. Unset: lists are accepted unsigned."""
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    ca_file: Path | None = None
+    """CA certificate(s) (PEM) that central's TLS certificate must chain to; unset: the
+    system's trusted CAs. Only for an https:// url."""
+    client_cert: Path | None = None
+    """The lane's TLS client certificate (PEM) for mutual TLS; needs ``client_key``."""
+    client_key: Path | None = None
+    """Private key (PEM, unencrypted; mode 0600) of ``client_cert``."""
+
+    @field_validator("ca_file", "client_cert", "client_key")
+    @classmethod
+    def _tls_file(cls, value: Path | None) -> Path | None:
+        return _existing_file(value)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> CentralLink:
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("client_cert and client_key go together (mutual TLS needs both)")
+        if (self.client_cert or self.ca_file) and not self.url.startswith("https://"):
+            raise ValueError("ca_file, client_cert and client_key need an https:// url")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -119,6 +139,12 @@ class CentralLink(_Section):
         if parts["port"] is not None and not (parts["port"] and 0 < int(parts["port"]) < 65536):
             raise ValueError("has an invalid port")
         return value
+
+
+def _existing_file(value: Path | None) -> Path | None:
+    if value is not None and not value.is_file():
+        raise ValueError(f"{value} is not a readable file")
+    return value
 
 
 _HTTP_URL = re.compile(
@@ -551,6 +577,41 @@ class ServerConfig(_Section):
     port: Annotated[int, Field(ge=1, le=65535)] = 8600
     worker_threads: Annotated[int, Field(ge=1, le=256)] = 8
     """Threads doing database work per process; more mostly add lock contention."""
+    tls_cert: Path | None = None
+    """Serve HTTPS with this certificate (PEM, with its chain); needs ``tls_key``."""
+    tls_key: Path | None = None
+    """Private key (PEM, unencrypted; mode 0600) of ``tls_cert``."""
+    tls_client_ca: Path | None = None
+    """Mutual TLS: CA certificate(s) (PEM) that issue the lanes' client certificates; set, a
+    client without a certificate of this CA is refused in the TLS handshake."""
+
+    @field_validator("tls_cert", "tls_key", "tls_client_ca")
+    @classmethod
+    def _tls_file(cls, value: Path | None) -> Path | None:
+        return _existing_file(value)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("tls_client_ca (mutual TLS) needs tls_cert and tls_key")
+        return self
+
+    def uvicorn_tls(self) -> dict[str, Any]:
+        """uvicorn's TLS keyword arguments for this section (empty: plain HTTP)."""
+        if self.tls_cert is None:
+            return {}
+        options: dict[str, Any] = {
+            "ssl_certfile": str(self.tls_cert),
+            "ssl_keyfile": str(self.tls_key),
+        }
+        if self.tls_client_ca is not None:
+            import ssl
+
+            options["ssl_ca_certs"] = str(self.tls_client_ca)
+            options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+        return options
 
 
 class DatabaseConfig(_Section):

@@ -116,6 +116,7 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             log_level=cfg.logging.level.lower(),
             proxy_headers=True,
+            **cfg.server.uvicorn_tls(),
         )
         return 0
     from central.app import create_app
@@ -130,6 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=cfg.logging.level.lower(),
         proxy_headers=True,
         timeout_graceful_shutdown=5,
+        **cfg.server.uvicorn_tls(),
     )
     return 0
 

@@ -265,6 +265,9 @@ class LaneDaemon:
                 self.config.central.token,
                 timeout=self.config.central.timeout_seconds,
                 transport=self._central_transport,
+                ca_file=self.config.central.ca_file,
+                client_cert=self.config.central.client_cert,
+                client_key=self.config.central.client_key,
             )
             self.deliverer = Deliverer(
                 self.outbox,

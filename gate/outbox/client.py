@@ -13,10 +13,13 @@ by what the caller should do:
 from __future__ import annotations
 
 import json
+import os
+import ssl
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import certifi
 import httpx
 
 from gate.errors import EgateError
@@ -98,6 +101,23 @@ def _retry_after(response: httpx.Response, default: float = 5.0) -> float:
         return default
 
 
+def tls_context(
+    ca_file: str | os.PathLike[str] | None = None,
+    client_cert: str | os.PathLike[str] | None = None,
+    client_key: str | os.PathLike[str] | None = None,
+) -> ssl.SSLContext:
+    """The TLS context of the lane's link to central ([central] ca_file, client_cert,
+    client_key): central's certificate checked against ``ca_file`` (else certifi's CAs, as
+    httpx does by default), and the lane's client certificate presented for mutual TLS when
+    ``client_cert`` is given."""
+    context = ssl.create_default_context(cafile=os.fspath(ca_file) if ca_file else certifi.where())
+    if client_cert is not None:
+        context.load_cert_chain(
+            os.fspath(client_cert), os.fspath(client_key) if client_key is not None else None
+        )
+    return context
+
+
 class CentralClient:
     """Async client for one lane; ``transport`` lets tests plug in an in-process app."""
 
@@ -109,6 +129,9 @@ class CentralClient:
         *,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+        client_cert: str | os.PathLike[str] | None = None,
+        client_key: str | os.PathLike[str] | None = None,
     ) -> None:
         self.lane_id = lane_id
         self._http = httpx.AsyncClient(
@@ -116,6 +139,9 @@ class CentralClient:
             headers={"Authorization": f"Bearer {token}", "User-Agent": "egate-lane"},
             timeout=timeout,
             transport=transport,
+            verify=tls_context(ca_file, client_cert, client_key)
+            if ca_file or client_cert
+            else True,
         )
 
     async def aclose(self) -> None:

@@ -18,6 +18,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from central.app import create_app
@@ -26,7 +27,34 @@ from central.security import create_officer
 from gate.config import CentralConfig
 
 PASSWORD = "correct horse battery staple"
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+
+
+def documented_schema(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A successful JSON or CSV answer has a schema in the document for its status and media
+    type (schemathesis passes answers the document describes without one)."""
+    if not 200 <= response.status_code < 300:
+        return None
+    spec = case.operation.definition.raw.get("responses", {})
+    entry = spec.get(str(response.status_code)) or spec.get("default") or {}
+    ctype = response.headers.get("content-type", [""])
+    ctype = (ctype[0] if isinstance(ctype, list) else ctype).split(";")[0].strip()
+    if ctype not in ("application/json", "text/csv"):
+        return None
+    media = entry.get("content", {}).get(ctype)
+    if not media or not media.get("schema"):
+        raise AssertionError(
+            f"{case.operation.label}: {response.status_code} {ctype} answer without a schema"
+        )
+    return None
+
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    response_schema_conformance,
+    content_type_conformance,
+    documented_schema,
+]
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +113,7 @@ def test_api_fuzz(api_schema: Any, clients: dict[str, Any]) -> None:
             response = clients[who].request(headers=headers, **kwargs)
             case.validate_response(response, checks=CHECKS)
 
+    failures = []
     for operation in operations:
         run = settings(
             max_examples=int(os.environ.get("EGATE_FUZZ_EXAMPLES", "6")),
@@ -93,4 +122,28 @@ def test_api_fuzz(api_schema: Any, clients: dict[str, Any]) -> None:
             database=None,
             suppress_health_check=list(HealthCheck),
         )(given(case=operation.as_strategy())(check))
-        run()
+        try:
+            run()
+        except BaseException as exc:  # a FailureGroup: collect every operation's, not the first
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            failures.append(f"{operation.label}: {exc}"[:1500])
+    assert not failures, "\n\n".join(failures)
+
+
+def test_health_unavailable_is_documented(
+    fuzz_app: FastAPI, api_schema: Any, clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/health answers 503 when the database is unreachable: that answer is in the document
+    too, with its schema."""
+    db = fuzz_app.state.central.db
+
+    def broken() -> Any:
+        raise OSError("database gone")
+
+    monkeypatch.setattr(db, "read", broken)
+    response = clients["lane"].get("/health")
+    assert response.status_code == 503
+    assert response.json()["status"] == "database unavailable"
+    case = api_schema["/health"]["GET"].Case()
+    case.validate_response(response, checks=[c for c in CHECKS if c is not not_a_server_error])
