@@ -196,13 +196,16 @@ def parse_entries(name: str, items: list[Any]) -> list[_Entry]:
 
 def parse_csv(name: str, data: str) -> list[_Entry]:
     """CSV with a header row naming the fields (see docs/central.md); empty cells are unset."""
-    reader = csv.DictReader(io.StringIO(data))
-    if not reader.fieldnames:
-        raise InvalidRequest("the CSV has no header row")
-    rows = [
-        {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()}
-        for row in reader
-    ]
+    reader = csv.DictReader(io.StringIO(data, newline=""))
+    try:
+        if not reader.fieldnames:
+            raise InvalidRequest("the CSV has no header row")
+        rows = [
+            {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()}
+            for row in reader
+        ]
+    except csv.Error as exc:
+        raise InvalidRequest(f"CSV line {reader.line_num}: {exc}") from None
     return parse_entries(name, rows)
 
 

@@ -101,3 +101,13 @@ def test_manifest_csv_import_and_per_flight_replacement(
         headers={"content-type": "application/json"},
     )
     assert bad.status_code == 400
+
+
+def test_csv_with_bare_carriage_returns_is_read_not_a_500(
+    app: FastAPI, client: TestClient, login: Callable[..., str]
+) -> None:
+    login(client, "super")
+    body = _csv([("BR87", "N0"), ("BR87", "N1")]).replace("\n", "\r")
+    assert _import(client, body, "text/csv")["added"] == 2
+    mixed = _csv([("BR87", "N2")]).replace("\n", "\r\n", 1) + "BR87,2026-12-02,TPE,arrival,UTO,N3\r"
+    assert _import(client, mixed, "text/csv")["added"] == 2
