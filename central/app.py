@@ -280,10 +280,18 @@ def housekeeping_once(central: Central) -> dict[str, int]:
     now = central.now()
     with central.db.write() as conn:
         expired = command_model.expire_due(conn, central.hub, now)
+        unacknowledged = command_model.unacknowledged_due(conn, central.hub, now)
         unshelved = alarm_model.unshelve_due(conn, central.hub, now)
     if expired:
         central.metrics.commands.labels("expired").inc(expired)
-    return {"offline": len(offline), "expired": expired, "unshelved": unshelved}
+    if unacknowledged:
+        central.metrics.commands.labels("unacknowledged").inc(unacknowledged)
+    return {
+        "offline": len(offline),
+        "expired": expired,
+        "unacknowledged": unacknowledged,
+        "unshelved": unshelved,
+    }
 
 
 async def _housekeeping(central: Central) -> None:

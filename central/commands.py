@@ -6,6 +6,13 @@ processes serve two fetches at once, the database lets exactly one of them chang
 command reaches the lane at most once. A command nobody fetched before ``expires_at`` becomes
 ``expired`` and is never delivered: an old "release exit" cannot open a door late. The lane's
 acknowledgement (``done``, ``refused``, ``expired``, ``failed``) closes it (``acknowledged``).
+A delivered command still without acknowledgement at ``expires_at`` becomes ``unacknowledged``
+(the lane may or may not have executed it; officers see it as such); an acknowledgement that
+arrives later still closes it as ``acknowledged``.
+
+    queued --fetch--> delivered --ack--> acknowledged
+    queued --expires_at--> expired
+    delivered --expires_at--> unacknowledged --late ack--> acknowledged
 """
 
 from __future__ import annotations
@@ -143,7 +150,7 @@ def acknowledge(
         if row.result == result.value:
             return command_dict(row)  # a resent acknowledgement
         raise Conflict(f"command {command_id} was already acknowledged as {row.result!r}")
-    if row.status != "delivered":
+    if row.status not in ("delivered", "unacknowledged"):
         raise Conflict(f"command {command_id} is {row.status}, it was never delivered")
     conn.execute(
         update(commands)
@@ -156,10 +163,25 @@ def acknowledge(
 
 
 def expire_due(conn: Connection, hub: LiveHub, now: float) -> int:
+    """Queued commands past ``expires_at`` -> ``expired``; how many."""
     rows = conn.execute(
         update(commands)
         .where(commands.c.status == "queued", commands.c.expires_at <= now)
         .values(status="expired")
+        .returning(*commands.c)
+    ).all()
+    for row in rows:
+        _publish(conn, hub, row)
+    return len(rows)
+
+
+def unacknowledged_due(conn: Connection, hub: LiveHub, now: float) -> int:
+    """Delivered commands past ``expires_at`` without acknowledgement -> ``unacknowledged``;
+    how many."""
+    rows = conn.execute(
+        update(commands)
+        .where(commands.c.status == "delivered", commands.c.expires_at <= now)
+        .values(status="unacknowledged")
         .returning(*commands.c)
     ).all()
     for row in rows:

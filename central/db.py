@@ -263,6 +263,32 @@ outages = Table(
     Index("ix_outages_lane", "lane_id", "started_at"),
 )
 
+# Durable hourly aggregates without personal data (central/hourly.py): what the statistics keep
+# of transactions, device faults and outages once the retention purge deleted them. Times are
+# the start of the UTC hour.
+hourly_stats = Table(
+    "hourly_stats",
+    metadata,
+    Column("hour", Double, primary_key=True),
+    Column("lane_id", String(64), primary_key=True),
+    Column("port", String(16), primary_key=True),
+    Column("direction", String(16), primary_key=True),
+    Column("decision", String(16), primary_key=True),
+    Column("passages", Integer, nullable=False),
+    Column("reasons", Text, nullable=False, default="{}"),
+    Column("durations", Text, nullable=False, default="{}"),
+    Column("face_counts", Text, nullable=False, default="[]"),
+)
+
+hourly_lane = Table(
+    "hourly_lane",
+    metadata,
+    Column("hour", Double, primary_key=True),
+    Column("lane_id", String(64), primary_key=True),
+    Column("faults", Text, nullable=False, default="{}"),
+    Column("down_seconds", Double, nullable=False, default=0.0),
+)
+
 
 _AFTER_COMMIT = "egate_after_commit"
 _BEFORE_COMMIT = "egate_before_commit"

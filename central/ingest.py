@@ -462,21 +462,23 @@ def _on_transaction(
     window = config.detection.document_reuse_minutes * 60
     if f.decision == Decision.ACCEPTED.value and window and f.fingerprint:
         occurred = f.occurred_at
-        previous = conn.execute(
+        nearby = conn.execute(
             select(
-                transactions.c.transaction_id, transactions.c.lane_id, transactions.c.occurred_at
+                transactions.c.transaction_id,
+                transactions.c.lane_id,
+                transactions.c.direction,
+                transactions.c.occurred_at,
             )
             .where(
                 transactions.c.fingerprint == f.fingerprint,
                 transactions.c.decision == Decision.ACCEPTED.value,
-                transactions.c.direction == lane.direction,
                 transactions.c.transaction_id != tid,
                 transactions.c.occurred_at >= occurred - window,
                 transactions.c.occurred_at <= occurred + window,
             )
-            .order_by(transactions.c.occurred_at.desc())
-            .limit(1)
-        ).first()
+            .order_by(transactions.c.occurred_at)
+        ).all()
+        previous = reused_without_return(nearby, lane.direction, occurred)
         if previous is not None:
             where = "on another lane" if previous.lane_id != lane.lane_id else "on the same lane"
             alarm_model.raise_alarm(
@@ -495,6 +497,26 @@ def _on_transaction(
                     f"apart without a passage in the other direction"
                 ),
             )
+
+
+def reused_without_return(nearby: Sequence[Any], direction: str, occurred: float) -> Any | None:
+    """The passage that makes one at ``occurred`` in ``direction`` a document reuse, or None.
+
+    ``nearby``: the document's other accepted passages within the window, oldest first. A reuse
+    is the nearest same-direction passage before or after with no passage in the other
+    direction between the two (an opposite passage at the same instant as either counts as
+    between, so a document is never flagged on a tie); the lane does not matter."""
+    same = [r for r in nearby if r.direction == direction]
+    back = [r.occurred_at for r in nearby if r.direction != direction]
+    before = [r for r in same if r.occurred_at <= occurred]
+    after = [r for r in same if r.occurred_at > occurred]
+    for candidate in (before[-1] if before else None, after[0] if after else None):
+        if candidate is None:
+            continue
+        low, high = sorted((candidate.occurred_at, occurred))
+        if not any(low <= t <= high for t in back):
+            return candidate
+    return None
 
 
 def _on_alarm(conn: Connection, hub: LiveHub, lane: LaneInfo, f: Facts, now: float) -> None:

@@ -196,13 +196,16 @@ def parse_entries(name: str, items: list[Any]) -> list[_Entry]:
 
 def parse_csv(name: str, data: str) -> list[_Entry]:
     """CSV with a header row naming the fields (see docs/central.md); empty cells are unset."""
-    reader = csv.DictReader(io.StringIO(data))
-    if not reader.fieldnames:
-        raise InvalidRequest("the CSV has no header row")
-    rows = [
-        {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()}
-        for row in reader
-    ]
+    reader = csv.DictReader(io.StringIO(data, newline=""))
+    try:
+        if not reader.fieldnames:
+            raise InvalidRequest("the CSV has no header row")
+        rows = [
+            {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()}
+            for row in reader
+        ]
+    except csv.Error as exc:
+        raise InvalidRequest(f"CSV line {reader.line_num}: {exc}") from None
     return parse_entries(name, rows)
 
 
@@ -216,8 +219,13 @@ def change(
     replace_all: bool,
     actor: str,
     note: str,
+    replace_flights: bool = False,
 ) -> dict[str, Any]:
-    """Apply one change as a new version; returns {version, added, removed}."""
+    """Apply one change as a new version; returns {version, added, removed}.
+
+    ``replace_flights`` (manifests): every flight (flight number and date) of ``add`` gets
+    exactly the passengers of ``add``; its other entries are removed (offloaded passengers),
+    other flights are untouched."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LIST_LOCK_KEY})
     now = central.now()
@@ -234,6 +242,20 @@ def change(
             .all()
         )
         remove_keys |= set(existing)
+    flights = sorted({flight_prefix(e) for e in add if isinstance(e, ManifestEntry)})
+    if replace_flights:
+        for prefix in flights:
+            remove_keys |= set(
+                conn.execute(
+                    select(list_entries.c.entry_key).where(
+                        list_entries.c.list_name == name,
+                        live,
+                        list_entries.c.entry_key.startswith(prefix, autoescape=True),
+                    )
+                )
+                .scalars()
+                .all()
+            )
     removed = 0
     if remove_keys:
         keys = sorted(remove_keys)
@@ -277,6 +299,7 @@ def change(
             "added": len(by_key),
             "removed_or_replaced": removed,
             "replace_all": replace_all,
+            **({"replaced_flights": flights} if replace_flights else {}),
             "note": note,
         },
     )
@@ -287,6 +310,11 @@ def change(
         "added": len(by_key),
         "removed_or_replaced": removed,
     }
+
+
+def flight_prefix(entry: ManifestEntry) -> str:
+    """The start of the keys of every entry of the entry's flight (number and date)."""
+    return f"{entry.flight}:{entry.flight_date.isoformat()}:"
 
 
 def document_key(salt: bytes, number: str, nationality: str) -> str:
@@ -581,9 +609,20 @@ async def import_list(
     central: Central = Depends(get_central),
     officer: Officer = Depends(require_supervisor),
     replace: Annotated[bool, Query(description="replace the whole list (else merge)")] = False,
+    replace_flights: Annotated[
+        bool,
+        Query(
+            description="manifests: replace the passengers of every flight (number and date) "
+            "in the import, removing those not in it; other flights are untouched"
+        ),
+    ] = False,
 ) -> dict[str, Any]:
     """CSV needs a header row with the field names; JSON is ``{"entries": [...]}`` or a list.
-    Manifests are usually imported per flight with ``replace=false``."""
+    Manifests are imported per flight: ``replace_flights=true`` makes a re-import of a flight
+    replace its passenger list (offloaded passengers removed) without touching other flights;
+    without it the import merges."""
+    if replace_flights and list_name != "manifests":
+        raise HTTPException(400, "replace_flights is for manifests only")
     raw = await request.body()
     if len(raw) > MAX_IMPORT_BYTES:
         raise HTTPException(413, "import larger than 16 MiB; split it")
@@ -613,9 +652,11 @@ async def import_list(
                 add=entries,
                 remove=[],
                 replace_all=replace,
+                replace_flights=replace_flights,
                 actor=officer.username,
                 note=f"import of {len(entries)} entries"
-                + (" (replacing the list)" if replace else ""),
+                + (" (replacing the list)" if replace else "")
+                + (" (replacing its flights)" if replace_flights and not replace else ""),
             )
 
     return await run_in_threadpool(work)

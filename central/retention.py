@@ -1,8 +1,9 @@
 """The retention purge: transactions after ``[retention] transaction_days``, portraits of
 referrals after ``portrait_hours``, foreign-national record portraits with their transaction
-(``transaction_days``); the audit log never. Runs in the service every
-``purge_interval_minutes`` and as ``egate central purge``; each run is counted in /metrics and
-written to the audit log (as actor ``system``)."""
+(``transaction_days``); the audit log never. Transactions, device faults and outages are folded
+into the hourly aggregates (:mod:`central.hourly`) in the same transaction that deletes them.
+Runs in the service every ``purge_interval_minutes`` and as ``egate central purge``; each run
+is counted in /metrics and written to the audit log (as actor ``system``)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,13 @@ from central import audit
 from central.db import (
     alarms,
     commands,
-    device_faults,
     events,
-    outages,
     portraits,
     referrals,
     sessions,
-    transactions,
 )
 from central.deps import Central
+from central.hourly import purge_into_aggregates
 from central.review import FOREIGN_NATIONAL_RECORD, REFERRAL
 
 
@@ -45,16 +44,16 @@ def purge(central: Central) -> dict[str, int]:
             ),
         ),
         ("events", events, events.c.received_at < tx_limit),
-        ("transactions", transactions, transactions.c.occurred_at < tx_limit),
         ("referrals", referrals, referrals.c.created_at < tx_limit),
-        ("device_faults", device_faults, device_faults.c.occurred_at < tx_limit),
-        ("outages", outages, outages.c.ended_at < tx_limit),
         ("commands", commands, commands.c.issued_at < tx_limit),
         ("alarms", alarms, (alarms.c.state == "cleared") & (alarms.c.updated_at < tx_limit)),
         ("sessions", sessions, sessions.c.expires_at < now),
     ]
     counts: dict[str, int] = {}
     with central.db.write() as conn:
+        # transactions, device faults and outages are folded into the hourly aggregates as
+        # they are deleted (central/hourly.py): the statistics of old periods survive
+        counts.update(purge_into_aggregates(conn, tx_limit))
         for kind, table, condition in plan:
             counts[kind] = int(conn.execute(table.delete().where(condition)).rowcount)
         audit.append(conn, at=now, actor="system", action="retention_purge", detail=counts)

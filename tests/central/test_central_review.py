@@ -265,8 +265,14 @@ def test_document_used_twice_on_two_lanes_raises_alarm(
         "fingerprint": fp,
     }
     other = {**doc, "fingerprint": document_fingerprint("UTO", "X1234567", "740812")}
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    # the exit comes before the first entry, not between the two entries
+    _ingest(
+        sqlite_client, t3, [make_event("D1", 0, document=doc, occurred_at=now - timedelta(hours=1))]
+    )
     _ingest(sqlite_client, t1, [make_event("L1", 0, document=doc)])
-    _ingest(sqlite_client, t3, [make_event("D1", 0, document=doc)])  # other direction: fine
     _ingest(sqlite_client, t2, [make_event("L2", 0, document=other)])  # other document: fine
     login(sqlite_client, "officer")
     assert sqlite_client.get("/api/v1/alarms").json()["alarms"] == []
