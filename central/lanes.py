@@ -190,9 +190,10 @@ def apply_heartbeats(central: Central, items: Sequence[tuple[str, Heartbeat, flo
     """Store heartbeats (lane, body, time) in one transaction: lane state, back online (with
     the end of its outage and of its offline alarm), doors forced or opened by hand; a live
     ``lane`` message for each lane whose visible state changed."""
-    seen: dict[str, tuple[str, str, str, str]] = central.extras.setdefault("lane_seen", {})
+    # what the lane tile and page show; outbox_depth is left out (it changes at every beat)
+    seen: dict[str, tuple[str, ...]] = central.extras.setdefault("lane_seen", {})
     rows = []
-    visible: dict[str, tuple[str, str, str, str]] = {}
+    visible: dict[str, tuple[str, ...]] = {}
     forced: dict[str, tuple[list[str], float]] = {}
     for lane_id, body, now in items:
         devices = orjson.dumps(
@@ -202,7 +203,14 @@ def apply_heartbeats(central: Central, items: Sequence[tuple[str, Heartbeat, flo
         lists = orjson.dumps(
             body.lists.model_dump(exclude_none=True), option=orjson.OPT_SORT_KEYS
         ).decode()
-        visible[lane_id] = (body.state.value, body.step, devices, doors)
+        visible[lane_id] = (
+            body.state.value,
+            body.step,
+            devices,
+            doors,
+            lists,
+            body.trust_store or "",
+        )
         rows.append(
             {
                 "b_lane": lane_id,

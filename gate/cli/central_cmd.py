@@ -176,9 +176,17 @@ def _register_lane(args: argparse.Namespace) -> int:
 
     central = _central(args)
     if args.rotate:
+        from sqlalchemy import select
+
         from central import audit
+        from central.db import lanes
+        from central.errors import NotFound
 
         with central.db.write() as conn:
+            if not conn.execute(
+                select(lanes.c.lane_id).where(lanes.c.lane_id == args.lane_id)
+            ).first():
+                raise NotFound(f"lane {args.lane_id!r} is not registered; register it first")
             grace = central.config.security.credential_grace_hours * 3600.0
             token = issue_lane_credential(conn, args.lane_id, central.now(), grace_seconds=grace)
             audit.append(
