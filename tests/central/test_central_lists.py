@@ -24,13 +24,13 @@ def _verify(client: TestClient, doc: dict[str, Any]) -> None:
 
 
 def test_watchlist_versions_and_signed_deltas(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     login: Callable[..., str],
 ) -> None:
-    client = sqlite_client
-    token = register_lane(sqlite_app, "L1")
+    client = client
+    token = register_lane(app, "L1")
     lane = {"Authorization": f"Bearer {token}"}
     login(client, "super")
     a = {"issuing_state": "UTO", "document_number": "AB1234567", "category": "lost-stolen"}
@@ -76,45 +76,45 @@ def test_watchlist_versions_and_signed_deltas(
 
 
 def test_csv_import_replaces_registry_and_reports_bad_rows(
-    sqlite_client: TestClient,
+    client: TestClient,
     login: Callable[..., str],
 ) -> None:
-    login(sqlite_client, "super")
+    login(client, "super")
     good = (
         "issuing_state,document_number,name,nationality,valid_until\n"
         "UTO,L898902C3,ERIKSSON ANNA,UTO,2030-01-01\n"
         "D,C01X00T47,MUSTERMANN ERIKA,D,\n"
     )
-    r = sqlite_client.post(
+    r = client.post(
         "/api/v1/lists/registry/import?replace=true",
         content=good,
         headers={"content-type": "text/csv"},
     )
     assert r.status_code == 200 and r.json()["added"] == 2
     bad = "issuing_state,document_number\nuto,???\n"
-    r = sqlite_client.post(
+    r = client.post(
         "/api/v1/lists/registry/import", content=bad, headers={"content-type": "text/csv"}
     )
     assert r.status_code == 400 and "entry 0" in r.json()["detail"]
-    r = sqlite_client.post(
+    r = client.post(
         "/api/v1/lists/registry/import?replace=true",
         content=json.dumps({"entries": [{"issuing_state": "UTO", "document_number": "X1"}]}),
         headers={"content-type": "application/json"},
     )
     assert r.json()["version"] == 2
-    entries = sqlite_client.get("/api/v1/lists/registry").json()["entries"]
+    entries = client.get("/api/v1/lists/registry").json()["entries"]
     assert [e["key"] for e in entries] == ["UTO:X1"]
 
 
 def test_manifests_go_to_the_lanes_of_their_port(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     login: Callable[..., str],
 ) -> None:
-    tpe = register_lane(sqlite_app, "T1", port="TPE")
-    khh = register_lane(sqlite_app, "K1", port="KHH")
-    login(sqlite_client, "super")
+    tpe = register_lane(app, "T1", port="TPE")
+    khh = register_lane(app, "K1", port="KHH")
+    login(client, "super")
     rows = [
         {
             "flight": "BR87",
@@ -125,11 +125,11 @@ def test_manifests_go_to_the_lanes_of_their_port(
         }
         for i, port in enumerate(["TPE", "TPE", "KHH"])
     ]
-    sqlite_client.post("/api/v1/lists/manifests/import", json=rows)
-    got_tpe = sqlite_client.get(
+    client.post("/api/v1/lists/manifests/import", json=rows)
+    got_tpe = client.get(
         "/api/v1/lanes/T1/lists/manifests", headers={"Authorization": f"Bearer {tpe}"}
     ).json()
-    got_khh = sqlite_client.get(
+    got_khh = client.get(
         "/api/v1/lanes/K1/lists/manifests", headers={"Authorization": f"Bearer {khh}"}
     ).json()
     salt = bytes.fromhex(got_tpe["salt"])
@@ -141,7 +141,7 @@ def test_manifests_go_to_the_lanes_of_their_port(
     assert got_tpe["entries"][0]["day"] == "2026-12-02"
     assert got_tpe["port"] == "TPE"
     assert (
-        sqlite_client.get(
+        client.get(
             "/api/v1/lanes/T1/lists/manifests", headers={"Authorization": f"Bearer {khh}"}
         ).status_code
         == 403
@@ -149,8 +149,8 @@ def test_manifests_go_to_the_lanes_of_their_port(
 
 
 def test_lane_core_reads_the_distributed_lists(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     login: Callable[..., str],
 ) -> None:
@@ -159,10 +159,10 @@ def test_lane_core_reads_the_distributed_lists(
 
     from gate.policy.lists import EnrolledRegistry, WatchList
 
-    token = register_lane(sqlite_app, "L1")
+    token = register_lane(app, "L1")
     lane = {"Authorization": f"Bearer {token}"}
-    login(sqlite_client, "super")
-    sqlite_client.post(
+    login(client, "super")
+    client.post(
         "/api/v1/lists/watchlist/entries",
         json={
             "entries": [
@@ -176,7 +176,7 @@ def test_lane_core_reads_the_distributed_lists(
             ]
         },
     )
-    sqlite_client.post(
+    client.post(
         "/api/v1/lists/registry/entries",
         json={
             "entries": [
@@ -184,11 +184,11 @@ def test_lane_core_reads_the_distributed_lists(
             ]
         },
     )
-    watch = sqlite_client.get("/api/v1/lanes/L1/lists/watchlist", headers=lane).json()
+    watch = client.get("/api/v1/lanes/L1/lists/watchlist", headers=lane).json()
     wl = WatchList.from_dict(watch)
     assert wl.match("C01X00T47", "D", "", None)  # by document
     assert wl.match("X0000000", "D", "ERIKA MUSTERMANN", date(1964, 8, 12))  # by name + birth
     assert not wl.match("L898902C3", "UTO", "ERIKSSON ANNA", date(1974, 8, 12))
-    reg = sqlite_client.get("/api/v1/lanes/L1/lists/registry", headers=lane).json()
+    reg = client.get("/api/v1/lanes/L1/lists/registry", headers=lane).json()
     registry = EnrolledRegistry.from_dict({**reg, "keys": reg["entries"]})
     assert registry.contains("L898902C3", "UTO") and not registry.contains("C01X00T47", "D")

@@ -33,14 +33,14 @@ def _actions(client: TestClient) -> list[str]:
 
 
 def test_referral_decision_goes_to_lane_and_audit(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     make_event: Callable[..., dict[str, Any]],
     login: Callable[..., str],
 ) -> None:
-    client = sqlite_client
-    token = register_lane(sqlite_app, "L1")
+    client = client
+    token = register_lane(app, "L1")
     ev = make_event(
         "L1",
         0,
@@ -110,19 +110,19 @@ def test_referral_decision_goes_to_lane_and_audit(
 
 
 def test_portraits_only_for_referred_transactions_of_the_lane(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     make_event: Callable[..., dict[str, Any]],
 ) -> None:
-    token = register_lane(sqlite_app, "L1")
-    other = register_lane(sqlite_app, "L2")
+    token = register_lane(app, "L1")
+    other = register_lane(app, "L2")
     accepted = make_event("L1", 0)
     referred = make_event("L1", 1, decision="referred")
-    _ingest(sqlite_client, token, [accepted, referred])
+    _ingest(client, token, [accepted, referred])
 
     def put(tid: str, tok: str, data: bytes = JPEG) -> int:
-        return sqlite_client.put(
+        return client.put(
             f"/api/v1/portraits/{tid}/chip", content=data, headers=_lane_headers(tok)
         ).status_code
 
@@ -135,8 +135,8 @@ def test_portraits_only_for_referred_transactions_of_the_lane(
 
 
 def test_foreign_national_record_portrait_kept_audited_and_purged_with_transactions(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     make_event: Callable[..., dict[str, Any]],
     login: Callable[..., str],
@@ -144,13 +144,13 @@ def test_foreign_national_record_portrait_kept_audited_and_purged_with_transacti
 ) -> None:
     from central.retention import purge
 
-    token = register_lane(sqlite_app, "L1")
+    token = register_lane(app, "L1")
     record = make_event("L1", 0, reasons=["POLICY_FOREIGN_NATIONAL_RECORD"])
     referred = make_event("L1", 1, decision="referred")
-    _ingest(sqlite_client, token, [record, referred])
+    _ingest(client, token, [record, referred])
 
     def put(tid: str, kind: str) -> Any:
-        return sqlite_client.put(
+        return client.put(
             f"/api/v1/portraits/{tid}/{kind}", content=JPEG, headers=_lane_headers(token)
         )
 
@@ -158,40 +158,40 @@ def test_foreign_national_record_portrait_kept_audited_and_purged_with_transacti
     answer = put(record["transaction_id"], "live")
     assert answer.status_code == 201 and answer.json()["purpose"] == "foreign_national_record"
     assert put(referred["transaction_id"], "live").json()["purpose"] == "referral"
-    login(sqlite_client, "officer")
+    login(client, "officer")
     path = f"/api/v1/transactions/{record['transaction_id']}/portraits/live"
-    assert sqlite_client.get(path).status_code == 403  # supervisors only
+    assert client.get(path).status_code == 403  # supervisors only
     # a record portrait is not a referral portrait
     assert (
-        sqlite_client.get(
+        client.get(
             f"/api/v1/referrals/{record['transaction_id']}/portraits/live"
         ).status_code
         == 404
     )
-    sqlite_client.cookies.clear()
-    login(sqlite_client, "super")
-    got = sqlite_client.get(path)
+    client.cookies.clear()
+    login(client, "super")
+    got = client.get(path)
     assert got.status_code == 200 and got.content == JPEG
-    entry = sqlite_client.get("/api/v1/audit").json()["entries"][0]
+    entry = client.get("/api/v1/audit").json()["entries"][0]
     assert entry["action"] == "view_portrait" and entry["actor"] == "super"
     assert entry["detail"]["purpose"] == "foreign_national_record"
-    central = sqlite_app.state.central
+    central = app.state.central
     clock.now += central.config.retention.portrait_hours * 3600 + 1
     purge(central)  # the referral portrait goes, the record stays with its transaction
-    sqlite_client.cookies.clear()
-    login(sqlite_client, "super")  # the session timed out meanwhile
-    assert sqlite_client.get(path).status_code == 200
+    client.cookies.clear()
+    login(client, "super")  # the session timed out meanwhile
+    assert client.get(path).status_code == 200
     assert (
-        sqlite_client.get(
+        client.get(
             f"/api/v1/referrals/{referred['transaction_id']}/portraits/live"
         ).status_code
         == 404
     )
     clock.now += central.config.retention.transaction_days * 86400
     purge(central)
-    sqlite_client.cookies.clear()
-    login(sqlite_client, "super")
-    assert sqlite_client.get(path).status_code == 404
+    client.cookies.clear()
+    login(client, "super")
+    assert client.get(path).status_code == 404
 
 
 def test_alarm_transition_table() -> None:
@@ -212,8 +212,8 @@ def test_alarm_transition_table() -> None:
 
 
 def test_lane_alarm_acknowledge_shelve_and_clear(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     make_event: Callable[..., dict[str, Any]],
     login: Callable[..., str],
@@ -221,8 +221,8 @@ def test_lane_alarm_acknowledge_shelve_and_clear(
 ) -> None:
     from central.app import housekeeping_once
 
-    client = sqlite_client
-    token = register_lane(sqlite_app, "L1")
+    client = client
+    token = register_lane(app, "L1")
     _ingest(client, token, [make_event("L1", 0, "alarm", alarm="tailgating")])
     _ingest(client, token, [make_event("L1", 1, "alarm", alarm="tailgating")])  # same, again
     login(client, "officer")
@@ -232,7 +232,7 @@ def test_lane_alarm_acknowledge_shelve_and_clear(
     shelved = client.post(f"/api/v1/alarms/{aid}/shelve", json={"minutes": 5}).json()
     assert shelved["state"] == "shelved"
     clock.advance(301)
-    housekeeping_once(sqlite_app.state.central)
+    housekeeping_once(app.state.central)
     assert client.get("/api/v1/alarms").json()["alarms"][0]["state"] == "active"
     assert (
         client.post(f"/api/v1/alarms/{aid}/acknowledge", json={}).json()["state"] == "acknowledged"
@@ -246,15 +246,15 @@ def test_lane_alarm_acknowledge_shelve_and_clear(
 
 
 def test_document_used_twice_on_two_lanes_raises_alarm(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     make_event: Callable[..., dict[str, Any]],
     login: Callable[..., str],
 ) -> None:
-    t1 = register_lane(sqlite_app, "L1")
-    t2 = register_lane(sqlite_app, "L2")
-    t3 = register_lane(sqlite_app, "D1", direction="departure")
+    t1 = register_lane(app, "L1")
+    t2 = register_lane(app, "L2")
+    t3 = register_lane(app, "D1", direction="departure")
     fp = document_fingerprint("UTO", "L898902C3", "740812")
     doc = {
         "format": "TD3",
@@ -270,46 +270,46 @@ def test_document_used_twice_on_two_lanes_raises_alarm(
     now = datetime.now(UTC)
     # the exit comes before the first entry, not between the two entries
     _ingest(
-        sqlite_client, t3, [make_event("D1", 0, document=doc, occurred_at=now - timedelta(hours=1))]
+        client, t3, [make_event("D1", 0, document=doc, occurred_at=now - timedelta(hours=1))]
     )
-    _ingest(sqlite_client, t1, [make_event("L1", 0, document=doc)])
-    _ingest(sqlite_client, t2, [make_event("L2", 0, document=other)])  # other document: fine
-    login(sqlite_client, "officer")
-    assert sqlite_client.get("/api/v1/alarms").json()["alarms"] == []
+    _ingest(client, t1, [make_event("L1", 0, document=doc)])
+    _ingest(client, t2, [make_event("L2", 0, document=other)])  # other document: fine
+    login(client, "officer")
+    assert client.get("/api/v1/alarms").json()["alarms"] == []
     second = make_event("L2", 1, document=doc)
-    _ingest(sqlite_client, t2, [second])
-    [alarm] = sqlite_client.get("/api/v1/alarms").json()["alarms"]
+    _ingest(client, t2, [second])
+    [alarm] = client.get("/api/v1/alarms").json()["alarms"]
     assert alarm["kind"] == "document_used_twice" and alarm["lane_id"] == "L2"
     assert alarm["transaction_id"] == second["transaction_id"]
     assert "another lane" in alarm["detail"] and "02C3" in alarm["detail"]
 
 
 def test_forced_door_and_device_fault_raise_alarms(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     make_event: Callable[..., dict[str, Any]],
     login: Callable[..., str],
 ) -> None:
-    token = register_lane(sqlite_app, "L1")
-    sqlite_client.post(
+    token = register_lane(app, "L1")
+    client.post(
         "/api/v1/lanes/L1/heartbeat",
         headers=_lane_headers(token),
         json={"state": "idle", "doors": {"entry": "closed", "exit": "forced"}},
     )
     _ingest(
-        sqlite_client,
+        client,
         token,
         [make_event("L1", 0, "device_fault", device="camera", code="CAMERA_NO_FRAMES")],
     )
-    login(sqlite_client, "officer")
-    kinds = {a["kind"]: a for a in sqlite_client.get("/api/v1/alarms").json()["alarms"]}
+    login(client, "officer")
+    kinds = {a["kind"]: a for a in client.get("/api/v1/alarms").json()["alarms"]}
     assert (
         kinds["forced_door"]["severity"] == "critical" and "exit" in kinds["forced_door"]["detail"]
     )
     assert kinds["device_fault:camera"]["condition_active"] is True
     _ingest(
-        sqlite_client,
+        client,
         token,
         [
             make_event(
@@ -317,5 +317,5 @@ def test_forced_door_and_device_fault_raise_alarms(
             )
         ],
     )
-    kinds = {a["kind"]: a for a in sqlite_client.get("/api/v1/alarms").json()["alarms"]}
+    kinds = {a["kind"]: a for a in client.get("/api/v1/alarms").json()["alarms"]}
     assert kinds["device_fault:camera"]["condition_active"] is False  # still to acknowledge

@@ -57,14 +57,14 @@ def test_percentile_nearest_rank() -> None:
 
 
 def test_summary_figures_and_year_on_year_usage(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     make_event: Callable[..., dict[str, Any]],
     login: Callable[..., str],
     clock: Any,
 ) -> None:
-    token = register_lane(sqlite_app, "L1")
+    token = register_lane(app, "L1")
     now = datetime.fromtimestamp(clock.now, UTC)
     recent = now - timedelta(hours=2)
     year_ago = recent - timedelta(days=365)
@@ -77,9 +77,9 @@ def test_summary_figures_and_year_on_year_usage(
         _tx(make_event, "L1", 11, recent, "rejected", reasons=["PA_SIGNATURE_INVALID"]),
     ]
     evs += [_tx(make_event, "L1", 20 + i, year_ago) for i in range(4)]
-    _post(sqlite_client, token, evs)
-    login(sqlite_client, "officer")
-    s = sqlite_client.get("/api/v1/stats/summary").json()
+    _post(client, token, evs)
+    login(client, "officer")
+    s = client.get("/api/v1/stats/summary").json()
     assert s["by_decision"] == {"accepted": 5, "referred": 1, "rejected": 1}
     assert s["referral_reasons"] == {"FACE_NO_MATCH": 1}
     assert s["passage_time_ms"] == {"median": 10000.0, "p95": 30000.0, "count": 5}
@@ -89,19 +89,19 @@ def test_summary_figures_and_year_on_year_usage(
     assert s["usage"]["same_period_last_year"] == 4
     assert s["usage"]["change_percent"] == 25.0 and s["usage"]["on_target"] is True
 
-    r = sqlite_client.get("/api/v1/stats/passages?format=csv&group=port&bucket=day")
+    r = client.get("/api/v1/stats/passages?format=csv&group=port&bucket=day")
     assert r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
     accepted = next(row for row in rows if row["decision"] == "accepted")
     assert accepted["port"] == "TPE" and accepted["count"] == "5"
     assert (
-        sqlite_client.get("/api/v1/stats/summary?from=2026-01-02&to=2026-01-01").status_code == 400
+        client.get("/api/v1/stats/summary?from=2026-01-02&to=2026-01-01").status_code == 400
     )
 
 
 def test_breakdown_per_lane_and_hour_with_availability_and_last_year(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     make_event: Callable[..., dict[str, Any]],
     login: Callable[..., str],
@@ -109,8 +109,8 @@ def test_breakdown_per_lane_and_hour_with_availability_and_last_year(
 ) -> None:
     from central.db import outages
 
-    t1 = register_lane(sqlite_app, "L1")
-    register_lane(sqlite_app, "L2", port="KHH")
+    t1 = register_lane(app, "L1")
+    register_lane(app, "L2", port="KHH")
     day = (datetime.fromtimestamp(clock.now, UTC) - timedelta(days=2)).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
@@ -119,14 +119,14 @@ def test_breakdown_per_lane_and_hour_with_availability_and_last_year(
     evs.append(_tx(make_event, "L1", 3, h8, "referred", reasons=["FACE_NO_MATCH"], score=0.1))
     evs.append(_tx(make_event, "L1", 4, h8 - timedelta(days=365)))
     evs.append(make_event("L1", 5, "device_fault", occurred_at=h8, device="camera", code="CAM_X"))
-    _post(sqlite_client, t1, evs)
-    with sqlite_app.state.central.db.write() as conn:  # lanes registered long before
+    _post(client, t1, evs)
+    with app.state.central.db.write() as conn:  # lanes registered long before
         conn.execute(lanes.update().values(registered_at=0.0))
         start = (day + timedelta(hours=9)).timestamp()
         conn.execute(outages.insert().values(lane_id="L1", started_at=start, ended_at=start + 900))
-    login(sqlite_client, "officer")
+    login(client, "officer")
     d = day.date().isoformat()
-    rows = sqlite_client.get(f"/api/v1/stats/breakdown?from={d}&to={d}").json()["rows"]
+    rows = client.get(f"/api/v1/stats/breakdown?from={d}&to={d}").json()["rows"]
     assert len(rows) == 48  # every hour of the day for each of the two lanes
     cell = {(r["bucket_start"][11:13], r["lane"]): r for r in rows}
     busy = cell[("08", "L1")]
@@ -138,25 +138,25 @@ def test_breakdown_per_lane_and_hour_with_availability_and_last_year(
     assert busy["same_period_last_year"] == 1 and busy["change_percent"] == 200.0
     assert cell[("09", "L1")]["availability"] == 0.75 and cell[("09", "L1")]["passages"] == 0
     assert cell[("08", "L2")]["passages"] == 0
-    by_port = sqlite_client.get(
+    by_port = client.get(
         f"/api/v1/stats/breakdown?from={d}&to={d}&bucket=day&group=port&format=csv"
     )
     table = {r["port"]: r for r in csv.DictReader(io.StringIO(by_port.text))}
     assert table["TPE"]["accepted"] == "3" and table["TPE"]["referral_reasons"] == "FACE_NO_MATCH:1"
     assert table["KHH"]["availability"] == "1.0"
     assert float(table["TPE"]["availability"]) == round(1 - 900 / 86400, 4)
-    too_long = sqlite_client.get("/api/v1/stats/breakdown?from=2026-01-01&to=2026-03-01")
+    too_long = client.get("/api/v1/stats/breakdown?from=2026-01-01&to=2026-03-01")
     assert too_long.status_code == 400
 
 
 def test_open_data_is_public_and_suppresses_small_cells(
     app_factory: Callable[..., FastAPI],
-    sqlite_url: str,
+    database_url: str,
     register_lane: Callable[..., str],
     make_event: Callable[..., dict[str, Any]],
     clock: Any,
 ) -> None:
-    app = app_factory(sqlite_url, open_data={"min_cell_count": 3})
+    app = app_factory(database_url, open_data={"min_cell_count": 3})
     t = register_lane(app, "T1", port="TPE")
     k = register_lane(app, "K1", port="KHH")
     day = datetime.fromtimestamp(clock.now, UTC).replace(hour=0, minute=30, second=0, microsecond=0)
@@ -176,26 +176,26 @@ def test_open_data_is_public_and_suppresses_small_cells(
 
 
 def test_purge_removes_old_data_keeps_audit_and_counts(
-    sqlite_app: FastAPI,
-    sqlite_client: TestClient,
+    app: FastAPI,
+    client: TestClient,
     register_lane: Callable[..., str],
     make_event: Callable[..., dict[str, Any]],
     clock: Any,
 ) -> None:
     from central.retention import purge
 
-    token = register_lane(sqlite_app, "L1")
+    token = register_lane(app, "L1")
     now = datetime.fromtimestamp(clock.now, UTC)
     old = make_event("L1", 0, occurred_at=now, decision="referred")
-    _post(sqlite_client, token, [old])
-    sqlite_client.put(
+    _post(client, token, [old])
+    client.put(
         f"/api/v1/portraits/{old['transaction_id']}/live",
         content=JPEG,
         headers={"Authorization": f"Bearer {token}"},
     )
-    central = sqlite_app.state.central
+    central = app.state.central
     clock.advance(25 * 3600)  # past portrait_hours (24), within transaction_days (30)
-    _post(sqlite_client, token, [make_event("L1", 1, occurred_at=now)])
+    _post(client, token, [make_event("L1", 1, occurred_at=now)])
     counts = purge(central)
     assert counts["portraits"] == 1 and counts["events"] == 0
     clock.advance(30 * 86400 + 1)
@@ -206,6 +206,6 @@ def test_purge_removes_old_data_keeps_audit_and_counts(
             assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
         actions = conn.execute(select(audit_log.c.action)).scalars().all()
     assert actions.count("retention_purge") == 2 and "lane_registered" in actions
-    metrics = sqlite_client.get("/metrics").text
+    metrics = client.get("/metrics").text
     assert 'egate_purged_rows_total{kind="events"} 2.0' in metrics
     assert "egate_purge_runs_total 2.0" in metrics
