@@ -42,3 +42,12 @@ def test_wrong_readings_are_counted_by_what_was_claimed() -> None:
     assert summary["flagged_wrong"] == 1
     assert "valid_but_wrong" not in summary
     assert summary["not_found"] == 0.2
+
+
+def test_docs_state_the_training_font_mix_of_the_code() -> None:
+    from drivers.mrz_ocr import train
+
+    total = train.OCRB_SHARE + sum(share for _, share in train.EXTRA_FONTS)
+    share = round(100 * train.OCRB_SHARE / total)
+    text = " ".join((REPO / "docs" / "mrz-ocr.md").read_text().split())
+    assert f"{share} % in OCR-B" in text
