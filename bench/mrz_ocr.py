@@ -20,15 +20,17 @@ Both readers get the same image files, in these sets:
   (measured only: nothing is trained or tuned on them automatically), with a per-image list.
 
 Per reader and set: complete-MRZ exact rate, BAC-field (document number, birth, expiry) exact
-rate over the pages that have them, ``valid_but_wrong`` (the reader claims a certain valid
+rate over the pages that have them, ``certain_but_wrong`` (the reader claims a certain valid
 reading that is not the printed MRZ: egate's ``certain``, passporteye's ``valid``; must be 0),
-``flagged_wrong`` (egate only: valid by the check digits but not exact, and flagged as
-ambiguous or doubtful), the not-found rate and the median / p95 seconds per page (wall clock,
-one page at a time), and ``calibration`` (egate only, over the readings shaped like the truth):
-the per-character error rate by bin of reported confidence (a calibrated reader's error rate
-is about one minus the bin's mean confidence) and ``wrong_but_unflagged``, wrong characters
-reported at a confidence of at least 0.9 (not doubtful). ``machine`` gives the CPU count and
-the load average before and after.
+``valid_by_checks_but_wrong`` (issue 16's "valid but wrong": the reading passes every check
+digit and is not the printed MRZ, flagged or not), ``flagged_wrong`` (valid by the check
+digits, not exact, and not claimed certain: egate flagged it ambiguous or doubtful; a wrong
+reading whose checks fail is in neither count), the not-found rate and the median / p95 seconds
+per page (wall clock, one page at a time), and ``calibration`` (egate only, over the readings
+shaped like the truth): the per-character error rate by bin of reported confidence (a
+calibrated reader's error rate is about one minus the bin's mean confidence) and
+``wrong_but_unflagged``, wrong characters reported at a confidence of at least 0.9 (not
+doubtful). ``machine`` gives the CPU count and the load average before and after.
 ``--code DIR`` reads with the driver of another checkout (for before/after figures; it must
 have ``drivers/mrz_ocr/fonts.py``, which this checkout's page renderer imports); the pages and
 the scoring always come from this checkout. Prints one JSON object; progress goes to stderr.
@@ -55,8 +57,9 @@ import cv2
 
 HERE = Path(__file__).resolve().parent.parent
 
-# lines read (None: not found), claimed certain, per-character confidences (None: not given)
-Outcome = tuple[list[str] | None, bool, list[list[float]] | None]
+# lines read (None: not found), claimed certain, valid by the check digits, per-character
+# confidences (None: not given)
+Outcome = tuple[list[str] | None, bool, bool, list[list[float]] | None]
 CONFIDENCE_BINS = (0.0, 0.5, 0.8, 0.9, 0.99, 1.0001)  # the last bin holds 0.99 to 1
 DOUBT = 0.9  # drivers.mrz_ocr.pipeline.DOUBT: below it a character is reported doubtful
 Reader = Callable[[Path], Outcome]
@@ -88,10 +91,10 @@ def egate_reader() -> Reader:
     def read(path: Path) -> Outcome:
         result = read_image(path)
         if not result.found:
-            return None, False, None
+            return None, False, False, None
         certain = getattr(result, "certain", result.valid)  # older checkouts: valid only
         confidence = [[float(c) for c in row] for row in result.confidence]
-        return list(result.lines), bool(certain), confidence
+        return list(result.lines), bool(certain), bool(result.valid), confidence
 
     return read
 
@@ -104,9 +107,9 @@ def passporteye_reader() -> Reader:
             warnings.simplefilter("ignore")
             mrz = read_mrz(str(path))
         if mrz is None:
-            return None, False, None
+            return None, False, False, None
         lines = [ln for ln in str(mrz.aux.get("raw_text", "")).split("\n") if ln]
-        return lines, bool(mrz.valid), None
+        return lines, bool(mrz.valid), bool(mrz.valid), None
 
     return read
 
@@ -210,7 +213,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "bac_fields_exact": (
             round(sum(bool(r["bac"]) for r in with_bac) / len(with_bac), 4) if with_bac else None
         ),
-        "valid_but_wrong": sum(r["certain"] and not r["exact"] for r in rows),
+        "certain_but_wrong": sum(r["certain"] and not r["exact"] for r in rows),
+        "valid_by_checks_but_wrong": sum(r["valid"] and not r["exact"] for r in rows),
         "flagged_wrong": sum(r["flagged_wrong"] for r in rows),
         "not_found": round(sum(r["not_found"] for r in rows) / n, 4),
         "median_seconds": round(statistics.median(times), 4),
@@ -224,10 +228,10 @@ def run(reader: Reader, pages: list[tuple[Path, list[str]]], label: str) -> list
     for k, (path, truth) in enumerate(pages):
         started = time.perf_counter()
         try:
-            lines, certain, confidence = reader(path)
+            lines, certain, valid, confidence = reader(path)
         except Exception as exc:  # a bench counts a crash as a no-read and goes on
             print(f"{label}: {path.name} raised {exc!r}", file=sys.stderr)
-            lines, certain, confidence = None, False, None
+            lines, certain, valid, confidence = None, False, False, None
         seconds = time.perf_counter() - started
         truth_bac = bac_fields(truth)
         exact = lines == truth
@@ -239,7 +243,8 @@ def run(reader: Reader, pages: list[tuple[Path, list[str]]], label: str) -> list
                 if truth_bac is None
                 else (lines is not None and bac_fields(lines) == truth_bac),
                 "certain": certain,
-                "flagged_wrong": lines is not None and not exact and not certain,
+                "valid": valid,
+                "flagged_wrong": valid and not exact and not certain,
                 "not_found": lines is None,
                 "seconds": seconds,
                 "characters": characters(lines, truth, confidence),
@@ -321,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
                 if set_name == "devset":
                     report["devset_pages"][name] = {
                         r["page"]: ("exact" if r["exact"] else "not found" if r["not_found"]
-                                    else "certain but wrong" if r["certain"] else "flagged")
+                                    else "certain but wrong" if r["certain"]
+                                    else "flagged" if r["valid"] else "checks fail")
                         for r in rows
                     }  # fmt: skip
         report["machine"]["load_average_after"] = [round(v, 2) for v in os.getloadavg()]

@@ -85,7 +85,7 @@ class StageTime(_Model):
 class DocumentSummary(_Model):
     """What an officer needs to recognise the document, never the full number."""
 
-    format: Literal["TD1", "TD2", "TD3", "MRVA", "MRVB"]
+    format: Literal["TD1", "TD2", "TD3", "MRVA", "MRVB", "FRA-ID"]
     document_code: Annotated[str, Field(min_length=1, max_length=2)]
     issuing_state: Annotated[str, Field(min_length=1, max_length=3)]
     nationality: Annotated[str, Field(min_length=1, max_length=3)]

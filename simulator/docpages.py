@@ -363,7 +363,7 @@ def synthetic_page(
     return SyntheticPage(degrade(clean, spec, rng), lines, identity, spec, res)
 
 
-HARD_KINDS = ("small", "two_sided", "visa", "phone")
+HARD_KINDS = ("small", "two_sided", "visa", "phone", "wide_visa", "visa_scan")
 
 
 def _paste(canvas: np.ndarray, image: np.ndarray, x: int, y: int) -> None:
@@ -378,12 +378,20 @@ def hard_page(seed: int, kind: str) -> SyntheticPage:
     - ``two_sided``: an ID card photographed front and back side by side (the MRZ on the back
       covers less than half the image width);
     - ``visa``: an MRV-A visa sticker on a passport page with a strong guilloche pattern;
-    - ``phone``: a hand-held photo: perspective, any quarter turn plus up to 30 degrees, glare.
+    - ``phone``: a hand-held photo: perspective, any quarter turn plus up to 30 degrees, glare;
+    - ``wide_visa``: a clean, high-contrast MRV-A visa MRZ with characters about 11-13 px high
+      and wide letter spacing (1.3 to 1.6 times the OCR-B advance), under a printed text line;
+    - ``visa_scan``: a whole MRV-A visa sticker scanned about 445 px wide (MRZ characters
+      about 8 px high) with a textured (guilloche) background over the sticker itself.
     """
     if kind not in HARD_KINDS:
         raise ValueError(f"hard case {kind!r}: expected one of {', '.join(HARD_KINDS)}")
     rng = np.random.default_rng(seed)
     quarter = float(rng.choice([0.0, 90.0, 180.0, 270.0]))
+    if kind == "wide_visa":
+        return _wide_visa(rng)
+    if kind == "visa_scan":
+        return _visa_scan(rng)
     if kind == "small":
         fmt = str(rng.choice(["TD1", "TD3"]))
         identity = random_identity(rng, fmt)
@@ -453,6 +461,57 @@ def hard_page(seed: int, kind: str) -> SyntheticPage:
             margin=0.15,
             perspective=float(rng.uniform(0.04, 0.1)),
         )
+    return SyntheticPage(degrade(clean, spec, rng), lines, identity, spec, dpi)
+
+
+def _wide_visa(rng: np.random.Generator) -> SyntheticPage:
+    identity = random_identity(rng, "MRVA")
+    lines = compose_mrz(identity)
+    path = str(ocrb_font_path())
+    cap = float(rng.uniform(11.0, 13.0))
+    font = _font(path, round(cap / 0.72))
+    pitch = font.getlength("A") * float(rng.uniform(1.3, 1.6))
+    line_pitch = cap * float(rng.uniform(1.9, 2.2))
+    width, height = int(pitch * 48), int(cap * 14)
+    paper = int(rng.integers(215, 245))
+    image = Image.new("RGB", (width, height), (paper, paper, paper - 5))
+    draw = ImageDraw.Draw(image)
+    label = _font(_text_font_path(), max(8, round(cap)))
+    draw.text((int(pitch), int(cap)), "VISA   UTOPIA   ENTRIES MULT   DURATION 90 DAYS",
+              font=label, fill=(60, 60, 70))  # fmt: skip
+    top = height - cap * 2.5 - line_pitch * len(lines)
+    for row, text in enumerate(lines):
+        for col, ch in enumerate(text):
+            draw.text((pitch * (2 + col), top + row * line_pitch), ch, font=font, fill=(20, 20, 20))
+    spec = Degradation(
+        rotation=float(rng.uniform(-2, 2)),
+        noise=float(rng.uniform(0, 4)),
+        jpeg_quality=int(rng.integers(80, 96)),
+        margin=0.03,
+    )
+    clean = np.asarray(image)[..., ::-1].copy()
+    return SyntheticPage(degrade(clean, spec, rng), lines, identity, spec, 0.0)
+
+
+def _visa_scan(rng: np.random.Generator) -> SyntheticPage:
+    identity = random_identity(rng, "MRVA")
+    width_px = float(rng.uniform(430.0, 460.0))
+    dpi = width_px / FORMATS["MRVA"][0] * 25.4
+    sticker, lines = render_page(identity, dpi=dpi, rng=rng)
+    h, w = sticker.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) / (dpi / 25.4)
+    phase = float(rng.uniform(0, 6.28))
+    waves = np.sin(xx * 3.1 + 2.0 * np.sin(yy * 1.7 + phase)) * np.sin(yy * 2.3 - phase)
+    texture = 40.0 * np.clip(waves, 0, 1) ** 2 + rng.normal(0, 4, (h, w))
+    clean = np.clip(sticker.astype(np.float32) - texture[..., None], 0, 255).astype(np.uint8)
+    spec = Degradation(
+        rotation=float(rng.uniform(-3, 3)),
+        blur=float(rng.choice([0.0, 0.5])),
+        noise=float(rng.uniform(0, 5)),
+        jpeg_quality=int(rng.integers(60, 92)),
+        light_gradient=float(rng.uniform(0, 0.2)),
+        margin=0.02,
+    )
     return SyntheticPage(degrade(clean, spec, rng), lines, identity, spec, dpi)
 
 

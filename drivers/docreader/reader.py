@@ -53,6 +53,10 @@ class Disconnected:
 @dataclass(frozen=True)
 class DocumentPlaced:
     lines: tuple[str, ...]
+    doubtful: tuple[tuple[int, int], ...] | None = None
+    """1-based (line, position) of characters a page reader flagged doubtful
+    (``gate.mrz.doubt_positions``); None from a reader that sends lines only (the serial
+    readers: their protocol carries no flags)."""
 
 
 ReaderEvent = Connected | Disconnected | DocumentPlaced | DocumentRemoved | FrameDropped

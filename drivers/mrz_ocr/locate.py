@@ -13,6 +13,7 @@ Coordinates returned are in the full-resolution image.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import cv2
@@ -21,6 +22,7 @@ import numpy as np
 WORK_SIDE = 1000
 MAX_GLYPH = 60  # px at the working scale: no MRZ character is this tall and wide
 LINE_GAP = (1.2, 3.2)  # distance between MRZ line centres, in line thicknesses
+MAX_PIECES = 250  # longest line pieces kept per search view: bounds merging and grouping
 
 
 @dataclass(frozen=True)
@@ -71,19 +73,23 @@ def _strokes(gray: np.ndarray) -> np.ndarray:
 
 
 def _blobs(strokes: np.ndarray, join: int) -> list[np.ndarray]:
-    """Point sets (x, y) of long thin blobs once the strokes are joined along x."""
+    """Point sets (x, y) of long thin blobs once the strokes are joined along x (the
+    :data:`MAX_PIECES` longest)."""
     mask = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, np.ones((1, join), np.uint8))
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    out = []
+    out: list[tuple[float, np.ndarray]] = []
     for contour in contours:
         if len(contour) < 4:
             continue
         (_, _), (w, h), _ = cv2.minAreaRect(contour)
         long_side, short_side = max(w, h), max(min(w, h), 1.0)
         if long_side >= 40 and long_side / short_side >= 4.0:
-            out.append(contour.reshape(-1, 2).astype(np.float32))
-    return out
+            out.append((long_side, contour.reshape(-1, 2).astype(np.float32)))
+    if len(out) > MAX_PIECES:  # a page of dense text: only the longest can be MRZ lines
+        out.sort(key=lambda item: -item[0])
+        out = out[:MAX_PIECES]
+    return [points for _, points in out]
 
 
 def _drop_frames(mask: np.ndarray) -> np.ndarray:
@@ -106,58 +112,79 @@ def _drop_frames(mask: np.ndarray) -> np.ndarray:
 
 
 def _merge_collinear(pieces: list[np.ndarray]) -> list[np.ndarray]:
-    merged = list(pieces)
-    changed = True
-    while changed:
-        changed = False
-        lines = [_line_from_points(p) for p in merged]
-        for i in range(len(merged)):
-            for j in range(i + 1, len(merged)):
-                a, b = lines[i], lines[j]
-                if _angle_diff(a.angle, b.angle) > math.radians(4):
-                    continue
-                thick = max(a.thickness, b.thickness)
-                if min(a.thickness, b.thickness) < 0.5 * thick:
-                    continue
-                ux, uy = math.cos(a.angle), math.sin(a.angle)
-                dx, dy = b.center[0] - a.center[0], b.center[1] - a.center[1]
-                across = abs(-uy * dx + ux * dy)
-                along = abs(ux * dx + uy * dy) - (a.length + b.length) / 2
-                if across < 0.4 * thick and along < 2.5 * thick:
-                    merged[i] = np.vstack([merged[i], merged[j]])
-                    del merged[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    return merged
+    """Merge the pieces of one line (cut by glare, a stamp, a fold) in one pass: every pair of
+    near-parallel pieces of similar thickness that continue each other is joined (union-find,
+    so a line cut twice becomes one), tested with numpy per piece. At most
+    :data:`MAX_PIECES` pieces come in (:func:`_blobs` keeps the longest), so the work is
+    bounded whatever the page holds."""
+    n = len(pieces)
+    if n < 2:
+        return list(pieces)
+    lines = [_line_from_points(p) for p in pieces]
+    angle = np.array([ln.angle for ln in lines])
+    thick = np.array([ln.thickness for ln in lines])
+    length = np.array([ln.length for ln in lines])
+    cx = np.array([ln.center[0] for ln in lines])
+    cy = np.array([ln.center[1] for ln in lines])
+    parent = list(range(n))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    limit = math.radians(4)
+    for i in range(n - 1):
+        j = np.arange(i + 1, n)
+        d = (angle[j] - angle[i]) % math.pi
+        near = np.minimum(d, math.pi - d) <= limit
+        big = np.maximum(thick[j], thick[i])
+        near &= np.minimum(thick[j], thick[i]) >= 0.5 * big
+        ux, uy = math.cos(angle[i]), math.sin(angle[i])
+        dx, dy = cx[j] - cx[i], cy[j] - cy[i]
+        across = np.abs(-uy * dx + ux * dy)
+        along = np.abs(ux * dx + uy * dy) - (length[i] + length[j]) / 2
+        near &= (across < 0.4 * big) & (along < 2.5 * big)
+        for k in j[near]:
+            a, b = root(i), root(int(k))
+            if a != b:
+                parent[b] = a
+    groups: dict[int, list[np.ndarray]] = {}
+    for k in range(n):
+        groups.setdefault(root(k), []).append(pieces[k])
+    return [g[0] if len(g) == 1 else np.vstack(g) for g in groups.values()]
 
 
 def _groups(lines: list[TextLine]) -> list[tuple[list[int], float]]:
     """Candidate MRZ groups (indices ordered across the lines) with a score."""
     out: list[tuple[list[int], float]] = []
     seen: set[tuple[int, ...]] = set()
+    if not lines:
+        return out
+    angle = np.array([ln.angle for ln in lines])
+    thick = np.array([max(ln.thickness, 1e-6) for ln in lines])
+    length = np.array([ln.length for ln in lines])
+    cx = np.array([ln.center[0] for ln in lines])
+    cy = np.array([ln.center[1] for ln in lines])
     for i, seed in enumerate(lines):
         if seed.length / max(seed.thickness, 1.0) < 12:
             continue
         ux, uy = math.cos(seed.angle), math.sin(seed.angle)
+        d = (angle - seed.angle) % math.pi
+        ok = np.minimum(d, math.pi - d) <= math.radians(3)
+        ratio = length / seed.length
+        ok &= (ratio >= 0.8) & (ratio <= 1.25)
+        tratio = thick / max(seed.thickness, 1e-6)
+        ok &= (tratio >= 0.65) & (tratio <= 1.5)
+        dx, dy = cx - seed.center[0], cy - seed.center[1]
+        along = ux * dx + uy * dy
+        across = -uy * dx + ux * dy
+        ok &= np.abs(along) <= 0.12 * seed.length
+        ok &= np.abs(across) <= 2 * LINE_GAP[1] * seed.thickness
+        ok[i] = False
         members: list[tuple[float, int]] = [(0.0, i)]
-        for j, other in enumerate(lines):
-            if j == i or _angle_diff(seed.angle, other.angle) > math.radians(3):
-                continue
-            ratio = other.length / seed.length
-            if not 0.8 <= ratio <= 1.25:
-                continue
-            if not 0.65 <= other.thickness / seed.thickness <= 1.5:
-                continue
-            dx, dy = other.center[0] - seed.center[0], other.center[1] - seed.center[1]
-            along = ux * dx + uy * dy
-            across = -uy * dx + ux * dy
-            if abs(along) > 0.12 * seed.length:
-                continue
-            if abs(across) > 2 * LINE_GAP[1] * seed.thickness:
-                continue
-            members.append((across, j))
+        members.extend((float(across[j]), int(j)) for j in np.flatnonzero(ok))
         members.sort()
         # keep a chain of consecutive lines, each LINE_GAP thicknesses apart
         best: list[int] = []
@@ -207,13 +234,15 @@ def find_mrz(
     *,
     work_side: int = WORK_SIDE,
     turns: tuple[int, ...] = (0, 90),
+    deadline: float = math.inf,
 ) -> list[MrzRegion]:
     """MRZ candidates in a grayscale image, best first (empty when none is found).
 
     The image is searched at ``work_side`` pixels on its long side (a larger value finds
     smaller print in a large photo, at a cost), turned by each of ``turns`` degrees (0, 90,
     45 or 135; lines within about 30 degrees of a turn are found, the reading direction is
-    decided later)."""
+    decided later). No new view starts after ``deadline`` (``time.perf_counter()``): the
+    regions found so far are returned."""
     if gray.ndim != 2 or gray.size == 0:
         return []
     h, w = gray.shape
@@ -221,9 +250,13 @@ def find_mrz(
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     regions: list[MrzRegion] = []
     for degrees in turns:
+        if time.perf_counter() > deadline:
+            break
         img, back = _view(small, degrees)
         strokes = _strokes(img)
         for join in (15, 27):
+            if time.perf_counter() > deadline:
+                break
             pieces = _merge_collinear(_blobs(strokes, join))
             full_pieces = [(pts @ back[:, :2].T + back[:, 2]) / scale for pts in pieces]
             regions.extend(_regions([_line_from_points(p) for p in full_pieces]))

@@ -43,6 +43,8 @@ from gate.mrz.checkdigit import check_digit
 from gate.mrz.reading import Doubt, Reading
 
 NO_MRZ = "no MRZ found"
+BUDGET_SPENT = "no MRZ found (search budget spent)"
+SEARCH_BUDGET = 1.5  # s: no new search step (second locate pass, next region) starts after it
 _GOOD_SCORE = math.log(0.8)  # mean per-character probability that ends the search early
 _SURE_SCORE = math.log(0.9)  # ... and that, uncorrected, ends it before the other direction
 _MIN_SCORE = math.log(0.35)  # below this, and with failing checks, it is not an MRZ
@@ -92,6 +94,8 @@ class OcrResult:
     seconds: float
     doubtful: list[Doubt] = field(default_factory=list)
     readings: list[Reading] = field(default_factory=list)
+    budget_spent: bool = False
+    """The search stopped at :data:`SEARCH_BUDGET` before trying every step."""
 
     @property
     def ambiguous(self) -> bool:
@@ -127,6 +131,7 @@ class OcrResult:
             "doubtful": [d.to_dict() for d in self.doubtful],
             "readings": [r.to_dict() for r in self.readings],
             "corrections": self.corrections,
+            "budget_spent": self.budget_spent,
             "candidates": [c.to_dict() for c in self.candidates],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "seconds": round(self.seconds, 4),
@@ -446,14 +451,20 @@ def _readings(decoded: Decoded, today: dt.date | None, limit: int) -> list[Readi
 
 
 def _read_regions(
-    gray: np.ndarray, regions: list[MrzRegion], model: Classifier
+    gray: np.ndarray,
+    regions: list[MrzRegion],
+    model: Classifier,
+    deadline: float = math.inf,
 ) -> tuple[Decoded | None, Decoded | None]:
     """The best reading of the regions (both directions, plain and extended strips) and the
-    best clear unconstrained reading, if any (see :func:`_as_printed`)."""
+    best clear unconstrained reading, if any (see :func:`_as_printed`). No new attempt starts
+    after ``deadline`` (``time.perf_counter()``)."""
     best: Decoded | None = None
     printed: Decoded | None = None
     attempts = [(r, f, e) for r in regions for e in (False, True) for f in (False, True)]
     for region, flip, extend in attempts:
+        if time.perf_counter() > deadline:
+            break
         if extend and best is not None and best.checks_ok:
             continue  # the plain strip already read consistently
         got = _region_logprobs(gray, region, flip, model, extend)
@@ -492,25 +503,28 @@ def read_image(
     timings["load"] = time.perf_counter() - started
     model = model or load_classifier()
     t = time.perf_counter()
-    regions = find_mrz(gray)
+    deadline = started + SEARCH_BUDGET
+    regions = find_mrz(gray, deadline=deadline)
     timings["locate"] = time.perf_counter() - t
     t = time.perf_counter()
-    best, printed = _read_regions(gray, regions, model)
-    if best is None or not best.checks_ok:
+    best, printed = _read_regions(gray, regions, model, deadline)
+    budget_spent = time.perf_counter() > deadline
+    if (best is None or not best.checks_ok) and not budget_spent:
         # second and last pass: finer for small print in a large photo, and diagonal turns
         t2 = time.perf_counter()
-        more = find_mrz(gray, turns=(45, 135))
+        more = find_mrz(gray, turns=(45, 135), deadline=deadline)
         if max(gray.shape) > 1.5 * WORK_SIDE:
-            more += find_mrz(gray, work_side=SECOND_PASS_SIDE)
+            more += find_mrz(gray, work_side=SECOND_PASS_SIDE, deadline=deadline)
             more.sort(key=lambda region: -region.score)
         second_locate = time.perf_counter() - t2
         timings["locate"] += second_locate
         t += second_locate  # "recognise" counts recognition only
-        best2, printed2 = _read_regions(gray, more, model)
+        best2, printed2 = _read_regions(gray, more, model, deadline)
         if best2 is not None and (best is None or _rank(best2) > _rank(best)):
             best = best2
         if printed2 is not None and (printed is None or printed2.score > printed.score):
             printed = printed2
+        budget_spent = time.perf_counter() > deadline
     timings["recognise"] = time.perf_counter() - t
     if (
         best is not None
@@ -522,8 +536,8 @@ def read_image(
         best = None
     if best is None:
         return OcrResult(
-            False, NO_MRZ, [], [], None, False, [], None, [], timings,
-            time.perf_counter() - started,
+            False, BUDGET_SPENT if budget_spent else NO_MRZ, [], [], None, False, [], None, [],
+            timings, time.perf_counter() - started, budget_spent=budget_spent,
         )  # fmt: skip
     t = time.perf_counter()
     parsed = parse(best.lines, today=today)

@@ -793,7 +793,9 @@ class LaneDaemon:
                 if self.transaction is not None:
                     self.transaction.stop_face.set()
                 wall = self.wall(now)  # transaction ids sort by time, like event ids
-                tx = work.Transaction(str(events.event_id(wall)), tuple(event.lines), now, wall)
+                tx = work.Transaction(
+                    str(events.event_id(wall)), tuple(event.lines), now, wall, event.doubtful
+                )
                 self.transaction = tx
                 self.post(li.DocumentPlaced(at=now, transaction=tx.id, date=self._today()))
             elif isinstance(event, ReaderDocumentRemoved):

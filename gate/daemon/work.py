@@ -79,6 +79,9 @@ class Transaction:
     lines: tuple[str, ...]
     placed_at: float
     placed_wall: datetime
+    doubtful: tuple[tuple[int, int], ...] | None = None
+    """1-based (line, position) of the characters the page reader flagged doubtful; None when
+    the reader sends lines only (serial document readers), so no flag is known."""
     mrz: str = ""
     mrz_lines: tuple[str, ...] = ()
     facts: DocumentFacts | None = None
@@ -104,12 +107,13 @@ class Transaction:
     """Reason codes of page readings corrected by the chip (MRZ_AMBIGUOUS, MRZ_NAME_FROM_CHIP)."""
 
 
-FORMATS: dict[str, Literal["TD1", "TD2", "TD3", "MRVA", "MRVB"]] = {
+FORMATS: dict[str, Literal["TD1", "TD2", "TD3", "MRVA", "MRVB", "FRA-ID"]] = {
     "TD1": "TD1",
     "TD2": "TD2",
     "TD3": "TD3",
     "MRVA": "MRVA",
     "MRVB": "MRVB",
+    "FRA-ID": "FRA-ID",  # the French identity card of 1988-2021 (2 x 36, its own layout)
 }
 
 
@@ -121,7 +125,7 @@ def _facts(fields: Any, fmt: str) -> DocumentFacts:
         date_of_birth=fields.date_of_birth,
         date_of_expiry=fields.date_of_expiry,
         masked_number=fields.masked_document_number(),
-        format=FORMATS.get(fmt.replace("-", ""), "TD3"),
+        format=FORMATS.get(fmt, "TD3"),
     )
 
 
@@ -300,7 +304,9 @@ def confirm_with_chip(tx: Transaction, opened_with: int = 0) -> tuple[str, ...]:
         width = len(tx.mrz_lines[0])
         chip_lines = [text[i : i + width] for i in range(0, len(text), width)]
         check = name_from_chip(
-            parse(list(tx.mrz_lines), today=today), parse(chip_lines, today=today)
+            parse(list(tx.mrz_lines), today=today),
+            parse(chip_lines, today=today),
+            doubtful=tx.doubtful or (),
         )
     except (ChipError, EgateError, ValueError) as exc:
         log.info("DG1 not compared with the page: %s", exc)
@@ -310,9 +316,11 @@ def confirm_with_chip(tx: Transaction, opened_with: int = 0) -> tuple[str, ...]:
     if len(check.differences) > MAX_NAME_FROM_CHIP:
         return tx.chip_corrections
     log.info(
-        "page name differs from DG1 in %d characters (%d not flagged): name taken from DG1",
+        "page name differs from DG1 in %d characters (%s): name taken from DG1",
         len(check.differences),
-        check.unflagged,
+        "the reader sent no doubtful flags"
+        if tx.doubtful is None
+        else f"{check.unflagged} not flagged doubtful",
     )
     tx.mrz_lines = tuple(chip_lines)
     tx.mrz = "".join(chip_lines)

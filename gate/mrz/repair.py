@@ -50,6 +50,13 @@ COST_ARBITRARY = 2.5  # a check digit read as another digit
 COST_LENGTH = 3.0  # per character added or removed to fix a line length
 COST_UNSATISFIED = 10.0  # a field whose check could not be satisfied: kept as read
 
+COST_REPEAT = 0.3  # the same confusion again in one field (alphanumeric): one misread glyph
+GLYPH_PAIRS = frozenset(
+    frozenset(pair) for pair in ("O0", "I1", "B8", "S5", "Z2")
+)  # the confusions a third swap in an alphanumeric field may use
+MAX_SWAPS = 3  # changes in one alphanumeric field with a check digit (the third: GLYPH_PAIRS)
+MAX_SWAP_VARIANTS = 4  # variants with MAX_SWAPS changes kept per field (bounded retries)
+
 MAX_LENGTH_FIX = 3  # characters a line may miss or have too many (padded / cut)
 MAX_UNREADABLE = 4  # more non-MRZ characters than this: no candidates (bounded search)
 
@@ -138,9 +145,18 @@ class _Search:
         max_optional: int,
         accept: Accept | None,
         keep: int,
+        glyph_swaps: int = 0,
     ) -> list[_Variant]:
         """Variants of one field: forced changes x up to ``max_optional`` optional changes,
-        filtered by ``accept`` (given the field's text as position -> character)."""
+        filtered by ``accept`` (given the field's text as position -> character).
+
+        ``glyph_swaps`` (alphanumeric fields with a check digit): also variants of up to that
+        many changes when every change is a :data:`GLYPH_PAIRS` swap of a data character (the
+        issue's ``AOOB0OCD1`` for ``A00B00CD1``: three ``0`` read ``O`` at weights 3, 1, 1
+        leave the check digit as it was), at most :data:`MAX_SWAP_VARIANTS` of them; in such a
+        field the same confusion repeated costs :data:`COST_REPEAT` (one misread glyph of the
+        font rather than several independent errors), so a consistent swap ranks before
+        unrelated double changes."""
         forced: list[tuple[Pos, list[tuple[str, float]]]] = []
         optional: list[tuple[Pos, str, float]] = []
         in_field = {pos for pos, _, is_check in positions if not is_check}
@@ -175,6 +191,22 @@ class _Search:
         base = {pos: self.char(pos) for pos, _, _ in positions}
         found: list[_Variant] = []
         forced_lists = [[(pos, a, c) for a, c in alts] for pos, alts in forced]
+        checks = {pos for pos, _, is_check in positions if is_check}
+
+        def variant(chosen: Sequence[Choice]) -> _Variant:
+            changes = tuple(sorted((pos[0], pos[1], self.char(pos), new) for pos, new, _ in chosen))
+            changed = {pos for pos, _, _ in chosen}
+            costs = [c for _, _, c in chosen]
+            if glyph_swaps:
+                seen: set[tuple[str, str]] = set()
+                costs = []
+                for pos, new, c in sorted(chosen, key=lambda item: -item[2]):
+                    pair = (self.char(pos), new)
+                    costs.append(c * COST_REPEAT if pair in seen else c)
+                    seen.add(pair)
+            cost = sum(costs) + sum(v for p, v in penalties.items() if p not in changed)
+            return _Variant(changes, cost, self.delta(changes))
+
         for forced_choice in itertools.product(*forced_lists):
             for k in range(max_optional + 1):
                 for extra in itertools.combinations(optional, k):
@@ -183,14 +215,23 @@ class _Search:
                     chosen = (*forced_choice, *extra)
                     if accept is not None and not accept(base, chosen):
                         continue
-                    changes = tuple(
-                        sorted((pos[0], pos[1], self.char(pos), new) for pos, new, _ in chosen)
-                    )
-                    changed = {pos for pos, _, _ in chosen}
-                    cost = sum(c for _, _, c in chosen) + sum(
-                        v for p, v in penalties.items() if p not in changed
-                    )
-                    found.append(_Variant(changes, cost, self.delta(changes)))
+                    found.append(variant(chosen))
+        if glyph_swaps > max_optional and not forced:
+            glyphs = [
+                (pos, a, c)
+                for pos, a, c in optional
+                if pos not in checks and frozenset((self.char(pos), a)) in GLYPH_PAIRS
+            ]
+            more: list[_Variant] = []
+            for k in range(max_optional + 1, glyph_swaps + 1):
+                for extra in itertools.combinations(glyphs, k):
+                    if len({pos for pos, _, _ in extra}) < k:
+                        continue
+                    if accept is not None and not accept(base, extra):
+                        continue
+                    more.append(variant(extra))
+            more.sort(key=lambda v: (v.cost, v.changes))
+            found.extend(more[:MAX_SWAP_VARIANTS])
         found.sort(key=lambda v: (v.cost, len(v.changes), v.changes))
         if found:
             return found[:keep]
@@ -409,11 +450,8 @@ def _groups(search: _Search) -> list[list[_Variant]]:
         optional = optional[extension_len + 1 :]
     else:
         cells = [(p, ALNUM, False) for p in number] + [(check_pos, DIGITS, True)]
-        groups.append(
-            search.enumerate(
-                cells, COST_SWAP, 2, _check_accept(search, number, check_pos), keep_check
-            )
-        )
+        accept = _check_accept(search, number, check_pos)
+        groups.append(search.enumerate(cells, COST_SWAP, 2, accept, keep_check, MAX_SWAPS))
 
     for span, check_span in (
         (lay.date_of_birth, lay.date_of_birth_check),
@@ -436,11 +474,8 @@ def _groups(search: _Search) -> list[list[_Variant]]:
         cells = [(p, ALNUM, False) for p in optional] + [
             (digit, DIGITS + ("<" if empty else ""), True)
         ]
-        groups.append(
-            search.enumerate(
-                cells, COST_SWAP_OTHER, 2, _check_accept(search, optional, digit, True), keep_check
-            )
-        )
+        accept = _check_accept(search, optional, digit, True)
+        groups.append(search.enumerate(cells, COST_SWAP_OTHER, 2, accept, keep_check, MAX_SWAPS))
     else:
         for part in (optional, _span_positions(lay.optional_data_2)):
             if not part:

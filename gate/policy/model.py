@@ -28,7 +28,7 @@ class DocumentFacts:
     date_of_expiry: date | None = None
     masked_number: str = ""
     """At most 4 visible characters (gate.events.DocumentSummary), e.g. '*****4567'."""
-    format: Literal["TD1", "TD2", "TD3", "MRVA", "MRVB"] = "TD3"
+    format: Literal["TD1", "TD2", "TD3", "MRVA", "MRVB", "FRA-ID"] = "TD3"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

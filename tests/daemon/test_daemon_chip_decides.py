@@ -105,3 +105,41 @@ def test_valid_but_wrong_number_and_misread_name_together() -> None:
     tx, reasons = _through_the_chip(page)
     assert {"MRZ_AMBIGUOUS", "MRZ_NAME_FROM_CHIP"} <= set(reasons)
     assert "MRZ_DG1_MISMATCH" not in reasons and tx.mrz_lines == PRINTED
+
+
+def test_page_reader_doubtful_flags_reach_the_name_check(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The doubtful positions a page reader sends are passed to name_from_chip: the log counts
+    the differences it had not flagged; a reader that sends lines only is named as such."""
+    seen: list[list[tuple[int, int]]] = []
+    real = work.name_from_chip
+
+    def spy(page, dg1, doubtful=()):  # type: ignore[no-untyped-def]
+        seen.append(list(doubtful))
+        return real(page, dg1, doubtful)
+
+    monkeypatch.setattr(work, "name_from_chip", spy)
+    misread = (_with(_with(PRINTED[0], 17, "F"), 19, "L"), PRINTED[1])  # ANNA -> FNLA
+    caplog.set_level("INFO", logger=work.__name__)
+    tx = work.Transaction("t1", misread, 0.0, WALL, doubtful=((1, 18),))
+    assert work.read_mrz(tx, WALL.date(), lambda: 0.0).document is not None
+    assert work.read_chip(tx, Slot(), 1.0, lambda: 0.0).ok
+    assert seen == [[(1, 18)]]
+    assert work.NAME_FROM_CHIP in tx.chip_corrections
+    assert "1 not flagged doubtful" in caplog.text  # position 20 was not flagged
+    caplog.clear()
+    tx = work.Transaction("t2", misread, 0.0, WALL)  # a serial reader: lines only
+    work.read_mrz(tx, WALL.date(), lambda: 0.0)
+    assert work.read_chip(tx, Slot(), 1.0, lambda: 0.0).ok
+    assert seen[-1] == []
+    assert "the reader sent no doubtful flags" in caplog.text
+
+
+def test_french_identity_card_keeps_its_format_in_the_lane() -> None:
+    """FRA-ID (1988-2021, 2 x 36) is its own format in the lane's facts, not TD3."""
+    lines = ["IDFRABERTHIER<<<<<<<<<<<<<<<<<<<<<<<", "9409923102854CORINNE<<<<<<<6512068F4"]
+    outcome = work.interpret_mrz(lines, WALL.date())
+    assert outcome.document is not None
+    assert outcome.document.format == "FRA-ID"
+    assert work.document_summary(outcome.document).format == "FRA-ID"

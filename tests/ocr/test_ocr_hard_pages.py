@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +79,33 @@ def test_devset_french_card_and_phone_photo_turned(devset: dict[str, list[str]])
     assert result.layout == "FRA-ID" and result.valid and result.lines == devset[french]
     turned = next(p for p in devset if p.endswith("passport_270.jpg"))
     assert read_image(turned).lines == devset[turned]
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_wide_spaced_visa_and_small_textured_visa_scan(seed: int) -> None:
+    """Issue 16's two visa cases: a clean MRV-A with characters about 12 px high and wide
+    letter spacing, and a whole visa sticker scanned about 445 px wide on a textured ground."""
+    wide = hard_page(seed, "wide_visa")
+    assert wide.image.shape[1] < 1100  # 44 cells at 1.3-1.6 times the advance, ~12 px high
+    result = read_image(wide.image)
+    assert result.lines == wide.lines and result.valid
+    scan = hard_page(seed, "visa_scan")
+    assert 430 <= scan.image.shape[1] <= 500
+    result = read_image(scan.image)
+    assert result.lines == scan.lines and result.valid
+
+
+def test_passport_page_inside_a_600_dpi_flatbed_scan() -> None:
+    """A TD3 page scanned at 600 dpi on an A4 flatbed (4960 x 7016 px, 35 megapixels): the
+    page covers about a sixth of the image."""
+    from simulator.docpages import random_identity, render_page
+
+    rng = np.random.default_rng(600)
+    page, lines = render_page(random_identity(rng, "TD3"), dpi=600, rng=rng)
+    scan = np.full((7016, 4960, 3), 244, np.uint8)
+    h, w = page.shape[:2]
+    scan[300 : 300 + h, 250 : 250 + w] = page
+    started = time.perf_counter()
+    result = read_image(scan)
+    assert result.lines == lines and result.valid
+    assert time.perf_counter() - started < 5.0
