@@ -72,19 +72,41 @@ def _ms(value: float | None) -> float | None:
 def _template(lane: str) -> str:
     """One transaction event with %(eid)s %(seq)d %(tid)s %(decision)s placeholders."""
     at = datetime.now(UTC)
-    stages = ["document_placed", "mrz_read", "chip_read", "document_verified", "face_matched",
-              "passage_completed"]
+    stages = [
+        "document_placed",
+        "mrz_read",
+        "chip_read",
+        "document_verified",
+        "face_matched",
+        "passage_completed",
+    ]
     event = {
-        "schema_version": 1, "event_id": "EID", "lane_id": lane, "seq": 0,
-        "occurred_at": at.isoformat(), "type": "transaction", "transaction_id": "TID",
-        "decision": "DECISION", "reasons": ["PA_OK", "FACE_MATCH"],
-        "stages": [{"stage": s, "at": (at + timedelta(seconds=2 * i)).isoformat()}
-                   for i, s in enumerate(stages)],
-        "document": {"format": "TD3", "document_code": "P", "issuing_state": "UTO",
-                     "nationality": "UTO", "masked_number": "*****02C3", "sex": "F",
-                     "year_of_birth": 1974},
-        "verdicts": [{"check": c, "outcome": "pass", "reasons": ["PA_OK"]}
-                     for c in ("document", "eligibility", "face")],
+        "schema_version": 1,
+        "event_id": "EID",
+        "lane_id": lane,
+        "seq": 0,
+        "occurred_at": at.isoformat(),
+        "type": "transaction",
+        "transaction_id": "TID",
+        "decision": "DECISION",
+        "reasons": ["PA_OK", "FACE_MATCH"],
+        "stages": [
+            {"stage": s, "at": (at + timedelta(seconds=2 * i)).isoformat()}
+            for i, s in enumerate(stages)
+        ],
+        "document": {
+            "format": "TD3",
+            "document_code": "P",
+            "issuing_state": "UTO",
+            "nationality": "UTO",
+            "masked_number": "*****02C3",
+            "sex": "F",
+            "year_of_birth": 1974,
+        },
+        "verdicts": [
+            {"check": c, "outcome": "pass", "reasons": ["PA_OK"]}
+            for c in ("document", "eligibility", "face")
+        ],
         "scores": {"face_similarity": 0.61, "face_threshold": 0.399, "liveness": 0.97},
     }
     text = json.dumps(event, separators=(",", ":"))
@@ -110,8 +132,10 @@ class Server:
         if db == "sqlite":
             self.url = f"sqlite:///{workdir / 'central.sqlite'}"
         else:
-            self.url = ("postgresql+psycopg://postgres@127.0.0.1:5432/test"
-                        f"?options=-csearch_path%3D{self.schema}")
+            self.url = (
+                "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+                f"?options=-csearch_path%3D{self.schema}"
+            )
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -139,17 +163,29 @@ class Server:
         cfg = load_central(None, env=self.env)
         central = create_app(cfg, background=False).state.central
         with central.db.write() as conn:
-            create_officer(conn, cfg.security, username="bench", password=PASSWORD,
-                           role="supervisor", at=time.time())
-        tokens = {lane: register_lane(central, LaneRegistration(lane_id=lane, port="TPE"),
-                                      "bench") for lane in lanes}
+            create_officer(
+                conn,
+                cfg.security,
+                username="bench",
+                password=PASSWORD,
+                role="supervisor",
+                at=time.time(),
+            )
+        tokens = {
+            lane: register_lane(central, LaneRegistration(lane_id=lane, port="TPE"), "bench")
+            for lane in lanes
+        }
         central.db.dispose()
         return tokens
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gate.cli", "central", "--port", str(self.port)],
-            env=self.env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            env=self.env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -217,16 +253,23 @@ def _cpu_seconds(pid: int) -> float:
 def _stage_totals(metrics: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for stage, value in re.findall(
-            r'egate_ingest_stage_seconds_total\{stage="(\w+)"\} ([0-9.e+-]+)', metrics):
+        r'egate_ingest_stage_seconds_total\{stage="(\w+)"\} ([0-9.e+-]+)', metrics
+    ):
         out[stage] = float(value)
     batches = re.search(r'egate_ingest_batches_total\{status="200"\} ([0-9.e+-]+)', metrics)
     out["batches"] = float(batches.group(1)) if batches else 0.0
     return out
 
 
-async def _run(server: Server, tokens: dict[str, str], posters: list[str],
-               beaters: list[str], batch: int, duration: float,
-               ids: str = "uuid7") -> dict[str, Any]:
+async def _run(
+    server: Server,
+    tokens: dict[str, str],
+    posters: list[str],
+    beaters: list[str],
+    batch: int,
+    duration: float,
+    ids: str = "uuid7",
+) -> dict[str, Any]:
     new_id = uuid7 if ids == "uuid7" else (lambda: str(uuid.uuid4()))
     sent_batches: dict[str, float] = {}
     sent_beats: dict[tuple[str, str], float] = {}
@@ -236,18 +279,22 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
     accepted = 0
     heartbeats = 0
     refused_429 = 0
-    limits = httpx.Limits(max_connections=len(posters) + len(beaters) + 4,
-                          max_keepalive_connections=len(posters) + len(beaters) + 4)
+    limits = httpx.Limits(
+        max_connections=len(posters) + len(beaters) + 4,
+        max_keepalive_connections=len(posters) + len(beaters) + 4,
+    )
     async with httpx.AsyncClient(base_url=server.base, limits=limits, timeout=30) as http:
         csrf = (await http.get("/api/v1/auth/session")).json()["csrf_token"]
-        await http.post("/api/v1/auth/login", json={"username": "bench", "password": PASSWORD},
-                        headers={"X-CSRF-Token": csrf})
+        await http.post(
+            "/api/v1/auth/login",
+            json={"username": "bench", "password": PASSWORD},
+            headers={"X-CSRF-Token": csrf},
+        )
         before = _stage_totals((await http.get("/metrics")).text)
         stream_ready = asyncio.Event()
 
         async def subscriber() -> None:
-            async with http.stream("GET", "/api/v1/stream?kinds=ingest,lane",
-                                   timeout=None) as resp:
+            async with http.stream("GET", "/api/v1/stream?kinds=ingest,lane", timeout=None) as resp:
                 kind = ""
                 async for line in resp.aiter_lines():
                     stream_ready.set()
@@ -281,8 +328,10 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
                 for _ in range(batch):
                     eid = new_id()
                     first = first or eid
-                    parts.append(template % {"eid": eid, "seq": seq, "tid": new_id(),
-                                             "decision": _decision(seq)})
+                    parts.append(
+                        template
+                        % {"eid": eid, "seq": seq, "tid": new_id(), "decision": _decision(seq)}
+                    )
                     seq += 1
                 body = '{"events":[' + ",".join(parts) + "]}"
                 t0 = time.perf_counter()
@@ -309,10 +358,16 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
                 step = f"step{n}"
                 sent_beats[(lane, step)] = time.perf_counter()
                 t0 = time.perf_counter()
-                body = json.dumps({"state": "busy", "step": step,
-                                   "devices": {"camera": "ok", "chip_reader": "ok"}})
-                status, _ = await raw.post(f"/api/v1/lanes/{lane}/heartbeat", body.encode(),
-                                           headers)
+                body = json.dumps(
+                    {
+                        "state": "busy",
+                        "step": step,
+                        "devices": {"camera": "ok", "chip_reader": "ok"},
+                    }
+                )
+                status, _ = await raw.post(
+                    f"/api/v1/lanes/{lane}/heartbeat", body.encode(), headers
+                )
                 heartbeats += status == 200
                 await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
             raw.close()
@@ -320,23 +375,30 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
         assert server.proc is not None
         cpu_before = _cpu_seconds(server.proc.pid)
         started = time.perf_counter()
-        await asyncio.gather(*(poster(p) for p in posters),
-                             *(beater(b, i / max(1, len(beaters))) for i, b in
-                               enumerate(beaters)))
+        await asyncio.gather(
+            *(poster(p) for p in posters),
+            *(beater(b, i / max(1, len(beaters))) for i, b in enumerate(beaters)),
+        )
         elapsed = time.perf_counter() - started
         server_cpu = _cpu_seconds(server.proc.pid) - cpu_before
         await asyncio.sleep(1.0)  # let the last live messages arrive
         sub.cancel()
         after = _stage_totals((await http.get("/metrics")).text)
     batches = max(1.0, after["batches"] - before["batches"])
-    per_batch = {k: (after.get(k, 0) - before.get(k, 0)) / batches
-                 for k in ("validate", "lock_wait", "database")}
+    per_batch = {
+        k: (after.get(k, 0) - before.get(k, 0)) / batches
+        for k in ("validate", "lock_wait", "database")
+    }
     mean_latency = statistics.fmean(latencies) if latencies else 0.0
     return {
-        "batch": batch, "ids": ids, "posting_lanes": len(posters),
+        "batch": batch,
+        "ids": ids,
+        "posting_lanes": len(posters),
         "heartbeat_lanes": len(beaters),
-        "duration_s": round(elapsed, 2), "events_accepted": accepted,
-        "events_per_s": round(accepted / elapsed, 1), "batches": len(latencies),
+        "duration_s": round(elapsed, 2),
+        "events_accepted": accepted,
+        "events_per_s": round(accepted / elapsed, 1),
+        "batches": len(latencies),
         "heartbeats_per_s": round(heartbeats / elapsed, 1),
         "server_cpu_s": round(server_cpu, 2),
         "events_per_server_cpu_s": round(accepted / server_cpu, 1) if server_cpu else None,
@@ -344,19 +406,27 @@ async def _run(server: Server, tokens: dict[str, str], posters: list[str],
         "heartbeats_per_server_cpu_s": round(heartbeats / server_cpu, 1) if server_cpu else None,
         "load_average_1m": os.getloadavg()[0],
         "refused_429": refused_429,
-        "ingest_latency_ms": {"p50": _ms(_percentile(latencies, 50)),
-                              "p99": _ms(_percentile(latencies, 99)),
-                              "mean": _ms(mean_latency)},
-        "live_delay_ingest_ms": {"p50": _ms(_percentile(ingest_delays, 50)),
-                                 "p99": _ms(_percentile(ingest_delays, 99)),
-                                 "max": _ms(max(ingest_delays) if ingest_delays else None),
-                                 "samples": len(ingest_delays)},
-        "live_delay_heartbeat_ms": {"p50": _ms(_percentile(beat_delays, 50)),
-                                    "p99": _ms(_percentile(beat_delays, 99)),
-                                    "max": _ms(max(beat_delays) if beat_delays else None),
-                                    "samples": len(beat_delays)},
-        "server_ms_per_batch": {**{k: _ms(v) for k, v in per_batch.items()},
-                                "http_and_framework": _ms(mean_latency - sum(per_batch.values()))},
+        "ingest_latency_ms": {
+            "p50": _ms(_percentile(latencies, 50)),
+            "p99": _ms(_percentile(latencies, 99)),
+            "mean": _ms(mean_latency),
+        },
+        "live_delay_ingest_ms": {
+            "p50": _ms(_percentile(ingest_delays, 50)),
+            "p99": _ms(_percentile(ingest_delays, 99)),
+            "max": _ms(max(ingest_delays) if ingest_delays else None),
+            "samples": len(ingest_delays),
+        },
+        "live_delay_heartbeat_ms": {
+            "p50": _ms(_percentile(beat_delays, 50)),
+            "p99": _ms(_percentile(beat_delays, 99)),
+            "max": _ms(max(beat_delays) if beat_delays else None),
+            "samples": len(beat_delays),
+        },
+        "server_ms_per_batch": {
+            **{k: _ms(v) for k, v in per_batch.items()},
+            "http_and_framework": _ms(mean_latency - sum(per_batch.values())),
+        },
     }
 
 
@@ -367,9 +437,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--posters", type=int, default=4)
     parser.add_argument("--heartbeat-lanes", type=int, default=200)
-    parser.add_argument("--ids", choices=("uuid4", "uuid7"), default="uuid7",
-                        help="event and transaction ids: time-ordered, as lanes send them "
-                        "(gate.events.event_id), or random version 4 for comparison")
+    parser.add_argument(
+        "--ids",
+        choices=("uuid4", "uuid7"),
+        default="uuid7",
+        help="event and transaction ids: time-ordered, as lanes send them "
+        "(gate.events.event_id), or random version 4 for comparison",
+    )
     args = parser.parse_args()
     try:
         import uvloop
@@ -387,8 +461,9 @@ def main() -> None:
                 tokens = server.seed(posters + beaters)
                 try:
                     server.start()
-                    run = asyncio.run(_run(server, tokens, posters, beaters, batch,
-                                           args.duration, args.ids))
+                    run = asyncio.run(
+                        _run(server, tokens, posters, beaters, batch, args.duration, args.ids)
+                    )
                 finally:
                     server.stop()
                 results["runs"].append({"database": db, **run})

@@ -50,8 +50,12 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50_ms": round(statistics.median(values), 1),
-            "p95_ms": round(_pct(values, 0.95), 1), "max_ms": round(max(values), 1)}
+    return {
+        "n": len(values),
+        "p50_ms": round(statistics.median(values), 1),
+        "p95_ms": round(_pct(values, 0.95), 1),
+        "max_ms": round(max(values), 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,13 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     ports = ("TPE", "KHH", "TSA", "RMQ")
-    lanes = [LaneSpec(f"{ports[i % 4]}-{i:03d}", ports[i % 4], str(1 + i % 2))
-             for i in range(args.lanes)]
-    with tempfile.TemporaryDirectory() as tmp, local_central(Path(tmp), lanes) as site, \
-            sync_playwright() as pw:
+    lanes = [
+        LaneSpec(f"{ports[i % 4]}-{i:03d}", ports[i % 4], str(1 + i % 2)) for i in range(args.lanes)
+    ]
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        local_central(Path(tmp), lanes) as site,
+        sync_playwright() as pw,
+    ):
         browser = pw.chromium.launch(executable_path=executable, args=list(CHROMIUM_FLAGS))
-        context = browser.new_context(viewport={"width": 1920, "height": 1080},
-                                      base_url=site.base_url)
+        context = browser.new_context(
+            viewport={"width": 1920, "height": 1080}, base_url=site.base_url
+        )
         page = context.new_page()
         page.goto("/login")
         page.fill("#username", "officer1")

@@ -389,13 +389,16 @@ class Heartbeat(_Model):
     state: LaneState
     step: Annotated[str, Field(max_length=64)] = ""
     """The traveller's current stage in the lane (a :class:`Stage` value) or '' when idle."""
-    devices: Annotated[dict[Annotated[str, Field(max_length=32)], DeviceStatus],
-                       Field(max_length=32)] = Field(default_factory=dict)
+    devices: Annotated[
+        dict[Annotated[str, Field(max_length=32)], DeviceStatus], Field(max_length=32)
+    ] = Field(default_factory=dict)
     outbox_depth: Count = 0
     lists: ListVersions = ListVersions()
     trust_store: Annotated[str, Field(max_length=64)] | None = None
-    doors: Annotated[dict[Annotated[str, Field(max_length=16)], Annotated[str, Field(
-        max_length=16)]], Field(max_length=8)] = Field(default_factory=dict)
+    doors: Annotated[
+        dict[Annotated[str, Field(max_length=16)], Annotated[str, Field(max_length=16)]],
+        Field(max_length=8),
+    ] = Field(default_factory=dict)
     """Door states, e.g. ``{"entry": "closed", "exit": "open"}``."""
 
 

@@ -201,9 +201,7 @@ def dsa_dsc(csca: pki.Issued, *, now: datetime, serial: int) -> tuple[pki.Issued
     return issued, DsaSigner(key)
 
 
-def ec_dsc(
-    csca: pki.Issued, key: EcSigningKey, *, now: datetime, serial: int
-) -> pki.Issued:
+def ec_dsc(csca: pki.Issued, key: EcSigningKey, *, now: datetime, serial: int) -> pki.Issued:
     """A DSC certifying ``key`` (e.g. brainpoolP224r1, as Lithuania issues), signed by
     ``csca``. The returned ``Issued.key`` is the CSCA's: sign with ``SignerSpec(ec_key=key)``."""
     country = certs.country_of(csca.cert.subject)

@@ -27,8 +27,13 @@ import uvicorn
 from gate.config import CentralConfig
 
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 )
 PASSWORD = "correct horse battery staple"
 
@@ -68,17 +73,31 @@ class LocalCentral:
         return f"{role}1"
 
     def lane_client(self, lane_id: str) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=10.0,
-                            headers={"Authorization": f"Bearer {self.lane_tokens[lane_id]}"})
+        return httpx.Client(
+            base_url=self.base_url,
+            timeout=10.0,
+            headers={"Authorization": f"Bearer {self.lane_tokens[lane_id]}"},
+        )
 
     def heartbeat(self, lane_id: str, **changes: Any) -> None:
         """Send the lane's heartbeat with ``changes`` (state, step, devices, doors) applied."""
-        body = self.status.setdefault(lane_id, {
-            "state": "idle", "step": "", "outbox_depth": 0,
-            "devices": {"camera": "ok", "chip_reader": "ok", "document_reader": "ok",
-                        "gate_controller": "ok"},
-            "doors": {"entry": "closed", "exit": "closed"},
-            "lists": {"watchlist": 3, "registry": 2}, "trust_store": "ts-2026-11"})
+        body = self.status.setdefault(
+            lane_id,
+            {
+                "state": "idle",
+                "step": "",
+                "outbox_depth": 0,
+                "devices": {
+                    "camera": "ok",
+                    "chip_reader": "ok",
+                    "document_reader": "ok",
+                    "gate_controller": "ok",
+                },
+                "doors": {"entry": "closed", "exit": "closed"},
+                "lists": {"watchlist": 3, "registry": 2},
+                "trust_store": "ts-2026-11",
+            },
+        )
         body.update(changes)
         with self.lane_client(lane_id) as client:
             r = client.post(f"/api/v1/lanes/{lane_id}/heartbeat", json=body)
@@ -107,8 +126,15 @@ class LocalCentral:
                 self.status.setdefault(lane_id, {})["state"] = ev["state"]
             seq = self.seq.get(lane_id, 0)
             self.seq[lane_id] = seq + 1
-            batch.append({"event_id": str(uuid.uuid4()), "lane_id": lane_id, "seq": seq,
-                          "occurred_at": datetime.now(UTC).isoformat(), **ev})
+            batch.append(
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "lane_id": lane_id,
+                    "seq": seq,
+                    "occurred_at": datetime.now(UTC).isoformat(),
+                    **ev,
+                }
+            )
         with self.lane_client(lane_id) as client:
             r = client.post("/api/v1/ingest/events", json={"events": batch})
         if r.status_code != 200:
@@ -120,8 +146,11 @@ class LocalCentral:
 
     def put_portrait(self, lane_id: str, transaction_id: str, kind: str, jpeg: bytes) -> None:
         with self.lane_client(lane_id) as client:
-            r = client.put(f"/api/v1/portraits/{transaction_id}/{kind}", content=jpeg,
-                           headers={"Content-Type": "image/jpeg"})
+            r = client.put(
+                f"/api/v1/portraits/{transaction_id}/{kind}",
+                content=jpeg,
+                headers={"Content-Type": "image/jpeg"},
+            )
         if r.status_code not in (200, 201, 204):
             raise HarnessError(f"portrait upload refused: {r.status_code} {r.text}")
 
@@ -147,20 +176,32 @@ def _seed(central: Any, lanes: list[LaneSpec]) -> dict[str, str]:
     now = central.now()
     with central.db.write() as conn:
         for role in ROLES:
-            create_officer(conn, central.config.security, username=f"{role}1",
-                           password=PASSWORD, role=role, at=now,
-                           display_name=f"{role.title()} One")
+            create_officer(
+                conn,
+                central.config.security,
+                username=f"{role}1",
+                password=PASSWORD,
+                role=role,
+                at=now,
+                display_name=f"{role.title()} One",
+            )
     tokens = {}
     for spec in lanes:
-        reg = LaneRegistration(lane_id=spec.lane_id, name=spec.name or spec.lane_id,
-                               port=spec.port, terminal=spec.terminal)
+        reg = LaneRegistration(
+            lane_id=spec.lane_id,
+            name=spec.name or spec.lane_id,
+            port=spec.port,
+            terminal=spec.terminal,
+        )
         tokens[spec.lane_id] = register_lane(central, reg, "admin1")
     return tokens
 
 
 @contextmanager
 def local_central(
-    workdir: Path, lanes: Iterable[LaneSpec] = (), config: dict[str, Any] | None = None,
+    workdir: Path,
+    lanes: Iterable[LaneSpec] = (),
+    config: dict[str, Any] | None = None,
 ) -> Iterator[LocalCentral]:
     """Run central with the dashboard until the block ends."""
     from central.app import create_app
@@ -180,10 +221,12 @@ def local_central(
     tokens = _seed(central, list(lanes))
     sock = _free_socket()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name="local-central")
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+    )
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="local-central"
+    )
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
@@ -217,7 +260,8 @@ def page_transfer(page: Any, path: str, ready: Any) -> dict[str, Any]:
 
     def on_data(event: dict[str, Any]) -> None:
         sizes[event["requestId"]] = sizes.get(event["requestId"], 0) + int(
-            event.get("encodedDataLength", 0))
+            event.get("encodedDataLength", 0)
+        )
 
     def on_finished(event: dict[str, Any]) -> None:
         sizes[event["requestId"]] = int(event["encodedDataLength"])
@@ -231,5 +275,9 @@ def page_transfer(page: Any, path: str, ready: Any) -> dict[str, Any]:
     elapsed = time.monotonic() - started
     page.wait_for_timeout(300)  # late finishing events
     cdp.detach()
-    return {"bytes": sum(sizes.values()), "requests": len(urls),
-            "by_url": {urls.get(k, k): v for k, v in sizes.items()}, "seconds": elapsed}
+    return {
+        "bytes": sum(sizes.values()),
+        "requests": len(urls),
+        "by_url": {urls.get(k, k): v for k, v in sizes.items()},
+        "seconds": elapsed,
+    }

@@ -74,8 +74,15 @@ NAV: tuple[Page, ...] = (
 LANE_ACTIONS: dict[str, tuple[str, ...]] = {
     "officer": (),
     "supervisor": (
-        "open_lane", "close_lane", "out_of_service", "in_service", "release_exit",
-        "release_entry", "reset_alarm", "emergency_open", "emergency_clear",
+        "open_lane",
+        "close_lane",
+        "out_of_service",
+        "in_service",
+        "release_exit",
+        "release_entry",
+        "reset_alarm",
+        "emergency_open",
+        "emergency_clear",
     ),
 }
 LANE_ACTIONS["admin"] = LANE_ACTIONS["supervisor"]
@@ -115,8 +122,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _language(request: Request) -> str:
-    return i18n.negotiate(request.cookies.get(i18n.LANGUAGE_COOKIE),
-                          request.headers.get("accept-language"))
+    return i18n.negotiate(
+        request.cookies.get(i18n.LANGUAGE_COOKIE), request.headers.get("accept-language")
+    )
 
 
 def _safe_next(target: str | None) -> str:
@@ -131,9 +139,17 @@ def _timezone(central: Central) -> str:
 
 
 def render(
-    request: Request, central: Central, template: str, *, page: str, title_key: str,
-    officer: Officer | None, scripts: tuple[str, ...] = (), status_code: int = 200,
-    config: dict[str, Any] | None = None, **context: Any,
+    request: Request,
+    central: Central,
+    template: str,
+    *,
+    page: str,
+    title_key: str,
+    officer: Officer | None,
+    scripts: tuple[str, ...] = (),
+    status_code: int = 200,
+    config: dict[str, Any] | None = None,
+    **context: Any,
 ) -> HTMLResponse:
     lang = _language(request)
     cat = i18n.catalog(lang)
@@ -160,11 +176,21 @@ def render(
 
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     html = _env.get_template(template).render(
-        lang=lang, t=cat.t, title=cat.t(title_key, **context.get("title_values", {})),
-        page=page, user=officer, nav=nav, languages=i18n.LANGUAGES, here=here,
-        csrf_token=officer.csrf_token if officer else "", asset=asset,
-        scripts=("dashboard.js", *scripts), config=page_config, messages=cat.messages,
-        timezone=dash.timezone, **context,
+        lang=lang,
+        t=cat.t,
+        title=cat.t(title_key, **context.get("title_values", {})),
+        page=page,
+        user=officer,
+        nav=nav,
+        languages=i18n.LANGUAGES,
+        here=here,
+        csrf_token=officer.csrf_token if officer else "",
+        asset=asset,
+        scripts=("dashboard.js", *scripts),
+        config=page_config,
+        messages=cat.messages,
+        timezone=dash.timezone,
+        **context,
     )
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
@@ -175,14 +201,25 @@ def _login_redirect(request: Request) -> RedirectResponse:
 
 
 def _allowed(
-    request: Request, central: Central, officer: Officer | None, role: str, title_key: str,
+    request: Request,
+    central: Central,
+    officer: Officer | None,
+    role: str,
+    title_key: str,
 ) -> Officer | Response:
     """The officer when allowed a page of ``role``; else the login redirect or a 403 page."""
     if officer is None:
         return _login_redirect(request)
     if RANK[officer.role] < RANK[role]:
-        return render(request, central, "forbidden.html", page="", title_key=title_key,
-                      officer=officer, status_code=403)
+        return render(
+            request,
+            central,
+            "forbidden.html",
+            page="",
+            title_key=title_key,
+            officer=officer,
+            status_code=403,
+        )
     return officer
 
 
@@ -190,21 +227,42 @@ def _allowed(
 
 
 def _login_page(
-    request: Request, central: Central, *, notices: list[tuple[str, str]], next_path: str,
+    request: Request,
+    central: Central,
+    *,
+    notices: list[tuple[str, str]],
+    next_path: str,
     status_code: int = 200,
 ) -> HTMLResponse:
     token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-    response = render(request, central, "login.html", page="login", title_key="login.title",
-                      officer=None, notices=notices, next=next_path, login_csrf=token,
-                      status_code=status_code)
-    response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="strict", path="/",
-                        secure=central.config.security.cookie_secure)
+    response = render(
+        request,
+        central,
+        "login.html",
+        page="login",
+        title_key="login.title",
+        officer=None,
+        notices=notices,
+        next=next_path,
+        login_csrf=token,
+        status_code=status_code,
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        token,
+        httponly=False,
+        samesite="strict",
+        path="/",
+        secure=central.config.security.cookie_secure,
+    )
     return response
 
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(
-    request: Request, next: str = "/", m: str = "",
+    request: Request,
+    next: str = "/",
+    m: str = "",
     central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
@@ -232,16 +290,25 @@ async def login_submit(
     cat = i18n.catalog(_language(request))
     target = _safe_next(next)
     if not csrf_matches(request.cookies.get(CSRF_COOKIE) or "", csrf_token):
-        return _login_page(request, central, notices=[("error", cat.t("login.csrf"))],
-                           next_path=target, status_code=403)
+        return _login_page(
+            request,
+            central,
+            notices=[("error", cat.t("login.csrf"))],
+            next_path=target,
+            status_code=403,
+        )
     try:
         token, officer = await run_in_threadpool(perform_login, central, username, password)
     except LoginRefused as exc:
         locked = exc.retry_after > 0  # this failure locked the account, or it was locked
-        text = (cat.t("login.locked", seconds=exc.retry_after) if locked
-                else cat.t("login.failed"))
-        return _login_page(request, central, notices=[("error", text)], next_path=target,
-                           status_code=429 if locked else 401)
+        text = cat.t("login.locked", seconds=exc.retry_after) if locked else cat.t("login.failed")
+        return _login_page(
+            request,
+            central,
+            notices=[("error", text)],
+            next_path=target,
+            status_code=429 if locked else 401,
+        )
     response = RedirectResponse(target, status_code=303)
     set_session_cookies(response, central, token, officer.csrf_token)
     return response
@@ -258,20 +325,31 @@ async def logout_submit(
     if officer is None:
         return RedirectResponse("/login", status_code=303)
     if not csrf_matches(officer.csrf_token, csrf_token):
-        return render(request, central, "forbidden.html", page="", title_key="nav.logout",
-                      officer=officer, status_code=403,
-                      message=i18n.catalog(_language(request)).t("common.csrf"))
+        return render(
+            request,
+            central,
+            "forbidden.html",
+            page="",
+            title_key="nav.logout",
+            officer=officer,
+            status_code=403,
+            message=i18n.catalog(_language(request)).t("common.csrf"),
+        )
     idle = reason == "idle"
 
     def work() -> None:
         with central.db.write() as conn:
             end_session(conn, officer.session_hash)
-            audit.append(conn, at=central.now(), actor=officer.username, action="logout",
-                         detail={"reason": "idle timeout" if idle else "officer"})
+            audit.append(
+                conn,
+                at=central.now(),
+                actor=officer.username,
+                action="logout",
+                detail={"reason": "idle timeout" if idle else "officer"},
+            )
 
     await run_in_threadpool(work)
-    response = RedirectResponse("/login?m=" + ("idle" if idle else "logged_out"),
-                                status_code=303)
+    response = RedirectResponse("/login?m=" + ("idle" if idle else "logged_out"), status_code=303)
     clear_session_cookies(response, central)
     return response
 
@@ -281,8 +359,7 @@ async def set_language(code: str, next: str = "/") -> Response:
     if code not in i18n.LANGUAGES:
         raise HTTPException(404, f"language {code!r} is not offered")
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(i18n.LANGUAGE_COOKIE, code, max_age=365 * 86400, samesite="lax",
-                        path="/")
+    response.set_cookie(i18n.LANGUAGE_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
     return response
 
 
@@ -292,48 +369,80 @@ async def set_language(code: str, next: str = "/") -> Response:
 @router.get("/", response_class=HTMLResponse)
 @router.get("/lanes", response_class=HTMLResponse)
 async def lanes_page(
-    request: Request, central: Central = Depends(get_central),
+    request: Request,
+    central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
     if officer is None:
         if request.url.path == "/":
             return _login_page(request, central, notices=[], next_path="/")
         return _login_redirect(request)
-    return render(request, central, "lanes.html", page="lanes", title_key="lanes.title",
-                  officer=officer, scripts=("lanes.js",))
+    return render(
+        request,
+        central,
+        "lanes.html",
+        page="lanes",
+        title_key="lanes.title",
+        officer=officer,
+        scripts=("lanes.js",),
+    )
 
 
 @router.get("/referrals/{transaction_id}", response_class=HTMLResponse)
 async def referral_page(
-    transaction_id: str, request: Request, central: Central = Depends(get_central),
+    transaction_id: str,
+    request: Request,
+    central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
     who = _allowed(request, central, officer, "officer", "app.title")
     if not isinstance(who, Officer):
         return who
-    catalogue = {code: {"severity": r.severity, "explanation": r.explanation}
-                 for code, r in reasons.REASONS.items()}
-    return render(request, central, "referral.html", page="exceptions",
-                  title_key="referral.title", officer=who, scripts=("referral.js",),
-                  transaction_id=transaction_id, config={"reasons": catalogue})
+    catalogue = {
+        code: {"severity": r.severity, "explanation": r.explanation}
+        for code, r in reasons.REASONS.items()
+    }
+    return render(
+        request,
+        central,
+        "referral.html",
+        page="exceptions",
+        title_key="referral.title",
+        officer=who,
+        scripts=("referral.js",),
+        transaction_id=transaction_id,
+        config={"reasons": catalogue},
+    )
 
 
 @router.get("/lanes/{lane_id}", response_class=HTMLResponse)
 async def lane_page(
-    lane_id: str, request: Request, central: Central = Depends(get_central),
+    lane_id: str,
+    request: Request,
+    central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
     who = _allowed(request, central, officer, "officer", "app.title")
     if not isinstance(who, Officer):
         return who
-    return render(request, central, "lane.html", page="lanes", title_key="lane.title",
-                  title_values={"lane": lane_id}, officer=who, scripts=("lane.js",),
-                  lane_id=lane_id, actions=LANE_ACTIONS.get(who.role, ()))
+    return render(
+        request,
+        central,
+        "lane.html",
+        page="lanes",
+        title_key="lane.title",
+        title_values={"lane": lane_id},
+        officer=who,
+        scripts=("lane.js",),
+        lane_id=lane_id,
+        actions=LANE_ACTIONS.get(who.role, ()),
+    )
 
 
 @router.get("/statistics", response_class=HTMLResponse)
 async def statistics_page(
-    request: Request, central: Central = Depends(get_central),
+    request: Request,
+    central: Central = Depends(get_central),
     officer: Officer | None = Depends(optional_officer),
 ) -> Response:
     who = _allowed(request, central, officer, "officer", "app.title")
@@ -341,10 +450,17 @@ async def statistics_page(
         return who
     zone = ZoneInfo(_timezone(central))
     today = datetime.now(UTC).astimezone(zone).date()
-    return render(request, central, "stats.html", page="statistics", title_key="stats.title",
-                  officer=who, scripts=("charts.js", "stats.js"),
-                  default_from=(today - timedelta(days=6)).isoformat(),
-                  default_to=today.isoformat())
+    return render(
+        request,
+        central,
+        "stats.html",
+        page="statistics",
+        title_key="stats.title",
+        officer=who,
+        scripts=("charts.js", "stats.js"),
+        default_from=(today - timedelta(days=6)).isoformat(),
+        default_to=today.isoformat(),
+    )
 
 
 # The fields of each list's entries (central/lists.py), in the order the page shows them.
@@ -368,12 +484,32 @@ class _Shell:
 
 
 SHELLS: tuple[_Shell, ...] = (
-    _Shell("/exceptions", "officer", "exceptions.html", "exceptions", "exceptions.title",
-           ("exceptions.js",)),
-    _Shell("/watchlist", "supervisor", "lists.html", "watchlist", "watchlist.title",
-           ("manage.js",), (("list_name", "watchlist"), ("fields", LIST_FIELDS["watchlist"]))),
-    _Shell("/travellers", "supervisor", "lists.html", "travellers", "travellers.title",
-           ("manage.js",), (("list_name", "registry"), ("fields", LIST_FIELDS["registry"]))),
+    _Shell(
+        "/exceptions",
+        "officer",
+        "exceptions.html",
+        "exceptions",
+        "exceptions.title",
+        ("exceptions.js",),
+    ),
+    _Shell(
+        "/watchlist",
+        "supervisor",
+        "lists.html",
+        "watchlist",
+        "watchlist.title",
+        ("manage.js",),
+        (("list_name", "watchlist"), ("fields", LIST_FIELDS["watchlist"])),
+    ),
+    _Shell(
+        "/travellers",
+        "supervisor",
+        "lists.html",
+        "travellers",
+        "travellers.title",
+        ("manage.js",),
+        (("list_name", "registry"), ("fields", LIST_FIELDS["registry"])),
+    ),
     _Shell("/audit", "supervisor", "audit.html", "audit", "audit.title", ("manage.js",)),
     _Shell("/admin", "admin", "admin.html", "admin", "admin.title", ("manage.js",)),
 )
@@ -381,15 +517,23 @@ SHELLS: tuple[_Shell, ...] = (
 
 def _add_shell(shell: _Shell) -> None:
     async def page(
-        request: Request, central: Central = Depends(get_central),
+        request: Request,
+        central: Central = Depends(get_central),
         officer: Officer | None = Depends(optional_officer),
     ) -> Response:
         who = _allowed(request, central, officer, shell.role, shell.title_key)
         if not isinstance(who, Officer):
             return who
-        return render(request, central, shell.template, page=shell.page,
-                      title_key=shell.title_key, officer=who, scripts=shell.scripts,
-                      **dict(shell.context))
+        return render(
+            request,
+            central,
+            shell.template,
+            page=shell.page,
+            title_key=shell.title_key,
+            officer=who,
+            scripts=shell.scripts,
+            **dict(shell.context),
+        )
 
     page.__name__ = f"{shell.page}_page"
     router.add_api_route(shell.path, page, methods=["GET"], response_class=HTMLResponse)
@@ -407,8 +551,11 @@ async def static_asset(name: str) -> Response:
     asset = assets().get(name)
     if asset is None:
         raise HTTPException(404, f"no dashboard asset {name!r}")
-    headers = {"Cache-Control": "public, max-age=31536000, immutable",
-               "X-Content-Type-Options": "nosniff", "Content-Security-Policy": CSP}
+    headers = {
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": CSP,
+    }
     return Response(asset.body, media_type=asset.content_type, headers=headers)
 
 

@@ -163,9 +163,7 @@ def test_foreign_national_record_portrait_kept_audited_and_purged_with_transacti
     assert client.get(path).status_code == 403  # supervisors only
     # a record portrait is not a referral portrait
     assert (
-        client.get(
-            f"/api/v1/referrals/{record['transaction_id']}/portraits/live"
-        ).status_code
+        client.get(f"/api/v1/referrals/{record['transaction_id']}/portraits/live").status_code
         == 404
     )
     client.cookies.clear()
@@ -182,9 +180,7 @@ def test_foreign_national_record_portrait_kept_audited_and_purged_with_transacti
     login(client, "super")  # the session timed out meanwhile
     assert client.get(path).status_code == 200
     assert (
-        client.get(
-            f"/api/v1/referrals/{referred['transaction_id']}/portraits/live"
-        ).status_code
+        client.get(f"/api/v1/referrals/{referred['transaction_id']}/portraits/live").status_code
         == 404
     )
     clock.now += central.config.retention.transaction_days * 86400
@@ -269,9 +265,7 @@ def test_document_used_twice_on_two_lanes_raises_alarm(
 
     now = datetime.now(UTC)
     # the exit comes before the first entry, not between the two entries
-    _ingest(
-        client, t3, [make_event("D1", 0, document=doc, occurred_at=now - timedelta(hours=1))]
-    )
+    _ingest(client, t3, [make_event("D1", 0, document=doc, occurred_at=now - timedelta(hours=1))])
     _ingest(client, t1, [make_event("L1", 0, document=doc)])
     _ingest(client, t2, [make_event("L2", 0, document=other)])  # other document: fine
     login(client, "officer")

@@ -94,9 +94,7 @@ def test_summary_figures_and_year_on_year_usage(
     rows = list(csv.DictReader(io.StringIO(r.text)))
     accepted = next(row for row in rows if row["decision"] == "accepted")
     assert accepted["port"] == "TPE" and accepted["count"] == "5"
-    assert (
-        client.get("/api/v1/stats/summary?from=2026-01-02&to=2026-01-01").status_code == 400
-    )
+    assert client.get("/api/v1/stats/summary?from=2026-01-02&to=2026-01-01").status_code == 400
 
 
 def test_breakdown_per_lane_and_hour_with_availability_and_last_year(

@@ -21,8 +21,10 @@ from central.dashboard.harness import (
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 LANES = (
-    LaneSpec("TPE-T1-01", "TPE", "1"), LaneSpec("TPE-T1-02", "TPE", "1"),
-    LaneSpec("TPE-T1-03", "TPE", "1"), LaneSpec("TPE-T2-01", "TPE", "2"),
+    LaneSpec("TPE-T1-01", "TPE", "1"),
+    LaneSpec("TPE-T1-02", "TPE", "1"),
+    LaneSpec("TPE-T1-03", "TPE", "1"),
+    LaneSpec("TPE-T2-01", "TPE", "2"),
     LaneSpec("KHH-01", "KHH", "I"),
 )
 
@@ -66,9 +68,11 @@ def page_as(browser: Any, site: LocalCentral) -> Iterator[Callable[..., Any]]:
     errors: list[str] = []
 
     def open_page(role: str, *, width: int = 1366, height: int = 768, lang: str = "en") -> Any:
-        context = browser.new_context(viewport={"width": width, "height": height},
-                                      locale="en-GB" if lang == "en" else "zh-TW",
-                                      base_url=site.base_url)
+        context = browser.new_context(
+            viewport={"width": width, "height": height},
+            locale="en-GB" if lang == "en" else "zh-TW",
+            base_url=site.base_url,
+        )
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(f"{role}: {exc}"))

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.xdist_group("dashboard_browser")
 
 
 def test_login_shows_every_lane_grouped_by_port_and_terminal(
-    page_as: Callable[..., Any], artifacts: Path,
+    page_as: Callable[..., Any],
+    artifacts: Path,
 ) -> None:
     page = page_as("officer")
     page.wait_for_selector("#lane-TPE-T1-01")
@@ -35,35 +36,59 @@ def test_login_shows_every_lane_grouped_by_port_and_terminal(
 
 
 def test_a_tile_follows_ingested_events_within_one_second(
-    page_as: Callable[..., Any], site: LocalCentral, artifacts: Path,
+    page_as: Callable[..., Any],
+    site: LocalCentral,
+    artifacts: Path,
 ) -> None:
     page = page_as("officer")
     page.wait_for_selector("#lane-TPE-T1-02[data-state=idle]")
     page.wait_for_selector("#live:not(.down)")
-    site.post_events("TPE-T1-02", [{"type": "lane_state", "previous": "idle",
-                                    "state": "out_of_service", "reason": "cleaning"}])
+    site.post_events(
+        "TPE-T1-02",
+        [
+            {
+                "type": "lane_state",
+                "previous": "idle",
+                "state": "out_of_service",
+                "reason": "cleaning",
+            }
+        ],
+    )
     page.wait_for_selector("#lane-TPE-T1-02[data-state=out_of_service]", timeout=1000)
 
-    site.post_events("TPE-T1-03", [{"type": "alarm", "alarm": "tailgating",
-                                    "severity": "critical", "detail": "two people in the gate"}])
+    site.post_events(
+        "TPE-T1-03",
+        [
+            {
+                "type": "alarm",
+                "alarm": "tailgating",
+                "severity": "critical",
+                "detail": "two people in the gate",
+            }
+        ],
+    )
     page.wait_for_selector("#lane-TPE-T1-03[data-state=alarm]", timeout=1000)
     banner = page.locator("#alarm-banner")
     assert banner.is_visible() and re.search(r"\b[1-9]\d* active alarms", banner.inner_text())
     # colour and shape: the alarm icon is a triangle, the idle one a circle
     clip = page.eval_on_selector("#lane-TPE-T1-03 .icon", "e => getComputedStyle(e).clipPath")
     assert clip.startswith("polygon(50% 0")
-    assert page.eval_on_selector("#lane-TPE-T1-01 .icon",
-                                 "e => getComputedStyle(e).clipPath").startswith("circle")
+    assert page.eval_on_selector(
+        "#lane-TPE-T1-01 .icon", "e => getComputedStyle(e).clipPath"
+    ).startswith("circle")
     # a passage counts in the tile's last hour at once
-    site.post_events("TPE-T1-01", [{"type": "transaction", "transaction_id": str(uuid.uuid4()),
-                                    "decision": "accepted"}])
+    site.post_events(
+        "TPE-T1-01",
+        [{"type": "transaction", "transaction_id": str(uuid.uuid4()), "decision": "accepted"}],
+    )
     page.wait_for_selector("#lane-TPE-T1-01 >> text=1 passages", timeout=1000)
     page.screenshot(path=str(artifacts / "lanes-alarm.png"), full_page=True)
 
 
 @pytest.mark.slow
 def test_a_silent_lane_shows_offline_within_three_heartbeat_periods(
-    page_as: Callable[..., Any], site: LocalCentral,
+    page_as: Callable[..., Any],
+    site: LocalCentral,
 ) -> None:
     page = page_as("officer")
     page.wait_for_selector("#lane-KHH-01[data-state=idle]")
@@ -79,7 +104,9 @@ def test_a_silent_lane_shows_offline_within_three_heartbeat_periods(
 
 
 def test_emergency_open_is_offered_to_supervisors_only_and_needs_confirmation(
-    page_as: Callable[..., Any], site: LocalCentral, artifacts: Path,
+    page_as: Callable[..., Any],
+    site: LocalCentral,
+    artifacts: Path,
 ) -> None:
     officer = page_as("officer")
     officer.goto("/lanes/TPE-T2-01")
@@ -107,7 +134,8 @@ def test_emergency_open_is_offered_to_supervisors_only_and_needs_confirmation(
 
 
 def test_form_posts_without_the_csrf_token_are_refused(
-    page_as: Callable[..., Any], site: LocalCentral,
+    page_as: Callable[..., Any],
+    site: LocalCentral,
 ) -> None:
     page = page_as("officer")
     # a form on the page built without the csrf_token field, as another site would post it
@@ -126,7 +154,8 @@ def test_form_posts_without_the_csrf_token_are_refused(
 
 
 def test_every_page_renders_for_its_role(
-    page_as: Callable[..., Any], artifacts: Path,
+    page_as: Callable[..., Any],
+    artifacts: Path,
 ) -> None:
     admin = page_as("admin")
     for path, name, ready in [
@@ -151,34 +180,64 @@ def _jpeg(shift: int) -> bytes:
     from PIL import Image
     from skimage import data
 
-    image = Image.fromarray(data.astronaut()[20 + shift:260 + shift, 140:340])
+    image = Image.fromarray(data.astronaut()[20 + shift : 260 + shift, 140:340])
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=85)
     return out.getvalue()
 
 
 def test_a_referral_is_reviewed_beside_both_portraits_and_admitted(
-    page_as: Callable[..., Any], site: LocalCentral, artifacts: Path,
+    page_as: Callable[..., Any],
+    site: LocalCentral,
+    artifacts: Path,
 ) -> None:
     tid = str(uuid.uuid4())
     now = datetime.now(UTC)
-    stages = [{"stage": s, "at": (now - timedelta(seconds=9 - i)).isoformat()}
-              for i, s in enumerate(["document_placed", "mrz_read", "chip_read",
-                                     "document_verified", "face_captured", "face_matched",
-                                     "decided"])]
-    site.post_events("TPE-T1-01", [{
-        "type": "transaction", "transaction_id": tid, "decision": "referred",
-        "reasons": ["FACE_NO_MATCH"], "stages": stages,
-        "document": {"format": "TD3", "document_code": "P", "issuing_state": "D",
-                     "nationality": "D", "masked_number": "C01X****", "year_of_birth": 1964,
-                     "sex": "F"},
-        "verdicts": [
-            {"check": "document_authenticity", "outcome": "pass", "reasons": ["PA_OK", "CA_OK"]},
-            {"check": "face", "outcome": "refer", "reasons": ["FACE_NO_MATCH"]},
-            {"check": "liveness", "outcome": "pass", "reasons": ["LIVENESS_OK"]},
+    stages = [
+        {"stage": s, "at": (now - timedelta(seconds=9 - i)).isoformat()}
+        for i, s in enumerate(
+            [
+                "document_placed",
+                "mrz_read",
+                "chip_read",
+                "document_verified",
+                "face_captured",
+                "face_matched",
+                "decided",
+            ]
+        )
+    ]
+    site.post_events(
+        "TPE-T1-01",
+        [
+            {
+                "type": "transaction",
+                "transaction_id": tid,
+                "decision": "referred",
+                "reasons": ["FACE_NO_MATCH"],
+                "stages": stages,
+                "document": {
+                    "format": "TD3",
+                    "document_code": "P",
+                    "issuing_state": "D",
+                    "nationality": "D",
+                    "masked_number": "C01X****",
+                    "year_of_birth": 1964,
+                    "sex": "F",
+                },
+                "verdicts": [
+                    {
+                        "check": "document_authenticity",
+                        "outcome": "pass",
+                        "reasons": ["PA_OK", "CA_OK"],
+                    },
+                    {"check": "face", "outcome": "refer", "reasons": ["FACE_NO_MATCH"]},
+                    {"check": "liveness", "outcome": "pass", "reasons": ["LIVENESS_OK"]},
+                ],
+                "scores": {"face_similarity": 0.31, "face_threshold": 0.42, "liveness": 0.97},
+            }
         ],
-        "scores": {"face_similarity": 0.31, "face_threshold": 0.42, "liveness": 0.97},
-    }])
+    )
     site.put_portrait("TPE-T1-01", tid, "chip", _jpeg(0))
     site.put_portrait("TPE-T1-01", tid, "live", _jpeg(12))
     site.fetch_commands("TPE-T1-01")  # drain
@@ -189,8 +248,9 @@ def test_a_referral_is_reviewed_beside_both_portraits_and_admitted(
     page.click(f"tr[data-id='{tid}'] >> text=Review")
     page.wait_for_selector("figure[data-portrait=live] img")
     for kind in ("chip", "live"):
-        width = page.eval_on_selector(f"figure[data-portrait={kind}] img",
-                                      "img => img.complete ? img.naturalWidth : 0")
+        width = page.eval_on_selector(
+            f"figure[data-portrait={kind}] img", "img => img.complete ? img.naturalWidth : 0"
+        )
         assert width == 200, kind
     text = page.locator("#referral").inner_text()
     assert "0.310" in text and "threshold 0.42" in text and "0.970" in text
@@ -224,14 +284,17 @@ def test_a_referral_is_reviewed_beside_both_portraits_and_admitted(
     sup.click("#audit-form button[type=submit]")
     sup.wait_for_function(
         "() => [...document.querySelectorAll('#audit tbody tr')].every("
-        "r => r.children[3].textContent === 'referral_decision')")
+        "r => r.children[3].textContent === 'referral_decision')"
+    )
     rows = sup.locator("#audit tbody tr").all_inner_texts()
     assert len(rows) == 1 and "officer1" in rows[0] and tid in rows[0], rows
     sup.screenshot(path=str(artifacts / "audit-referral-decision.png"), full_page=True)
 
 
 def test_statistics_are_drawn_in_the_browser_and_exported_as_csv(
-    page_as: Callable[..., Any], site: LocalCentral, artifacts: Path,
+    page_as: Callable[..., Any],
+    site: LocalCentral,
+    artifacts: Path,
 ) -> None:
     now = datetime.now(UTC)
     decisions = ["accepted"] * 14 + ["rejected"] * 2 + ["referred"] * 3 + ["aborted"]
@@ -239,21 +302,32 @@ def test_statistics_are_drawn_in_the_browser_and_exported_as_csv(
     for i, decision in enumerate(decisions):
         start = now - timedelta(hours=i % 5, minutes=i)
         end = (start + timedelta(seconds=8 + i % 7)).isoformat()
-        events.append({
-            "type": "transaction", "transaction_id": str(uuid.uuid4()), "decision": decision,
-            "occurred_at": end, "reasons": ["LIVENESS_FAILED"] if decision == "referred" else [],
-            "stages": [{"stage": "document_placed", "at": start.isoformat()},
-                       {"stage": "decided", "at": end}],
-            "scores": {"face_similarity": 0.5 + (i % 5) / 10, "face_threshold": 0.42},
-        })
+        events.append(
+            {
+                "type": "transaction",
+                "transaction_id": str(uuid.uuid4()),
+                "decision": decision,
+                "occurred_at": end,
+                "reasons": ["LIVENESS_FAILED"] if decision == "referred" else [],
+                "stages": [
+                    {"stage": "document_placed", "at": start.isoformat()},
+                    {"stage": "decided", "at": end},
+                ],
+                "scores": {"face_similarity": 0.5 + (i % 5) / 10, "face_threshold": 0.42},
+            }
+        )
     site.post_events("KHH-01", events[:10])
     site.post_events("TPE-T2-01", events[10:])
     page = page_as("officer")
     page.goto("/statistics")
     page.wait_for_selector("#stats figure.chart svg rect.c0")
     titles = page.locator("#stats figure h2").all_inner_texts()
-    for wanted in ("Passages per hour by decision", "Referral reasons", "Availability per lane",
-                   "Automated clearances against the same period a year earlier"):
+    for wanted in (
+        "Passages per hour by decision",
+        "Referral reasons",
+        "Availability per lane",
+        "Automated clearances against the same period a year earlier",
+    ):
         assert wanted in titles, titles
     page.screenshot(path=str(artifacts / "statistics.png"), full_page=True)
     with page.expect_download() as download:
@@ -279,7 +353,7 @@ EFFECTIVE_COLOURS = """(sel) => [...document.querySelectorAll(sel)].map((e) => {
 
 
 def _luminance(css: str) -> float:
-    r, g, b = (int(v) / 255 for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+    r, g, b = (int(v) / 255 for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
     lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
     return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
@@ -290,15 +364,29 @@ def _contrast(fg: str, bg: str) -> float:
 
 
 def test_text_contrast_meets_wcag_aa_and_the_keyboard_reaches_everything(
-    page_as: Callable[..., Any], site: LocalCentral, artifacts: Path,
+    page_as: Callable[..., Any],
+    site: LocalCentral,
+    artifacts: Path,
 ) -> None:
-    site.post_events("TPE-T1-02", [{"type": "alarm", "alarm": "forced_door",
-                                    "detail": "exit forced"}])
+    site.post_events(
+        "TPE-T1-02", [{"type": "alarm", "alarm": "forced_door", "detail": "exit forced"}]
+    )
     page = page_as("officer", lang="zh-TW")
     page.wait_for_selector("#lane-TPE-T1-02[data-state=alarm]")
     assert page.locator("h1").inner_text() == "通道"
-    selectors = [".nav a", ".who", ".tile .name", ".tile dt", ".tile dd", ".tile .state",
-                 ".banner .text", ".toolbar .muted", "#sound", "h2", "h3"]
+    selectors = [
+        ".nav a",
+        ".who",
+        ".tile .name",
+        ".tile dt",
+        ".tile dd",
+        ".tile .state",
+        ".banner .text",
+        ".toolbar .muted",
+        "#sound",
+        "h2",
+        "h3",
+    ]
     for selector in selectors:
         for fg, bg in page.evaluate(EFFECTIVE_COLOURS, selector):
             assert _contrast(fg, bg) >= 4.5, (selector, fg, bg)
@@ -319,10 +407,13 @@ def test_text_contrast_meets_wcag_aa_and_the_keyboard_reaches_everything(
 
 
 def test_alarms_are_acknowledged_and_shelved_from_the_queue(
-    page_as: Callable[..., Any], site: LocalCentral,
+    page_as: Callable[..., Any],
+    site: LocalCentral,
 ) -> None:
-    site.post_events("TPE-T2-01", [{"type": "alarm", "alarm": "watchlist_hit",
-                                    "detail": "silent alarm: list entry matched"}])
+    site.post_events(
+        "TPE-T2-01",
+        [{"type": "alarm", "alarm": "watchlist_hit", "detail": "silent alarm: list entry matched"}],
+    )
     page = page_as("officer")
     page.goto("/exceptions")
     row = page.locator("#exceptions tbody tr[data-kind=watchlist_hit]")
@@ -338,7 +429,8 @@ def test_alarms_are_acknowledged_and_shelved_from_the_queue(
 
 
 def test_an_idle_session_is_warned_then_logged_out(
-    browser: Any, site: LocalCentral,
+    browser: Any,
+    site: LocalCentral,
 ) -> None:
     context = browser.new_context(base_url=site.base_url)
     try:
@@ -363,7 +455,8 @@ def test_an_idle_session_is_warned_then_logged_out(
 
 
 def test_a_supervisor_edits_the_watch_list_and_an_admin_registers_a_lane(
-    page_as: Callable[..., Any], tmp_path: Path,
+    page_as: Callable[..., Any],
+    tmp_path: Path,
 ) -> None:
     sup = page_as("supervisor")
     sup.goto("/watchlist")

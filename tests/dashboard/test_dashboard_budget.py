@@ -23,17 +23,23 @@ pytestmark = pytest.mark.xdist_group("dashboard_browser")
 
 @pytest.fixture(scope="module")
 def forty_eight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCentral]:
-    lanes = [LaneSpec(f"{port}-{n:02d}", port, str(1 + n % 2))
-             for port, count in (("TPE", 32), ("KHH", 10), ("TSA", 6)) for n in range(count)]
+    lanes = [
+        LaneSpec(f"{port}-{n:02d}", port, str(1 + n % 2))
+        for port, count in (("TPE", 32), ("KHH", 10), ("TSA", 6))
+        for n in range(count)
+    ]
     with local_central(tmp_path_factory.mktemp("central48"), lanes) as running:
         yield running
 
 
 def test_the_lanes_page_with_48_lanes_transfers_under_500_kb(
-    browser: Any, forty_eight: LocalCentral, artifacts: Path,
+    browser: Any,
+    forty_eight: LocalCentral,
+    artifacts: Path,
 ) -> None:
-    context = browser.new_context(viewport={"width": 3840, "height": 2160},
-                                  base_url=forty_eight.base_url)
+    context = browser.new_context(
+        viewport={"width": 3840, "height": 2160}, base_url=forty_eight.base_url
+    )
     try:
         page = context.new_page()
         page.goto("/login")

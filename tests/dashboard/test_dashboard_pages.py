@@ -12,15 +12,32 @@ from central.dashboard import assets
 from central.dashboard.harness import PASSWORD, LocalCentral
 from central.dashboard.router import CSP, NAV
 
-PAGES = ["/", "/lanes", "/exceptions", "/statistics", "/lanes/TPE-T1-01", "/referrals/x",
-         "/watchlist", "/travellers", "/audit", "/admin"]
+PAGES = [
+    "/",
+    "/lanes",
+    "/exceptions",
+    "/statistics",
+    "/lanes/TPE-T1-01",
+    "/referrals/x",
+    "/watchlist",
+    "/travellers",
+    "/audit",
+    "/admin",
+]
 
 
 def _login(site: LocalCentral, role: str) -> httpx.Client:
     client = httpx.Client(base_url=site.base_url)
     client.get("/login")
-    r = client.post("/login", data={"username": site.username(role), "password": PASSWORD,
-                                    "csrf_token": client.cookies["egate_csrf"], "next": "/"})
+    r = client.post(
+        "/login",
+        data={
+            "username": site.username(role),
+            "password": PASSWORD,
+            "csrf_token": client.cookies["egate_csrf"],
+            "next": "/",
+        },
+    )
     assert r.status_code == 303 and r.headers["location"] == "/", r.text
     return client
 
@@ -77,8 +94,10 @@ def test_login_refuses_a_wrong_password_and_a_form_without_its_token(
     with httpx.Client(base_url=site.base_url) as client:
         client.get("/login")
         token = client.cookies["egate_csrf"]
-        r = client.post("/login", data={"username": "admin1", "password": "not the password",
-                                        "csrf_token": token})
+        r = client.post(
+            "/login",
+            data={"username": "admin1", "password": "not the password", "csrf_token": token},
+        )
         assert r.status_code == 401 and "User name or password is wrong" in r.text
         r = client.post("/login", data={"username": "admin1", "password": PASSWORD})
         assert r.status_code == 403 and "The form expired" in r.text
@@ -88,12 +107,22 @@ def test_login_refuses_a_wrong_password_and_a_form_without_its_token(
 def test_after_login_only_local_paths_are_followed(site: LocalCentral) -> None:
     with httpx.Client(base_url=site.base_url) as client:
         client.get("/login")
-        for target, expected in [("https://evil.example/", "/"), ("//evil.example", "/"),
-                                 ("/\\evil.example", "/"), ("/audit?x=1", "/audit?x=1")]:
+        for target, expected in [
+            ("https://evil.example/", "/"),
+            ("//evil.example", "/"),
+            ("/\\evil.example", "/"),
+            ("/audit?x=1", "/audit?x=1"),
+        ]:
             client.cookies.delete("egate_session")
-            r = client.post("/login", data={"username": "officer1", "password": PASSWORD,
-                                            "csrf_token": client.cookies["egate_csrf"],
-                                            "next": target})
+            r = client.post(
+                "/login",
+                data={
+                    "username": "officer1",
+                    "password": PASSWORD,
+                    "csrf_token": client.cookies["egate_csrf"],
+                    "next": target,
+                },
+            )
             assert r.headers["location"] == expected, target
 
 
@@ -118,8 +147,9 @@ def test_language_switch_and_negotiation(site: LocalCentral, officer: httpx.Clie
     zh = officer.get("/exceptions").text
     assert '<html lang="zh-TW">' in zh and "異常事件" in zh
     assert officer.get("/lang/fr").status_code == 404
-    assert officer.get("/lang/en", params={"next": "https://evil.example"}).headers[
-        "location"] == "/"
+    assert (
+        officer.get("/lang/en", params={"next": "https://evil.example"}).headers["location"] == "/"
+    )
     with httpx.Client(base_url=site.base_url, headers={"Accept-Language": "zh-TW,zh;q=0.8"}) as c:
         assert "登入" in c.get("/login").text
 
@@ -143,20 +173,29 @@ def test_repeated_failures_lock_the_account_and_the_page_says_for_how_long(
 
     central = site.central
     with central.db.write() as conn:
-        create_officer(conn, central.config.security, username="locked1", password=PASSWORD,
-                       role="officer", at=central.now())
+        create_officer(
+            conn,
+            central.config.security,
+            username="locked1",
+            password=PASSWORD,
+            role="officer",
+            at=central.now(),
+        )
     threshold = central.config.security.lockout_threshold
     with httpx.Client(base_url=site.base_url) as client:
         client.get("/login")
         token = client.cookies["egate_csrf"]
         statuses = []
         for _ in range(threshold):
-            r = client.post("/login", data={"username": "locked1", "password": "wrong password!",
-                                            "csrf_token": token})
+            r = client.post(
+                "/login",
+                data={"username": "locked1", "password": "wrong password!", "csrf_token": token},
+            )
             statuses.append(r.status_code)
         assert statuses == [401] * (threshold - 1) + [429]
-        r = client.post("/login", data={"username": "locked1", "password": PASSWORD,
-                                        "csrf_token": token})
+        r = client.post(
+            "/login", data={"username": "locked1", "password": PASSWORD, "csrf_token": token}
+        )
         assert r.status_code == 429
         seconds = central.config.security.lockout_base_seconds
         wait = re.search(r"try again in (\d+) s", r.text)
