@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +207,51 @@ def make_event() -> Callable[..., dict[str, Any]]:
             base.update(transaction_id=str(uuid.uuid4()), decision="accepted")
         base.update(fields)
         return base
+
+    return do
+
+
+@pytest.fixture
+def make_passage(make_event: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """``make_passage(lane_id, seq, at, decision="accepted", seconds=10.0, reasons=None,
+    score=None)`` -> a transaction event whose passage took ``seconds`` from placing the
+    document (what the statistics measure) and whose face similarity is ``score``."""
+
+    def do(
+        lane_id: str,
+        seq: int,
+        at: datetime,
+        decision: str = "accepted",
+        seconds: float = 10.0,
+        reasons: list[str] | None = None,
+        score: float | None = None,
+    ) -> dict[str, Any]:
+        done = at + timedelta(seconds=seconds)
+        return make_event(
+            lane_id,
+            seq,
+            occurred_at=at,
+            decision=decision,
+            reasons=reasons or [],
+            stages=[
+                {"stage": "document_placed", "at": at.isoformat()},
+                {"stage": "passage_completed", "at": done.isoformat()},
+            ],
+            scores={"face_similarity": score},
+        )
+
+    return do
+
+
+@pytest.fixture
+def post_events() -> Callable[[TestClient, str, list[dict[str, Any]]], None]:
+    """``post_events(client, lane_token, events)``: ingest a batch that must be taken whole."""
+
+    def do(client: TestClient, token: str, evs: list[dict[str, Any]]) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        r = client.post("/api/v1/ingest/events", json={"events": evs}, headers=headers)
+        assert r.status_code == 200 and not r.json()["rejected"], r.text
+        assert len(r.json()["accepted"]) == len(evs)
 
     return do
 

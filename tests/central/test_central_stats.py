@@ -18,37 +18,6 @@ from central.stats import percentile
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
 
 
-def _tx(
-    make_event: Callable[..., dict[str, Any]],
-    lane: str,
-    seq: int,
-    at: datetime,
-    decision: str = "accepted",
-    seconds: float = 10.0,
-    reasons: list[str] | None = None,
-    score: float | None = None,
-) -> dict[str, Any]:
-    return make_event(
-        lane,
-        seq,
-        occurred_at=at,
-        decision=decision,
-        reasons=reasons or [],
-        stages=[
-            {"stage": "document_placed", "at": at.isoformat()},
-            {"stage": "passage_completed", "at": (at + timedelta(seconds=seconds)).isoformat()},
-        ],
-        scores={"face_similarity": score},
-    )
-
-
-def _post(client: TestClient, token: str, evs: list[dict[str, Any]]) -> None:
-    r = client.post(
-        "/api/v1/ingest/events", json={"events": evs}, headers={"Authorization": f"Bearer {token}"}
-    )
-    assert r.status_code == 200 and not r.json()["rejected"], r.text
-
-
 def test_percentile_nearest_rank() -> None:
     assert percentile([], 50) is None
     assert percentile([5.0], 95) == 5.0
@@ -57,10 +26,11 @@ def test_percentile_nearest_rank() -> None:
 
 
 def test_summary_figures_and_year_on_year_usage(
+    make_passage: Callable[..., dict[str, Any]],
+    post_events: Callable[..., None],
     app: FastAPI,
     client: TestClient,
     register_lane: Callable[..., str],
-    make_event: Callable[..., dict[str, Any]],
     login: Callable[..., str],
     clock: Any,
 ) -> None:
@@ -69,15 +39,15 @@ def test_summary_figures_and_year_on_year_usage(
     recent = now - timedelta(hours=2)
     year_ago = recent - timedelta(days=365)
     evs = [
-        _tx(make_event, "L1", i, recent, seconds=float(s), score=0.55)
+        make_passage("L1", i, recent, seconds=float(s), score=0.55)
         for i, s in enumerate([8, 9, 10, 11, 30])
     ]
     evs += [
-        _tx(make_event, "L1", 10, recent, "referred", reasons=["FACE_NO_MATCH"], score=0.2),
-        _tx(make_event, "L1", 11, recent, "rejected", reasons=["PA_SIGNATURE_INVALID"]),
+        make_passage("L1", 10, recent, "referred", reasons=["FACE_NO_MATCH"], score=0.2),
+        make_passage("L1", 11, recent, "rejected", reasons=["PA_SIGNATURE_INVALID"]),
     ]
-    evs += [_tx(make_event, "L1", 20 + i, year_ago) for i in range(4)]
-    _post(client, token, evs)
+    evs += [make_passage("L1", 20 + i, year_ago) for i in range(4)]
+    post_events(client, token, evs)
     login(client, "officer")
     s = client.get("/api/v1/stats/summary").json()
     assert s["by_decision"] == {"accepted": 5, "referred": 1, "rejected": 1}
@@ -98,6 +68,8 @@ def test_summary_figures_and_year_on_year_usage(
 
 
 def test_breakdown_per_lane_and_hour_with_availability_and_last_year(
+    make_passage: Callable[..., dict[str, Any]],
+    post_events: Callable[..., None],
     app: FastAPI,
     client: TestClient,
     register_lane: Callable[..., str],
@@ -113,11 +85,11 @@ def test_breakdown_per_lane_and_hour_with_availability_and_last_year(
         hour=0, minute=0, second=0, microsecond=0
     )
     h8 = day + timedelta(hours=8, minutes=5)
-    evs = [_tx(make_event, "L1", i, h8, seconds=float(10 + i), score=0.71) for i in range(3)]
-    evs.append(_tx(make_event, "L1", 3, h8, "referred", reasons=["FACE_NO_MATCH"], score=0.1))
-    evs.append(_tx(make_event, "L1", 4, h8 - timedelta(days=365)))
+    evs = [make_passage("L1", i, h8, seconds=float(10 + i), score=0.71) for i in range(3)]
+    evs.append(make_passage("L1", 3, h8, "referred", reasons=["FACE_NO_MATCH"], score=0.1))
+    evs.append(make_passage("L1", 4, h8 - timedelta(days=365)))
     evs.append(make_event("L1", 5, "device_fault", occurred_at=h8, device="camera", code="CAM_X"))
-    _post(client, t1, evs)
+    post_events(client, t1, evs)
     with app.state.central.db.write() as conn:  # lanes registered long before
         conn.execute(lanes.update().values(registered_at=0.0))
         start = (day + timedelta(hours=9)).timestamp()
@@ -148,10 +120,11 @@ def test_breakdown_per_lane_and_hour_with_availability_and_last_year(
 
 
 def test_open_data_is_public_and_suppresses_small_cells(
+    make_passage: Callable[..., dict[str, Any]],
+    post_events: Callable[..., None],
     app_factory: Callable[..., FastAPI],
     database_url: str,
     register_lane: Callable[..., str],
-    make_event: Callable[..., dict[str, Any]],
     clock: Any,
 ) -> None:
     app = app_factory(database_url, open_data={"min_cell_count": 3})
@@ -159,9 +132,9 @@ def test_open_data_is_public_and_suppresses_small_cells(
     k = register_lane(app, "K1", port="KHH")
     day = datetime.fromtimestamp(clock.now, UTC).replace(hour=0, minute=30, second=0, microsecond=0)
     with TestClient(app) as client:
-        _post(client, t, [_tx(make_event, "T1", i, day) for i in range(3)])
-        _post(client, k, [_tx(make_event, "K1", i, day) for i in range(2)])
-        _post(client, k, [_tx(make_event, "K1", 9, day, "rejected")])
+        post_events(client, t, [make_passage("T1", i, day) for i in range(3)])
+        post_events(client, k, [make_passage("K1", i, day) for i in range(2)])
+        post_events(client, k, [make_passage("K1", 9, day, "rejected")])
         body = client.get(f"/open-data/crossings?date={day.date().isoformat()}").json()
         assert body["licence"] == "CC-BY-4.0" and "crossings" in body["fields"]
         cells = {r["port"]: r for r in body["rows"]}
@@ -174,6 +147,7 @@ def test_open_data_is_public_and_suppresses_small_cells(
 
 
 def test_purge_removes_old_data_keeps_audit_and_counts(
+    post_events: Callable[..., None],
     app: FastAPI,
     client: TestClient,
     register_lane: Callable[..., str],
@@ -185,7 +159,7 @@ def test_purge_removes_old_data_keeps_audit_and_counts(
     token = register_lane(app, "L1")
     now = datetime.fromtimestamp(clock.now, UTC)
     old = make_event("L1", 0, occurred_at=now, decision="referred")
-    _post(client, token, [old])
+    post_events(client, token, [old])
     client.put(
         f"/api/v1/portraits/{old['transaction_id']}/live",
         content=JPEG,
@@ -193,7 +167,7 @@ def test_purge_removes_old_data_keeps_audit_and_counts(
     )
     central = app.state.central
     clock.advance(25 * 3600)  # past portrait_hours (24), within transaction_days (30)
-    _post(client, token, [make_event("L1", 1, occurred_at=now)])
+    post_events(client, token, [make_event("L1", 1, occurred_at=now)])
     counts = purge(central)
     assert counts["portraits"] == 1 and counts["events"] == 0
     clock.advance(30 * 86400 + 1)

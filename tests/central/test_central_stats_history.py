@@ -18,38 +18,6 @@ from central.hourly import Durations, duration_bin
 from central.stats import percentile, year_earlier, year_earlier_period
 
 
-def _tx(
-    make_event: Callable[..., dict[str, Any]],
-    lane: str,
-    seq: int,
-    at: datetime,
-    decision: str = "accepted",
-    seconds: float = 10.0,
-    reasons: list[str] | None = None,
-    score: float | None = None,
-) -> dict[str, Any]:
-    return make_event(
-        lane,
-        seq,
-        occurred_at=at,
-        decision=decision,
-        reasons=reasons or [],
-        stages=[
-            {"stage": "document_placed", "at": at.isoformat()},
-            {"stage": "passage_completed", "at": (at + timedelta(seconds=seconds)).isoformat()},
-        ],
-        scores={"face_similarity": score},
-    )
-
-
-def _post(client: TestClient, token: str, evs: list[dict[str, Any]]) -> None:
-    r = client.post(
-        "/api/v1/ingest/events", json={"events": evs}, headers={"Authorization": f"Bearer {token}"}
-    )
-    assert r.status_code == 200 and not r.json()["rejected"], r.text
-    assert len(r.json()["accepted"]) == len(evs)
-
-
 @pytest.fixture
 def small_cells_app(app_factory: Callable[..., FastAPI], database_url: str) -> FastAPI:
     return app_factory(database_url, open_data={"min_cell_count": 2})
@@ -62,6 +30,8 @@ def small_cells_client(small_cells_app: FastAPI) -> Iterator[TestClient]:
 
 
 def test_statistics_of_old_periods_survive_the_purge(
+    make_passage: Callable[..., dict[str, Any]],
+    post_events: Callable[..., None],
     small_cells_app: FastAPI,
     small_cells_client: TestClient,
     register_lane: Callable[..., str],
@@ -82,22 +52,22 @@ def test_statistics_of_old_periods_survive_the_purge(
     old_day = datetime.fromtimestamp(year_earlier(now_day.timestamp()), UTC)
     h8 = old_day + timedelta(hours=8, minutes=5)
     old = [
-        _tx(make_event, "L1", i, h8 + timedelta(minutes=i), seconds=s, score=0.55)
+        make_passage("L1", i, h8 + timedelta(minutes=i), seconds=s, score=0.55)
         for i, s in enumerate([8.0, 9.0, 10.0, 11.0, 30.0])
     ]
     old += [
-        _tx(make_event, "L1", 10, h8, "referred", 12.0, ["FACE_NO_MATCH", "PA_NO_CHIP"], 0.2),
-        _tx(make_event, "L1", 11, h8, "rejected", 5.0, ["PA_SIGNATURE_INVALID"]),
-        _tx(make_event, "L1", 12, h8 + timedelta(hours=3), seconds=14.5, score=0.91),
+        make_passage("L1", 10, h8, "referred", 12.0, ["FACE_NO_MATCH", "PA_NO_CHIP"], 0.2),
+        make_passage("L1", 11, h8, "rejected", 5.0, ["PA_SIGNATURE_INVALID"]),
+        make_passage("L1", 12, h8 + timedelta(hours=3), seconds=14.5, score=0.91),
         make_event("L1", 13, "device_fault", occurred_at=h8, device="camera", code="CAM_X"),
         make_event(
             "L1", 14, "device_fault", occurred_at=h8, device="camera", code="CAM_X", recovered=True
         ),
     ]
-    _post(client, t1, old)
-    _post(client, t2, [_tx(make_event, "D1", i, h8, seconds=20.0) for i in range(3)])
+    post_events(client, t1, old)
+    post_events(client, t2, [make_passage("D1", i, h8, seconds=20.0) for i in range(3)])
     recent = now_day + timedelta(hours=8, minutes=30)
-    _post(client, t1, [_tx(make_event, "L1", 100 + i, recent) for i in range(12)])
+    post_events(client, t1, [make_passage("L1", 100 + i, recent) for i in range(12)])
     with central.db.write() as conn:  # lanes registered long before; one outage of 15 min
         conn.execute(lanes.update().values(registered_at=0.0))
         down = (old_day + timedelta(hours=9, minutes=30)).timestamp()
@@ -140,7 +110,7 @@ def test_statistics_of_old_periods_survive_the_purge(
         assert now == was, url
 
     # a late event for an aggregated hour counts once: as a row, then in the aggregate
-    _post(client, t1, [_tx(make_event, "L1", 200, h8, seconds=9.5)])
+    post_events(client, t1, [make_passage("L1", 200, h8, seconds=9.5)])
     late = client.get(urls[0]).json()["usage"]["same_period_last_year"]
     assert late == 10
     assert purge(central)["transactions"] == 1
@@ -203,20 +173,21 @@ def test_year_earlier_is_the_same_calendar_date() -> None:
 
 
 def test_last_year_across_29_february(
+    make_passage: Callable[..., dict[str, Any]],
+    post_events: Callable[..., None],
     app: FastAPI,
     client: TestClient,
     register_lane: Callable[..., str],
-    make_event: Callable[..., dict[str, Any]],
     login: Callable[..., str],
     clock: Any,
 ) -> None:
     clock.now = datetime(2028, 3, 5, tzinfo=UTC).timestamp()
     token = register_lane(app, "L1")
-    evs = [_tx(make_event, "L1", i, datetime(2027, 2, 28, 10, tzinfo=UTC)) for i in range(3)]
-    evs += [_tx(make_event, "L1", 10 + i, datetime(2027, 3, 1, 10, tzinfo=UTC)) for i in range(2)]
-    evs += [_tx(make_event, "L1", 20 + i, datetime(2028, 2, 29, 10, tzinfo=UTC)) for i in range(6)]
-    evs += [_tx(make_event, "L1", 30 + i, datetime(2028, 3, 1, 10, tzinfo=UTC)) for i in range(4)]
-    _post(client, token, evs)
+    evs = [make_passage("L1", i, datetime(2027, 2, 28, 10, tzinfo=UTC)) for i in range(3)]
+    evs += [make_passage("L1", 10 + i, datetime(2027, 3, 1, 10, tzinfo=UTC)) for i in range(2)]
+    evs += [make_passage("L1", 20 + i, datetime(2028, 2, 29, 10, tzinfo=UTC)) for i in range(6)]
+    evs += [make_passage("L1", 30 + i, datetime(2028, 3, 1, 10, tzinfo=UTC)) for i in range(4)]
+    post_events(client, token, evs)
     login(client, "officer")
 
     def last_year(day_from: str, day_to: str) -> int:
