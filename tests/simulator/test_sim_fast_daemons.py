@@ -5,14 +5,13 @@ device faults the way they notice real ones."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gate import events
-from gate.config import LaneConfig, load_lane
+from gate.config import LaneConfig
 from gate.face.pipeline import FaceEngine
 from simulator import scenarios, vtime
 from simulator.daemon_lanes import DaemonRun
@@ -35,17 +34,6 @@ QUICK = scenarios.parse_scenario(
         ],
     }
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def lane() -> LaneConfig:
-    return load_lane(None, env={})
-
-
-@pytest.fixture(scope="module")
-def engine(lane: LaneConfig, sim_face_models: Callable[[], str]) -> FaceEngine:
-    sim_face_models()
-    return FaceEngine.from_config(lane.face)
 
 
 def _run(

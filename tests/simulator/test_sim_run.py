@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from gate import events
 from gate.cli import main
-from gate.config import LaneConfig, load_lane
+from gate.config import LaneConfig
 from gate.face.pipeline import FaceEngine
 from simulator import scenarios
 from simulator.report import SimReport
@@ -43,17 +42,6 @@ SMALL = scenarios.parse_scenario(
         ],
     }
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def lane() -> LaneConfig:
-    return load_lane(None, env={})
-
-
-@pytest.fixture(scope="module")
-def engine(lane: LaneConfig, sim_face_models: Callable[[], str]) -> FaceEngine:
-    sim_face_models()
-    return FaceEngine.from_config(lane.face)
 
 
 @pytest.fixture(scope="module")
