@@ -164,24 +164,20 @@ def acknowledge(
 
 def expire_due(conn: Connection, hub: LiveHub, now: float) -> int:
     """Queued commands past ``expires_at`` -> ``expired``; how many."""
-    rows = conn.execute(
-        update(commands)
-        .where(commands.c.status == "queued", commands.c.expires_at <= now)
-        .values(status="expired")
-        .returning(*commands.c)
-    ).all()
-    for row in rows:
-        _publish(conn, hub, row)
-    return len(rows)
+    return _lapse(conn, hub, now, "queued", "expired")
 
 
 def unacknowledged_due(conn: Connection, hub: LiveHub, now: float) -> int:
     """Delivered commands past ``expires_at`` without acknowledgement -> ``unacknowledged``;
     how many."""
+    return _lapse(conn, hub, now, "delivered", "unacknowledged")
+
+
+def _lapse(conn: Connection, hub: LiveHub, now: float, status: str, becomes: str) -> int:
     rows = conn.execute(
         update(commands)
-        .where(commands.c.status == "delivered", commands.c.expires_at <= now)
-        .values(status="unacknowledged")
+        .where(commands.c.status == status, commands.c.expires_at <= now)
+        .values(status=becomes)
         .returning(*commands.c)
     ).all()
     for row in rows:

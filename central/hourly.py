@@ -39,6 +39,18 @@ DURATION_RATIO = 1.01
 _LOG_RATIO = math.log(DURATION_RATIO)
 FACE_BINS = 10
 CHUNK_SECONDS = 86400  # rows are deleted and folded a day at a time (bounded memory)
+STAT_COLUMNS = (
+    transactions.c.lane_id,
+    transactions.c.port,
+    transactions.c.direction,
+    transactions.c.occurred_at,
+    transactions.c.decision,
+    transactions.c.reasons,
+    transactions.c.duration_ms,
+    transactions.c.face_similarity,
+)
+"""What the statistics use of a transaction: read from the rows still stored, and folded into
+the hourly aggregate from the rows the purge deletes, in this order."""
 _PURGE_LOCK_KEY = 0x70757267  # "purg": one purge at a time across processes (PostgreSQL)
 
 
@@ -117,18 +129,7 @@ def purge_into_aggregates(conn: Connection, limit: float) -> dict[str, int]:
     counts = {"transactions": 0, "device_faults": 0, "outages": 0}
     for bound in _chunks(conn, transactions.c.occurred_at, limit):
         tx_rows = conn.execute(
-            transactions.delete()
-            .where(transactions.c.occurred_at < bound)
-            .returning(
-                transactions.c.lane_id,
-                transactions.c.port,
-                transactions.c.direction,
-                transactions.c.occurred_at,
-                transactions.c.decision,
-                transactions.c.reasons,
-                transactions.c.duration_ms,
-                transactions.c.face_similarity,
-            )
+            transactions.delete().where(transactions.c.occurred_at < bound).returning(*STAT_COLUMNS)
         ).all()
         counts["transactions"] += len(tx_rows)
         _fold_transactions(conn, tx_rows)

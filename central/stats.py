@@ -33,7 +33,13 @@ from starlette.concurrency import run_in_threadpool
 
 from central.db import device_faults, lanes, outages, transactions
 from central.deps import OFFICER_AUTH, Central, get_central, require_officer
-from central.hourly import Durations, aggregated_lanes, aggregated_stats, face_bin
+from central.hourly import (
+    STAT_COLUMNS,
+    Durations,
+    aggregated_lanes,
+    aggregated_stats,
+    face_bin,
+)
 from central.responses import BAD_PERIOD, BreakdownBody, CrossingsBody, PassagesBody, json_or_csv
 from central.security import Officer
 
@@ -84,16 +90,9 @@ def year_earlier_period(start: float, end: float) -> tuple[float, float]:
 def _rows(
     conn: Connection, start: float, end: float, port: str | None, lane_id: str | None
 ) -> list[Any]:
-    q = select(
-        transactions.c.lane_id,
-        transactions.c.port,
-        transactions.c.direction,
-        transactions.c.occurred_at,
-        transactions.c.decision,
-        transactions.c.reasons,
-        transactions.c.duration_ms,
-        transactions.c.face_similarity,
-    ).where(transactions.c.occurred_at >= start, transactions.c.occurred_at < end)
+    q = select(*STAT_COLUMNS).where(
+        transactions.c.occurred_at >= start, transactions.c.occurred_at < end
+    )
     if port:
         q = q.where(transactions.c.port == port)
     if lane_id:
