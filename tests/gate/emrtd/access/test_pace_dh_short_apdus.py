@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.chiplink import ChipLink, run
+from gate.emrtd.errors import CardRemovedError, ChipError, StatusWordError
 from gate.emrtd.iso7816.apdu import CommandAPDU
 from gate.emrtd.reader import ChipSession, Reader
 from simulator.chip.builder import ImageSpec, build_image
@@ -149,3 +150,61 @@ def test_the_no_chaining_profile_reports_the_dh_downgrade(dh_image: ChipImage) -
     reader, _session, files = _read(image, ChipConfig())
     assert reader.access is not None and reader.access.downgraded
     assert files["DG2"] == dh_image.files["DG2"]
+
+
+class _FailingAt(_ShortOnlyLink):
+    """Answers the first pieces of a chain, then ``answer`` (bytes) or raises (an exception)."""
+
+    def __init__(self, after: int, answer: bytes | Exception) -> None:
+        super().__init__()
+        self.after, self.answer = after, answer
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if len(self.sent) >= self.after:
+            self.sent.append(apdu)
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer
+        return super().transmit(apdu)
+
+
+@pytest.mark.parametrize("answer", [b"", b"\x90"])
+def test_garbage_to_a_chain_piece_is_a_chip_error(answer: bytes) -> None:
+    session = ChipSession(atr=b"")
+    with pytest.raises(ChipError, match="garbage"):
+        run(
+            session.transmit(CommandAPDU(0x00, 0x86, 0x00, 0x00, bytes(600))), _FailingAt(1, answer)
+        )
+
+
+def test_an_unknown_status_word_to_a_chain_piece_ends_the_chain_with_it() -> None:
+    link = _FailingAt(1, b"\x01\x02\x03")
+    resp = run(ChipSession(atr=b"").transmit(CommandAPDU(0, 0x86, 0, 0, bytes(800))), link)
+    assert resp.sw == 0x0203 and not resp.ok and len(link.sent) == 2
+
+
+def test_a_card_removed_in_the_middle_of_a_chain_is_reported_as_removed() -> None:
+    link = _FailingAt(1, CardRemovedError("card left the field"))
+    with pytest.raises(CardRemovedError):
+        run(ChipSession(atr=b"").transmit(CommandAPDU(0x10, 0x86, 0, 0, bytes(600))), link)
+    assert len(link.sent) == 2  # one piece taken, the second one met the removal
+
+
+def test_a_hostile_command_limit_in_ef_atr_info_is_bounded() -> None:
+    image = build_image(ImageSpec(pace=[("GM", "AES-128", 13)], aa=None, dg2_size=2000))
+    config = ChipConfig(max_command=1)  # EF.ATR/INFO announces 1-byte commands
+    link = ChipLink(InProcessTransport(VirtualChip(image, config)))
+    link.session.keep_log = True
+    with pytest.raises(StatusWordError):  # the chip itself then refuses its own limit
+        link.run(link.reader().open(image.mrz_information))
+    assert link.session.max_command == 16  # never below 16 bytes, so no endless tiny chain
+    assert len(link.session.log) < 20
+
+
+def test_the_virtual_chip_bounds_an_unfinished_chain() -> None:
+    chip = VirtualChip(build_image(ImageSpec(aa=None, dg2_size=2000)))
+    header = b"\x7c\x83\x01\x00\x00"  # a 7C object announcing 64 KB that never comes
+    answers = [chip.process(bytes([0x10, 0x86, 0, 0, 255]) + (header + bytes(250))[:255])]
+    answers += [chip.process(bytes([0x10, 0x86, 0, 0, 255]) + bytes(255)) for _ in range(20)]
+    assert answers[0] == b"\x90\x00"
+    assert b"\x67\x00" in answers  # refused once the chain passes 4 KB, not kept for ever
